@@ -1,0 +1,81 @@
+"""The analysis schema (DESIGN §5): three tables every input format is loaded into.
+
+Canned queries read only these tables. Column names are a public contract:
+dashboards, reports and users' own SQL depend on them.
+"""
+
+from __future__ import annotations
+
+INVOCATIONS_COLUMNS: dict[str, str] = {
+    "ts": "TIMESTAMP",  # invocation start, UTC
+    "service": "VARCHAR",
+    "function_name": "VARCHAR",
+    "function_version": "VARCHAR",
+    "function_alias": "VARCHAR",
+    "service_version": "VARCHAR",
+    "version": "VARCHAR",  # the version to break down by: service_version, else function_version
+    "request_id": "VARCHAR",
+    "trace_id": "VARCHAR",
+    "cold_start": "BOOLEAN",
+    "init_type": "VARCHAR",
+    "init_duration_ms": "DOUBLE",
+    "duration_ms": "DOUBLE",
+    "billed_duration_ms": "DOUBLE",
+    "memory_size_mb": "INTEGER",
+    "max_memory_used_mb": "INTEGER",
+    "outcome": "VARCHAR",  # success | error | timeout
+    "error_type": "VARCHAR",
+    "error_message": "VARCHAR",
+    "trigger": "VARCHAR",
+    "http_method": "VARCHAR",
+    "http_route": "VARCHAR",
+    "http_status_code": "INTEGER",
+    "region": "VARCHAR",
+    "log_stream": "VARCHAR",
+    "source": "VARCHAR",  # which inputs contributed, e.g. "fnlens+report"
+}
+
+SPANS_COLUMNS: dict[str, str] = {
+    "trace_id": "VARCHAR",
+    "span_id": "VARCHAR",
+    "parent_span_id": "VARCHAR",
+    "name": "VARCHAR",
+    "kind": "VARCHAR",  # SERVER | CLIENT | INTERNAL | PRODUCER | CONSUMER | UNSPECIFIED
+    "start_ts": "TIMESTAMP",
+    "end_ts": "TIMESTAMP",
+    "duration_ms": "DOUBLE",
+    "status_code": "VARCHAR",  # UNSET | OK | ERROR
+    "status_message": "VARCHAR",
+    "service": "VARCHAR",
+    "attributes": "MAP(VARCHAR, VARCHAR)",
+    "resource_attributes": "MAP(VARCHAR, VARCHAR)",
+    "source": "VARCHAR",
+}
+
+LOGS_COLUMNS: dict[str, str] = {
+    "ts": "TIMESTAMP",
+    "level": "VARCHAR",
+    "message": "VARCHAR",
+    "request_id": "VARCHAR",
+    "trace_id": "VARCHAR",
+    "span_id": "VARCHAR",
+    "service": "VARCHAR",
+    "function_name": "VARCHAR",
+    "attributes": "JSON",
+    "source_file": "VARCHAR",
+    "source_line": "BIGINT",
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    "invocations": INVOCATIONS_COLUMNS,
+    "spans": SPANS_COLUMNS,
+    "logs": LOGS_COLUMNS,
+}
+
+
+def create_table_sql(table: str, *, if_not_exists: bool = True) -> str:
+    """DDL for one of the three tables."""
+    columns = TABLES[table]
+    body = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
+    guard = "IF NOT EXISTS " if if_not_exists else ""
+    return f"CREATE TABLE {guard}{table} (\n  {body}\n)"

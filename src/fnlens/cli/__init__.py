@@ -1,0 +1,1 @@
+"""The ``fnlens`` command. Nothing in the library imports this package."""
