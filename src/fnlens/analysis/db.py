@@ -1,0 +1,81 @@
+"""Open the fnlens DuckDB database for reading queries.
+
+Queries must never crash on a database that lacks a table (an ingest that only
+saw REPORT lines has no spans): missing tables are created empty as temporary
+tables, so the file itself is never written by a read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from fnlens.analysis.schema import TABLES, create_table_sql
+
+DEFAULT_DB = "fnlens.duckdb"
+
+__all__ = ["DEFAULT_DB", "DatabaseError", "ensure_tables", "memory_db", "open_db"]
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened; the message says what to do."""
+
+
+def open_db(path: str | Path = DEFAULT_DB, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Connect to an existing database file, with every fnlens table present.
+
+    A missing file is an error telling the user to run ``fnlens ingest`` first:
+    creating an empty database silently would hide a wrong ``--db`` path.
+    """
+    db_path = Path(path)
+    if not db_path.is_file():
+        raise DatabaseError(
+            f"no fnlens database at {str(db_path)!r}; run `fnlens ingest PATH... --db {db_path}` "
+            "first, or pass --db"
+        )
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        message = str(exc).splitlines()[0]
+        if "lock" in message.lower():
+            raise DatabaseError(
+                f"{str(db_path)!r} is locked by another process (is `fnlens ingest` still running?)"
+            ) from exc
+        raise DatabaseError(f"cannot open {str(db_path)!r}: {message}") from exc
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise DatabaseError(f"{str(db_path)!r} is not a DuckDB database: {first}") from exc
+    ensure_tables(con, temporary=read_only)
+    return con
+
+
+def memory_db() -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the three empty tables (tests, demos)."""
+    con = duckdb.connect(":memory:")
+    ensure_tables(con, temporary=False)
+    return con
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, *, temporary: bool) -> list[str]:
+    """Create the tables the connection lacks; returns their names.
+
+    Only missing tables are created, so a temporary table never shadows a real one.
+    """
+    existing = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
+        ).fetchall()
+    }
+    created = []
+    for table in TABLES:
+        if table in existing:
+            continue
+        ddl = create_table_sql(table)
+        if temporary:
+            ddl = ddl.replace("CREATE TABLE", "CREATE TEMPORARY TABLE", 1)
+        con.execute(ddl)
+        created.append(table)
+    return created

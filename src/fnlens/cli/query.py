@@ -1,0 +1,323 @@
+"""``fnlens queries``, ``fnlens query NAME`` and ``fnlens sql "..."``.
+
+Results render as a rich table on a terminal, or as CSV, JSON or Markdown for
+scripts and docs. Every failure is one line and a non-zero exit; ``fnlens
+--debug`` re-raises the original exception for the traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import click
+
+FORMATS = ("table", "csv", "json", "markdown")
+WINDOW_PARAMS = ("since", "until", "function", "version")
+_db_option = click.option(
+    "--db",
+    "db_path",
+    default="fnlens.duckdb",
+    show_default=True,
+    envvar="FNLENS_DB",
+    type=click.Path(dir_okay=False),
+    help="DuckDB file written by `fnlens ingest` (env FNLENS_DB).",
+)
+_format_option = click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+
+
+@click.command("queries")
+@click.option("--format", "-f", "fmt", type=click.Choice(("table", "json")), default="table")
+def queries(fmt: str) -> None:
+    """List the canned queries with their descriptions and parameters."""
+    from fnlens.analysis.catalog import load_catalog
+
+    catalog = _guard(load_catalog)
+    if fmt == "json":
+        payload = [
+            {
+                "name": q.name,
+                "description": q.description,
+                "params": [
+                    {"name": p.name, "type": p.type, "default": p.default, "doc": p.doc}
+                    for p in q.params
+                ],
+            }
+            for q in catalog.values()
+        ]
+        click.echo(json.dumps(payload, indent=2, default=_json_default))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="fnlens canned queries", show_lines=True, title_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("description", ratio=3)
+    table.add_column("parameters", ratio=2)
+    for q in catalog.values():
+        params = Text()
+        names = [p.name for p in q.params]
+        if all(n in names for n in WINDOW_PARAMS):
+            params.append(", ".join(WINDOW_PARAMS), style="dim")
+        for p in q.params:
+            if p.name in WINDOW_PARAMS:
+                continue
+            params.append(("\n" if params else "") + p.describe())
+            if p.doc:
+                params.append(f"\n  {p.doc}", style="dim")
+        table.add_row(Text(q.name), Text(q.description), params)
+    console = _console()
+    console.print(table)
+    console.print(
+        "since / until: time window, ISO 8601 UTC (until exclusive); function / version: "
+        "filters.\nRun one with: fnlens query NAME [--param name=value ...]",
+        markup=False,
+    )
+
+
+@click.command("query")
+@click.argument("name")
+@_db_option
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Bind a query parameter; repeat for several (see `fnlens queries`).",
+)
+@_format_option
+def query(name: str, db_path: str, params: Sequence[str], fmt: str) -> None:
+    """Run the canned query NAME over the fnlens tables."""
+    from fnlens.analysis.catalog import get_query, parse_param_assignments
+
+    canned = _guard(get_query, name)
+    values = _guard(parse_param_assignments, params)
+    bound = _guard(canned.bind, values)  # validate before touching the database
+    con = _guard(_open, db_path)
+    try:
+        result = _guard(con.execute, canned.sql, bound)
+        columns, rows = _fetch(result)
+    finally:
+        con.close()
+    click.echo(render(columns, rows, fmt, title=canned.name), nl=False)
+
+
+@click.command("sql")
+@click.argument("statement", metavar='"SQL"')
+@_db_option
+@_format_option
+def sql(statement: str, db_path: str, fmt: str) -> None:
+    """Run ad-hoc SQL over the invocations, spans and logs tables (read-only).
+
+    Pass - to read the SQL from standard input.
+    """
+    if statement == "-":
+        statement = sys.stdin.read()
+    if not statement.strip():
+        raise click.ClickException("no SQL given")
+    con = _guard(_open, db_path)
+    try:
+        result = _guard(con.execute, statement)
+        columns, rows = _fetch(result)
+    finally:
+        con.close()
+    click.echo(render(columns, rows, fmt), nl=False)
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def _open(db_path: str) -> Any:
+    from fnlens.analysis.db import open_db
+
+    return open_db(db_path)
+
+
+def _fetch(result: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows; a statement without a result set yields nothing."""
+    if result is None or result.description is None:
+        return [], []
+    columns = [d[0] for d in result.description]
+    return columns, _guard(result.fetchall)
+
+
+def _guard(func: Any, *args: Any) -> Any:
+    """Call ``func``; expected failures become one-line ClickExceptions (unless --debug)."""
+    import duckdb
+
+    from fnlens.analysis.catalog import QueryError
+    from fnlens.analysis.db import DatabaseError
+
+    try:
+        return func(*args)
+    except (QueryError, DatabaseError, duckdb.Error) as exc:
+        if _debug():
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(message) from exc
+
+
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(root and isinstance(root.obj, dict) and root.obj.get("debug"))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def render(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, *, title: str | None = None
+) -> str:
+    """Render a result in one of :data:`FORMATS`; the string ends with a newline."""
+    if fmt == "csv":
+        return _render_csv(columns, rows)
+    if fmt == "json":
+        return _render_json(columns, rows)
+    if fmt == "markdown":
+        return _render_markdown(columns, rows)
+    if fmt == "table":
+        return _render_table(columns, rows, title)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    if not columns:
+        return "OK\n"
+    numeric = _numeric_columns(columns, rows)
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
+        caption_justify="left",
+    )
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="right" if numeric[i] else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(_cell(v)) for v in row))
+    out = sys.stdout
+    console = Console(
+        file=io.StringIO(),
+        force_terminal=out.isatty(),
+        width=None if out.isatty() else max(120, _natural_width(columns, rows)),
+        highlight=False,
+    )
+    console.print(table)
+    return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())
+
+
+def _natural_width(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Width that fits every cell, so piped tables are not wrapped at 80 columns."""
+    widths = [len(c) for c in columns]
+    for row in rows[:1000]:
+        for i, v in enumerate(row):
+            widths[i] = max(widths[i], len(_cell(v)))
+    return min(sum(widths) + 3 * len(widths) + 1, 400)
+
+
+def _render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if columns:
+        writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else _plain(v) for v in row])
+    return buffer.getvalue()
+
+
+def _render_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    records = [
+        {
+            c: None if isinstance(v, float) and v != v else v
+            for c, v in zip(columns, row, strict=True)
+        }
+        for row in rows
+    ]
+    return json.dumps(records, indent=2, default=_json_default) + "\n"
+
+
+def _render_markdown(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    if not columns:
+        return ""
+    numeric = _numeric_columns(columns, rows)
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    out = [line(list(columns)), line(["---:" if n else "---" for n in numeric])]
+    out.extend(line([_cell(v) for v in row]) for row in rows)
+    return "\n".join(out) + "\n"
+
+
+def _numeric_columns(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[bool]:
+    numeric = []
+    for i in range(len(columns)):
+        values = [row[i] for row in rows if row[i] is not None]
+        numeric.append(
+            bool(values)
+            and all(
+                isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in values
+            )
+        )
+    return numeric
+
+
+def _cell(value: Any) -> str:
+    """A value as shown in a table: floats trimmed, timestamps without the 'T'."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        if value != 0 and abs(value) < 0.01:
+            return f"{value:.3g}"
+        text = f"{value:.3f}".rstrip("0").rstrip(".")
+        return text if text != "-0" else "0"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return _plain(value)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=_json_default)
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (UUID, bytes)):
+        return str(value)
+    return str(value)
