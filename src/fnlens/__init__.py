@@ -1,0 +1,65 @@
+"""fnlens: observability for serverless Python APIs.
+
+Public API (resolved lazily, PEP 562, so ``import fnlens`` costs next to nothing):
+
+* :func:`instrument` — the decorator for function handlers.
+* :func:`get_logger` — a structlog logger whose lines carry the invocation's ids.
+* :func:`configure` — extend the processor pipeline or add sinks and hooks.
+* :func:`set_route` — set the HTTP route template from inside the handler.
+* :func:`add_invocation_context` — a structlog processor for your own pipeline.
+* :func:`current_context` — the current invocation's correlation fields.
+* :func:`flush` / :func:`shutdown` — push queued telemetry out.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from fnlens._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fnlens.api import (
+        configure,
+        current_context,
+        flush,
+        shutdown,
+    )
+    from fnlens.runtime.decorator import instrument, set_route
+    from fnlens.runtime.logs import add_invocation_context, get_logger
+
+_LAZY: dict[str, str] = {
+    "instrument": "fnlens.runtime.decorator",
+    "set_route": "fnlens.runtime.decorator",
+    "get_logger": "fnlens.runtime.logs",
+    "add_invocation_context": "fnlens.runtime.logs",
+    "configure": "fnlens.api",
+    "current_context": "fnlens.api",
+    "flush": "fnlens.api",
+    "shutdown": "fnlens.api",
+}
+
+__all__ = [
+    "__version__",
+    "add_invocation_context",
+    "configure",
+    "current_context",
+    "flush",
+    "get_logger",
+    "instrument",
+    "set_route",
+    "shutdown",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'fnlens' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

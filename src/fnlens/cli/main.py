@@ -23,7 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "query": ("fnlens.cli.query", "query", "Run a canned query."),
     "sql": ("fnlens.cli.query", "sql", "Run ad-hoc SQL over the fnlens tables."),
     "report": ("fnlens.cli.report", "report", "Headline numbers, or a self-contained HTML report."),
-    "dashboard": ("fnlens.cli.dashboard", "dashboard", "Render or apply CloudWatch/Grafana dashboards."),
+    "dashboard": (
+        "fnlens.cli.dashboard",
+        "dashboard",
+        "Render or apply CloudWatch/Grafana dashboards.",
+    ),
     "local": ("fnlens.cli.local", "local", "Run handlers on a local Lambda runtime."),
     "demo": ("fnlens.cli.demo", "demo", "Run the end-to-end demo on a local Lambda runtime."),
 }

@@ -1,0 +1,48 @@
+"""Process-wide configuration and control of fnlens's telemetry pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fnlens.runtime import logs, scope
+from fnlens.runtime.telemetry import TELEMETRY
+
+
+def configure(
+    *,
+    processors: Iterable[Any] | None = None,
+    sinks: Iterable[Any] | None = None,
+    hooks: Iterable[Any] | None = None,
+    stdout: bool | None = None,
+    log_level: str | None = None,
+) -> None:
+    """Extend the pipeline: structlog ``processors`` run after fnlens's own (context,
+    level, timestamp, redaction) and before events reach the sinks; ``sinks`` receive
+    every finished event; ``hooks`` see every invocation start and end."""
+    logs.PIPELINE.configure(
+        processors=list(processors) if processors is not None else None,
+        stdout=stdout,
+        level=log_level,
+    )
+    for sink in sinks or ():
+        TELEMETRY.add_sink(sink)
+    for hook in hooks or ():
+        TELEMETRY.add_hook(hook)
+
+
+def current_context() -> dict[str, Any]:
+    """Correlation fields of the current invocation (empty outside one)."""
+    inv = scope.current_invocation()
+    return dict(inv.log_context) if inv is not None else {}
+
+
+def flush(timeout_s: float = 2.0) -> float:
+    """Flush every exporter, waiting at most ``timeout_s``; returns milliseconds spent."""
+    return TELEMETRY.flush(timeout_s)
+
+
+def shutdown() -> None:
+    """Flush and stop every exporter (at process exit)."""
+    TELEMETRY.flush(2.0)
+    TELEMETRY.shutdown()

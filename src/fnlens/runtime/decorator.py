@@ -1,0 +1,453 @@
+"""``@instrument``: one decorator that makes a function handler observable.
+
+Per invocation it emits exactly one invocation record, activates the invocation
+scope for log lines, runs the OpenTelemetry span when an SDK is present, tells
+exporter hooks, and flushes within a budget. The handler's result and exception
+pass through untouched; any failure inside fnlens is reported on stderr and
+swallowed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from fnlens.config import Settings, settings_from_env
+from fnlens.runtime import logs, propagation, scope, tracing
+from fnlens.runtime.coldstart import TRACKER
+from fnlens.runtime.identity import alias_from_arn, function_identity
+from fnlens.runtime.redaction import Redactor, sanitize_event
+from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.runtime.triggers import (
+    batch_failures,
+    detect_trigger,
+    response_status,
+)
+from fnlens.runtime.watchdog import WATCHDOG
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SETTING_ARGS = (
+    "service",
+    "service_version",
+    "log_event",
+    "log_event_body",
+    "redact",
+    "redact_keys",
+    "timeout_margin_ms",
+    "flush_budget_ms",
+    "trace_parent",
+    "stdout",
+    "log_level",
+)
+
+
+@overload
+def instrument(handler: F) -> F: ...
+
+
+@overload
+def instrument(
+    handler: None = None,
+    *,
+    service: str | None = None,
+    service_version: str | None = None,
+    log_event: bool | None = None,
+    log_event_body: bool | None = None,
+    redact: bool | None = None,
+    redact_keys: list[str] | tuple[str, ...] | None = None,
+    timeout_margin_ms: float | None = None,
+    flush_budget_ms: float | None = None,
+    trace_parent: str | None = None,
+    stdout: bool | None = None,
+    log_level: str | None = None,
+    span_name: str | None = None,
+) -> Callable[[F], F]: ...
+
+
+def instrument(handler: Any = None, **options: Any) -> Any:
+    """Instrument a function handler (sync or ``async def``); usable bare or with arguments.
+
+    Arguments beat ``FNLENS_*``/``OTEL_*`` environment variables, which beat defaults.
+    ``FNLENS_DISABLED=true`` returns the handler unchanged.
+    """
+    unknown = set(options) - {*_SETTING_ARGS, "span_name"}
+    if unknown:
+        raise TypeError(f"instrument() got unexpected arguments: {', '.join(sorted(unknown))}")
+    if handler is None:
+        return lambda fn: instrument(fn, **options)
+    if getattr(handler, "__fnlens_instrumented__", False):
+        return handler  # applied twice: still one record per invocation
+    span_name = options.pop("span_name", None)
+    settings = settings_from_env().with_overrides(**options)
+    if settings.disabled:
+        return handler
+    from fnlens.runtime import setup
+
+    setup.ensure_configured(settings)
+    instrumented = _Instrumented(handler, settings, span_name)
+    TRACKER.mark_init_progress()
+
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if scope.in_invocation():
+                return await handler(*args, **kwargs)
+            inv, token = instrumented.begin(args, kwargs)
+            if inv is None:
+                return await handler(*args, **kwargs)
+            try:
+                result = await handler(*args, **kwargs)
+            except BaseException as error:
+                instrumented.finish(inv, None, error)
+                instrumented.leave(inv, token)
+                raise
+            instrumented.finish(inv, result, None)
+            instrumented.leave(inv, token)
+            return result
+
+        wrapper: Any = async_wrapper
+    else:
+
+        @functools.wraps(handler)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if scope.in_invocation():
+                return handler(*args, **kwargs)
+            inv, token = instrumented.begin(args, kwargs)
+            if inv is None:
+                return handler(*args, **kwargs)
+            try:
+                result = handler(*args, **kwargs)
+            except BaseException as error:
+                instrumented.finish(inv, None, error)
+                instrumented.leave(inv, token)
+                raise
+            instrumented.finish(inv, result, None)
+            instrumented.leave(inv, token)
+            return result
+
+        wrapper = sync_wrapper
+
+    wrapper.__fnlens_instrumented__ = True
+    wrapper.__fnlens_settings__ = settings
+    return wrapper
+
+
+class _Instrumented:
+    """Per-handler state: settings, redactor and cached process identity."""
+
+    def __init__(self, handler: Callable[..., Any], settings: Settings, span_name: str | None):
+        self.handler_name = getattr(handler, "__name__", "handler")
+        self.settings = settings
+        self.span_name = span_name
+        self.redactor = Redactor(settings.redact_keys) if settings.redact else None
+        logs.PIPELINE.configure(
+            stdout=settings.stdout, redactor=self.redactor, level=settings.log_level
+        )
+        self._identity: dict[str, Any] | None = None
+        self._alias_cache: dict[str, str | None] = {}
+
+    # start ----------------------------------------------------------------
+    def begin(self, args: tuple, kwargs: dict) -> tuple[scope.Invocation | None, Any]:
+        try:
+            inv = self._begin(args, kwargs)
+        except Exception as exc:
+            TELEMETRY.report_failure(self, "begin", exc)
+            return None, None
+        token = scope.enter(inv)
+        try:
+            self._start_span_and_hooks(inv)
+            if self.settings.log_event:
+                event = args[0] if args else kwargs.get("event")
+                logs.record_logger().info(
+                    "event received",
+                    lambda_event=sanitize_event(
+                        event, self.redactor, include_body=self.settings.log_event_body
+                    ),
+                )
+        except Exception as exc:
+            TELEMETRY.report_failure(self, "begin", exc)
+        return inv, token
+
+    def _begin(self, args: tuple, kwargs: dict) -> scope.Invocation:
+        started_at = time.time()
+        started_perf = time.perf_counter()
+        event = args[0] if args else kwargs.get("event")
+        context = args[1] if len(args) > 1 else kwargs.get("context")
+        settings = self.settings
+
+        identity = self._identity
+        if identity is None:
+            identity = function_identity(context, self.handler_name)
+            identity["service"] = settings.service or identity["function_name"]
+            identity["service_version"] = settings.service_version
+            self._identity = identity
+        arn = getattr(context, "invoked_function_arn", None)
+        alias = self._alias_cache.get(arn) if arn else None
+        if arn and arn not in self._alias_cache:
+            alias = alias_from_arn(arn)
+            if len(self._alias_cache) < 64:
+                self._alias_cache[arn] = alias
+
+        request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+        trigger = detect_trigger(event)
+        decision = propagation.decide(trigger.headers, settings.trace_parent)
+        cold = TRACKER.on_invocation(started_at, settings.proactive_init_threshold_ms)
+
+        inv = scope.Invocation(
+            request_id=request_id,
+            trace_id=decision.trace_id,
+            span_id="",
+            xray_trace_id=decision.xray_trace_id,
+            started_at=started_at,
+            started_perf=started_perf,
+            cold_start=cold.cold_start,
+            init_type=cold.init_type,
+            init_duration_ms=cold.init_duration_ms,
+            snapstart_restore=cold.snapstart_restore,
+            trigger=trigger,
+            identity={**identity, "function_alias": alias, "invoked_arn": arn},
+            log_context={},
+            parent_span_id=decision.parent.span_id if decision.parent else None,
+        )
+        inv.hook_state["trace_decision"] = decision
+        inv.hook_state["event"] = event
+        inv.hook_state["context"] = context
+
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(remaining):
+            try:
+                remaining_ms = float(remaining())
+            except Exception:
+                remaining_ms = None
+            if remaining_ms is not None:
+                inv.hook_state["deadline_perf"] = started_perf + remaining_ms / 1000.0
+                deadline = time.monotonic() + (remaining_ms - settings.timeout_margin_ms) / 1000.0
+                inv.watchdog_token = WATCHDOG.arm(deadline, lambda: self._on_deadline(inv))
+        return inv
+
+    def _start_span_and_hooks(self, inv: scope.Invocation) -> None:
+        trigger = inv.trigger
+        decision = inv.hook_state["trace_decision"]
+        if tracing.otel_loaded():
+            name = self.span_name or (
+                f"{trigger.http_method} {trigger.http_route}"
+                if trigger.http_method and trigger.http_route
+                else inv.identity["function_name"]
+            )
+            links = None
+            link_factory = inv.hook_state.get("link_factory") or _LINKS.get("factory")
+            if link_factory is not None:
+                try:
+                    links = link_factory(inv)
+                except Exception as exc:
+                    TELEMETRY.report_failure(self, "links", exc)
+            inv.span = tracing.start_span(name, decision, self._span_start_attributes(inv), links)
+        if inv.span is not None:
+            inv.trace_id = inv.span.trace_id
+            inv.span_id = inv.span.span_id
+        else:
+            from fnlens.runtime.ids import new_span_id
+
+            inv.span_id = new_span_id()
+        if inv.xray_trace_id is None:
+            from fnlens.runtime.ids import w3c_to_xray
+
+            inv.xray_trace_id = w3c_to_xray(inv.trace_id)
+        identity = inv.identity
+        inv.log_context.update(
+            request_id=inv.request_id,
+            trace_id=inv.trace_id,
+            span_id=inv.span_id,
+            cold_start=inv.cold_start,
+            service=identity["service"],
+            function_name=identity["function_name"],
+            function_version=identity["function_version"],
+        )
+        if TELEMETRY.hooks:
+            TELEMETRY.on_start(inv)
+
+    def _span_start_attributes(self, inv: scope.Invocation) -> dict[str, Any]:
+        trigger = inv.trigger
+        attributes: dict[str, Any] = {
+            "faas.invocation_id": inv.request_id,
+            "faas.trigger": trigger.trigger,
+            "faas.coldstart": inv.cold_start,
+        }
+        arn = inv.identity.get("invoked_arn")
+        if arn:
+            attributes["aws.lambda.invoked_arn"] = arn
+        if trigger.event_source:
+            attributes["fnlens.event_source"] = trigger.event_source
+        if trigger.http_method:
+            attributes["http.request.method"] = trigger.http_method
+        if trigger.http_route:
+            attributes["http.route"] = trigger.http_route
+        if trigger.batch_size is not None:
+            attributes["messaging.batch.message_count"] = trigger.batch_size
+        return attributes
+
+    # end ------------------------------------------------------------------
+    def _on_deadline(self, inv: scope.Invocation) -> None:
+        self.finish(inv, None, None, timed_out=True)
+
+    def finish(
+        self,
+        inv: scope.Invocation,
+        result: Any,
+        error: BaseException | None,
+        *,
+        timed_out: bool = False,
+    ) -> None:
+        """Record the invocation; never raises."""
+        try:
+            if not inv.claim_finish():
+                return  # the watchdog already recorded a timeout
+            if not timed_out:
+                WATCHDOG.disarm(inv.watchdog_token)
+            self._finish(inv, result, error, timed_out)
+        except Exception as exc:
+            TELEMETRY.report_failure(self, "finish", exc)
+
+    def _finish(
+        self, inv: scope.Invocation, result: Any, error: BaseException | None, timed_out: bool
+    ) -> None:
+        now_perf = time.perf_counter()
+        duration_ms = (now_perf - inv.started_perf) * 1000.0
+        trigger = inv.trigger
+        identity = inv.identity
+
+        if timed_out:
+            outcome = "timeout"
+            error_type = "Timeout"
+            error_message = (
+                f"invocation still running {self.settings.timeout_margin_ms:g} ms before its "
+                f"deadline (after {duration_ms:.1f} ms); recorded before the platform stops it"
+            )
+        elif error is not None:
+            outcome = "error"
+            error_type = type(error).__name__
+            error_message = _safe_str(error)
+        else:
+            outcome = "success"
+            error_type = error_message = None
+
+        status = None
+        if trigger.is_http:
+            status = 500 if (error is not None or timed_out) else response_status(trigger, result)
+        failures = batch_failures(result) if trigger.batch_size is not None else None
+        route = inv.http_route_override or trigger.http_route
+
+        if inv.span is not None:
+            attributes: dict[str, Any] = {
+                "http.response.status_code": status,
+                "http.route": inv.http_route_override,
+                "fnlens.outcome": outcome,
+                "fnlens.batch_failures": failures,
+            }
+            span_error_message = None
+            if timed_out:
+                span_error_message = "Timeout: " + (error_message or "")
+            elif status is not None and status >= 500:
+                span_error_message = f"HTTP {status}"
+            inv.span.end(attributes, error, span_error_message)
+
+        record: dict[str, Any] = {
+            "timestamp": logs.format_timestamp(inv.started_at),
+            "level": "info" if outcome == "success" else "error",
+            "event": "invocation",
+            "service": identity["service"],
+            "service_version": identity["service_version"],
+            "cloud_provider": identity["cloud_provider"],
+            "region": identity["region"],
+            "function_name": identity["function_name"],
+            "function_version": identity["function_version"],
+            "function_alias": identity["function_alias"],
+            "memory_limit_mb": identity["memory_limit_mb"],
+            "request_id": inv.request_id,
+            "trace_id": inv.trace_id,
+            "span_id": inv.span_id,
+            "xray_trace_id": inv.xray_trace_id,
+            "cold_start": inv.cold_start,
+            "init_type": inv.init_type,
+            "init_duration_ms": inv.init_duration_ms,
+            "duration_ms": round(duration_ms, 3),
+            "outcome": outcome,
+            "error_type": error_type,
+            "error_message": error_message,
+            "trigger": trigger.trigger,
+            "event_source": trigger.event_source,
+            "http_method": trigger.http_method,
+            "http_route": route,
+            "http_status_code": status,
+            "batch_size": trigger.batch_size,
+            "batch_failures": failures,
+            "telemetry_flush_ms": 0.0,
+            "telemetry_dropped": 0,
+        }
+        if inv.snapstart_restore:
+            record["snapstart_restore"] = True
+
+        if TELEMETRY.hooks:
+            TELEMETRY.on_end(inv, record)
+        if TELEMETRY.hooks or TELEMETRY.sinks:
+            budget_s = self._flush_budget_s(inv, timed_out)
+            record["telemetry_flush_ms"] = round(TELEMETRY.flush(budget_s), 3)
+        record["telemetry_dropped"] = TELEMETRY.dropped()
+
+        log = logs.record_logger()
+        if error is not None:
+            record["exc_info"] = error
+        (log.info if outcome == "success" else log.error)(**record)
+        if timed_out and TELEMETRY.sinks:
+            TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
+
+    def _flush_budget_s(self, inv: scope.Invocation, timed_out: bool) -> float:
+        budget = self.settings.flush_budget_ms / 1000.0
+        if timed_out:
+            budget = max(budget, self.settings.timeout_margin_ms / 2000.0)
+        deadline = inv.hook_state.get("deadline_perf")
+        if deadline is not None:
+            budget = min(budget, max(0.0, deadline - time.perf_counter() - 0.005))
+        return budget
+
+    def leave(self, inv: scope.Invocation, token: Any) -> None:
+        try:
+            if inv.span is not None:
+                inv.span.detach()
+            inv.hook_state.clear()
+            scope.leave(inv, token)
+        except Exception as exc:
+            TELEMETRY.report_failure(self, "leave", exc)
+
+
+# Exporters may register a span-link factory (e.g. SQS AWSTraceHeader links).
+_LINKS: dict[str, Any] = {}
+
+
+def set_link_factory(factory: Callable[[scope.Invocation], list[Any]] | None) -> None:
+    """Install a function that returns OpenTelemetry links for an invocation's span."""
+    if factory is None:
+        _LINKS.pop("factory", None)
+    else:
+        _LINKS["factory"] = factory
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return f"<unprintable {type(error).__name__}>"
+
+
+def set_route(template: str) -> None:
+    """Set the HTTP route template for the current invocation (for routers inside the
+    handler, e.g. behind a Function URL where the event has no template)."""
+    inv = scope.current_invocation()
+    if inv is not None:
+        inv.http_route_override = template

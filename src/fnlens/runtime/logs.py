@@ -1,0 +1,233 @@
+"""The structlog pipeline behind invocation records and ``fnlens.get_logger()``.
+
+processors → sinks → stdout. The pipeline is fnlens's own (``structlog.wrap_logger``),
+so an application's global structlog configuration is left alone. Users extend
+it with ordinary structlog processors through ``fnlens.configure(processors=…)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import structlog
+from structlog.exceptions import DropEvent
+
+from fnlens.runtime import scope
+from fnlens.runtime.redaction import Redactor
+from fnlens.runtime.telemetry import TELEMETRY
+
+# Fields fnlens writes itself: never redacted, never overwritten by context.
+RECORD_FIELDS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "event",
+        "service",
+        "service_version",
+        "cloud_provider",
+        "region",
+        "function_name",
+        "function_version",
+        "function_alias",
+        "memory_limit_mb",
+        "request_id",
+        "trace_id",
+        "span_id",
+        "xray_trace_id",
+        "cold_start",
+        "init_type",
+        "init_duration_ms",
+        "snapstart_restore",
+        "duration_ms",
+        "outcome",
+        "error_type",
+        "error_message",
+        "exception",
+        "trigger",
+        "event_source",
+        "http_method",
+        "http_route",
+        "http_status_code",
+        "batch_size",
+        "batch_failures",
+        "telemetry_flush_ms",
+        "telemetry_dropped",
+        "logger",
+    }
+)
+
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+
+
+def timestamp_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_timestamp(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# processors --------------------------------------------------------------
+def add_invocation_context(_logger: Any, _method: str, event_dict: dict) -> dict:
+    """Add request/trace ids, cold start and function identity of the current invocation.
+
+    Usable in an application's own structlog configuration too.
+    """
+    inv = scope.current_invocation()
+    if inv is not None:
+        for key, value in inv.log_context.items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
+def add_level(_logger: Any, method: str, event_dict: dict) -> dict:
+    if "level" not in event_dict:
+        event_dict["level"] = "warning" if method == "warn" else method
+    return event_dict
+
+
+def add_timestamp(_logger: Any, _method: str, event_dict: dict) -> dict:
+    if "timestamp" not in event_dict:
+        event_dict["timestamp"] = timestamp_now()
+    return event_dict
+
+
+class RedactSecrets:
+    """Mask secret-looking keys in user fields (fnlens's own fields are left alone)."""
+
+    def __init__(self, redactor: Redactor | None) -> None:
+        self.redactor = redactor
+
+    def __call__(self, _logger: Any, _method: str, event_dict: dict) -> dict:
+        if self.redactor is not None and len(event_dict) > 0:
+            self.redactor.redact_event_dict(event_dict, RECORD_FIELDS)
+        return event_dict
+
+
+def fan_out(_logger: Any, _method: str, event_dict: dict) -> dict:
+    """Hand the finished event to every registered sink (files, OTLP, CloudWatch API…)."""
+    if TELEMETRY.sinks:
+        TELEMETRY.emit(event_dict)
+    if not PIPELINE.stdout:
+        raise DropEvent
+    return event_dict
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value)
+
+
+def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
+    """One JSON line; timestamp, level and event first so humans can scan it."""
+    ordered = {
+        "timestamp": event_dict.pop("timestamp", None),
+        "level": event_dict.pop("level", None),
+        "event": event_dict.pop("event", None),
+    }
+    ordered.update(event_dict)
+    return json.dumps(ordered, default=_json_default, separators=(",", ":"))
+
+
+class StdoutWriter:
+    """Writes one line per event to the *current* ``sys.stdout`` (the CloudWatch path)."""
+
+    _lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        out = sys.stdout
+        try:
+            with self._lock:
+                out.write(message + "\n")
+                out.flush()
+        except Exception:
+            TELEMETRY.count_drop()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class Pipeline:
+    """The single, process-wide processor chain. Mutated in place so that loggers
+    created earlier see later configuration."""
+
+    def __init__(self) -> None:
+        self.stdout = True
+        self.redact = RedactSecrets(None)
+        self.user_processors: list[Any] = []
+        self.processors: list[Any] = []
+        self.level = _LEVELS.get(os.environ.get("FNLENS_LOG_LEVEL", "info").lower(), 20)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.processors[:] = [
+            add_invocation_context,
+            structlog.contextvars.merge_contextvars,
+            add_level,
+            add_timestamp,
+            structlog.processors.format_exc_info,
+            self.redact,
+            *self.user_processors,
+            fan_out,
+            render_json,
+        ]
+
+    def configure(
+        self,
+        *,
+        stdout: bool | None = None,
+        redactor: Redactor | bool | None = False,
+        processors: list[Any] | None = None,
+        level: str | None = None,
+    ) -> None:
+        if stdout is not None:
+            self.stdout = stdout
+        if redactor is not False:
+            self.redact.redactor = redactor  # type: ignore[assignment]
+        if processors is not None:
+            self.user_processors = list(processors)
+        if level is not None:
+            self.level = _LEVELS.get(level.lower(), self.level)
+        self._rebuild()
+
+
+PIPELINE = Pipeline()
+_WRITER = StdoutWriter()
+_record_logger: Any = None
+
+
+def record_logger() -> Any:
+    """The logger invocation records go through (never filtered by level)."""
+    global _record_logger
+    if _record_logger is None:
+        _record_logger = structlog.wrap_logger(
+            _WRITER,
+            processors=PIPELINE.processors,
+            wrapper_class=structlog.make_filtering_bound_logger(0),
+            context_class=dict,
+        )
+    return _record_logger
+
+
+def get_logger(**initial_values: Any) -> Any:
+    """A structlog logger whose lines carry the current invocation's ids.
+
+    Lines are JSON on stdout (and go to every configured sink); level from
+    ``FNLENS_LOG_LEVEL`` (default ``info``).
+    """
+    return structlog.wrap_logger(
+        _WRITER,
+        processors=PIPELINE.processors,
+        wrapper_class=structlog.make_filtering_bound_logger(PIPELINE.level),
+        context_class=dict,
+        **initial_values,
+    )

@@ -1,0 +1,135 @@
+"""Recognise what invoked the function from the shape of the event.
+
+Only the route *template* is ever recorded (``resource`` / ``routeKey``), never
+the raw path: raw paths carry ids and explode the cardinality of every
+dashboard built on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HTTP = "http"
+PUBSUB = "pubsub"
+DATASOURCE = "datasource"
+TIMER = "timer"
+OTHER = "other"
+
+
+@dataclass
+class TriggerInfo:
+    trigger: str = OTHER
+    event_source: str | None = None
+    http_method: str | None = None
+    http_route: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased keys
+    batch_size: int | None = None
+    # HTTP responses: API Gateway v2 / Function URL treat a non-dict result as 200
+    default_status: int | None = None
+
+    @property
+    def is_http(self) -> bool:
+        return self.trigger == HTTP
+
+
+_RECORD_SOURCES = {
+    "aws:sqs": (PUBSUB, "aws:sqs"),
+    "aws:sns": (PUBSUB, "aws:sns"),
+    "aws:s3": (DATASOURCE, "aws:s3"),
+    "aws:dynamodb": (DATASOURCE, "aws:dynamodb"),
+    "aws:kinesis": (PUBSUB, "aws:kinesis"),
+    "aws:kafka": (PUBSUB, "aws:kafka"),
+    "aws:ses": (PUBSUB, "aws:ses"),
+}
+
+
+def detect_trigger(event: Any) -> TriggerInfo:
+    """Classify an event; unknown shapes give ``trigger="other"`` and never raise."""
+    if not isinstance(event, dict):
+        return TriggerInfo()
+    request_context = event.get("requestContext")
+    if isinstance(request_context, dict):
+        return _http_trigger(event, request_context)
+    records = event.get("Records")
+    if isinstance(records, list) and records:
+        first = records[0] if isinstance(records[0], dict) else {}
+        source = str(first.get("eventSource") or first.get("EventSource") or "").lower()
+        kind = _RECORD_SOURCES.get(source)
+        if kind is not None:
+            return TriggerInfo(trigger=kind[0], event_source=kind[1], batch_size=len(records))
+        return TriggerInfo(event_source=source or None, batch_size=len(records))
+    if "detail-type" in event and "source" in event:
+        if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+            return TriggerInfo(trigger=TIMER, event_source="aws:scheduled")
+        return TriggerInfo(trigger=PUBSUB, event_source="aws:events")
+    return TriggerInfo()
+
+
+def _http_trigger(event: dict, request_context: dict) -> TriggerInfo:
+    headers = _lower_headers(event.get("headers"))
+    if "elb" in request_context:
+        return TriggerInfo(
+            trigger=HTTP,
+            event_source="aws:elb",
+            http_method=_upper(event.get("httpMethod")),
+            headers=headers,
+        )
+    if event.get("version") == "2.0" or "routeKey" in event:
+        http = request_context.get("http") if isinstance(request_context.get("http"), dict) else {}
+        method = _upper(http.get("method"))
+        route = None
+        route_key = event.get("routeKey") or request_context.get("routeKey")
+        if isinstance(route_key, str) and route_key != "$default":
+            verb, _, template = route_key.partition(" ")
+            route = template or None
+            method = method or _upper(verb)
+        domain = str(request_context.get("domainName") or "")
+        source = "aws:lambda-url" if ".lambda-url." in domain else "aws:apigateway:http"
+        return TriggerInfo(
+            trigger=HTTP,
+            event_source=source,
+            http_method=method,
+            http_route=route,
+            headers=headers,
+            default_status=200,
+        )
+    if "httpMethod" in event or "resource" in event:
+        return TriggerInfo(
+            trigger=HTTP,
+            event_source="aws:apigateway:rest",
+            http_method=_upper(event.get("httpMethod") or request_context.get("httpMethod")),
+            http_route=event.get("resource") or request_context.get("resourcePath"),
+            headers=headers,
+        )
+    return TriggerInfo(headers=headers)
+
+
+def _lower_headers(headers: Any) -> dict[str, str]:
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+
+
+def _upper(value: Any) -> str | None:
+    return value.upper() if isinstance(value, str) and value else None
+
+
+def response_status(info: TriggerInfo, response: Any) -> int | None:
+    """The HTTP status the caller saw, from the handler's return value."""
+    if isinstance(response, dict):
+        status = response.get("statusCode")
+        if isinstance(status, int):
+            return status
+        if isinstance(status, str) and status.isdigit():
+            return int(status)
+    return info.default_status
+
+
+def batch_failures(response: Any) -> int | None:
+    """How many records the handler reported as failed (partial batch responses)."""
+    if isinstance(response, dict):
+        failures = response.get("batchItemFailures")
+        if isinstance(failures, list):
+            return len(failures)
+    return None

@@ -1,0 +1,60 @@
+"""One reusable daemon thread that fires just before an invocation's deadline.
+
+No SIGALRM (it would steal the application's signal handler and only works on
+the main thread) and no thread per invocation: the thread is started on first
+use and sleeps on a condition variable between deadlines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+
+class Watchdog:
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._armed: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._tokens = itertools.count(1)
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline_monotonic: float, callback: Callable[[], None]) -> int:
+        """Call ``callback`` (on the watchdog thread) at ``deadline`` unless disarmed."""
+        token = next(self._tokens)
+        with self._cond:
+            self._armed[token] = (deadline_monotonic, callback)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="fnlens-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def disarm(self, token: int | None) -> None:
+        if token is None:
+            return
+        with self._cond:
+            if self._armed.pop(token, None) is not None:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._armed:
+                    self._cond.wait()
+                token, (deadline, callback) = min(self._armed.items(), key=lambda kv: kv[1][0])
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                del self._armed[token]
+            try:
+                callback()
+            except Exception:
+                pass
+
+
+WATCHDOG = Watchdog()
