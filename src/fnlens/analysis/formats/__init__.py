@@ -1,0 +1,21 @@
+"""Parsers for every supported input format; each turns records into rows for the sink.
+
+The formats, in the order detection tries them, are listed in :data:`FORMATS`.
+"""
+
+from __future__ import annotations
+
+FORMATS: tuple[str, ...] = (
+    "fnlens-jsonl",
+    "lambda-text",
+    "lambda-json",
+    "cloudwatch-get-log-events",
+    "cloudwatch-filter-log-events",
+    "cloudwatch-subscription",
+    "firehose",
+    "cloudwatch-s3-export",
+    "otlp-json",
+    "powertools",
+    "emf",
+    "json-lines",
+)

@@ -1,0 +1,104 @@
+"""Per-file format detection from the first few hundred KB (decompressed).
+
+Returns the format name and how to read the file: ``lines`` (one record or text
+line per line), ``documents`` (concatenated or pretty-printed JSON) or ``array``
+(a JSON array of pages/events). ``fast`` marks clean fnlens JSONL that DuckDB can
+load by itself. Files matching nothing raise UnknownFormatError naming what was tried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from fnlens.analysis.errors import UnknownFormatError
+from fnlens.analysis.formats import FORMATS
+from fnlens.analysis.formats.lambda_text import PREFIX_TS, looks_like_lambda_text
+from fnlens.analysis.formats.messages import classify
+from fnlens.analysis.readers import Input
+
+SAMPLE_LINES = 200
+
+
+@dataclass
+class Detection:
+    format: str
+    mode: str  # lines | documents | array | empty
+    fast: bool = False
+
+
+def detect(inp: Input) -> Detection:
+    head_bytes = inp.head()
+    if b"\x00" in head_bytes[:4096]:
+        raise UnknownFormatError(_unknown(str(inp.path), "binary data"))
+    head = head_bytes.decode("utf-8", errors="replace").lstrip("\ufeff")
+    stripped = head.lstrip()
+    if not stripped:
+        return Detection("empty", "empty")
+    lines = head.splitlines()
+    if len(head_bytes) >= 256 * 1024 and lines:
+        lines = lines[:-1]  # the last one may be cut in the middle
+    lines = [ln for ln in lines if ln.strip()][:SAMPLE_LINES]
+    if stripped[0] == "[":
+        return Detection(_array_kind(inp), "array")
+    if stripped[0] == "{":
+        try:
+            first = json.loads(lines[0])
+        except (ValueError, IndexError):
+            first = None
+        if isinstance(first, dict):
+            return _lines_detection(lines)
+        try:
+            doc, end = json.JSONDecoder().raw_decode(stripped)
+        except ValueError:
+            return Detection("json-lines", "documents")  # let the reader report the error
+        kind = classify(doc) if isinstance(doc, dict) else "json-lines"
+        rest = stripped[end:].lstrip()
+        if kind == "cloudwatch-subscription" and rest.startswith("{") and "awslogs" not in doc:
+            kind = "firehose"
+        return Detection(kind, "documents")
+    kinds = Counter()
+    for ln in lines:
+        if ln.lstrip().startswith("{"):
+            continue
+        if looks_like_lambda_text(ln.strip()):
+            kinds["cloudwatch-s3-export" if PREFIX_TS.match(ln) else "lambda-text"] += 1
+    if not kinds:
+        raise UnknownFormatError(_unknown(str(inp.path), "no line looks like a supported record"))
+    return Detection(kinds.most_common(1)[0][0], "lines")
+
+
+def _lines_detection(lines: list[str]) -> Detection:
+    kinds: Counter[str] = Counter()
+    all_fnlens = True
+    for ln in lines:
+        s = ln.strip()
+        if s.startswith("{"):
+            try:
+                obj = json.loads(s)
+            except ValueError:
+                all_fnlens = False
+                continue
+            kind = classify(obj) if isinstance(obj, dict) else "json-lines"
+        else:
+            kind = "lambda-text"
+        kinds[kind] += 1
+        all_fnlens = all_fnlens and kind == "fnlens-jsonl"
+    kind = kinds.most_common(1)[0][0] if kinds else "json-lines"
+    if len(kinds) > 1 and "lambda-text" in kinds and kind != "lambda-text":
+        kind = "lambda-text" if kinds["lambda-text"] >= kinds[kind] else kind
+    return Detection(kind, "lines", fast=all_fnlens and kind == "fnlens-jsonl")
+
+
+def _array_kind(inp: Input) -> str:
+    head = inp.head(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()[1:]
+    try:
+        first, _ = json.JSONDecoder().raw_decode(head.lstrip())
+    except ValueError:
+        return "json-lines"
+    return classify(first) if isinstance(first, dict) else "json-lines"
+
+
+def _unknown(path: str, why: str) -> str:
+    return f"{path}: unknown format ({why}); tried: {', '.join(FORMATS)}"

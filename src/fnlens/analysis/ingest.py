@@ -1,0 +1,261 @@
+"""The ingest API: files, directories and globs in; merged DuckDB tables out.
+
+>>> from fnlens.analysis.ingest import ingest
+>>> report = ingest(["logs/"], db="fnlens.duckdb")            # doctest: +SKIP
+>>> report.totals["invocations"], report.malformed_count       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from fnlens.analysis.errors import FileReport, IngestError, IngestReport, UnknownFormatError
+from fnlens.analysis.formats.context import StreamContext
+from fnlens.analysis.formats.detect import detect
+from fnlens.analysis.formats.messages import handle_json, handle_message
+from fnlens.analysis.loader import Loader, connect
+from fnlens.analysis.readers import Input, iter_documents, iter_lines
+from fnlens.analysis.schema import TABLES
+from fnlens.analysis.sink import Sink
+
+__all__ = ["IngestError", "IngestReport", "connect", "expand_paths", "ingest"]
+
+_GLOB_CHARS = set("*?[")
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files from paths, directories (recursive) and globs; missing paths are an error."""
+    out: list[Path] = []
+    for item in paths:
+        s = str(item)
+        if _GLOB_CHARS & set(s) and not Path(s).exists():
+            matches = sorted(glob.glob(s, recursive=True))
+            if not matches:
+                raise IngestError(f"{s}: no file matches this pattern")
+            candidates = [Path(m) for m in matches]
+        else:
+            candidates = [Path(s)]
+        for p in candidates:
+            if p.is_dir():
+                out.extend(
+                    sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+                )
+            elif p.is_file():
+                out.append(p)
+            else:
+                raise IngestError(f"{p}: no such file or directory")
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def ingest(
+    paths: Iterable[str | os.PathLike[str]],
+    db: str | os.PathLike[str] | duckdb.DuckDBPyConnection = "fnlens.duckdb",
+    *,
+    strict: bool = False,
+    progress: bool | None = None,
+    batch_size: int = 50_000,
+    fast: bool = True,
+) -> IngestReport:
+    """Load every file into the ``invocations``, ``spans`` and ``logs`` tables of ``db``.
+
+    Malformed lines are counted and reported (file:line) while every valid record is
+    kept; ``strict=True`` raises :class:`IngestError` on the first problem and leaves
+    the database unchanged. Files in no known format are reported (rejected) with
+    the formats tried; in strict mode they raise too.
+    """
+    started = time.perf_counter()
+    files = expand_paths(paths)
+    own = not isinstance(db, duckdb.DuckDBPyConnection)
+    con = connect(db) if own else db
+    if not own:
+        con.execute("SET TimeZone = 'UTC'")
+        from fnlens.analysis.schema import create_table_sql
+
+        for table in TABLES:
+            con.execute(create_table_sql(table))
+    report = IngestReport(db=str(db) if own else "<connection>")
+    try:
+        con.execute("BEGIN TRANSACTION")
+        loader = Loader(con)
+        sink = Sink(loader.append, batch_size=batch_size)
+        with _progress(files, progress) as advance:
+            for path in files:
+                report.files.append(_ingest_file(path, sink, loader, strict, advance, fast))
+        sink.flush()
+        added = loader.merge()
+        loader.drop()
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        if own:
+            con.close()
+        raise
+    report.added = {t: added[t] for t in TABLES}
+    report.totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    if own:
+        con.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_file(
+    path: Path, sink: Sink, loader: Loader, strict: bool, advance: _Advance, fast: bool
+) -> FileReport:
+    fr = FileReport(path=str(path))
+    source = str(path.resolve())
+    before = dict(sink.counts)
+
+    def on_error(line: int | None, message: str) -> None:
+        item = fr.add_malformed(line, message)
+        if strict:
+            raise IngestError(f"{item} (strict mode: stopping at the first error)")
+
+    ctx = StreamContext(sink, source, on_error=on_error)
+    with Input(path) as inp:
+        try:
+            det = detect(inp)
+        except UnknownFormatError as exc:
+            from fnlens.analysis.formats import FORMATS
+
+            fr.error = str(exc).split(": ", 1)[1]
+            fr.formats_tried = list(FORMATS)
+            if strict:
+                raise
+            advance(path, inp.raw.seek(0, 2), final=True)
+            return fr
+        fr.format = det.format
+        skip_invocations = False
+        if det.fast and fast:
+            try:
+                n_inv, n_other = loader.stage_fnlens_fast(path, inp.gzip)
+                sink.counts["invocations"] += n_inv
+                if n_other == 0:
+                    advance(path, inp.raw.seek(0, 2), final=True)
+                    fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
+                    return fr
+                skip_invocations = True  # read_json took them; the line parser adds the logs
+            except duckdb.Error:
+                pass  # some line does not fit: the line parser reports each one
+        if det.mode == "lines":
+            _read_lines(inp, ctx, on_error, advance, skip_invocations)
+        elif det.mode == "documents":
+            _read_documents(inp, ctx, on_error, advance)
+        elif det.mode == "array":
+            _read_array(inp, ctx, on_error)
+        advance(path, inp.position(), final=True)
+    fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
+    return fr
+
+
+def _read_lines(inp: Input, ctx: StreamContext, on_error, advance, skip_invocations: bool) -> None:
+    for number, line, error in iter_lines(inp):
+        if number % 20_000 == 0:
+            advance(inp.path, inp.position())
+        if error is not None:
+            on_error(number, error)
+            continue
+        assert line is not None
+        if skip_invocations and ('"event":"invocation"' in line or '"event": "invocation"' in line):
+            continue
+        try:
+            handle_message(line, None, number, ctx)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            on_error(number, str(exc) or type(exc).__name__)
+
+
+def _read_documents(inp: Input, ctx: StreamContext, on_error, advance) -> None:
+    for number, doc, error in iter_documents(inp):
+        advance(inp.path, inp.position())
+        if error is not None:
+            on_error(number, error)
+            continue
+        try:
+            handle_json(doc, None, number, ctx)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            on_error(number, str(exc) or type(exc).__name__)
+
+
+def _read_array(inp: Input, ctx: StreamContext, on_error) -> None:
+    import json
+
+    try:
+        items = json.load(inp.stream)
+    except ValueError as exc:
+        on_error(None, f"invalid JSON array: {exc}")
+        return
+    for index, item in enumerate(items, 1):
+        try:
+            handle_json(item, None, None, ctx)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            on_error(None, f"array item {index}: {exc}")
+
+
+class _Advance:
+    def __call__(self, path: Path, position: int, final: bool = False) -> None: ...
+
+
+class _progress:
+    """A rich progress bar over bytes when stderr is a terminal (or when asked)."""
+
+    def __init__(self, files: list[Path], enabled: bool | None):
+        self.files = files
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.done: dict[Path, int] = {}
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda path, position, final=False: None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        total = sum(p.stat().st_size for p in self.files)
+        self.bar = Progress(
+            TextColumn("ingest"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.bar.__enter__()
+        self.task = self.bar.add_task("ingest", total=total)
+
+        def advance(path: Path, position: int, final: bool = False) -> None:
+            self.done[path] = position
+            self.bar.update(self.task, completed=sum(self.done.values()))
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+
+def iter_files(paths: Iterable[str]) -> Iterator[Path]:
+    """Expanded input files (kept for callers that only want the list)."""
+    yield from expand_paths(paths)

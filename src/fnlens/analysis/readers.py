@@ -1,0 +1,109 @@
+"""Reading inputs as streams: gzip by magic bytes, lines, concatenated JSON documents.
+
+Everything here reads incrementally so memory stays bounded by the largest single
+record (or JSON document), never by the file size. ``position()`` reports how far
+into the (compressed) file we are, for the progress bar.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
+
+
+class Input:
+    """An open input file, transparently decompressed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self.gzip = self.raw.read(2) == GZIP_MAGIC
+        self.raw.seek(0)
+        self.stream: IO[bytes] = gzip.GzipFile(fileobj=self.raw) if self.gzip else self.raw
+
+    def position(self) -> int:
+        return self.raw.tell()
+
+    def head(self, size: int = 256 * 1024) -> bytes:
+        """The first ``size`` decompressed bytes (for detection; the stream is rewound)."""
+        data = self.stream.read(size)
+        self.rewind()
+        return data
+
+    def rewind(self) -> None:
+        self.raw.seek(0)
+        if self.gzip:
+            self.stream = gzip.GzipFile(fileobj=self.raw)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> Input:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_lines(inp: Input) -> Iterator[tuple[int, str | None, str | None]]:
+    """Yield ``(line_number, text, error)``; undecodable lines come with an error."""
+    for number, raw in enumerate(inp.stream, 1):
+        try:
+            yield number, raw.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield number, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+
+
+def iter_documents(inp: Input) -> Iterator[tuple[int, Any, str | None]]:
+    """Yield ``(start_line, document, error)`` for concatenated / pretty-printed JSON.
+
+    A document that does not parse is reported once and skipped up to the next line
+    that starts with ``{``, so the documents after it are still read.
+    """
+    reader = io.TextIOWrapper(inp.stream, encoding="utf-8", errors="replace", newline="")
+    decoder = json.JSONDecoder()
+    buf = ""
+    line = 1  # line number of buf[0]
+    eof = False
+    while True:
+        pos = 0
+        n = len(buf)
+        while pos < n and buf[pos] in " \t\r\n,":
+            pos += 1
+        line += buf.count("\n", 0, pos)
+        buf = buf[pos:]
+        if not buf:
+            if eof:
+                return
+            chunk = reader.read(_CHUNK)
+            eof = chunk == ""
+            buf = chunk
+            continue
+        if buf[0] == "\ufeff":
+            buf = buf[1:]
+            continue
+        try:
+            doc, end = decoder.raw_decode(buf)
+        except json.JSONDecodeError as exc:
+            if not eof:
+                chunk = reader.read(max(_CHUNK, len(buf)))
+                eof = chunk == ""
+                buf += chunk
+                continue
+            yield line, None, f"invalid JSON document: {exc.msg} (line {line + exc.lineno - 1})"
+            nxt = buf.find("\n{", 1)
+            if nxt < 0:
+                return
+            line += buf.count("\n", 0, nxt + 1)
+            buf = buf[nxt + 1 :]
+            continue
+        yield line, doc, None
+        line += buf.count("\n", 0, end)
+        buf = buf[end:]

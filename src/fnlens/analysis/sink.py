@@ -1,0 +1,135 @@
+"""Collects parsed rows and hands them to DuckDB in Arrow batches (bounded memory).
+
+Parsers call :meth:`Sink.invocation`, :meth:`Sink.span` and :meth:`Sink.log` with
+plain dicts; every ``batch_size`` rows the buffer becomes a pyarrow table that is
+appended to a staging table, so memory does not grow with the input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from fnlens.analysis.schema import INVOCATIONS_COLUMNS, LOGS_COLUMNS, SPANS_COLUMNS
+
+# Precedence when several sources describe the same invocation: lower wins.
+RANK = {"fnlens": 10, "powertools": 20, "otlp": 30, "platform": 40, "report": 42, "emf": 50}
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "DOUBLE": pa.float64(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
+}
+
+STAGE_COLUMNS: dict[str, dict[str, str]] = {
+    "invocations": {**INVOCATIONS_COLUMNS, "_rank": "DOUBLE"},
+    "spans": dict(SPANS_COLUMNS),
+    "logs": dict(LOGS_COLUMNS),
+}
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema of a staging table."""
+    return pa.schema([(n, _ARROW_TYPES[t]) for n, t in STAGE_COLUMNS[table].items()])
+
+
+def _coerce(sql_type: str, value: Any) -> Any:
+    """Make a parsed value fit its column (numbers as strings, floats as ints, ...)."""
+    if value is None:
+        return None
+    if sql_type == "VARCHAR":
+        return value if isinstance(value, str) else str(value)
+    if sql_type == "DOUBLE":
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    if sql_type in ("INTEGER", "BIGINT"):
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(float(value)) if isinstance(value, str) else int(value)
+    if sql_type == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if value in (0, 1):
+            return bool(value)
+        raise ValueError(f"expected true/false, got {value!r}")
+    if sql_type == "TIMESTAMP":
+        if not isinstance(value, datetime):
+            raise ValueError(f"expected a timestamp, got {value!r}")
+        return value
+    if sql_type == "JSON":
+        return value if isinstance(value, str) else json.dumps(value, default=str)
+    if sql_type.startswith("MAP"):
+        return [
+            (str(k), v if isinstance(v, str) or v is None else json.dumps(v))
+            for k, v in value.items()
+        ]
+    return value
+
+
+class Sink:
+    """Buffers rows per table; ``flush_fn(table, arrow_table)`` stores a full batch."""
+
+    def __init__(self, flush_fn: Callable[[str, pa.Table], None], batch_size: int = 50_000):
+        self._flush_fn = flush_fn
+        self.batch_size = batch_size
+        self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in STAGE_COLUMNS}
+        self.counts: dict[str, int] = {t: 0 for t in STAGE_COLUMNS}
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        """Validate and buffer one row; raises ValueError when a value does not fit."""
+        types = STAGE_COLUMNS[table]
+        clean = {}
+        for name, value in row.items():
+            sql_type = types.get(name)
+            if sql_type is None or value is None:
+                continue
+            try:
+                clean[name] = _coerce(sql_type, value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"field {name!r}: {exc}") from None
+        buf = self._rows[table]
+        buf.append(clean)
+        self.counts[table] += 1
+        if len(buf) >= self.batch_size:
+            self._flush(table)
+
+    def invocation(self, row: dict[str, Any], source: str) -> None:
+        """An invocation row (partial is fine); needs a request id to be merged."""
+        if not row.get("request_id"):
+            return
+        row["source"] = source
+        row.setdefault("_rank", RANK[source])
+        if row.get("version") is None:
+            row["version"] = row.get("service_version") or row.get("function_version")
+        self.add("invocations", row)
+
+    def span(self, row: dict[str, Any]) -> None:
+        self.add("spans", row)
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.add("logs", row)
+
+    def _flush(self, table: str) -> None:
+        rows = self._rows[table]
+        if not rows:
+            return
+        schema = arrow_schema(table)
+        columns = [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema]
+        self._flush_fn(table, pa.Table.from_arrays(columns, schema=schema))
+        self._rows[table] = []
+
+    def flush(self) -> None:
+        for table in STAGE_COLUMNS:
+            self._flush(table)

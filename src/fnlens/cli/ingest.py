@@ -1,0 +1,54 @@
+"""`fnlens ingest` and `fnlens export`: load exported telemetry, write Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--db", default="fnlens.duckdb", show_default=True, help="DuckDB database file.")
+@click.option("--strict", is_flag=True, help="Fail on the first malformed line or unknown file.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
+def ingest(paths: tuple[str, ...], db: str, strict: bool, progress: bool | None) -> None:
+    """Load files, directories and globs (PATH...) into the fnlens tables."""
+    from fnlens.analysis.errors import IngestError
+    from fnlens.analysis.ingest import ingest as run
+
+    try:
+        report = run(list(paths), db=db, strict=strict, progress=progress)
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.summary_lines():
+        click.echo(line)
+    rejected = report.rejected_files
+    if rejected and not any(sum(f.records.values()) for f in report.files):
+        raise click.ClickException(
+            f"no file could be read ({len(rejected)} in an unknown format); see above"
+        )
+
+
+@click.command()
+@click.option(
+    "--parquet",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder for Parquet files (partitioned by date and function).",
+)
+@click.option("--db", default="fnlens.duckdb", show_default=True, help="DuckDB database file.")
+def export(out_dir: str, db: str) -> None:
+    """Write the tables as Parquet, partitioned by date and function."""
+    from fnlens.analysis.export import export_parquet
+
+    if not Path(db).exists():
+        raise click.ClickException(
+            f"{db}: no such database; run `fnlens ingest PATH --db {db}` first"
+        )
+    counts = export_parquet(db, out_dir)
+    for table, n in counts.items():
+        click.echo(f"{table}: {n} rows -> {Path(out_dir) / table}")
