@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
@@ -251,7 +252,7 @@ def _render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _render_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     records = [
         {
-            c: None if isinstance(v, float) and v != v else v
+            c: None if isinstance(v, float) and not math.isfinite(v) else v
             for c, v in zip(columns, row, strict=True)
         }
         for row in rows
