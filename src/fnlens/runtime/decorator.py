@@ -400,10 +400,7 @@ class _Instrumented:
             record["telemetry_flush_ms"] = round(TELEMETRY.flush(budget_s), 3)
         record["telemetry_dropped"] = TELEMETRY.dropped()
 
-        log = logs.record_logger()
-        if error is not None:
-            record["exc_info"] = error
-        (log.info if outcome == "success" else log.error)(**record)
+        logs.emit_record(record, error)
         if timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
 

@@ -65,11 +65,15 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
 def timestamp_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def format_timestamp(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC with microseconds and a ``Z``: ``2026-11-22T10:00:00.123456Z``."""
+    return (
+        datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="microseconds")[:-6]
+        + "Z"
+    )
 
 
 # processors --------------------------------------------------------------
@@ -128,6 +132,23 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+try:  # orjson is several times faster; the standard library is the fallback
+    import orjson
+
+    _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+    def _dumps(value: dict) -> str:
+        try:
+            return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
+        except TypeError:  # e.g. integers beyond 64 bits
+            return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+
+    def _dumps(value: dict) -> str:
+        return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
 def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
     """One JSON line; timestamp, level and event first so humans can scan it."""
     ordered = {
@@ -136,7 +157,7 @@ def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
         "event": event_dict.pop("event", None),
     }
     ordered.update(event_dict)
-    return json.dumps(ordered, default=_json_default, separators=(",", ":"))
+    return _dumps(ordered)
 
 
 class StdoutWriter:
@@ -154,6 +175,27 @@ class StdoutWriter:
             TELEMETRY.count_drop()
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def emit_record(record: dict[str, Any], error: BaseException | None = None) -> None:
+    """Send an invocation record through the pipeline without structlog's per-call
+    logger machinery: the same processors run, minus the ones that cannot change a
+    record (its correlation fields, level and timestamp are already set, and fnlens's
+    own fields are never redacted)."""
+    method = "info" if record.get("level") == "info" else "error"
+    event_dict: Any = record
+    try:
+        if error is not None:
+            event_dict["exc_info"] = error
+            event_dict = structlog.processors.format_exc_info(None, method, event_dict)
+        event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
+        for processor in PIPELINE.user_processors:
+            event_dict = processor(None, method, event_dict)
+        event_dict = fan_out(None, method, event_dict)
+        line = render_json(None, method, event_dict)
+    except DropEvent:
+        return
+    _WRITER.msg(line)
 
 
 class Pipeline:
