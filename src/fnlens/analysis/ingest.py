@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ from fnlens.analysis.sink import Sink
 __all__ = ["IngestError", "IngestReport", "connect", "expand_paths", "ingest"]
 
 _GLOB_CHARS = set("*?[")
+_STREAM_IN_PATH = re.compile(r"\d{4}/\d{2}/\d{2}/\[[^\]/]*\][0-9a-zA-Z]+(?=/)")
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -128,6 +130,9 @@ def _ingest_file(
             raise IngestError(f"{item} (strict mode: stopping at the first error)")
 
     ctx = StreamContext(sink, source, on_error=on_error)
+    stream = _STREAM_IN_PATH.search(path.resolve().as_posix())
+    if stream:  # S3 exports: <prefix>/<task>/<log stream>/000000.gz
+        ctx.set_stream(stream.group(0))
     with Input(path) as inp:
         try:
             det = detect(inp)

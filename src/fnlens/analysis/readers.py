@@ -68,6 +68,13 @@ def iter_documents(inp: Input) -> Iterator[tuple[int, Any, str | None]]:
     that starts with ``{``, so the documents after it are still read.
     """
     reader = io.TextIOWrapper(inp.stream, encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from _documents(reader)
+    finally:
+        reader.detach()  # closing the wrapper would close the input under us
+
+
+def _documents(reader: io.TextIOWrapper) -> Iterator[tuple[int, Any, str | None]]:
     decoder = json.JSONDecoder()
     buf = ""
     line = 1  # line number of buf[0]

@@ -36,7 +36,8 @@ PLATFORM = re.compile(
     r"RESTORE_RUNTIME_DONE|EXTENSION|TELEMETRY|LOGS)\b"
 )
 PY_APP = re.compile(
-    r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\t([^\t]+)\t([^\t]+)\t(.*)$", re.S
+    r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\s+(\d{4}-\d\d-\d\dT\S+)\s+(\S+)\s+(.*)$",
+    re.S,
 )
 PY_BARE = re.compile(r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\s(.*)$", re.S)
 
@@ -62,18 +63,26 @@ def looks_like_lambda_text(message: str) -> bool:
 def strip_prefixes(
     message: str, ts: datetime | None, ctx: StreamContext
 ) -> tuple[str, datetime | None]:
-    """Remove a leading timestamp and log stream name, remembering what they say."""
-    m = PREFIX_TS.match(message)
-    if m:
-        try:
-            ts = parse_ts(m.group(1))
+    """Remove leading timestamps and a log stream name, remembering what they say.
+
+    An S3 export line of a timeout message carries two timestamps:
+    ``<export ts> <message ts> <request id> Task timed out ...``.
+    """
+    for _ in range(3):
+        m = PREFIX_TS.match(message)
+        if m:
+            try:
+                ts = parse_ts(m.group(1))
+            except ValueError:
+                break
             message = m.group(2)
-        except ValueError:
-            pass
-    m = PREFIX_STREAM.match(message)
-    if m:
-        ctx.set_stream(m.group(1))
-        message = m.group(2)
+            continue
+        m = PREFIX_STREAM.match(message)
+        if m:
+            ctx.set_stream(m.group(1))
+            message = m.group(2)
+            continue
+        break
     return message, ts
 
 
