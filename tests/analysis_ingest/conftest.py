@@ -35,7 +35,7 @@ def invocation(db: Path, request_id: str) -> dict:
     finally:
         con.close()
     assert len(found) == 1, f"{request_id}: {len(found)} rows"
-    return dict(zip(names, found[0]))
+    return dict(zip(names, found[0], strict=True))
 
 
 @pytest.fixture
