@@ -46,10 +46,13 @@ def process_start_time() -> float:
         with open("/proc/self/stat", encoding="ascii") as fh:
             stat = fh.read()
         start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat", encoding="ascii") as fh:
-            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime"))
-        started = boot + start_ticks / os.sysconf("SC_CLK_TCK")
-        # btime has one-second resolution: never report a start after our own import
+        # /proc/stat's btime is truncated to whole seconds (up to 1 s too early);
+        # /proc/uptime is centisecond-accurate, so measure the process's age from it.
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+        started = time.time() - max(0.0, age)
+        # never report a start after our own import
         return min(started, _IMPORTED_AT)
     except Exception:
         return _IMPORTED_AT

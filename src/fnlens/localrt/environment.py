@@ -1,0 +1,376 @@
+"""One execution environment: a child process running the real AWS runtime client.
+
+The child is ``python -m awslambdaric <handler>`` with Lambda's environment
+variables, talking to its own Runtime API server. Its first poll of
+``/invocation/next`` ends the init phase (REPORT's ``Init Duration``); the
+environment writes START / END / REPORT around each invocation, enforces the
+timeout (``Task timed out after …``, then the process is killed), and measures
+``Max Memory Used`` as the child's peak RSS.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fnlens.localrt import platform
+from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+from fnlens.localrt.function import FunctionCode
+from fnlens.localrt.ids import new_log_stream_name
+from fnlens.localrt.logstream import Echo, LogStream, OutputPump
+from fnlens.localrt.memory import peak_rss_mb
+
+INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
+_PASSTHROUGH_PREFIXES = ("FNLENS_", "OTEL_")
+_BASE_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "SYSTEMROOT")
+_counter = itertools.count(1)
+
+
+@dataclass
+class InvocationResult:
+    """What an Invoke call returns, plus what the platform measured."""
+
+    request_id: str
+    function_name: str
+    version: str
+    qualifier: str
+    payload: bytes
+    outcome: str  # success | error (function error) | timeout | crash | init_error
+    function_error: str | None  # "Unhandled" when the payload is an error, as Invoke says
+    error_type: str | None
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size_mb: int
+    max_memory_used_mb: int | None
+    init_duration_ms: float | None
+    cold_start: bool
+    environment_id: str
+    log_stream: str
+    trace_header: str | None
+    logs: list[str] = field(default_factory=list)
+
+    def json(self) -> Any:
+        """The payload decoded as JSON (None when it is empty or not JSON)."""
+        try:
+            return json.loads(self.payload) if self.payload else None
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How environments are started and where their logs go."""
+
+    function_name: str
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    out_dir: Path | None = None
+    echo: Echo | None = None
+    timestamps: bool = True
+    python: str = sys.executable
+
+
+class Environment:
+    """An execution environment: one process, one Runtime API server, one log stream."""
+
+    def __init__(self, version: str, code: FunctionCode, options: RuntimeOptions) -> None:
+        self.id = f"{options.function_name}:{version}#{next(_counter)}"
+        self.version = version
+        self.code = code
+        self.options = options
+        self.fmt = platform.JSON if code.log_format == "json" else platform.TEXT
+        self.stream_name = new_log_stream_name(version)
+        self.invocations = 0
+        self.last_used = time.monotonic()
+        self.exit_code: int | None = None
+        self._peak_mb: int | None = None
+        self._inflight: Invocation | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+        path = None
+        if options.out_dir is not None:
+            path = Path(options.out_dir) / options.function_name / f"{self.stream_name}.log"
+        self.stream = LogStream(
+            self.stream_name, path, echo=options.echo, timestamps=options.timestamps
+        )
+        self.api = RuntimeApi(on_handout=self._on_handout, on_init_error=self._interrupt)
+        self.server = RuntimeApiServer(self.api).start()
+        self.stream.write(
+            platform.init_start(self.fmt, options.function_name, version, options.region)
+        )
+        self.started_at = time.time()
+        self.proc = subprocess.Popen(
+            [options.python, "-m", "awslambdaric", code.handler],
+            cwd=str(code.code_dir),
+            env=self._child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.pump = OutputPump(self.proc.stdout.fileno(), self.stream)
+        threading.Thread(target=self._watch, name="fnlens-localrt-watch", daemon=True).start()
+
+    # environment ----------------------------------------------------------------
+    def _child_env(self) -> dict[str, str]:
+        o, code = self.options, self.code
+        env = {k: os.environ[k] for k in _BASE_KEYS if k in os.environ}
+        env.update({k: v for k, v in os.environ.items() if k.startswith(_PASSTHROUGH_PREFIXES)})
+        env.update(code.environment)
+        task_root = str(Path(code.code_dir).resolve())
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": self.server.address,
+                "AWS_LAMBDA_FUNCTION_NAME": o.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": self.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(code.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{o.function_name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_REGION": o.region,
+                "AWS_DEFAULT_REGION": o.region,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{py}",
+                "LAMBDA_TASK_ROOT": task_root,
+                "LAMBDA_RUNTIME_DIR": str(Path(sys.prefix)),
+                "_HANDLER": code.handler,
+                "TZ": ":UTC",
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (task_root, os.environ.get("PYTHONPATH", "")) if p
+                ),
+            }
+        )
+        if code.log_format == "json":
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        return env
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self.exit_code is None
+
+    def _watch(self) -> None:
+        self.exit_code = self.proc.wait()
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        """The process died or init failed: wake whoever waits on the in-flight invocation."""
+        inv = self._inflight
+        if inv is not None:
+            inv.handed_out.set()
+            inv.done.set()
+
+    def _on_handout(self, inv: Invocation) -> None:
+        self.pump.drain()  # init-phase lines come before START
+        self.stream.write(platform.start(self.fmt, inv.request_id, self.version, inv.trace_header))
+
+    # invoke -----------------------------------------------------------------------
+    def invoke(
+        self,
+        body: bytes,
+        *,
+        request_id: str,
+        function_arn: str,
+        qualifier: str,
+        trace_header: str | None,
+    ) -> InvocationResult:
+        """Run one invocation to completion (response, error, timeout or crash)."""
+        with self._lock:
+            cold = self.invocations == 0
+            self.invocations += 1
+            inv = Invocation(request_id, body, function_arn, trace_header, self.code.timeout_s)
+            self._inflight = inv
+            self.stream.start_capture()
+            try:
+                if self.alive:
+                    self.api.submit(inv)
+                return self._await(inv, cold, qualifier)
+            finally:
+                self._inflight = None
+                self.last_used = time.monotonic()
+
+    def _await(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
+        if self.alive:
+            inv.handed_out.wait(INIT_TIMEOUT_S if cold else None)
+        if inv.handed_out_at is None:
+            return self._init_failed(inv, cold, qualifier)
+        remaining = inv.timeout_s - (time.time() - inv.handed_out_at)
+        inv.done.wait(max(0.0, remaining))
+        if not inv.done.is_set():
+            return self._timed_out(inv, cold, qualifier)
+        if inv.finished_at is None:
+            return self._crashed(inv, cold, qualifier)
+        self.pump.drain()
+        duration = round((inv.finished_at - inv.handed_out_at) * 1000.0, 2)
+        report = self._report(inv, cold, duration, "success", None)
+        if inv.error is not None:
+            return self._result(inv, cold, qualifier, report, inv.error, "error", inv.error_type)
+        return self._result(inv, cold, qualifier, report, inv.response or b"", "success", None)
+
+    def _init_duration(self, cold: bool) -> float | None:
+        if not cold or self.api.first_next_at is None:
+            return None
+        return round((self.api.first_next_at - self.started_at) * 1000.0, 2)
+
+    def _peak_memory(self) -> int | None:
+        """Peak RSS now, or the last one seen when the process is already gone."""
+        peak = peak_rss_mb(self.proc.pid) if self.exit_code is None else None
+        if peak is not None:
+            self._peak_mb = peak
+        return self._peak_mb
+
+    def _report(
+        self,
+        inv: Invocation,
+        cold: bool,
+        duration_ms: float,
+        status: str,
+        error_type: str | None,
+    ) -> platform.Report:
+        report = platform.Report(
+            request_id=inv.request_id,
+            duration_ms=duration_ms,
+            billed_duration_ms=max(1, math.ceil(duration_ms)),
+            memory_size_mb=self.code.memory_mb,
+            max_memory_used_mb=self._peak_memory(),
+            init_duration_ms=self._init_duration(cold),
+            trace_header=inv.trace_header,
+            sampled=self.code.tracing == "Active",
+            status=status,
+            error_type=error_type,
+        )
+        end = platform.end(self.fmt, inv.request_id)
+        if end is not None:
+            self.stream.write(end)
+        self.stream.write(platform.report(self.fmt, report))
+        self.stream.flush()
+        return report
+
+    def _timed_out(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
+        self.pump.drain()
+        self.stream.write(platform.timed_out(self.fmt, inv.request_id, inv.timeout_s))
+        duration = round(inv.timeout_s * 1000.0, 2)
+        report = self._report(inv, cold, duration, "timeout", None)
+        self.close(kill=True)
+        message = (
+            f"RequestId: {inv.request_id} Error: Task timed out after {inv.timeout_s:.2f} seconds"
+        )
+        payload = _error_payload("Sandbox.Timedout", message)
+        return self._result(inv, cold, qualifier, report, payload, "timeout", "Sandbox.Timedout")
+
+    def _crashed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
+        self.pump.wait_eof(1.0)
+        code = self.exit_code
+        detail = (
+            f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
+            if code is not None and code < 0
+            else f"Runtime exited with error: exit status {code}"
+        )
+        error_type = "Runtime.ExitError"
+        self.stream.write(platform.crashed(self.fmt, inv.request_id, detail, error_type))
+        duration = round((time.time() - (inv.handed_out_at or time.time())) * 1000.0, 2)
+        report = self._report(inv, cold, duration, "error", error_type)
+        self.close(kill=True)
+        payload = _error_payload(error_type, f"RequestId: {inv.request_id} Error: {detail}")
+        return self._result(inv, cold, qualifier, report, payload, "crash", error_type)
+
+    def _init_failed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
+        """Init raised (``/init/error``), crashed, or ran past Lambda's 10 s init limit."""
+        self.pump.wait_eof(0.5) if not self.alive else self.pump.drain()
+        if self.api.init_error is not None:
+            error_type, payload = self.api.init_error
+            error_type = error_type or "Runtime.Unknown"
+        elif self.exit_code is None:
+            error_type = "Sandbox.Timedout"
+            payload = _error_payload(error_type, f"INIT timed out after {INIT_TIMEOUT_S:.0f}s")
+        else:
+            error_type = "Runtime.ExitError"
+            payload = _error_payload(
+                error_type, f"Runtime exited with error: exit status {self.exit_code}"
+            )
+        init_ms = round((time.time() - self.started_at) * 1000.0, 2)
+        status = "timeout" if error_type == "Sandbox.Timedout" else "error"
+        if self.fmt == platform.TEXT:
+            self.stream.write(
+                f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
+                f"\tError Type: {error_type}"
+            )
+        self.stream.write(platform.start(self.fmt, inv.request_id, self.version, inv.trace_header))
+        report = self._report(inv, False, 0.0, status, error_type)
+        self.close(kill=True)
+        return self._result(inv, cold, qualifier, report, payload, "init_error", error_type)
+
+    def _result(
+        self,
+        inv: Invocation,
+        cold: bool,
+        qualifier: str,
+        report: platform.Report,
+        payload: bytes,
+        outcome: str,
+        error_type: str | None,
+    ) -> InvocationResult:
+        return InvocationResult(
+            request_id=inv.request_id,
+            function_name=self.options.function_name,
+            version=self.version,
+            qualifier=qualifier,
+            payload=payload,
+            outcome=outcome,
+            function_error=None if outcome == "success" else "Unhandled",
+            error_type=error_type,
+            duration_ms=report.duration_ms,
+            billed_duration_ms=report.billed_duration_ms,
+            memory_size_mb=report.memory_size_mb,
+            max_memory_used_mb=report.max_memory_used_mb,
+            init_duration_ms=report.init_duration_ms,
+            cold_start=cold,
+            environment_id=self.id,
+            log_stream=self.stream_name,
+            trace_header=inv.trace_header,
+            logs=self.stream.stop_capture(),
+        )
+
+    # shutdown ---------------------------------------------------------------------
+    def close(self, *, kill: bool = False, grace_s: float = 0.5) -> None:
+        """Stop the environment: SIGKILL after a timeout (as Lambda does), else SIGTERM first."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.proc.poll() is None:
+            try:
+                if not kill:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                    try:
+                        self.proc.wait(grace_s)
+                    except subprocess.TimeoutExpired:
+                        pass
+                if self.proc.poll() is None:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            pass
+        self.pump.wait_eof(1.0)
+        self.server.stop()
+        self.stream.close()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
