@@ -15,6 +15,11 @@ Policy (``FNLENS_TRACE_PARENT`` / ``trace_parent=``):
   every span to the unsampled Lambda X-Ray context and losing the caller's trace.
 * ``http``: only ``traceparent``; ``xray``: only the X-Ray context;
   ``none``: always a new root (the candidates become span links by the exporter).
+
+``OTEL_PROPAGATORS`` (read once per process) limits the candidates: when it is
+set, ``traceparent`` is read only if it lists ``tracecontext``, and the X-Ray
+header only if it lists ``xray`` or ``xray-lambda``; ``none`` reads neither.
+Unset, both are read.
 """
 
 from __future__ import annotations
@@ -64,13 +69,33 @@ def _from_xray(header: str | None) -> tuple[ParentContext | None, str | None]:
     return ParentContext(trace_id, span_id, sampled, "xray"), root
 
 
+def _enabled_propagators() -> tuple[bool, bool]:
+    raw = os.environ.get("OTEL_PROPAGATORS")
+    if raw is None or not raw.strip():
+        return True, True
+    names = {name.strip().lower() for name in raw.split(",")}
+    return "tracecontext" in names, bool(names & {"xray", "xray-lambda"})
+
+
+_USE_TRACECONTEXT, _USE_XRAY = _enabled_propagators()
+
+
+def reload_propagators() -> None:
+    """Re-read ``OTEL_PROPAGATORS`` (tests; the runtime reads it once at import)."""
+    global _USE_TRACECONTEXT, _USE_XRAY
+    _USE_TRACECONTEXT, _USE_XRAY = _enabled_propagators()
+
+
 def decide(headers: dict[str, str], policy: str) -> TraceDecision:
     """Pick the trace id and parent for a new invocation span."""
-    http = _from_http(headers) if headers else None
-    xray_header = os.environ.get("_X_AMZN_TRACE_ID") or (
-        headers.get("x-amzn-trace-id") if headers else None
-    )
-    xray, xray_root = _from_xray(xray_header)
+    http = _from_http(headers) if headers and _USE_TRACECONTEXT else None
+    if _USE_XRAY:
+        xray_header = os.environ.get("_X_AMZN_TRACE_ID") or (
+            headers.get("x-amzn-trace-id") if headers else None
+        )
+        xray, xray_root = _from_xray(xray_header)
+    else:
+        xray, xray_root = None, None
     candidates = tuple(c for c in (http, xray) if c is not None)
 
     parent: ParentContext | None = None

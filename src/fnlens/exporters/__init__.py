@@ -1,0 +1,18 @@
+"""How telemetry leaves the process: OTLP, EMF, X-Ray, CloudWatch Logs API, files.
+
+Nothing here is imported by ``import fnlens``; ``fnlens.runtime.setup`` imports
+:mod:`fnlens.exporters.setup` only when an exporter is asked for, and each
+exporter imports its SDK inside the function that installs it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["configure_exporters", "reset_exporters"]
+
+
+def __getattr__(name: str):  # PEP 562: keep ``import fnlens.exporters`` free
+    if name in __all__:
+        from fnlens.exporters import setup
+
+        return getattr(setup, name)
+    raise AttributeError(f"module 'fnlens.exporters' has no attribute {name!r}")

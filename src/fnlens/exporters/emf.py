@@ -1,0 +1,96 @@
+"""CloudWatch metrics in the Embedded Metric Format, one JSON line on stdout per invocation.
+
+Inside Lambda, stdout *is* the transport: CloudWatch Logs extracts the metrics, so
+nothing needs flushing. Metrics: ``Invocations``, ``Errors``, ``Timeouts``,
+``ColdStarts``, ``Duration`` and, on cold starts, ``InitDuration``; dimensions
+``service``, ``function_name``, ``function_version`` (per-version dashboards need
+the version). Documents follow the EMF specification: one directive, at most 100
+metrics and 30 dimensions, every member at the top level, dimension values strings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+DEFAULT_NAMESPACE = "fnlens"
+DIMENSIONS = ("service", "function_name", "function_version")
+METRICS = (
+    ("Invocations", "Count"),
+    ("Errors", "Count"),
+    ("Timeouts", "Count"),
+    ("ColdStarts", "Count"),
+    ("Duration", "Milliseconds"),
+)
+INIT_METRIC = ("InitDuration", "Milliseconds")
+MAX_METRICS = 100
+MAX_DIMENSIONS = 30
+
+
+def _directive(namespace: str, with_init: bool) -> list[dict[str, Any]]:
+    chosen = (*METRICS, INIT_METRIC) if with_init else METRICS
+    metrics = [{"Name": name, "Unit": unit} for name, unit in chosen]
+    return [{"Namespace": namespace, "Dimensions": [list(DIMENSIONS)], "Metrics": metrics}]
+
+
+def emf_document(record: Mapping[str, Any], namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
+    """The EMF document for one invocation record."""
+    import time
+
+    outcome = record.get("outcome")
+    init_ms = record.get("init_duration_ms") if record.get("cold_start") else None
+    doc: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": _directive(namespace, init_ms is not None),
+        },
+        "service": str(record.get("service") or "unknown"),
+        "function_name": str(record.get("function_name") or "unknown"),
+        "function_version": str(record.get("function_version") or "$LATEST"),
+        "Invocations": 1,
+        "Errors": 1 if outcome == "error" else 0,
+        "Timeouts": 1 if outcome == "timeout" else 0,
+        "ColdStarts": 1 if record.get("cold_start") else 0,
+        "Duration": float(record.get("duration_ms") or 0.0),
+        # properties (not metrics): searchable in Logs Insights, joinable to the record
+        "request_id": record.get("request_id"),
+        "trace_id": record.get("trace_id"),
+    }
+    if init_ms is not None:
+        doc["InitDuration"] = float(init_ms)
+    return doc
+
+
+class EMFHook:
+    """Writes one EMF line per invocation to stdout (a TELEMETRY hook; nothing to flush)."""
+
+    def __init__(self, namespace: str = DEFAULT_NAMESPACE, stream: TextIO | None = None) -> None:
+        self.namespace = namespace
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._dropped = 0
+
+    def on_start(self, invocation: Any) -> None:
+        return None
+
+    def on_end(self, invocation: Any, record: Mapping[str, Any]) -> None:
+        line = json.dumps(emf_document(record, self.namespace), separators=(",", ":"))
+        out = self._stream or sys.stdout
+        try:
+            with self._lock:
+                out.write(line + "\n")
+                out.flush()
+        except Exception:
+            self._dropped += 1
+
+    def flush(self, timeout_s: float) -> None:
+        return None
+
+    def dropped(self) -> int:
+        return self._dropped
+
+    def shutdown(self) -> None:
+        return None

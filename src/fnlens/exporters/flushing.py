@@ -1,0 +1,51 @@
+"""How long the handler's caller waits for telemetry at the end of an invocation.
+
+``FNLENS_FLUSH_MODE``:
+
+* ``budget`` — wait for the queues to drain, at most the flush budget
+  (``FNLENS_FLUSH_BUDGET_MS``, default 5 ms, never past the function's remaining
+  time). The right choice inside Lambda without an extension: the process is
+  frozen as soon as the handler returns.
+* ``background`` — never wait; the worker threads export while the process
+  lives and the queues are flushed at exit. For servers, containers, local runs.
+* ``extension`` — inside Lambda, an in-process Lambda extension
+  (:mod:`fnlens.exporters.extension`) keeps the execution environment alive
+  after the response is sent until the queues are drained, so the caller waits
+  for nothing. Falls back to ``budget`` when registration fails.
+* ``auto`` (default) — ``budget`` inside Lambda (``AWS_LAMBDA_RUNTIME_API`` set),
+  ``background`` elsewhere.
+
+Outside an invocation (``fnlens.flush()``, shutdown, the extension's own drain)
+a flush always waits for the timeout it was given.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fnlens.runtime import scope
+
+MODES = ("auto", "budget", "background", "extension")
+
+
+class FlushPolicy:
+    """Process-wide: turns the decorator's flush budget into a wait for each exporter."""
+
+    def __init__(self) -> None:
+        self.mode = "budget"
+
+    def resolve(self, requested: str) -> str:
+        """Set the effective mode from the requested one (``auto`` looks at the platform)."""
+        if requested == "auto":
+            requested = "budget" if os.environ.get("AWS_LAMBDA_RUNTIME_API") else "background"
+        self.mode = requested
+        return requested
+
+    def wait_s(self, timeout_s: float) -> float:
+        """How long an exporter may block in ``flush(timeout_s)``."""
+        if self.mode == "budget" or not scope.in_invocation():
+            return timeout_s
+        return 0.0
+
+
+POLICY = FlushPolicy()

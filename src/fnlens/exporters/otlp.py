@@ -1,0 +1,183 @@
+"""OTLP over HTTP/protobuf or gRPC: traces, and fnlens events as OTLP log records.
+
+Configuration follows the OpenTelemetry specification's ``OTEL_EXPORTER_OTLP_*``
+variables (generic and per-signal endpoint, protocol, headers, timeout;
+compression and certificates are read by the exporters themselves). The
+exporters come from ``opentelemetry-exporter-otlp`` and are imported here,
+never on the runtime's hot path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from fnlens.config import parse_number, warn_once
+from fnlens.exporters.flushing import POLICY
+from fnlens.exporters.queue import ExportQueue
+from fnlens.runtime.telemetry import TELEMETRY
+
+PROTOCOLS = ("http/protobuf", "grpc")
+_DEFAULT_ENDPOINT = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+
+
+@dataclass(frozen=True)
+class OTLPConfig:
+    """Resolved settings for one signal (``traces`` or ``logs``)."""
+
+    signal: str
+    protocol: str
+    endpoint: str
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 10.0
+
+
+def parse_headers(raw: str | None) -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS`` format: ``k=v,k2=v2`` with percent-encoded values."""
+    headers: dict[str, str] = {}
+    for item in (raw or "").split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            headers[unquote(key.strip()).lower()] = unquote(value.strip())
+        elif item.strip():
+            warn_once("OTEL_EXPORTER_OTLP_HEADERS", f"ignoring malformed OTLP header {item!r}")
+    return headers
+
+
+def resolve(
+    signal: str,
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> OTLPConfig:
+    """Arguments beat per-signal variables, which beat generic ones, which beat defaults."""
+    env = os.environ if env is None else env
+    sig = signal.upper()
+    name = f"OTEL_EXPORTER_OTLP_{sig}_PROTOCOL"
+    raw_protocol = protocol or env.get(name) or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    proto = (raw_protocol or "http/protobuf").strip().lower()
+    if proto == "http":
+        proto = "http/protobuf"
+    if proto not in PROTOCOLS:
+        warn_once(name, f"OTLP protocol {raw_protocol!r} is not supported; using http/protobuf")
+        proto = "http/protobuf"
+
+    path = f"/v1/{signal}"
+    if endpoint:
+        url = _signal_url(endpoint, path) if proto == "http/protobuf" else endpoint
+    elif env.get(f"OTEL_EXPORTER_OTLP_{sig}_ENDPOINT"):
+        url = env[f"OTEL_EXPORTER_OTLP_{sig}_ENDPOINT"]  # used as is, per the specification
+    elif env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        base = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        url = _signal_url(base, path) if proto == "http/protobuf" else base
+    else:
+        base = _DEFAULT_ENDPOINT[proto]
+        url = _signal_url(base, path) if proto == "http/protobuf" else base
+
+    merged = parse_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS"))
+    merged.update(parse_headers(env.get(f"OTEL_EXPORTER_OTLP_{sig}_HEADERS")))
+    merged.update({k.lower(): v for k, v in (headers or {}).items()})
+
+    if timeout_s is None:
+        raw = env.get(f"OTEL_EXPORTER_OTLP_{sig}_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT")
+        # The specification says milliseconds (default 10000).
+        timeout_s = parse_number("OTEL_EXPORTER_OTLP_TIMEOUT", raw, 10_000.0, minimum=1.0) / 1000
+    return OTLPConfig(signal, proto, url, merged, float(timeout_s))
+
+
+def _signal_url(base: str, path: str) -> str:
+    base = base.rstrip("/")
+    return base if base.endswith(path) else base + path
+
+
+def span_exporter(config: OTLPConfig) -> Any:
+    """The official OTLP span exporter for the configured protocol."""
+    if config.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(
+            endpoint=config.endpoint,
+            headers=config.headers or None,
+            timeout=config.timeout_s,
+            insecure=config.endpoint.startswith("http://") or None,
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(
+        endpoint=config.endpoint, headers=config.headers or None, timeout=config.timeout_s
+    )
+
+
+def log_exporter(config: OTLPConfig) -> Any:
+    """The official OTLP log exporter for the configured protocol."""
+    if config.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(
+            endpoint=config.endpoint,
+            headers=config.headers or None,
+            timeout=config.timeout_s,
+            insecure=config.endpoint.startswith("http://") or None,
+        )
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    return OTLPLogExporter(
+        endpoint=config.endpoint, headers=config.headers or None, timeout=config.timeout_s
+    )
+
+
+class OTLPLogSink:
+    """fnlens events (invocation records and user log lines) as OTLP log records.
+
+    ``emit`` copies the event into a bounded queue; conversion to SDK log records and
+    the export happen on the worker thread.
+    """
+
+    def __init__(
+        self,
+        exporter: Any,
+        resource: Any,
+        *,
+        max_queue_size: int = 2048,
+        max_export_batch_size: int = 512,
+        schedule_delay_s: float = 1.0,
+    ) -> None:
+        from fnlens.exporters.logrecords import LogRecordFactory
+
+        self.exporter = exporter
+        self._factory = LogRecordFactory(resource)
+        self.queue = ExportQueue(
+            "otlp-logs",
+            self._export,
+            max_queue_size=max_queue_size,
+            max_batch_size=max_export_batch_size,
+            schedule_delay_s=schedule_delay_s,
+            on_error=lambda exc: TELEMETRY.report_failure(self, "export", exc),
+        )
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        self.queue.put(dict(event))
+
+    def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
+        records = [self._factory.make(event) for event in batch]
+        result = self.exporter.export(records)
+        return getattr(result, "name", str(result)) == "SUCCESS"
+
+    def flush(self, timeout_s: float) -> None:
+        self.queue.flush(POLICY.wait_s(timeout_s))
+
+    def dropped(self) -> int:
+        return self.queue.dropped()
+
+    def shutdown(self) -> None:
+        self.queue.shutdown(2.0)
+        try:
+            self.exporter.shutdown()
+        except Exception:
+            pass

@@ -1,0 +1,156 @@
+"""A bounded export queue drained by one background thread.
+
+Every fnlens exporter that talks to the network or disk sits behind one of
+these: the handler's thread only appends to a deque (a few hundred
+nanoseconds); a daemon worker exports in batches. ``flush(timeout_s)`` waits at
+most ``timeout_s`` — never for a slow or dead backend beyond that. Items that
+do not fit (queue full) or whose export failed are counted in ``dropped()``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ExportFn = Callable[[Sequence[Any]], bool]
+
+
+class ExportQueue:
+    """Bounded FIFO with a lazily started worker thread.
+
+    ``export(batch) -> bool`` runs on the worker; ``False`` or an exception counts
+    the whole batch as dropped. The worker exports when a batch is full, when a
+    flush is requested, or every ``schedule_delay_s``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        export: ExportFn,
+        *,
+        max_queue_size: int = 2048,
+        max_batch_size: int = 512,
+        schedule_delay_s: float = 1.0,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._export = export
+        self.max_queue_size = max(1, int(max_queue_size))
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.schedule_delay_s = schedule_delay_s
+        self._on_error = on_error
+        self._items: deque[Any] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._pending = 0  # queued + being exported
+        self._dropped = 0
+        self._exported = 0
+        self._flush_requested = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # hot path ---------------------------------------------------------------
+    def put(self, item: Any) -> bool:
+        """Queue one item; False (and one more drop) when the queue is full or stopped."""
+        with self._cond:
+            if self._stopping or len(self._items) >= self.max_queue_size:
+                self._dropped += 1
+                return False
+            self._items.append(item)
+            self._pending += 1
+            if len(self._items) >= self.max_batch_size:
+                self._cond.notify_all()
+        if self._thread is None:
+            self._start()
+        return True
+
+    def flush(self, timeout_s: float) -> bool:
+        """Ask the worker to export everything queued; wait at most ``timeout_s``.
+
+        Returns True when nothing is left pending. ``timeout_s <= 0`` only nudges.
+        """
+        if self._pending == 0:
+            return True
+        deadline = time.perf_counter() + max(0.0, timeout_s)
+        with self._cond:
+            self._flush_requested = True
+            self._cond.notify_all()
+            while self._pending > 0:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    # introspection ------------------------------------------------------------
+    def dropped(self) -> int:
+        return self._dropped
+
+    def exported(self) -> int:
+        return self._exported
+
+    def pending(self) -> int:
+        return self._pending
+
+    def count_drop(self, n: int) -> None:
+        with self._cond:
+            self._dropped += n
+
+    # lifecycle -----------------------------------------------------------------
+    def shutdown(self, timeout_s: float = 2.0) -> None:
+        """Export what is queued (waiting at most ``timeout_s``), then stop the worker."""
+        self.flush(timeout_s)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            leftover = len(self._items)
+            self._items.clear()
+            self._pending -= leftover
+            self._dropped += leftover
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, min(timeout_s, 0.5)))
+
+    def _start(self) -> None:
+        with self._cond:
+            if self._thread is not None or self._stopping:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"fnlens-export-{self.name}", daemon=True
+            )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and not (
+                    self._items
+                    and (self._flush_requested or len(self._items) >= self.max_batch_size)
+                ):
+                    if not self._cond.wait(self.schedule_delay_s) and self._items:
+                        break  # periodic export
+                if self._stopping:
+                    return
+                batch = [
+                    self._items.popleft() for _ in range(min(self.max_batch_size, len(self._items)))
+                ]
+                if not self._items:
+                    self._flush_requested = False
+            ok = False
+            try:
+                ok = bool(self._export(batch))
+            except BaseException as exc:  # never let the worker die
+                if self._on_error is not None:
+                    try:
+                        self._on_error(exc)
+                    except Exception:
+                        pass
+            with self._cond:
+                if ok:
+                    self._exported += len(batch)
+                else:
+                    self._dropped += len(batch)
+                self._pending -= len(batch)
+                self._cond.notify_all()

@@ -1,0 +1,68 @@
+"""The OpenTelemetry resource of a function: FaaS semantic conventions.
+
+Built once, when exporters are installed (during the function's init phase), from
+the platform's environment variables. ``OTEL_RESOURCE_ATTRIBUTES`` overrides what
+is detected; ``service.name`` follows fnlens's own precedence (argument,
+``FNLENS_SERVICE``, ``OTEL_SERVICE_NAME``, the function name).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from fnlens._version import __version__
+from fnlens.config import Settings, parse_resource_attributes
+from fnlens.runtime.identity import function_identity
+
+_PLATFORMS = {"aws": "aws_lambda", "azure": "azure_functions", "gcp": "gcp_cloud_functions"}
+
+
+def resource_attributes(
+    settings: Settings,
+    *,
+    identity: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Resource attributes (``service.*``, ``cloud.*``, ``faas.*``, ``telemetry.sdk.*``)."""
+    env = os.environ if env is None else env
+    ident = dict(identity) if identity is not None else function_identity(None, "handler")
+    provider = ident.get("cloud_provider") or "local"
+    attrs: dict[str, Any] = {
+        "telemetry.distro.name": "fnlens",
+        "telemetry.distro.version": __version__,
+    }
+    if provider != "local":
+        attrs["cloud.provider"] = provider
+        attrs["cloud.platform"] = _PLATFORMS.get(provider, provider)
+    if ident.get("region"):
+        attrs["cloud.region"] = ident["region"]
+    name = ident.get("function_name")
+    if name and name != "handler":
+        attrs["faas.name"] = name
+    if ident.get("function_version"):
+        attrs["faas.version"] = ident["function_version"]
+    if ident.get("log_stream"):
+        attrs["faas.instance"] = ident["log_stream"]
+    memory_mb = ident.get("memory_limit_mb")
+    if memory_mb:
+        attrs["faas.max_memory"] = int(memory_mb) * 1024 * 1024  # semconv: bytes
+    if provider == "aws" and env.get("AWS_LAMBDA_LOG_GROUP_NAME"):
+        attrs["aws.log.group.names"] = (env["AWS_LAMBDA_LOG_GROUP_NAME"],)
+
+    attrs.update(parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES")))
+    attrs.update(settings.resource_attributes)
+    attrs["service.name"] = (
+        settings.service or env.get("OTEL_SERVICE_NAME") or name or "unknown_service"
+    )
+    if settings.service_version:
+        attrs["service.version"] = settings.service_version
+    return attrs
+
+
+def build_resource(attributes: Mapping[str, Any]) -> Any:
+    """An SDK ``Resource`` (imports the SDK: call only when installing exporters)."""
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create(dict(attributes))

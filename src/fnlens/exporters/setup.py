@@ -1,0 +1,293 @@
+"""Install exporters: from arguments, ``FNLENS_*`` and the standard ``OTEL_*`` variables.
+
+Arguments beat ``FNLENS_*``, which beat ``OTEL_*``, which beat defaults. A bad
+value warns once on stderr and falls back; installation never raises into the
+function. ``OTEL_SDK_DISABLED=true`` installs nothing.
+
+``FNLENS_EXPORTERS`` is a comma-separated list of ``otlp``, ``emf``, ``xray``,
+``file``, ``cloudwatch-logs`` (or ``none``). Without it, OTLP is enabled by
+``OTEL_TRACES_EXPORTER=otlp``, ``OTEL_LOGS_EXPORTER=otlp`` or an
+``OTEL_EXPORTER_OTLP_*ENDPOINT``; ``OTEL_TRACES_EXPORTER=none`` /
+``OTEL_LOGS_EXPORTER=none`` switch a signal off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fnlens.config import Settings, parse_bool, parse_choice, settings_from_env, warn_once
+from fnlens.exporters.flushing import MODES, POLICY
+from fnlens.runtime.identity import function_identity
+from fnlens.runtime.telemetry import TELEMETRY, Telemetry
+
+EXPORTERS = ("otlp", "emf", "xray", "file", "cloudwatch-logs")
+_ALIASES = {
+    "cloudwatch_logs": "cloudwatch-logs",
+    "cloudwatchlogs": "cloudwatch-logs",
+    "cwlogs": "cloudwatch-logs",
+    "files": "file",
+    "otlp-http": "otlp",
+    "otlp-grpc": "otlp",
+}
+_lock = threading.Lock()
+
+
+@dataclass
+class InstalledExporters:
+    """What :func:`configure_exporters` installed (for inspection, tests and shutdown)."""
+
+    names: list[str] = field(default_factory=list)
+    sinks: list[Any] = field(default_factory=list)
+    hooks: list[Any] = field(default_factory=list)
+    span_processors: list[Any] = field(default_factory=list)
+    resource_attributes: dict[str, Any] = field(default_factory=dict)
+    flush_mode: str = "budget"
+    extension: Any = None
+
+
+_INSTALLED: list[InstalledExporters] = []
+
+
+def parse_exporters(raw: str | Iterable[str] | None) -> list[str]:
+    """Normalise an exporter list; unknown names warn once and are skipped."""
+    if raw is None:
+        return []
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    names: list[str] = []
+    for item in items:
+        name = item.strip().lower()
+        name = _ALIASES.get(name, name)
+        if not name or name == "none":
+            continue
+        if name not in EXPORTERS:
+            warn_once(
+                f"exporter:{name}",
+                f"unknown exporter {item.strip()!r} in FNLENS_EXPORTERS "
+                f"(known: {', '.join(EXPORTERS)}); ignored",
+            )
+            continue
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _otel_list(env: Mapping[str, str], name: str) -> set[str] | None:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return {v.strip().lower() for v in raw.split(",") if v.strip()}
+
+
+def configure_from_env(telemetry: Telemetry, settings: Settings) -> InstalledExporters:
+    """Entry point used by the runtime on first decoration (``fnlens.runtime.setup``)."""
+    return configure_exporters(telemetry=telemetry, settings=settings)
+
+
+def configure_exporters(
+    exporters: str | Iterable[str] | None = None,
+    *,
+    telemetry: Telemetry | None = None,
+    settings: Settings | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: str | None = None,
+    otlp_headers: Mapping[str, str] | None = None,
+    otlp_timeout_s: float | None = None,
+    traces: bool | None = None,
+    logs: bool | None = None,
+    file_dir: str | None = None,
+    emf_namespace: str | None = None,
+    xray_daemon_address: str | None = None,
+    cloudwatch_log_group: str | None = None,
+    cloudwatch_log_stream: str | None = None,
+    flush_mode: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> InstalledExporters:
+    """Install the chosen exporters into ``telemetry`` (the process-wide registry by default)."""
+    env = os.environ if env is None else env
+    telemetry = TELEMETRY if telemetry is None else telemetry
+    settings = settings_from_env(env) if settings is None else settings
+    installed = InstalledExporters()
+    if parse_bool("OTEL_SDK_DISABLED", env.get("OTEL_SDK_DISABLED"), False):
+        return installed
+
+    traces_env = _otel_list(env, "OTEL_TRACES_EXPORTER")
+    logs_env = _otel_list(env, "OTEL_LOGS_EXPORTER")
+    for var, values in (("OTEL_TRACES_EXPORTER", traces_env), ("OTEL_LOGS_EXPORTER", logs_env)):
+        for value in (values or set()) - {"otlp", "none"}:
+            warn_once(f"{var}:{value}", f"{var}={value!r} is not supported by fnlens; ignored")
+
+    if exporters is not None:
+        names = parse_exporters(exporters)
+    elif env.get("FNLENS_EXPORTERS") is not None:
+        names = parse_exporters(env["FNLENS_EXPORTERS"])
+    else:
+        wants_otlp = (
+            "otlp" in (traces_env or set())
+            or "otlp" in (logs_env or set())
+            or any(env.get(f"OTEL_EXPORTER_OTLP_{s}ENDPOINT") for s in ("", "TRACES_", "LOGS_"))
+        )
+        names = ["otlp"] if wants_otlp else []
+    if traces is None:
+        traces = traces_env != {"none"}
+    if logs is None:
+        logs = logs_env != {"none"}
+
+    mode = flush_mode or env.get("FNLENS_FLUSH_MODE") or "auto"
+    mode = parse_choice("FNLENS_FLUSH_MODE", mode, MODES, "auto")
+
+    with _lock:
+        identity = function_identity(None, "handler")
+        from fnlens.exporters.resource import resource_attributes
+
+        attrs = resource_attributes(settings, identity=identity, env=env)
+        installed.resource_attributes = attrs
+        span_exporters: list[Any] = []
+        resource = None
+
+        def sdk_resource() -> Any:
+            nonlocal resource
+            if resource is None:
+                from fnlens.exporters.resource import build_resource
+
+                resource = build_resource(attrs)
+            return resource
+
+        for name in names:
+            try:
+                if name == "otlp":
+                    from fnlens.exporters import otlp
+
+                    common = {
+                        "endpoint": otlp_endpoint,
+                        "protocol": otlp_protocol,
+                        "headers": otlp_headers,
+                        "timeout_s": otlp_timeout_s,
+                        "env": env,
+                    }
+                    if traces:
+                        span_exporters.append(otlp.span_exporter(otlp.resolve("traces", **common)))
+                    if logs:
+                        sink = otlp.OTLPLogSink(
+                            otlp.log_exporter(otlp.resolve("logs", **common)), sdk_resource()
+                        )
+                        installed.sinks.append(sink)
+                elif name == "file":
+                    from fnlens.exporters import files
+
+                    directory = file_dir or env.get("FNLENS_FILE_DIR") or _default_file_dir(env)
+                    installed.sinks.append(files.JsonlFileSink(directory))
+                    if traces:
+                        span_exporters.append(files.OtlpJsonFileSpanExporter(directory))
+                elif name == "emf":
+                    from fnlens.exporters.emf import DEFAULT_NAMESPACE, EMFHook
+
+                    namespace = (
+                        emf_namespace or env.get("FNLENS_EMF_NAMESPACE") or DEFAULT_NAMESPACE
+                    )
+                    installed.hooks.append(EMFHook(namespace))
+                elif name == "xray":
+                    from fnlens.exporters.xray import XRayHook
+
+                    installed.hooks.append(
+                        XRayHook(
+                            daemon_address=xray_daemon_address
+                            or env.get("AWS_XRAY_DAEMON_ADDRESS")
+                            or "127.0.0.1:2000",
+                            service=attrs.get("service.name"),
+                        )
+                    )
+                elif name == "cloudwatch-logs":
+                    from fnlens.exporters.cloudwatch_logs import CloudWatchLogsSink
+
+                    installed.sinks.append(
+                        CloudWatchLogsSink(
+                            log_group=cloudwatch_log_group
+                            or env.get("FNLENS_CLOUDWATCH_LOG_GROUP")
+                            or f"/fnlens/{attrs['service.name']}",
+                            log_stream=cloudwatch_log_stream
+                            or env.get("FNLENS_CLOUDWATCH_LOG_STREAM"),
+                        )
+                    )
+                installed.names.append(name)
+            except Exception as exc:  # a broken exporter never breaks the function
+                warn_once(f"install:{name}", f"could not install the {name} exporter: {exc}")
+
+        if span_exporters:
+            from fnlens.exporters.tracer import install_span_exporters
+
+            installed.span_processors = install_span_exporters(span_exporters, sdk_resource)
+            from fnlens.exporters.spans import ProcessorFlushHook
+
+            installed.hooks.extend(ProcessorFlushHook(p) for p in installed.span_processors)
+
+        installed.flush_mode = POLICY.resolve("budget" if mode == "extension" else mode)
+        if mode == "extension":
+            from fnlens.exporters.extension import start_extension
+
+            installed.extension = start_extension(telemetry)
+            if installed.extension is not None:
+                installed.flush_mode = POLICY.resolve("extension")
+
+        for hook in installed.hooks:
+            telemetry.add_hook(hook)
+        for sink in installed.sinks:
+            telemetry.add_sink(sink)
+        if not _INSTALLED:
+            atexit.register(_flush_at_exit)
+        _INSTALLED.append(installed)
+    return installed
+
+
+def _default_file_dir(env: Mapping[str, str]) -> str:
+    # /var/task is read-only inside Lambda; /tmp is the writable place there.
+    if env.get("AWS_LAMBDA_RUNTIME_API") or env.get("LAMBDA_TASK_ROOT"):
+        return "/tmp/fnlens-telemetry"
+    return os.path.join(os.getcwd(), "fnlens-telemetry")
+
+
+def reset_exporters(telemetry: Telemetry | None = None, timeout_s: float = 2.0) -> None:
+    """Flush, stop and unregister everything installed so far (tests, reconfiguration)."""
+    telemetry = TELEMETRY if telemetry is None else telemetry
+    with _lock:
+        installed_sets = list(_INSTALLED)
+        _INSTALLED.clear()
+    from fnlens.exporters import tracer
+
+    for installed in installed_sets:
+        for part in (*installed.hooks, *installed.sinks):
+            telemetry.remove_hook(part)
+            telemetry.remove_sink(part)
+            try:
+                part.flush(timeout_s)
+                part.shutdown()
+            except Exception:
+                pass
+        if installed.extension is not None:
+            installed.extension.stop()
+    tracer.remove_all_processors()
+    POLICY.resolve("budget")
+
+
+def installed_exporters() -> list[InstalledExporters]:
+    return list(_INSTALLED)
+
+
+def _flush_at_exit() -> None:
+    """Queued telemetry goes out when the process ends (bounded: 2 s per exporter)."""
+    for installed in list(_INSTALLED):
+        for part in (*installed.hooks, *installed.sinks):
+            try:
+                queue = getattr(part, "queue", None) or getattr(
+                    getattr(part, "processor", None), "queue", None
+                )
+                if queue is not None:
+                    queue.flush(2.0)
+                else:
+                    part.flush(2.0)
+            except Exception:
+                pass

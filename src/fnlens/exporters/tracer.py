@@ -1,0 +1,80 @@
+"""Install the OpenTelemetry SDK TracerProvider the invocation spans go through.
+
+If the application already installed an SDK ``TracerProvider`` fnlens adds its
+processors to it (the application's resource wins); otherwise fnlens installs
+one with the function's FaaS resource. Once the SDK is loaded,
+``fnlens.runtime.tracing`` starts a real SERVER span per invocation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import SpanProcessor
+
+from fnlens.exporters.spans import BudgetSpanProcessor
+
+_lock = threading.Lock()
+
+
+class RouterSpanProcessor(SpanProcessor):
+    """One processor on the provider that fans out to fnlens's processors (removable)."""
+
+    def __init__(self) -> None:
+        self.processors: tuple[BudgetSpanProcessor, ...] = ()
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def on_end(self, span: Any) -> None:
+        for processor in self.processors:
+            processor.on_end(span)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return all(p.force_flush(timeout_millis) for p in self.processors)
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+
+_ROUTER = RouterSpanProcessor()
+_state: dict[str, Any] = {}
+
+
+def install_span_exporters(
+    exporters: Sequence[Any], resource_factory: Callable[[], Any]
+) -> list[BudgetSpanProcessor]:
+    """Wrap each exporter in a :class:`BudgetSpanProcessor` and make the SDK provider live."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    processors = [BudgetSpanProcessor(exporter) for exporter in exporters]
+    with _lock:
+        if not _state.get("installed"):
+            provider = trace.get_tracer_provider()
+            if not isinstance(provider, TracerProvider):
+                provider = TracerProvider(resource=resource_factory())
+                trace.set_tracer_provider(provider)
+                provider = trace.get_tracer_provider()  # set only once per process
+            if isinstance(provider, TracerProvider):
+                provider.add_span_processor(_ROUTER)
+            _state["installed"] = True
+            _state["provider"] = provider
+            from fnlens.exporters.links import invocation_links
+            from fnlens.runtime.decorator import set_link_factory
+
+            set_link_factory(invocation_links)
+        _ROUTER.processors = (*_ROUTER.processors, *processors)
+    return processors
+
+
+def remove_all_processors() -> None:
+    with _lock:
+        _ROUTER.processors = ()
+
+
+def provider() -> Any:
+    return _state.get("provider")
