@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -158,12 +159,18 @@ def _ingest_file(
                 skip_invocations = True  # read_json took them; the line parser adds the logs
             except duckdb.Error:
                 pass  # some line does not fit: the line parser reports each one
-        if det.mode == "lines":
-            _read_lines(inp, ctx, on_error, advance, skip_invocations)
-        elif det.mode == "documents":
-            _read_documents(inp, ctx, on_error, advance)
-        elif det.mode == "array":
-            _read_array(inp, ctx, on_error)
+        try:
+            if det.mode == "lines":
+                _read_lines(inp, ctx, on_error, advance, skip_invocations)
+            elif det.mode == "documents":
+                _read_documents(inp, ctx, on_error, advance)
+            elif det.mode == "array":
+                _read_array(inp, ctx, on_error)
+        except (EOFError, OSError, zlib.error) as exc:
+            # a corrupt .gz: keep what was read, report the rest
+            on_error(None, f"cannot read further: {exc or type(exc).__name__}")
+        if inp.truncated:
+            on_error(None, "cannot read further: gzip data is truncated")
         advance(path, inp.position(), final=True)
     fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
     return fr

@@ -7,9 +7,9 @@ into the (compressed) file we are, for the progress bar.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,21 +26,37 @@ class Input:
         self.raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in close()
         self.gzip = self.raw.read(2) == GZIP_MAGIC
         self.raw.seek(0)
-        self.stream: IO[bytes] = gzip.GzipFile(fileobj=self.raw) if self.gzip else self.raw
+        self.stream: IO[bytes] = _gunzip(self.raw) if self.gzip else self.raw
+
+    @property
+    def truncated(self) -> bool:
+        """True once reading hit the end of a gzip file that was cut short."""
+        raw = getattr(self.stream, "raw", None)
+        return bool(getattr(raw, "truncated", False))
 
     def position(self) -> int:
         return self.raw.tell()
 
     def head(self, size: int = 256 * 1024) -> bytes:
         """The first ``size`` decompressed bytes (for detection; the stream is rewound)."""
-        data = self.stream.read(size)
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < size:
+                chunk = self.stream.read(min(16384, size - got))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                got += len(chunk)
+        except (EOFError, OSError, zlib.error):
+            pass  # corrupt gzip: detect from what is readable; reading reports the error
         self.rewind()
-        return data
+        return b"".join(parts)
 
     def rewind(self) -> None:
         self.raw.seek(0)
         if self.gzip:
-            self.stream = gzip.GzipFile(fileobj=self.raw)
+            self.stream = _gunzip(self.raw)
 
     def close(self) -> None:
         self.raw.close()
@@ -50,6 +66,51 @@ class Input:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _GunzipRaw(io.RawIOBase):
+    """Streaming gunzip that reads multi-member files (Firehose) and gives back every byte
+    before a truncation, flagging it in ``truncated`` (gzip.GzipFile raises and loses
+    the data it had decompressed)."""
+
+    def __init__(self, raw: IO[bytes]):
+        self.raw = raw
+        self.dec = zlib.decompressobj(wbits=31)
+        self.pending = b""
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending and not self.done:
+            chunk = self.raw.read(_CHUNK)
+            if not chunk:
+                self.done = True
+                if not self.dec.eof and self._started:
+                    self.pending = self.dec.flush()
+                    self.truncated = True  # reported by the caller once everything is read
+                break
+            self._started = True
+            out = self.dec.decompress(chunk)
+            while self.dec.eof and self.dec.unused_data:
+                rest = self.dec.unused_data
+                self.dec = zlib.decompressobj(wbits=31)
+                out += self.dec.decompress(rest)
+            if self.dec.eof:
+                self._started = False
+            self.pending = out
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+    _started = False
+    truncated = False
+
+
+def _gunzip(raw: IO[bytes]) -> IO[bytes]:
+    return io.BufferedReader(_GunzipRaw(raw), buffer_size=_CHUNK)
 
 
 def iter_lines(inp: Input) -> Iterator[tuple[int, str | None, str | None]]:
