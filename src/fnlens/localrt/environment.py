@@ -106,6 +106,7 @@ class Environment:
         )
         self.api = RuntimeApi(on_handout=self._on_handout, on_init_error=self._interrupt)
         self.server = RuntimeApiServer(self.api).start()
+        self.stream.start_capture()  # the first invocation's logs include the init phase
         self.stream.write(
             platform.init_start(self.fmt, options.function_name, version, options.region)
         )
@@ -192,7 +193,8 @@ class Environment:
             self.invocations += 1
             inv = Invocation(request_id, body, function_arn, trace_header, self.code.timeout_s)
             self._inflight = inv
-            self.stream.start_capture()
+            if not cold:
+                self.stream.start_capture()
             try:
                 if self.alive:
                     self.api.submit(inv)

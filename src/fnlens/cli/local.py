@@ -1,0 +1,111 @@
+"""`fnlens local`: run handlers on the local Lambda runtime (real awslambdaric, no Docker)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def split_handler(handler: str, code_dir: str | None) -> tuple[Path, str]:
+    """``path/to/app.handler`` -> (``path/to``, ``app.handler``); ``--code-dir`` wins."""
+    head, sep, tail = handler.rpartition("/")
+    if sep and code_dir is None:
+        return Path(head or "/"), tail
+    return Path(code_dir or "."), tail if sep else handler
+
+
+def read_event(source: str | None) -> bytes:
+    """The event from a file, ``-`` (stdin) or ``{}``; it must be JSON."""
+    if source is None:
+        return b"{}"
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read the event: {exc}") from exc
+    if not raw.strip():
+        return b"{}"  # an empty payload, as Invoke without one
+    try:
+        json.loads(raw)
+    except ValueError as exc:
+        raise click.ClickException(f"{source}: the event is not valid JSON ({exc})") from exc
+    return raw
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.ClickException(f"--env expects KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+@click.group()
+def local() -> None:
+    """Run handlers on a local Lambda runtime: the real AWS runtime client, no Docker."""
+
+
+@local.command()
+@click.argument("handler")
+@click.option("--event", "event_file", help="JSON event file ('-' for stdin; default {}).")
+@click.option("--code-dir", help="Folder the handler module lives in (LAMBDA_TASK_ROOT).")
+@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds.")
+@click.option("--memory", type=int, default=128, show_default=True, help="Memory size, MB.")
+@click.option("--env", "env_pairs", multiple=True, help="KEY=VALUE for the function (repeat).")
+@click.option("--function-name", default=None, help="Function name (default: the module).")
+@click.option("--json-logs", is_flag=True, help="Lambda's JSON log format (platform.* records).")
+@click.option("--out", type=click.Path(file_okay=False), help="Also write the log stream here.")
+@click.option("--quiet", "-q", is_flag=True, help="Print the response only, not the logs.")
+def invoke(
+    handler: str,
+    event_file: str | None,
+    code_dir: str | None,
+    timeout: float,
+    memory: int,
+    env_pairs: tuple[str, ...],
+    function_name: str | None,
+    json_logs: bool,
+    out: str | None,
+    quiet: bool,
+) -> None:
+    """Invoke HANDLER (``module.function`` or ``path/to/module.function``) once.
+
+    The logs (platform lines and everything the function printed) go to stderr,
+    the response to stdout. The exit status is 1 when the invocation failed.
+    """
+    from fnlens.localrt import FunctionCode, LocalLambda
+
+    directory, handler_name = split_handler(handler, code_dir)
+    if not directory.is_dir():
+        raise click.ClickException(f"{directory}: no such folder for the handler's code")
+    event = read_event(event_file)
+    try:
+        code = FunctionCode(
+            handler_name,
+            directory,
+            memory_mb=memory,
+            timeout_s=timeout,
+            environment=parse_env(env_pairs),
+            log_format="json" if json_logs else "text",
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    name = function_name or handler_name.rsplit(".", 1)[0].replace(".", "-")
+    with LocalLambda(name, out_dir=out, timestamps=True) as fn:
+        fn.update_code(code)
+        result = fn.invoke(event)
+    if not quiet:
+        for line in result.logs:
+            click.echo(line, err=True)
+    parsed = result.json()
+    click.echo(json.dumps(parsed, indent=2) if parsed is not None else result.payload.decode())
+    if result.outcome != "success":
+        click.echo(
+            f"invocation failed: {result.outcome} ({result.error_type or 'unknown error'})",
+            err=True,
+        )
+        sys.exit(1)
