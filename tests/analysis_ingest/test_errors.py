@@ -49,6 +49,7 @@ def _bad_file(tmp_path: Path) -> Path:
 def test_malformed_lines_reported_with_file_and_line(db: Path, tmp_path: Path) -> None:
     f = _bad_file(tmp_path)
     report = ingest([f], db=db, progress=False)
+    assert report.files[0].reader == "lines"  # read_json refused the file; lines report each error
     assert report.malformed_count == 4
     where = [(m.path, m.line) for m in report.malformed]
     assert where == [(str(f), 3), (str(f), 5), (str(f), 6), (str(f), 8)]

@@ -45,6 +45,8 @@ class FileReport:
     malformed: list[Malformed] = field(default_factory=list)
     error: str | None = None  # set when the whole file was rejected (e.g. unknown format)
     formats_tried: list[str] = field(default_factory=list)
+    # how it was read: "read_json" (DuckDB fast path), "read_json+lines", "lines", "documents"
+    reader: str = ""
 
     def add_malformed(self, line: int | None, message: str) -> Malformed:
         item = Malformed(self.path, line, message)

@@ -1,8 +1,9 @@
 """Parquet export of the three tables, Hive-partitioned by date and function.
 
 Layout: ``DIR/<table>/date=YYYY-MM-DD/function=<name>/*.parquet`` so Spark, DuckDB and
-Athena prune partitions by day and function. Spans have no function column; they
-are partitioned by date and service.
+Athena prune partitions by day and function. Spans have no function column; their
+function is the ``faas.name`` resource attribute, else the service name. Rows with
+no time or function go to ``date=unknown`` / ``function=unknown``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fnlens.analysis.loader import connect
 _PARTITIONS = {
     "invocations": ("CAST(ts AS DATE)", "function_name"),
     "logs": ("CAST(ts AS DATE)", "function_name"),
-    "spans": ("CAST(start_ts AS DATE)", "service"),
+    "spans": ("CAST(start_ts AS DATE)", "coalesce(resource_attributes['faas.name'], service)"),
 }
 
 
@@ -31,12 +32,12 @@ def export_parquet(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
             counts[table] = n
             if n == 0:
                 continue
-            key = "function" if fn_col == "function_name" else "service"
             target = str(out / table).replace("'", "''")
             con.execute(
                 f"COPY (SELECT *, coalesce(strftime({date_expr}, '%Y-%m-%d'), 'unknown') AS date, "
-                f"coalesce({fn_col}, 'unknown') AS {key} FROM {table}) "
-                f"TO '{target}' (FORMAT parquet, PARTITION_BY (date, {key}), OVERWRITE_OR_IGNORE)"
+                f"coalesce({fn_col}, 'unknown') AS function FROM {table}) "
+                f"TO '{target}' "
+                "(FORMAT parquet, PARTITION_BY (date, function), OVERWRITE_OR_IGNORE)"
             )
     finally:
         con.close()

@@ -152,13 +152,16 @@ def _ingest_file(
             try:
                 n_inv, n_other = loader.stage_fnlens_fast(path, inp.gzip)
                 sink.counts["invocations"] += n_inv
+                fr.reader = "read_json"
                 if n_other == 0:
                     advance(path, inp.raw.seek(0, 2), final=True)
                     fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
                     return fr
                 skip_invocations = True  # read_json took them; the line parser adds the logs
+                fr.reader = "read_json+lines"
             except duckdb.Error:
                 pass  # some line does not fit: the line parser reports each one
+        fr.reader = fr.reader or det.mode
         try:
             if det.mode == "lines":
                 _read_lines(inp, ctx, on_error, advance, skip_invocations)
