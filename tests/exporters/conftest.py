@@ -200,3 +200,16 @@ def moto_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture
+def install():
+    """Install exporters in this process for one test; everything is removed afterwards."""
+    from fnlens.exporters.setup import configure_exporters, reset_exporters
+
+    def _install(*args: Any, **kwargs: Any):
+        kwargs.setdefault("env", {})
+        return configure_exporters(*args, **kwargs)
+
+    yield _install
+    reset_exporters(timeout_s=0.5)

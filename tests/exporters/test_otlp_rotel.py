@@ -30,6 +30,12 @@ for i in range(n):
     except ValueError:
         pass
 spent = fnlens.flush(10.0)
+from fnlens.exporters.setup import installed_exporters
+for inst in installed_exporters():
+    for p in inst.span_processors:
+        sys.stderr.write(f"SPANQ exported={p.queue.exported()} dropped={p.queue.dropped()}\n")
+    for p in inst.sinks:
+        sys.stderr.write(f"SINKQ exported={p.queue.exported()} dropped={p.queue.dropped()}\n")
 sys.stderr.write(f"FLUSHED {spent}\n")
 """
 
@@ -64,7 +70,8 @@ def test_spans_and_logs_reach_the_backend_through_rotel(rotel, otlp_sink, protoc
     def server_spans(sink):
         return [s for s in sink.spans if s["kind"] == 2]
 
-    assert otlp_sink.wait_for(lambda s: len(server_spans(s)) >= n and len(s.spans) >= 2 * n)
+    arrived = otlp_sink.wait_for(lambda s: len(server_spans(s)) >= n and len(s.spans) >= 2 * n)
+    assert arrived, (len(otlp_sink.spans), proc.stderr[-3000:], rotel.log.read_text()[-3000:])
     # rotel batches; give a straggler a moment to show up, then the count must be exact
     otlp_sink.wait_for(lambda s: False, timeout_s=0.5)
     spans = server_spans(otlp_sink)

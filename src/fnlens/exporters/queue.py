@@ -49,6 +49,10 @@ class ExportQueue:
         self._exported = 0
         self._flush_requested = False
         self._stopping = False
+        self._export_seq = 0  # increments when the worker starts an export
+        self._exporting = False
+        self._gave_up_on = -1  # export seq a flush already timed out waiting for
+        self._gave_up_after = 0.0  # ... and how long that flush had waited
         self._thread: threading.Thread | None = None
 
     # hot path ---------------------------------------------------------------
@@ -70,6 +74,9 @@ class ExportQueue:
         """Ask the worker to export everything queued; wait at most ``timeout_s``.
 
         Returns True when nothing is left pending. ``timeout_s <= 0`` only nudges.
+        When an earlier flush, at least as patient, already timed out on the export
+        still in progress (a hung or very slow backend), it does not wait again: a
+        stuck collector costs one budget, not one budget per invocation.
         """
         if self._pending == 0:
             return True
@@ -77,9 +84,18 @@ class ExportQueue:
         with self._cond:
             self._flush_requested = True
             self._cond.notify_all()
+            if (
+                self._exporting
+                and self._gave_up_on == self._export_seq
+                and timeout_s <= self._gave_up_after
+            ):
+                return False
             while self._pending > 0:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
+                    if self._exporting and timeout_s > 0:
+                        self._gave_up_on = self._export_seq
+                        self._gave_up_after = timeout_s
                     return False
                 self._cond.wait(remaining)
         return True
@@ -138,6 +154,8 @@ class ExportQueue:
                 ]
                 if not self._items:
                     self._flush_requested = False
+                self._export_seq += 1
+                self._exporting = True
             ok = False
             try:
                 ok = bool(self._export(batch))
@@ -153,4 +171,5 @@ class ExportQueue:
                 else:
                     self._dropped += len(batch)
                 self._pending -= len(batch)
+                self._exporting = False
                 self._cond.notify_all()

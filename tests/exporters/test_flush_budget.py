@@ -1,0 +1,132 @@
+"""A dead or hung collector costs at most the flush budget; drops are counted."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from conftest import closed_port
+
+import fnlens
+from fnlens.exporters.queue import ExportQueue
+from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.testing import LambdaContext, capture, events
+
+BUDGET_MS = 20.0
+TOLERANCE_MS = 40.0  # scheduling noise on a loaded 2-core machine
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.parametrize("collector", ["down", "black-hole"])
+def test_unreachable_collector_costs_at_most_the_budget(install, black_hole, protocol, collector):
+    endpoint = (
+        black_hole.endpoint if collector == "black-hole" else f"http://127.0.0.1:{closed_port()}"
+    )
+    install(
+        ["otlp"],
+        otlp_endpoint=endpoint,
+        otlp_protocol=protocol,
+        otlp_timeout_s=0.3,
+        flush_mode="budget",
+    )
+    sentinel = {"statusCode": 200, "body": "unchanged"}
+
+    @fnlens.instrument(flush_budget_ms=BUDGET_MS)
+    def handler(event, context):
+        fnlens.get_logger().info("work")
+        return sentinel
+
+    walls = []
+    with capture() as captured:
+        for _ in range(15):
+            start = time.perf_counter()
+            result = handler(events.api_gateway_v2(), LambdaContext())
+            walls.append((time.perf_counter() - start) * 1000)
+            assert result is sentinel
+        # exports fail after the exporter's own timeout, on the worker thread
+        deadline = time.monotonic() + 15
+        while TELEMETRY.dropped() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        start = time.perf_counter()
+        assert handler(events.api_gateway_v2(), LambdaContext()) is sentinel
+        walls.append((time.perf_counter() - start) * 1000)
+
+    records = captured.records
+    assert len(records) == 16
+    assert max(walls) <= BUDGET_MS + TOLERANCE_MS, walls
+    assert all(r["telemetry_flush_ms"] <= BUDGET_MS + 5 for r in records), [
+        r["telemetry_flush_ms"] for r in records
+    ]
+    assert records[-1]["telemetry_dropped"] > 0
+    # a hung backend is waited for once per stuck export, not once per invocation
+    assert sum(walls) < len(walls) * BUDGET_MS, walls
+
+
+def test_handler_exception_passes_through_unchanged_with_dead_collector(install):
+    install(
+        ["otlp"],
+        otlp_endpoint=f"http://127.0.0.1:{closed_port()}",
+        otlp_timeout_s=0.3,
+        flush_mode="budget",
+    )
+    error = ValueError("mine")
+
+    @fnlens.instrument(flush_budget_ms=BUDGET_MS)
+    def handler(event, context):
+        raise error
+
+    with pytest.raises(ValueError) as info:
+        handler({}, LambdaContext())
+    assert info.value is error
+
+
+def test_queue_is_bounded_and_counts_drops():
+    release = threading.Event()
+    exported: list[int] = []
+
+    def slow_export(batch):
+        release.wait(5)
+        exported.extend(batch)
+        return True
+
+    queue = ExportQueue("t", slow_export, max_queue_size=10, max_batch_size=5)
+    try:
+        accepted = sum(queue.put(i) for i in range(100))
+        # the worker may already hold one batch, so up to 15 can be accepted
+        assert 10 <= accepted <= 15
+        assert queue.dropped() == 100 - accepted
+        start = time.perf_counter()
+        assert queue.flush(0.05) is False
+        assert time.perf_counter() - start < 0.5
+        release.set()
+        assert queue.flush(5.0) is True
+        assert len(exported) == accepted
+    finally:
+        release.set()
+        queue.shutdown(1.0)
+
+
+def test_failed_exports_count_as_drops():
+    queue = ExportQueue("t", lambda batch: False, max_queue_size=10, max_batch_size=3)
+    try:
+        for i in range(7):
+            queue.put(i)
+        assert queue.flush(5.0) is True
+        assert queue.dropped() == 7 and queue.exported() == 0
+    finally:
+        queue.shutdown(1.0)
+
+
+def test_background_mode_never_waits_inside_an_invocation(install, black_hole):
+    install(["otlp"], otlp_endpoint=black_hole.endpoint, otlp_timeout_s=2, flush_mode="background")
+
+    @fnlens.instrument(flush_budget_ms=200)
+    def handler(event, context):
+        return 1
+
+    with capture() as captured:
+        for _ in range(5):
+            handler({}, LambdaContext())
+    assert all(r["telemetry_flush_ms"] < 5 for r in captured.records)
