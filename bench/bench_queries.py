@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Canned queries"
 TARGET_S = 1.0
+LOAD: dict[str, float] = {}
 
 # u(k) is a deterministic pseudo-random number in [0, 1) for row i and stream k.
 _U = "((hash(i * 7919 + {k}) % 1000000007) / 1000000007.0)"
@@ -184,7 +185,9 @@ def markdown(
         f"Target: under {TARGET_S:g} s each.",
         "",
         f"Machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs.",
+        f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; 1-minute load average "
+        f"{LOAD['start']:.1f} at the start and {LOAD['end']:.1f} at the end of the timed runs "
+        "(other work on the machine inflates the times).",
         "",
         "| query | parameters | first run (s) | median (s) | max (s) | result rows | target |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"generated {args.rows:,} rows in {build_s:.1f} s -> {path}", file=sys.stderr)
         db_mb = path.stat().st_size / 1e6
         con = open_db(path)
+        LOAD["start"] = os.getloadavg()[0]
         results = []
         for name in sorted(load_catalog()):
             for params in [{}, *VARIANTS.get(name, [])]:
@@ -251,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
         con.close()
+        LOAD["end"] = os.getloadavg()[0]
         cli = time_cli(path, ["per_version", "timeline", "most_expensive"])
     section = markdown(results, args.rows, build_s, db_mb, cli)
     print(section)

@@ -18,19 +18,22 @@ SELECT
     duration_ms,
     billed_duration_ms,
     memory_size_mb,
-    round(billed_gb_s, 6) AS billed_gb_s,
-    round(billed_gb_s * $price_per_gb_second, 9) AS compute_cost_usd
+    round(gb_s, 6) AS billed_gb_s,
+    round(gb_s * $price_per_gb_second, 9) AS compute_cost_usd
 FROM (
+    -- rank first, then round and price only the rows kept (keeps 10 M-row scans fast)
     SELECT
-        *,
+        ts, function_name, version, request_id, outcome, http_route, duration_ms,
+        billed_duration_ms, memory_size_mb,
         coalesce(billed_duration_ms, ceil(duration_ms)) / 1000.0 * memory_size_mb / 1024.0
-            AS billed_gb_s
+            AS gb_s
     FROM invocations
     WHERE ($since IS NULL OR ts >= $since)
       AND ($until IS NULL OR ts < $until)
       AND ($function IS NULL OR function_name = $function)
       AND ($version IS NULL OR version = $version)
+      AND gb_s IS NOT NULL
+    ORDER BY gb_s DESC, ts, request_id
+    LIMIT $limit
 )
-WHERE billed_gb_s IS NOT NULL
-ORDER BY billed_gb_s DESC, ts, request_id
-LIMIT $limit
+ORDER BY gb_s DESC, ts, request_id
