@@ -8,8 +8,11 @@ top-level folders of the repository. Callers never build file paths themselves.
 from __future__ import annotations
 
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importlib.resources.abc is Python 3.11+; fnlens supports 3.10
+    from importlib.resources.abc import Traversable
 
 _KNOWN = ("queries", "dashboards", "collectors")
 
