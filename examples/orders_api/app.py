@@ -139,7 +139,7 @@ ROUTES = {
 }
 
 
-@instrument(service="orders-api", service_version=VARIANT)
+@instrument(service="orders-api")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API (v2) entry point: dispatch on the route key."""
     route = ROUTES.get(event.get("routeKey", ""))
