@@ -28,7 +28,7 @@ def export_parquet(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
     counts: dict[str, int] = {}
     try:
         for table, (date_expr, fn_col) in _PARTITIONS.items():
-            n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             counts[table] = n
             if n == 0:
                 continue

@@ -72,13 +72,15 @@ def ingest(
     progress: bool | None = None,
     batch_size: int = 50_000,
     fast: bool = True,
+    memory_limit: str | None = None,
 ) -> IngestReport:
     """Load every file into the ``invocations``, ``spans`` and ``logs`` tables of ``db``.
 
     Malformed lines are counted and reported (file:line) while every valid record is
     kept; ``strict=True`` raises :class:`IngestError` on the first problem and leaves
     the database unchanged. Files in no known format are reported (rejected) with
-    the formats tried; in strict mode they raise too.
+    the formats tried; in strict mode they raise too. ``memory_limit`` (e.g. ``"2GB"``)
+    caps DuckDB's memory; beyond it staging spills to disk next to the database.
     """
     started = time.perf_counter()
     files = expand_paths(paths)
@@ -90,6 +92,8 @@ def ingest(
 
         for table in TABLES:
             con.execute(create_table_sql(table))
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
     report = IngestReport(db=str(db) if own else "<connection>")
     try:
         con.execute("BEGIN TRANSACTION")
@@ -111,7 +115,7 @@ def ingest(
             con.close()
         raise
     report.added = {t: added[t] for t in TABLES}
-    report.totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    report.totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
     if own:
         con.close()
     report.seconds = time.perf_counter() - started
@@ -220,6 +224,12 @@ def _read_array(inp: Input, ctx: StreamContext, on_error) -> None:
             handle_json(item, None, None, ctx)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             on_error(None, f"array item {index}: {exc}")
+
+
+def _size(value: str) -> str:
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", value, re.I):
+        raise IngestError(f"memory limit {value!r}: expected a size like 512MB or 4GB")
+    return value.strip()
 
 
 class _Advance:

@@ -24,6 +24,7 @@ from fnlens.analysis.formats import fnlens_jsonl
 from fnlens.analysis.schema import INVOCATIONS_COLUMNS, TABLES, create_table_sql
 from fnlens.analysis.sink import RANK, STAGE_COLUMNS
 
+_EVENT_ONLY = "{'event': 'VARCHAR'}"
 _LOG_KEY = "hash(source_file, source_line, ts, message)"
 # outcome precedence within one source: timeout > error > success
 _SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
@@ -77,30 +78,28 @@ class Loader:
             f"read_json(?, format='newline_delimited', columns={columns}, "
             f"compression='{'gzip' if gzip else 'none'}', maximum_object_size=16777216)"
         )
-        self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE _fast AS SELECT * FROM " + source, [str(path)]
-        )
-        try:
-            inserted = self.con.execute(
-                "INSERT INTO _stage_invocations "
-                f"SELECT {fnlens_jsonl.fast_select_sql()} FROM _fast "
-                "WHERE event = 'invocation' AND request_id IS NOT NULL"
-            ).fetchone()[0]
-            other = self.con.execute(
-                "SELECT count(*) FROM _fast WHERE event IS DISTINCT FROM 'invocation'"
-            ).fetchone()[0]
-        finally:
-            self.con.execute("DROP TABLE IF EXISTS _fast")
+        inserted = self.con.execute(
+            "INSERT INTO _stage_invocations "
+            f"SELECT {fnlens_jsonl.fast_select_sql()} FROM {source} "
+            "WHERE event = 'invocation' AND request_id IS NOT NULL",
+            [str(path)],
+        ).fetchall()[0][0]
+        # a second, cheap scan (one column) tells whether there are log lines to parse
+        other = self.con.execute(
+            f"SELECT count(*) FROM {source.replace(columns, _EVENT_ONLY)} "
+            "WHERE event IS DISTINCT FROM 'invocation'",
+            [str(path)],
+        ).fetchall()[0][0]
         return int(inserted), int(other)
 
     def merge(self) -> dict[str, int]:
         """Merge staging into the tables; returns rows added (or merged) per table."""
         con = self.con
-        before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
         merged_existing = self._merge_invocations()
         self._merge_spans()
         self._merge_logs()
-        after = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        after = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
         added = {t: after[t] - before[t] for t in TABLES}
         added["invocations_updated"] = merged_existing
         return added
@@ -122,7 +121,7 @@ class Loader:
         existing = con.execute(
             "SELECT count(*) FROM invocations "
             "WHERE request_id IN (SELECT request_id FROM _merge_keys)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         aggs = []
         for col in cols:
             if col == "request_id":

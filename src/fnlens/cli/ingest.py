@@ -14,13 +14,20 @@ import click
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
-def ingest(paths: tuple[str, ...], db: str, strict: bool, progress: bool | None) -> None:
+@click.option(
+    "--memory-limit", default=None, help="Cap DuckDB's memory, e.g. 2GB (spills to disk)."
+)
+def ingest(
+    paths: tuple[str, ...], db: str, strict: bool, progress: bool | None, memory_limit: str | None
+) -> None:
     """Load files, directories and globs (PATH...) into the fnlens tables."""
     from fnlens.analysis.errors import IngestError
     from fnlens.analysis.ingest import ingest as run
 
     try:
-        report = run(list(paths), db=db, strict=strict, progress=progress)
+        report = run(
+            list(paths), db=db, strict=strict, progress=progress, memory_limit=memory_limit
+        )
     except IngestError as exc:
         raise click.ClickException(str(exc)) from exc
     for line in report.summary_lines():
