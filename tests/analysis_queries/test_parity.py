@@ -5,7 +5,9 @@ Python from CloudWatch-shaped REPORT events (simulating the fields Insights
 discovers: ``@duration``, ``@billedDuration``, ``@initDuration``, and
 ``@memorySize`` / ``@maxMemoryUsed`` in bytes, MB x 1,000,000, which is why the
 AWS samples divide by 1000 twice), and compares it with the canned query run
-over the rows ingest would make from the same lines. Insights' ``pct()`` /
+over the same lines loaded two ways: as the rows ingest makes from them
+(inserted directly), and through the real ``fnlens ingest`` of the lines as an
+``aws logs get-log-events`` export. Insights' ``pct()`` /
 ``percentile()`` is evaluated as the nearest-rank percentile, the method the
 canned queries use (see docs/queries.md for how that relates to Insights).
 
@@ -19,6 +21,7 @@ Two deliberate differences, both tested at the end:
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -30,7 +33,7 @@ from typing import Any
 import pytest
 
 from fnlens.analysis.catalog import get_query
-from fnlens.analysis.db import memory_db
+from fnlens.analysis.db import memory_db, open_db
 
 from .compare import fetch_dicts
 from .datagen import insert
@@ -147,10 +150,41 @@ def report(events: list[tuple[datetime, str]]) -> list[dict[str, Any]]:
     return _insights_fields(events)
 
 
-@pytest.fixture(scope="module")
-def db(events: list[tuple[datetime, str]]) -> Any:
-    con = memory_db()
-    insert(con, _rows_as_ingested(events))
+def _get_log_events_json(events: list[tuple[datetime, str]]) -> str:
+    """The events as `aws logs get-log-events` prints them."""
+    epoch = datetime(1970, 1, 1)
+    return json.dumps(
+        {
+            "events": [
+                {
+                    "timestamp": (ts - epoch) // timedelta(milliseconds=1),
+                    "message": message + "\n",
+                    "ingestionTime": (ts - epoch) // timedelta(milliseconds=1) + 200,
+                }
+                for ts, message in events
+            ],
+            "nextForwardToken": "f/1",
+            "nextBackwardToken": "b/1",
+        }
+    )
+
+
+@pytest.fixture(scope="module", params=["rows", "ingest"])
+def db(
+    request: pytest.FixtureRequest,
+    events: list[tuple[datetime, str]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    """The same REPORT lines, either inserted as rows or through the real `fnlens ingest`."""
+    if request.param == "rows":
+        con = memory_db()
+        insert(con, _rows_as_ingested(events))
+    else:
+        ingest = pytest.importorskip("fnlens.analysis.ingest").ingest
+        folder = tmp_path_factory.mktemp("parity")
+        (folder / "get-log-events.json").write_text(_get_log_events_json(events))
+        ingest([folder / "get-log-events.json"], folder / "fnlens.duckdb", progress=False)
+        con = open_db(folder / "fnlens.duckdb")
     yield con
     con.close()
 
@@ -234,7 +268,7 @@ def test_warm_start_percentiles(db: Any, report: list[dict[str, Any]]) -> None:
             pct(@duration, 99) as p99
     """
     warm = [r["@duration"] for r in report if r["@initDuration"] is None]
-    (ours,) = run(db, "warm_latency", function=FUNCTION)
+    (ours,) = run(db, "warm_latency")
     assert ours["warm_invocations"] == len(warm)
     assert ours["p90_ms"] == nearest_rank(warm, 0.90)
     assert ours["p95_ms"] == nearest_rank(warm, 0.95)
@@ -306,7 +340,7 @@ def test_over_provisioned_memory(db: Any, report: list[dict[str, Any]]) -> None:
     smallest = min(r["@maxMemoryUsed"] / 1000 / 1000 for r in report)
     average = fmean(r["@maxMemoryUsed"] / 1000 / 1000 for r in report)
     largest = max(r["@maxMemoryUsed"] / 1000 / 1000 for r in report)
-    (ours,) = run(db, "memory", function=FUNCTION)
+    (ours,) = run(db, "memory")
     assert ours["memory_size_mb"] == provisioned
     assert ours["min_used_mb"] == smallest
     assert ours["avg_used_mb"] == pytest.approx(average, abs=5.0001e-4)
