@@ -1,0 +1,44 @@
+"""Read the shipped dashboard files (``dashboards/`` in a checkout, ``fnlens/_data`` in a wheel)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fnlens._resources import data_dir
+
+TEMPLATES = {
+    "cloudwatch": ("cloudwatch", "service.json"),
+    "grafana-duckdb": ("grafana", "fnlens-duckdb.json"),
+    "grafana-otlp": ("grafana", "fnlens-otlp.json"),
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    """The parsed template ``name`` (one of :data:`TEMPLATES`)."""
+    try:
+        parts = TEMPLATES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown dashboard {name!r}; expected one of {sorted(TEMPLATES)}"
+        ) from None
+    entry = data_dir("dashboards")
+    for part in parts:
+        entry = entry.joinpath(part)
+    return json.loads(entry.read_text(encoding="utf-8"))
+
+
+def all_files() -> list[tuple[str, str]]:
+    """Every JSON file under the dashboards folder as (relative path, text)."""
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            rel = f"{prefix}{child.name}"
+            if child.is_dir():
+                walk(child, rel + "/")
+            elif child.name.endswith(".json"):
+                out.append((rel, child.read_text(encoding="utf-8")))
+
+    walk(data_dir("dashboards"), "")
+    return out
