@@ -42,7 +42,9 @@ def attributes(kvs: Any) -> dict[str, Any]:
 class OTLPSink:
     """Collects spans and log records (flattened to dicts) received over OTLP/HTTP."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s  # a slow backend: each request is answered this late
+        self.completed_at: list[float] = []  # time.monotonic() of each answered request
         self.spans: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
         self.requests = 0
@@ -71,6 +73,10 @@ class OTLPSink:
                     reply = ExportLogsServiceResponse().SerializeToString()
                 else:
                     reply = b""
+                if sink.delay_s:
+                    time.sleep(sink.delay_s)
+                with sink._lock:
+                    sink.completed_at.append(time.monotonic())
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(reply)))

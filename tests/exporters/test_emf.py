@@ -98,3 +98,25 @@ def test_validator_rejects_invalid_documents(mutate):
     mutate(doc)
     with pytest.raises((AssertionError, jsonschema.ValidationError)):
         validate(doc)
+
+
+@pytest.mark.parametrize("cold", [False, True])
+def test_fast_line_encoding_equals_the_document(cold):
+    record = {
+        "outcome": "error",
+        "duration_ms": 3.25,
+        "cold_start": cold,
+        "init_duration_ms": 812.5 if cold else None,
+        "service": "orders",
+        "function_name": "orders-api",
+        "function_version": "9",
+        "request_id": "r-1",
+        "trace_id": "ab" * 16,
+    }
+    stream = io.StringIO()
+    EMFHook("ns", stream=stream).on_end(None, record)
+    line = json.loads(stream.getvalue())
+    expected = emf_document(record, "ns")
+    line["_aws"]["Timestamp"] = expected["_aws"]["Timestamp"]
+    assert line == expected
+    validate(line)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -38,8 +39,6 @@ def _directive(namespace: str, with_init: bool) -> list[dict[str, Any]]:
 
 def emf_document(record: Mapping[str, Any], namespace: str = DEFAULT_NAMESPACE) -> dict[str, Any]:
     """The EMF document for one invocation record."""
-    import time
-
     outcome = record.get("outcome")
     init_ms = record.get("init_duration_ms") if record.get("cold_start") else None
     doc: dict[str, Any] = {
@@ -64,11 +63,48 @@ def emf_document(record: Mapping[str, Any], namespace: str = DEFAULT_NAMESPACE) 
     return doc
 
 
+def _encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class _LineEncoder:
+    """``emf_document`` rendered to a line without re-encoding the constant directive."""
+
+    def __init__(self, namespace: str) -> None:
+        self.directive = {
+            with_init: _encode(_directive(namespace, with_init)) for with_init in (False, True)
+        }
+
+    def line(self, record: Mapping[str, Any], timestamp_ms: int) -> str:
+        outcome = record.get("outcome")
+        cold = bool(record.get("cold_start"))
+        init_ms = record.get("init_duration_ms") if cold else None
+        members: dict[str, Any] = {
+            "service": str(record.get("service") or "unknown"),
+            "function_name": str(record.get("function_name") or "unknown"),
+            "function_version": str(record.get("function_version") or "$LATEST"),
+            "Invocations": 1,
+            "Errors": 1 if outcome == "error" else 0,
+            "Timeouts": 1 if outcome == "timeout" else 0,
+            "ColdStarts": 1 if cold else 0,
+            "Duration": float(record.get("duration_ms") or 0.0),
+            "request_id": record.get("request_id"),
+            "trace_id": record.get("trace_id"),
+        }
+        if init_ms is not None:
+            members["InitDuration"] = float(init_ms)
+        return (
+            f'{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":'
+            f"{self.directive[init_ms is not None]}}},{_encode(members)[1:]}"
+        )
+
+
 class EMFHook:
     """Writes one EMF line per invocation to stdout (a TELEMETRY hook; nothing to flush)."""
 
     def __init__(self, namespace: str = DEFAULT_NAMESPACE, stream: TextIO | None = None) -> None:
         self.namespace = namespace
+        self._encoder = _LineEncoder(namespace)
         self._stream = stream
         self._lock = threading.Lock()
         self._dropped = 0
@@ -77,7 +113,7 @@ class EMFHook:
         return None
 
     def on_end(self, invocation: Any, record: Mapping[str, Any]) -> None:
-        line = json.dumps(emf_document(record, self.namespace), separators=(",", ":"))
+        line = self._encoder.line(record, int(time.time() * 1000))
         out = self._stream or sys.stdout
         try:
             with self._lock:

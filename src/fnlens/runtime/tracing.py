@@ -15,6 +15,7 @@ from fnlens.runtime import ids
 from fnlens.runtime.propagation import TraceDecision
 
 SPAN_NAME_DEFAULT = "invocation"
+_TRACER: dict[str, Any] = {}
 
 
 class SpanHandle:
@@ -103,7 +104,11 @@ def start_span(
             trace_state=state,
         )
         parent_ctx = trace.set_span_in_context(NonRecordingSpan(remote), parent_ctx)
-    tracer = trace.get_tracer("fnlens")
+    tracer = _TRACER.get("tracer")
+    if tracer is None:
+        # get_tracer builds a new Tracer (and scope) on every call: ~60 µs with the SDK.
+        # A tracer taken from the proxy provider follows a provider installed later.
+        tracer = _TRACER["tracer"] = trace.get_tracer("fnlens")
     span = tracer.start_span(
         name, context=parent_ctx, kind=SpanKind.SERVER, attributes=attributes, links=links
     )

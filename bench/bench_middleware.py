@@ -1,0 +1,526 @@
+"""Middleware benchmark: fnlens vs Powertools stacked vs OpenTelemetry's Lambda instrumentation.
+
+One run, one fresh process per variant, the same handler (``bench/handlers/app.py``)
+and the same API Gateway v2 event. For each variant it reports the median and p99
+wall time per invocation (µs), the overhead over the bare handler, the time the
+caller waits for telemetry at the end of an invocation (fnlens:
+``telemetry_flush_ms`` from its records; OpenTelemetry: the instrumentation's
+per-invocation ``force_flush``), and the cold cost of import + decorate in a fresh
+process (median over ``--cold-runs`` processes).
+
+Local components: rotel (the collector used in tests) receives OTLP/HTTP for the
+fnlens-full and OpenTelemetry variants; a UDP socket on 127.0.0.1 receives the
+X-Ray segments Powertools' Tracer sends.
+
+    .venv/bin/python bench/bench_middleware.py                # print the tables
+    .venv/bin/python bench/bench_middleware.py --write-docs   # and update docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+HANDLERS = HERE / "handlers"
+
+VARIANTS: dict[str, str] = {
+    "bare": "no wrapper",
+    "fnlens": "fnlens (stdout records + log line)",
+    "fnlens-full": "fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=budget",
+    "fnlens-full-ext": "fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=extension",
+    "powertools": "Powertools Logger+Tracer+Metrics (X-Ray UDP)",
+    "otel": "OTel AwsLambdaInstrumentor + BatchSpanProcessor + OTLP/HTTP",
+}
+SETUP = {
+    "bare": "setup_bare",
+    "fnlens": "setup_fnlens",
+    "fnlens-full": "setup_fnlens",
+    "fnlens-full-ext": "setup_fnlens",
+    "powertools": "setup_powertools",
+    "otel": "setup_otel",
+}
+
+
+# ----------------------------------------------------------------------------- child
+def _event() -> dict[str, Any]:
+    from fnlens.testing import events
+
+    event = events.api_gateway_v2("GET /orders/{id}", path="/orders/42")
+    event["pathParameters"] = {"id": "42"}
+    return event
+
+
+class _FlushCapture:
+    """A sink keeping fnlens's ``telemetry_flush_ms`` per invocation record."""
+
+    def __init__(self) -> None:
+        self.flush_ms: list[float] = []
+        self.dropped = 0
+
+    def emit(self, event: Any) -> None:
+        if event.get("event") == "invocation":
+            self.flush_ms.append(event.get("telemetry_flush_ms") or 0.0)
+            self.dropped = event.get("telemetry_dropped") or 0
+
+    def flush(self, timeout_s: float) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+
+def child_run(variant: str, n: int, warmup: int, out: str) -> None:
+    sys.path.insert(0, str(HANDLERS))
+    import random
+
+    import app
+
+    from fnlens.testing import LambdaContext
+
+    handler = getattr(app, SETUP[variant])()
+    capture = None
+    if variant.startswith("fnlens"):
+        import fnlens
+
+        capture = _FlushCapture()
+        fnlens.configure(sinks=[capture])
+    event = _event()
+    total = warmup + n
+    contexts = [
+        LambdaContext(function_name="orders-api", function_version="1", memory_limit_in_mb=256)
+        for _ in range(total)
+    ]
+    rng = random.Random(7)
+    trace_headers = [
+        f"Root=1-{int(time.time()):08x}-{rng.getrandbits(96):024x};"
+        f"Parent={rng.getrandbits(64):016x};Sampled=1"
+        for _ in range(total)
+    ]
+    timings: list[int] = []
+    perf = time.perf_counter_ns
+    environ = os.environ
+    extension = None
+    if variant == "fnlens-full-ext":
+        from fnlens.exporters.setup import installed_exporters
+
+        extension = installed_exporters()[0].extension
+        if extension is None:
+            raise RuntimeError("the in-process extension did not register")
+    for i in range(total):
+        environ["_X_AMZN_TRACE_ID"] = trace_headers[i]
+        ctx = contexts[i]
+        start = perf()
+        handler(event, ctx)
+        timings.append(perf() - start)
+        if extension is not None:
+            # Lambda sends the next invoke only after every extension asked for it:
+            # wait (untimed) for the extension to finish draining this invocation.
+            limit = time.monotonic() + 5
+            while len(extension.drains) <= i and time.monotonic() < limit:
+                time.sleep(0.0002)
+    waits_ms: list[float] = []
+    dropped = 0
+    if capture is not None:
+        waits_ms = capture.flush_ms[warmup:]
+        dropped = capture.dropped
+    elif variant == "otel":
+        waits_ms = [ns / 1e6 for ns in app.FORCE_FLUSH_NS[warmup:]]
+    result = {
+        "variant": variant,
+        "timings_ns": timings[warmup:],
+        "waits_ms": waits_ms,
+        "dropped": dropped,
+        "after_response_ms": extension.drains[warmup:] if extension is not None else [],
+    }
+    Path(out).write_text(json.dumps(result))
+    if variant.startswith("fnlens"):
+        import fnlens
+
+        fnlens.flush(5.0)
+
+
+def child_cold(variant: str) -> None:
+    start = time.perf_counter()
+    sys.path.insert(0, str(HANDLERS))
+    import app
+
+    getattr(app, SETUP[variant])()
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    sys.stderr.write(f"COLD_MS {elapsed_ms:.3f}\n")
+
+
+# ---------------------------------------------------------------------------- parent
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} not listening")
+
+
+def start_rotel(tmp: Path) -> tuple[subprocess.Popen, int]:
+    import rotel
+
+    binary = Path(rotel.__file__).parent / "rotel-agent"
+    http_port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "start",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{http_port}",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{grpc_port}",
+            "--exporter",
+            "blackhole",
+            "--pid-file",
+            str(tmp / "rotel.pid"),
+            "--log-file",
+            str(tmp / "rotel.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(http_port)
+    return proc, http_port
+
+
+class UdpDrain:
+    """The X-Ray daemon stand-in: receives and counts segment documents."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sock.recv(65536)
+                self.received += 1
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def variant_env(variant: str, otlp_port: int, udp_port: int, ext_api: str | None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FNLENS_", "OTEL_", "AWS_", "POWERTOOLS_", "_X_AMZN", "LAMBDA_"))
+    }
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(HANDLERS)]),
+            "AWS_LAMBDA_FUNCTION_NAME": "orders-api",
+            "AWS_LAMBDA_FUNCTION_VERSION": "1",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_REGION": "us-east-1",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[1]0123456789abcdef",
+            "LAMBDA_TASK_ROOT": str(HANDLERS),
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{udp_port}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "POWERTOOLS_SERVICE_NAME": "orders",
+            "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        }
+    )
+    otlp = f"http://127.0.0.1:{otlp_port}"
+    if variant in ("fnlens-full", "fnlens-full-ext"):
+        env.update(
+            {
+                "FNLENS_EXPORTERS": "otlp,emf",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "FNLENS_FLUSH_MODE": "budget",
+            }
+        )
+    if variant == "fnlens-full-ext":
+        assert ext_api is not None
+        env["FNLENS_FLUSH_MODE"] = "extension"
+        env["AWS_LAMBDA_RUNTIME_API"] = ext_api
+    if variant == "otel":
+        env.update(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "_HANDLER": "app.otel_handler",
+            }
+        )
+    return env
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_variant(variant: str, env: dict[str, str], n: int, warmup: int, tmp: Path) -> dict:
+    out = tmp / f"{variant}.json"
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        variant,
+        "--n",
+        str(n),
+        "--warmup",
+        str(warmup),
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900
+    )
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"variant {variant} failed:\n{proc.stderr[-4000:]}")
+    data = json.loads(out.read_text())
+    us = [t / 1000 for t in data["timings_ns"]]
+    return {
+        "median_us": statistics.median(us),
+        "p99_us": pct(us, 0.99),
+        "wait_median_ms": pct(data["waits_ms"], 0.5) if data["waits_ms"] else None,
+        "wait_p99_ms": pct(data["waits_ms"], 0.99) if data["waits_ms"] else None,
+        "dropped": data["dropped"],
+        "after_response_median_ms": pct(data["after_response_ms"], 0.5)
+        if data["after_response_ms"]
+        else None,
+        "after_response_p99_ms": pct(data["after_response_ms"], 0.99)
+        if data["after_response_ms"]
+        else None,
+    }
+
+
+def run_cold(variant: str, env: dict[str, str], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--cold", variant],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+        line = [x for x in proc.stderr.splitlines() if x.startswith("COLD_MS ")]
+        if not line:
+            raise RuntimeError(f"cold run of {variant} failed:\n{proc.stderr[-3000:]}")
+        samples.append(float(line[-1].split()[1]))
+    return statistics.median(samples)
+
+
+def machine() -> str:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    libs = ", ".join(
+        f"{name} {version(name)}"
+        for name in (
+            "aws-lambda-powertools",
+            "aws-xray-sdk",
+            "opentelemetry-sdk",
+            "opentelemetry-instrumentation-aws-lambda",
+            "structlog",
+            "rotel",
+        )
+    )
+    return (
+        f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; {libs}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=3000, help="timed invocations per variant")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--cold-runs", type=int, default=15)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--child")
+    parser.add_argument("--cold")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child:
+        child_run(args.child, args.n, args.warmup, args.out)
+        return
+    if args.cold:
+        child_cold(args.cold)
+        return
+
+    variants = [v for v in args.variants.split(",") if v]
+    tmp = Path(tempfile.mkdtemp(prefix="fnlens-bench-"))
+    rotel_proc, otlp_port = start_rotel(tmp)
+    udp = UdpDrain()
+    ext_api = None
+    ext_server = None
+    if "fnlens-full-ext" in variants:
+        sys.path.insert(0, str(ROOT / "tests" / "exporters"))
+        from extension_api import FakeExtensionsAPI
+
+        ext_server = FakeExtensionsAPI().start()
+        ext_api = ext_server.address
+    results: dict[str, dict] = {}
+    cold: dict[str, float] = {}
+    try:
+        for variant in variants:
+            env = variant_env(variant, otlp_port, udp.port, ext_api)
+            print(f"running {variant} …", file=sys.stderr, flush=True)
+            results[variant] = run_variant(variant, env, args.n, args.warmup, tmp)
+            cold[variant] = run_cold(variant, env, args.cold_runs)
+    finally:
+        udp_received = udp.received
+        udp.close()
+        if ext_server is not None:
+            ext_server.stop()
+        rotel_proc.terminate()
+        rotel_proc.wait(10)
+
+    command = "python bench/bench_middleware.py " + " ".join(
+        a for a in sys.argv[1:] if a != "--write-docs"
+    )
+    report = render(results, cold, args, udp_received, command.strip())
+    print(report)
+    if args.write_docs:
+        write_docs(report)
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def render(results: dict, cold: dict, args: Any, udp_received: int, command: str) -> str:
+    bare = results.get("bare", {"median_us": 0.0, "p99_us": 0.0})
+    lines = [
+        "## Middleware",
+        "",
+        f"Command: `{command}` ({args.n} timed invocations after {args.warmup} warm-up, "
+        f"one fresh process per variant; cold cost = median of {args.cold_runs} fresh "
+        "processes).",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "| variant | median µs | p99 µs | overhead median µs | overhead p99 µs "
+        "| caller waits for telemetry, median / p99 ms | import + decorate ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant, row in results.items():
+        wait = (
+            "n/a"
+            if row["wait_median_ms"] is None
+            else f"{row['wait_median_ms']:.3f} / {row['wait_p99_ms']:.3f}"
+        )
+        lines.append(
+            f"| {VARIANTS[variant]} | {_fmt(row['median_us'])} | {_fmt(row['p99_us'])} "
+            f"| {_fmt(row['median_us'] - bare['median_us'])} "
+            f"| {_fmt(row['p99_us'] - bare['p99_us'])} | {wait} | {_fmt(cold.get(variant), 2)} |"
+        )
+    lines += ["", "Ratios (targets from DESIGN §8):", ""]
+
+    def overhead(v: str, key: str) -> float | None:
+        if v not in results or "bare" not in results:
+            return None
+        return results[v][key] - bare[key]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        if a is None or b is None or b <= 0:
+            return "n/a"
+        return f"{a / b:.3f}"
+
+    pt_med, pt_p99 = overhead("powertools", "median_us"), overhead("powertools", "p99_us")
+    ot_med, ot_p99 = overhead("otel", "median_us"), overhead("otel", "p99_us")
+    otel_wait = results.get("otel", {})
+    for v in ("fnlens", "fnlens-full", "fnlens-full-ext"):
+        if v not in results:
+            continue
+        med, p99 = overhead(v, "median_us"), overhead(v, "p99_us")
+        row = results[v]
+        lines.append(
+            f"- {VARIANTS[v]}: overhead / Powertools stacked = {ratio(med, pt_med)} median, "
+            f"{ratio(p99, pt_p99)} p99 (target ≤ 0.3); / OpenTelemetry = {ratio(med, ot_med)} "
+            f"median, {ratio(p99, ot_p99)} p99; import + decorate / Powertools = "
+            f"{ratio(cold.get(v), cold.get('powertools'))} (target ≤ 0.5)"
+            + (
+                f"; caller wait / OTel force_flush = "
+                f"{ratio(row['wait_median_ms'], otel_wait.get('wait_median_ms'))} median, "
+                f"{ratio(row['wait_p99_ms'], otel_wait.get('wait_p99_ms'))} p99 (target ≤ 0.1); "
+                f"telemetry_dropped = {row['dropped']}"
+                if row["wait_median_ms"] is not None and otel_wait
+                else ""
+            )
+        )
+    ext = results.get("fnlens-full-ext")
+    if ext and ext.get("after_response_median_ms") is not None:
+        lines += [
+            "",
+            "In extension mode the export runs after the response, while the in-process "
+            "extension holds the environment: "
+            f"{ext['after_response_median_ms']:.3f} ms median, "
+            f"{ext['after_response_p99_ms']:.3f} ms p99 per invocation "
+            "(the caller does not wait for it).",
+        ]
+    lines += [
+        "",
+        f"X-Ray segment documents received on the local UDP socket: {udp_received}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(report: str) -> None:
+    """Replace (or append) the ``## Middleware`` section of docs/benchmarks.md."""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find("## Middleware")
+    notes_path = HERE / "middleware_notes.md"
+    notes = notes_path.read_text() if notes_path.exists() else ""
+    section = report + ("\n" + notes if notes else "")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

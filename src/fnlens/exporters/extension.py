@@ -1,0 +1,182 @@
+"""An in-process Lambda extension: export after the response is sent.
+
+Lambda freezes the execution environment only when the runtime has posted the
+response *and* every registered extension has asked for its next event. So an
+extension thread inside the function's own process can hold the environment
+until fnlens's queues are drained, while the caller already has its response:
+the handler waits for nothing (``FNLENS_FLUSH_MODE=extension``).
+
+Protocol (Lambda Extensions API, ``AWS_LAMBDA_RUNTIME_API``):
+
+1. during init, ``POST /2020-01-01/extension/register`` with
+   ``Lambda-Extension-Name`` and ``{"events": ["INVOKE"]}`` (internal
+   extensions cannot subscribe to ``SHUTDOWN``);
+2. loop: ``GET /2020-01-01/extension/event/next`` blocks until an ``INVOKE``;
+   the thread waits until fnlens has emitted that invocation's record (the
+   extension is the last sink, so every exporter already has it queued), drains
+   every exporter until the queues are empty — bounded by the invocation's
+   deadline and ``FNLENS_EXTENSION_DRAIN_MS`` (default 2000) — and asks for the
+   next event, which lets Lambda freeze the environment.
+
+If registration fails (no Extensions API, called after init), fnlens falls back
+to the ``budget`` flush mode.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fnlens.config import parse_number, warn_once
+from fnlens.runtime.telemetry import Telemetry
+
+EXTENSION_NAME = "fnlens"
+API_VERSION = "2020-01-01"
+
+
+class InProcessExtension:
+    """Registered extension + the thread that drains fnlens's exporters after each invoke."""
+
+    def __init__(self, telemetry: Telemetry, api: str, *, drain_ms: float = 2000.0) -> None:
+        self.telemetry = telemetry
+        self.host, _, port = api.partition(":")
+        self.port = int(port or 80)
+        self.drain_s = drain_ms / 1000.0
+        self.identifier: str | None = None
+        self._cond = threading.Condition()
+        self._finished = 0  # invocation records seen
+        self._handled = 0  # INVOKE events completed
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.drains: list[float] = []  # ms spent draining, per invoke (bounded)
+
+    # sink protocol: the extension is registered last, so it sees a record after
+    # every exporter has queued it -------------------------------------------------
+    def emit(self, event: Mapping[str, Any]) -> None:
+        if event.get("event") == "invocation":
+            with self._cond:
+                self._finished += 1
+                self._cond.notify_all()
+
+    def flush(self, timeout_s: float) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        self.stop()
+
+    # Extensions API -----------------------------------------------------------
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str], timeout: Any
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        finally:
+            conn.close()
+
+    def register(self) -> bool:
+        status, headers, _ = self._request(
+            "POST",
+            f"/{API_VERSION}/extension/register",
+            json.dumps({"events": ["INVOKE"]}).encode(),
+            {"Lambda-Extension-Name": EXTENSION_NAME, "Content-Type": "application/json"},
+            timeout=2.0,
+        )
+        self.identifier = headers.get("lambda-extension-identifier")
+        return status == 200 and bool(self.identifier)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fnlens-extension", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def _next_event(self) -> dict[str, Any] | None:
+        status, _, data = self._request(
+            "GET",
+            f"/{API_VERSION}/extension/event/next",
+            None,
+            {"Lambda-Extension-Identifier": self.identifier or ""},
+            timeout=None,  # blocks until the next invoke, by design
+        )
+        if status != 200:
+            return None
+        return json.loads(data or b"{}")
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop:
+            try:
+                event = self._next_event()
+            except Exception as exc:
+                failures += 1
+                warn_once("extension:next", f"Lambda extension event/next failed: {exc}")
+                if failures > 5:
+                    return
+                time.sleep(0.01 * failures)
+                continue
+            if event is None or event.get("eventType") != "INVOKE":
+                continue
+            failures = 0
+            self._after_invoke(event)
+
+    def _after_invoke(self, event: Mapping[str, Any]) -> None:
+        now_ms = time.time() * 1000.0
+        deadline_ms = float(event.get("deadlineMs") or now_ms + self.drain_s * 1000.0)
+        limit = time.monotonic() + max(0.0, min(self.drain_s, (deadline_ms - now_ms) / 1000.0))
+        with self._cond:
+            while self._finished <= self._handled and not self._stop:
+                remaining = limit - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if self._finished > self._handled:
+                self._handled += 1
+        start = time.perf_counter()
+        remaining = limit - time.monotonic()
+        if remaining > 0:
+            self.telemetry.flush(remaining)  # outside an invocation: waits for real
+        if len(self.drains) < 10_000:
+            self.drains.append((time.perf_counter() - start) * 1000.0)
+
+
+def start_extension(
+    telemetry: Telemetry, env: Mapping[str, str] | None = None
+) -> InProcessExtension | None:
+    """Register and start the extension; None (and a warning) when that is not possible."""
+    env = os.environ if env is None else env
+    api = env.get("AWS_LAMBDA_RUNTIME_API")
+    if not api:
+        warn_once(
+            "extension:api",
+            "FNLENS_FLUSH_MODE=extension needs AWS_LAMBDA_RUNTIME_API; using the flush budget",
+        )
+        return None
+    drain_ms = parse_number(
+        "FNLENS_EXTENSION_DRAIN_MS", env.get("FNLENS_EXTENSION_DRAIN_MS"), 2000.0
+    )
+    extension = InProcessExtension(telemetry, api, drain_ms=drain_ms)
+    try:
+        registered = extension.register()
+    except Exception as exc:
+        registered = False
+        warn_once("extension:register", f"Lambda extension registration failed: {exc}")
+    if not registered:
+        warn_once(
+            "extension:registered",
+            "could not register the fnlens Lambda extension; using the flush budget",
+        )
+        return None
+    extension.start()
+    return extension

@@ -1,0 +1,96 @@
+"""A local stand-in for the Lambda Extensions API (register + event/next).
+
+``event/next`` answers with an INVOKE event as soon as it is asked (or, with
+``gate=True``, when the test releases one), and records when each call arrived,
+so tests can check that the extension held the environment until its export was done.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeExtensionsAPI:
+    def __init__(self, *, gate: bool = False) -> None:
+        self.registrations: list[dict[str, Any]] = []
+        self.next_calls: list[float] = []  # time.monotonic() of each event/next request
+        self.gate = threading.Semaphore(0) if gate else None
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _reply(self, status: int, body: dict, headers: dict | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path == "/2020-01-01/extension/register":
+                    api.registrations.append(
+                        {"name": self.headers.get("Lambda-Extension-Name"), "body": body}
+                    )
+                    self._reply(
+                        200,
+                        {"functionName": "orders-api", "functionVersion": "1", "handler": "app.h"},
+                        {"Lambda-Extension-Identifier": str(uuid.uuid4())},
+                    )
+                else:
+                    self._reply(404, {"errorType": "NotFound"})
+
+            def do_GET(self) -> None:
+                if self.path != "/2020-01-01/extension/event/next":
+                    self._reply(404, {"errorType": "NotFound"})
+                    return
+                if not self.headers.get("Lambda-Extension-Identifier"):
+                    self._reply(403, {"errorType": "Extension.Unregistered"})
+                    return
+                api.next_calls.append(time.monotonic())
+                if api.gate is not None and not api.gate.acquire(timeout=30):
+                    self._reply(500, {"errorType": "Timeout"})
+                    return
+                self._reply(
+                    200,
+                    {
+                        "eventType": "INVOKE",
+                        "deadlineMs": int(time.time() * 1000) + 3000,
+                        "requestId": str(uuid.uuid4()),
+                        "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                        "tracing": {"type": "X-Amzn-Trace-Id", "value": ""},
+                    },
+                )
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> FakeExtensionsAPI:
+        self._thread.start()
+        return self
+
+    def release(self, n: int = 1) -> None:
+        if self.gate is not None:
+            for _ in range(n):
+                self.gate.release()
+
+    def stop(self) -> None:
+        if self.gate is not None:
+            self.release(100)
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,74 @@
+"""The in-process Lambda extension: the caller waits for nothing, the environment
+is held (event/next is not called) until the export is done."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from extension_api import FakeExtensionsAPI
+from otlp_sink import OTLPSink
+
+import fnlens
+from fnlens.testing import LambdaContext, capture, events
+
+
+def _wait(predicate, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+@pytest.mark.e2e
+def test_export_finishes_after_the_response(install):
+    api = FakeExtensionsAPI(gate=True).start()
+    sink = OTLPSink(delay_s=0.2).start()  # a slow backend: 200 ms per request
+    try:
+        installed = install(
+            ["otlp"],
+            otlp_endpoint=sink.endpoint,
+            traces=True,
+            logs=False,
+            flush_mode="extension",
+            env={"AWS_LAMBDA_RUNTIME_API": api.address},
+        )
+        assert installed.flush_mode == "extension" and installed.extension is not None
+        assert api.registrations == [{"name": "fnlens", "body": {"events": ["INVOKE"]}}]
+        assert _wait(lambda: len(api.next_calls) == 1)  # init done, waiting for an invoke
+
+        @fnlens.instrument(flush_budget_ms=50)
+        def handler(event, context):
+            return {"statusCode": 200}
+
+        walls = []
+        with capture() as captured:
+            for i in range(3):
+                api.release()  # Lambda delivers INVOKE to the extension…
+                start = time.perf_counter()
+                handler(events.api_gateway_v2(), LambdaContext())  # …and to the runtime
+                walls.append(time.perf_counter() - start)
+                # the extension asks for the next event only once the span is exported
+                assert _wait(lambda i=i: len(api.next_calls) == i + 2), api.next_calls
+                spans = [s for s in sink.spans if s["kind"] == 2]
+                assert len(spans) >= i + 1
+                assert sink.completed_at and sink.completed_at[-1] <= api.next_calls[-1]
+        assert max(walls) < 0.1, walls  # the 200 ms export happened after the response
+        assert all(r["telemetry_flush_ms"] < 5 for r in captured.records)
+        assert installed.extension.drains and max(installed.extension.drains) >= 150
+    finally:
+        api.stop()
+        sink.stop()
+
+
+def test_falls_back_to_the_budget_without_an_extensions_api(install):
+    from conftest import closed_port
+
+    installed = install(
+        ["emf"],
+        flush_mode="extension",
+        env={"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{closed_port()}"},
+    )
+    assert installed.extension is None and installed.flush_mode == "budget"
