@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from fnlens.runtime.logs import PIPELINE
+
 DEFAULT_NAMESPACE = "fnlens"
 DIMENSIONS = ("service", "function_name", "function_version")
 METRICS = (
@@ -118,7 +120,10 @@ class EMFHook:
         try:
             with self._lock:
                 out.write(line + "\n")
-                out.flush()
+                if not PIPELINE.stdout:
+                    out.flush()
+                # else: the invocation record is written to the same stream right after
+                # and flushed; both lines leave in one write system call.
         except Exception:
             self._dropped += 1
 
