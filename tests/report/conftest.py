@@ -55,8 +55,8 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")  # Playwright's sync API keeps an event loop running:
+def browser():  # close it with the module so later asyncio tests get a clean thread
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
