@@ -66,7 +66,7 @@ def print_report(data: ReportData, console: Any | None = None) -> None:
         ("mean init", "right"),
         ("cost / 1M", "right"),
     ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name == "status")  # type: ignore[arg-type]
     for v in compare_versions(data.per_version, data.cost):
         x = v.values
         if v.is_baseline:
