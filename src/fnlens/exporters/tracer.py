@@ -13,8 +13,24 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from fnlens.exporters.spans import BudgetSpanProcessor
+from fnlens.runtime import ids
+from fnlens.runtime.tracing import trace_id_hint
+
+
+class FnlensIdGenerator(IdGenerator):
+    """Trace ids that are also valid X-Ray ids (epoch seconds first), and that follow the
+    parent policy's choice for a new root (the Lambda X-Ray root when it is not sampled),
+    so spans, records, REPORT lines and X-Ray join on one id."""
+
+    def generate_span_id(self) -> int:
+        return int(ids.new_span_id(), 16)
+
+    def generate_trace_id(self) -> int:
+        return int(trace_id_hint() or ids.new_trace_id(), 16)
+
 
 _lock = threading.Lock()
 
@@ -56,7 +72,9 @@ def install_span_exporters(
         if not _state.get("installed"):
             provider = trace.get_tracer_provider()
             if not isinstance(provider, TracerProvider):
-                provider = TracerProvider(resource=resource_factory())
+                provider = TracerProvider(
+                    resource=resource_factory(), id_generator=FnlensIdGenerator()
+                )
                 trace.set_tracer_provider(provider)
                 provider = trace.get_tracer_provider()  # set only once per process
             if isinstance(provider, TracerProvider):

@@ -9,6 +9,7 @@ its children. Otherwise fnlens still mints W3C ids so logs correlate.
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
 from typing import Any
 
 from fnlens.runtime import ids
@@ -16,6 +17,12 @@ from fnlens.runtime.propagation import TraceDecision
 
 SPAN_NAME_DEFAULT = "invocation"
 _TRACER: dict[str, Any] = {}
+_TRACE_ID_HINT: ContextVar[str | None] = ContextVar("fnlens_trace_id_hint", default=None)
+
+
+def trace_id_hint() -> str | None:
+    """The trace id the invocation span should get when it starts a new trace (or None)."""
+    return _TRACE_ID_HINT.get()
 
 
 class SpanHandle:
@@ -73,8 +80,9 @@ def start_span(
 ) -> SpanHandle | None:
     """Start and activate the SERVER span, or return None when OpenTelemetry isn't loaded.
 
-    Without a parent the span is a true root: its trace id comes from the SDK
-    (``decision.trace_id`` is only used when no SDK records the span).
+    Without a parent the span is a new root. Its trace id is ``decision.trace_id``
+    (for instance the X-Ray root) when the provider's id generator reads
+    :func:`trace_id_hint` — fnlens's provider does; another SDK provider picks its own.
     """
     if not otel_loaded():
         return None
@@ -109,9 +117,18 @@ def start_span(
         # get_tracer builds a new Tracer (and scope) on every call: ~60 µs with the SDK.
         # A tracer taken from the proxy provider follows a provider installed later.
         tracer = _TRACER["tracer"] = trace.get_tracer("fnlens")
-    span = tracer.start_span(
-        name, context=parent_ctx, kind=SpanKind.SERVER, attributes=attributes, links=links
-    )
+    hint = None
+    if parent is None or not parent.span_id:
+        # A new root keeps the trace id the policy chose (e.g. the X-Ray root), when the
+        # provider's id generator honours the hint (fnlens's does; see exporters.tracer).
+        hint = _TRACE_ID_HINT.set(decision.trace_id)
+    try:
+        span = tracer.start_span(
+            name, context=parent_ctx, kind=SpanKind.SERVER, attributes=attributes, links=links
+        )
+    finally:
+        if hint is not None:
+            _TRACE_ID_HINT.reset(hint)
     span_context = span.get_span_context()
     if not span_context.is_valid or not span.is_recording():
         # No SDK: keep an id of our own so handler spans and logs still have a parent.
