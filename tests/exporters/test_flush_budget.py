@@ -56,7 +56,8 @@ def test_unreachable_collector_costs_at_most_the_budget(install, black_hole, pro
     records = captured.records
     assert len(records) == 16
     assert max(walls) <= BUDGET_MS + TOLERANCE_MS, walls
-    assert all(r["telemetry_flush_ms"] <= BUDGET_MS + 5 for r in records), [
+    # the exporter's own timeout is 300 ms: waiting for it would blow far past this bound
+    assert all(r["telemetry_flush_ms"] <= BUDGET_MS + TOLERANCE_MS for r in records), [
         r["telemetry_flush_ms"] for r in records
     ]
     assert records[-1]["telemetry_dropped"] > 0

@@ -51,8 +51,9 @@ def _records(stdout: str) -> list[dict]:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("span_path", ["fast", "sdk"])
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
-def test_spans_and_logs_reach_the_backend_through_rotel(rotel, otlp_sink, protocol):
+def test_spans_and_logs_reach_the_backend_through_rotel(rotel, otlp_sink, protocol, span_path):
     n = 12
     endpoint = rotel.http_endpoint if protocol == "http/protobuf" else rotel.grpc_endpoint
     env = lambda_env(
@@ -61,6 +62,7 @@ def test_spans_and_logs_reach_the_backend_through_rotel(rotel, otlp_sink, protoc
         FNLENS_SERVICE_VERSION="1.2.3",
         OTEL_SERVICE_NAME="orders",
         TEST_N=n,
+        FNLENS_SPAN_PATH=span_path,
     )
     proc = run_script(SCRIPT, env)
     assert proc.returncode == 0, proc.stderr

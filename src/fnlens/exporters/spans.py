@@ -15,9 +15,62 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from fnlens._version import __version__
 from fnlens.exporters.flushing import POLICY
 from fnlens.exporters.queue import ExportQueue
 from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.runtime.tracing import FastSpan
+
+_FAST: dict[str, Any] = {}
+
+
+def set_fast_span_resource(resource: Any) -> None:
+    """The resource invocation spans recorded on the fast path are exported with."""
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    _FAST["resource"] = resource
+    _FAST["scope"] = InstrumentationScope("fnlens", __version__)
+
+
+def to_readable(fast: FastSpan) -> ReadableSpan:
+    """A fast-path invocation span as the SDK span the exporters expect (export thread)."""
+    from opentelemetry.sdk.trace import Event
+    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+    from opentelemetry.trace.span import TraceState
+
+    flags = TraceFlags(TraceFlags.SAMPLED if fast.sampled else 0)
+    state = None
+    if fast.tracestate:
+        try:
+            state = TraceState.from_header([fast.tracestate])
+        except Exception:
+            state = None
+    trace_id = int(fast.trace_id, 16)
+    context = SpanContext(trace_id, int(fast.span_id, 16), False, flags, state)
+    parent = (
+        SpanContext(trace_id, int(fast.parent_span_id, 16), True, flags, state)
+        if fast.parent_span_id
+        else None
+    )
+    status = (
+        Status(StatusCode.ERROR, fast.status_message)
+        if fast.status_code == 2
+        else Status(StatusCode.UNSET)
+    )
+    return ReadableSpan(
+        name=fast.name,
+        context=context,
+        parent=parent,
+        resource=_FAST.get("resource"),
+        attributes=dict(fast.attributes),
+        events=[Event(name, attrs, ts) for name, ts, attrs in fast.events],
+        links=tuple(fast.links or ()),
+        kind=SpanKind.SERVER,
+        status=status,
+        start_time=fast.start_ns,
+        end_time=fast.end_ns,
+        instrumentation_scope=_FAST.get("scope"),
+    )
 
 
 class BudgetSpanProcessor(SpanProcessor):
@@ -41,8 +94,9 @@ class BudgetSpanProcessor(SpanProcessor):
             on_error=lambda exc: TELEMETRY.report_failure(exporter, "export", exc),
         )
 
-    def _export(self, batch: Sequence[ReadableSpan]) -> bool:
-        return self.exporter.export(batch) == SpanExportResult.SUCCESS
+    def _export(self, batch: Sequence[Any]) -> bool:
+        spans = [to_readable(s) if type(s) is FastSpan else s for s in batch]
+        return self.exporter.export(spans) == SpanExportResult.SUCCESS
 
     # SpanProcessor -----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Any = None) -> None:

@@ -72,11 +72,17 @@ def install_span_exporters(
         if not _state.get("installed"):
             provider = trace.get_tracer_provider()
             if not isinstance(provider, TracerProvider):
-                provider = TracerProvider(
-                    resource=resource_factory(), id_generator=FnlensIdGenerator()
-                )
-                trace.set_tracer_provider(provider)
+                ours = TracerProvider(resource=resource_factory(), id_generator=FnlensIdGenerator())
+                trace.set_tracer_provider(ours)
                 provider = trace.get_tracer_provider()  # set only once per process
+                if provider is ours and _fast_path_enabled():
+                    # fnlens owns the provider: record invocation spans without the SDK
+                    # tracer on the handler's thread (fnlens.runtime.tracing, fast path)
+                    from fnlens.exporters.spans import set_fast_span_resource
+                    from fnlens.runtime.tracing import set_span_recorder
+
+                    set_fast_span_resource(ours.resource)
+                    set_span_recorder(_record_fast_span)
             if isinstance(provider, TracerProvider):
                 provider.add_span_processor(_ROUTER)
             _state["installed"] = True
@@ -87,6 +93,20 @@ def install_span_exporters(
             set_link_factory(invocation_links)
         _ROUTER.processors = (*_ROUTER.processors, *processors)
     return processors
+
+
+def _fast_path_enabled() -> bool:
+    import os
+
+    from fnlens.config import parse_choice
+
+    raw = os.environ.get("FNLENS_SPAN_PATH")
+    return parse_choice("FNLENS_SPAN_PATH", raw, ("fast", "sdk"), "fast") == "fast"
+
+
+def _record_fast_span(span: Any) -> None:
+    for processor in _ROUTER.processors:
+        processor.queue.put(span)
 
 
 def remove_all_processors() -> None:

@@ -4,11 +4,21 @@ fnlens never imports OpenTelemetry on the hot path. When an exporter installed
 an SDK (or the application imported the API), the invocation span is a real
 OpenTelemetry SERVER span, made current so that spans the handler creates are
 its children. Otherwise fnlens still mints W3C ids so logs correlate.
+
+Fast path: when fnlens's exporters own the SDK TracerProvider they register a
+*span recorder* (:func:`set_span_recorder`). The invocation span is then kept
+as plain data on the handler's thread (ids, times, attributes; a
+``NonRecordingSpan`` with its context is made current, so the handler's own SDK
+spans are its children) and turned into an SDK ``ReadableSpan`` on the export
+thread, skipping the SDK tracer's per-span work (sampler, span object, attribute
+validation, processor fan-out) on the critical path. Sampling follows the
+parent's flag, as the SDK's default ``ParentBased(AlwaysOn)`` sampler does.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -18,6 +28,14 @@ from fnlens.runtime.propagation import TraceDecision
 SPAN_NAME_DEFAULT = "invocation"
 _TRACER: dict[str, Any] = {}
 _TRACE_ID_HINT: ContextVar[str | None] = ContextVar("fnlens_trace_id_hint", default=None)
+
+
+_RECORDER: list[Any] = []
+
+
+def set_span_recorder(recorder: Any | None) -> None:
+    """Install (or remove) the callable that receives finished :class:`FastSpan` objects."""
+    _RECORDER[:] = [] if recorder is None else [recorder]
 
 
 def trace_id_hint() -> str | None:
@@ -68,6 +86,88 @@ class SpanHandle:
         self._token = None
 
 
+class FastSpan:
+    """The invocation span as plain data (see the module docstring); made current as a
+    ``NonRecordingSpan`` and handed to the recorder when it ends."""
+
+    __slots__ = (
+        "_token",
+        "attributes",
+        "end_ns",
+        "events",
+        "links",
+        "name",
+        "parent_span_id",
+        "recorder",
+        "sampled",
+        "span",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "status_message",
+        "trace_id",
+        "tracestate",
+    )
+
+    def __init__(self, name: str, trace_id: str, span_id: str, parent_span_id: str | None,
+                 sampled: bool, tracestate: str | None, attributes: dict[str, Any],
+                 links: list[Any] | None, recorder: Any) -> None:  # fmt: skip
+        self.start_ns = time.time_ns()
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.sampled = sampled
+        self.tracestate = tracestate
+        self.attributes = attributes
+        self.links = links
+        self.recorder = recorder
+        self.events: list[tuple[str, int, dict[str, Any]]] = []
+        self.status_code = 0  # UNSET; 2 = ERROR
+        self.status_message: str | None = None
+        self.end_ns = 0
+        self.span: Any = None
+        self._token: Any = None
+
+    def end(
+        self,
+        attributes: dict[str, Any],
+        error: BaseException | None,
+        status_message: str | None = None,
+    ) -> None:
+        self.end_ns = time.time_ns()
+        attrs = self.attributes
+        for key, value in attributes.items():
+            if value is not None:
+                attrs[key] = value
+        if error is not None:
+            import traceback
+
+            self.status_code = 2
+            self.status_message = f"{type(error).__name__}: {error}"
+            self.events.append(
+                (
+                    "exception",
+                    self.end_ns,
+                    {
+                        "exception.type": type(error).__qualname__,
+                        "exception.message": str(error),
+                        "exception.stacktrace": "".join(
+                            traceback.format_exception(type(error), error, error.__traceback__)
+                        ),
+                        "exception.escaped": "True",
+                    },
+                )
+            )
+        elif status_message is not None:
+            self.status_code = 2
+            self.status_message = status_message
+        if self.sampled:
+            self.recorder(self)
+
+    detach = SpanHandle.detach
+
+
 def otel_loaded() -> bool:
     return "opentelemetry.trace" in sys.modules
 
@@ -95,8 +195,10 @@ def start_span(
         TraceState,
     )
 
-    parent_ctx = context.Context()
     parent = decision.parent
+    if _RECORDER:
+        return _start_fast(name, decision, attributes, links, _RECORDER[0])
+    parent_ctx = context.Context()
     if parent is not None and parent.span_id:
         state = TraceState()
         if parent.tracestate:
@@ -141,3 +243,48 @@ def start_span(
         span = NonRecordingSpan(span_context)
     token = context.attach(trace.set_span_in_context(span))
     return SpanHandle(span, token, f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}")
+
+
+def _start_fast(
+    name: str,
+    decision: TraceDecision,
+    attributes: dict[str, Any],
+    links: list[Any] | None,
+    recorder: Any,
+) -> FastSpan:
+    from opentelemetry import context, trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+
+    parent = decision.parent
+    if parent is not None and parent.span_id:
+        trace_id, parent_span_id = parent.trace_id, parent.span_id
+        sampled, tracestate = parent.sampled, parent.tracestate
+    else:
+        trace_id, parent_span_id, sampled, tracestate = decision.trace_id, None, True, None
+    fast = FastSpan(
+        name,
+        trace_id,
+        ids.new_span_id(),
+        parent_span_id,
+        sampled,
+        tracestate,
+        attributes,
+        links,
+        recorder,
+    )
+    state = None
+    if tracestate:
+        try:
+            state = TraceState.from_header([tracestate])
+        except Exception:
+            state = None
+    span_context = SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(fast.span_id, 16),
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else 0),
+        trace_state=state,
+    )
+    fast.span = NonRecordingSpan(span_context)
+    fast._token = context.attach(trace.set_span_in_context(fast.span))
+    return fast
