@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 ExportFn = Callable[[Sequence[Any]], bool]
+_ALL: weakref.WeakSet[ExportQueue] = weakref.WeakSet()
 
 
 class ExportQueue:
@@ -54,6 +56,7 @@ class ExportQueue:
         self._gave_up_on = -1  # export seq a flush already timed out waiting for
         self._gave_up_after = 0.0  # ... and how long that flush had waited
         self._thread: threading.Thread | None = None
+        _ALL.add(self)
 
     # hot path ---------------------------------------------------------------
     def put(self, item: Any) -> bool:
@@ -81,6 +84,12 @@ class ExportQueue:
         if self._pending == 0:
             return True
         deadline = time.perf_counter() + max(0.0, timeout_s)
+        if timeout_s > 0:
+            # Start every other queue's export now, so that waiting for several
+            # exporters costs the slowest one, not their sum.
+            for other in list(_ALL):
+                if other is not self and other._pending:
+                    other.nudge()
         with self._cond:
             self._flush_requested = True
             self._cond.notify_all()
@@ -99,6 +108,12 @@ class ExportQueue:
                     return False
                 self._cond.wait(remaining)
         return True
+
+    def nudge(self) -> None:
+        """Ask the worker to export what is queued now, without waiting."""
+        with self._cond:
+            self._flush_requested = True
+            self._cond.notify_all()
 
     # introspection ------------------------------------------------------------
     def dropped(self) -> int:
