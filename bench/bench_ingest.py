@@ -12,7 +12,7 @@ row number through DuckDB's hash), then times, each in a fresh process:
 and peak RSS of each process. Results go to stdout and, with --write-docs, into the
 ``## Ingest`` section of docs/benchmarks.md.
 
-    python bench/bench_ingest.py --n 1000000 --n 10000000 --write-docs
+    python bench/bench_ingest.py --n 1000000 --n 1000000:1GB --n 10000000:4GB --text --write-docs
     python bench/bench_ingest.py --n 100000          # quick run
 """
 
@@ -220,13 +220,14 @@ def markdown(results: list[dict]) -> str:
             "Python line parser (the path for text and mixed formats), same invocations as",
             "START/END/REPORT text lines:",
             "",
-            "| invocations | file | ingest (s) | lines/s | RSS |",
-            "|---:|---:|---:|---:|---:|",
+            "| invocations | memory_limit | file | ingest (s) | lines/s | RSS |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
         for r in texts:
             t = r["text"]
             lines.append(
-                f"| {r['n']:,} | {r['text_mb']:,.0f} MB | {t['seconds']:.2f} "
+                f"| {r['n']:,} | {r['memory_limit'] or 'default'} | {r['text_mb']:,.0f} MB "
+                f"| {t['seconds']:.2f} "
                 f"| {3 * r['n'] / t['seconds']:,.0f} | {t['rss_mb']:,.0f} MB |"
             )
     lines.append("")
@@ -252,17 +253,23 @@ def write_docs(section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, action="append", help="records (repeatable)")
+    parser.add_argument(
+        "--n",
+        action="append",
+        help="records, optionally with a DuckDB memory limit: 1000000 or 10000000:4GB (repeatable)",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/fnlens-bench"))
     parser.add_argument("--text", action="store_true", help="also time the text line parser")
+    parser.add_argument("--text-max-n", type=int, default=1_000_000, help="largest N for --text")
     parser.add_argument("--repeat", type=int, default=2, help="runs per step; the fastest counts")
-    parser.add_argument("--memory-limit", default="", help="DuckDB memory_limit for every step")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     results = []
-    for n in args.n or [1_000_000]:
-        r = bench(n, args.workdir, args.text, args.repeat, args.memory_limit)
+    for spec in args.n or ["1000000"]:
+        n_text, _, limit = spec.partition(":")
+        n = int(n_text.replace("_", ""))
+        r = bench(n, args.workdir, args.text and n <= args.text_max_n, args.repeat, limit)
         print(json.dumps(r))
         results.append(r)
     section = markdown(results)

@@ -78,6 +78,14 @@ def _coerce(sql_type: str, value: Any) -> Any:
     return value
 
 
+_SCHEMAS = {table: arrow_schema(table) for table in STAGE_COLUMNS}
+_PY_TYPES = {"VARCHAR": str, "DOUBLE": float, "BOOLEAN": bool, "TIMESTAMP": datetime}
+_SPECS = {
+    table: {name: (t, _PY_TYPES.get(t, type(None))) for name, t in columns.items()}
+    for table, columns in STAGE_COLUMNS.items()
+}
+
+
 class Sink:
     """Buffers rows per table; ``flush_fn(table, arrow_table)`` stores a full batch."""
 
@@ -89,14 +97,19 @@ class Sink:
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Validate and buffer one row; raises ValueError when a value does not fit."""
-        types = STAGE_COLUMNS[table]
+        specs = _SPECS[table]
         clean = {}
         for name, value in row.items():
-            sql_type = types.get(name)
-            if sql_type is None or value is None:
+            if value is None:
+                continue
+            spec = specs.get(name)
+            if spec is None:
+                continue
+            if type(value) is spec[1]:  # already the right type: the common case
+                clean[name] = value
                 continue
             try:
-                clean[name] = _coerce(sql_type, value)
+                clean[name] = _coerce(spec[0], value)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"field {name!r}: {exc}") from None
         buf = self._rows[table]
@@ -125,9 +138,7 @@ class Sink:
         rows = self._rows[table]
         if not rows:
             return
-        schema = arrow_schema(table)
-        columns = [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema]
-        self._flush_fn(table, pa.Table.from_arrays(columns, schema=schema))
+        self._flush_fn(table, pa.Table.from_pylist(rows, schema=_SCHEMAS[table]))
         self._rows[table] = []
 
     def flush(self) -> None:

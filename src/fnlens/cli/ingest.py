@@ -21,6 +21,8 @@ def ingest(
     paths: tuple[str, ...], db: str, strict: bool, progress: bool | None, memory_limit: str | None
 ) -> None:
     """Load files, directories and globs (PATH...) into the fnlens tables."""
+    import duckdb
+
     from fnlens.analysis.errors import IngestError
     from fnlens.analysis.ingest import ingest as run
 
@@ -30,6 +32,8 @@ def ingest(
         )
     except IngestError as exc:
         raise click.ClickException(str(exc)) from exc
+    except duckdb.Error as exc:  # e.g. the database is open in another process
+        raise click.ClickException(f"{db}: {str(exc).splitlines()[0]}") from exc
     for line in report.summary_lines():
         click.echo(line)
     rejected = report.rejected_files
