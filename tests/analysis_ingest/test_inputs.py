@@ -127,3 +127,14 @@ def test_directories_and_globs(tmp_path: Path) -> None:
 def test_progress_bar_runs(tmp_path: Path) -> None:
     report = ingest([FIXTURES], db=tmp_path / "p.duckdb", progress=True)
     assert report.totals["invocations"] > 0
+
+
+def test_memory_limit_option(tmp_path: Path) -> None:
+    import pytest
+
+    from fnlens.analysis.errors import IngestError
+
+    report = ingest([FIXTURES / "fnlens.jsonl"], db=tmp_path / "m.duckdb", memory_limit="256MB")
+    assert report.totals["invocations"] == 3
+    with pytest.raises(IngestError, match="expected a size like 512MB"):
+        ingest([FIXTURES / "fnlens.jsonl"], db=tmp_path / "m.duckdb", memory_limit="lots")

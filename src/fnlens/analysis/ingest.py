@@ -84,6 +84,7 @@ def ingest(
     """
     started = time.perf_counter()
     files = expand_paths(paths)
+    limit = _size(memory_limit) if memory_limit else None
     own = not isinstance(db, duckdb.DuckDBPyConnection)
     con = connect(db) if own else db
     if not own:
@@ -92,8 +93,8 @@ def ingest(
 
         for table in TABLES:
             con.execute(create_table_sql(table))
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
     report = IngestReport(db=str(db) if own else "<connection>")
     try:
         con.execute("BEGIN TRANSACTION")
