@@ -271,3 +271,38 @@ def test_powertools_logger_and_emf(db: Path) -> None:
         ("EMF Shop: PaymentsCollected",),
         ("EMF Shop: PaymentsCollected",),
     ]
+
+
+def test_snapstart_restore_and_init_report(db: Path, tmp_path: Path) -> None:
+    f = tmp_path / "snap.log"
+    f.write_text(
+        "RESTORE_START Runtime Version: python:3.12.v38\n"
+        "RESTORE_REPORT Restore Duration: 310.52 ms\n"
+        "START RequestId: s-1 Version: 5\n"
+        "REPORT RequestId: s-1\tDuration: 8.00 ms\tBilled Duration: 9 ms\tMemory Size: 256 MB\t"
+        "Max Memory Used: 70 MB\tRestore Duration: 310.52 ms\tBilled Restore Duration: 150 ms\t\n"
+        "INIT_REPORT Init Duration: 9999.99 ms\tPhase: init\tStatus: error\t"
+        "Error Type: Runtime.Unknown\n"
+    )
+    report = ingest([f], db=db, progress=False)
+    assert report.malformed_count == 0
+    s = invocation(db, "s-1")
+    assert (s["cold_start"], s["init_type"], s["init_duration_ms"], s["version"]) == (
+        True,
+        "snap-start",
+        None,
+        "5",
+    )
+    levels = dict(rows(db, "SELECT substr(message, 1, 11), level FROM logs"))
+    assert levels["INIT_REPORT"] == "error"
+
+
+def test_json_array_of_pages(db: Path, tmp_path: Path) -> None:
+    pages = (FIXTURES / "filter_log_events_pages.json").read_text()
+    p1, p2 = pages.split("\n}\n", 1)
+    f = tmp_path / "pages.json"
+    f.write_text("[" + p1 + "\n}," + p2 + "]")
+    report = ingest([f], db=db, progress=False)
+    assert report.malformed_count == 0
+    assert report.files[0].format == "cloudwatch-filter-log-events"
+    assert report.totals["invocations"] == 4
