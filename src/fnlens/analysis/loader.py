@@ -144,7 +144,8 @@ class Loader:
                 )
             elif col == "version":
                 aggs.append(
-                    "coalesce(arg_min(service_version, _rank), arg_min(function_version, _rank))"
+                    "coalesce(nullif(arg_min(service_version, _rank), ''), "
+                    "arg_min(function_version, _rank))"
                     " AS version"
                 )
             elif col == "outcome":

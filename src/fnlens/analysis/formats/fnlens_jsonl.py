@@ -112,7 +112,7 @@ def fast_select_sql() -> str:
         {
             "ts": "CAST(timestamp AS TIMESTAMP)",
             "memory_size_mb": "memory_limit_mb",
-            "version": "coalesce(service_version, function_version)",
+            "version": "coalesce(nullif(service_version, ''), function_version)",
             "source": "'fnlens'",
             "_rank": str(RANK["fnlens"]),
         }
