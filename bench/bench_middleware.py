@@ -145,11 +145,13 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
         "dropped": dropped,
         "after_response_ms": extension.drains[warmup:] if extension is not None else [],
     }
-    Path(out).write_text(json.dumps(result))
     if variant.startswith("fnlens"):
         import fnlens
+        from fnlens.runtime.telemetry import TELEMETRY
 
-        fnlens.flush(5.0)
+        fnlens.flush(10.0)
+        result["dropped"] = TELEMETRY.dropped()  # after everything queued was exported
+    Path(out).write_text(json.dumps(result))
 
 
 def child_cold(variant: str) -> None:

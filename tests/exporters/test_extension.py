@@ -72,3 +72,26 @@ def test_falls_back_to_the_budget_without_an_extensions_api(install):
         env={"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{closed_port()}"},
     )
     assert installed.extension is None and installed.flush_mode == "budget"
+
+
+def test_minimal_http_parser_reads_content_length_and_chunked_bodies():
+    import socket as socketlib
+
+    from fnlens.exporters.extension import InProcessExtension
+    from fnlens.runtime.telemetry import Telemetry
+
+    ext = InProcessExtension(Telemetry(), "127.0.0.1:1")
+    a, b = socketlib.socketpair()
+    try:
+        b.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b'5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n'
+        )
+        head, body = ext._read_response(a)
+        assert head.startswith(b"HTTP/1.1 200") and body == b"{}"
+        head, body = ext._read_response(a)
+        assert body == b'{"a":1}'
+    finally:
+        a.close()
+        b.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -54,6 +55,9 @@ class InProcessExtension:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.drains: list[float] = []  # ms spent draining, per invoke (bounded)
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+        self._next_request = b""
 
     # sink protocol: the extension is registered last, so it sees a record after
     # every exporter has queued it -------------------------------------------------
@@ -91,6 +95,11 @@ class InProcessExtension:
             timeout=2.0,
         )
         self.identifier = headers.get("lambda-extension-identifier")
+        self._next_request = (
+            f"GET /{API_VERSION}/extension/event/next HTTP/1.1\r\n"
+            f"Host: {self.host}:{self.port}\r\n"
+            f"Lambda-Extension-Identifier: {self.identifier or ''}\r\n\r\n"
+        ).encode()
         return status == 200 and bool(self.identifier)
 
     def start(self) -> None:
@@ -103,16 +112,84 @@ class InProcessExtension:
             self._cond.notify_all()
 
     def _next_event(self) -> dict[str, Any] | None:
-        status, _, data = self._request(
-            "GET",
-            f"/{API_VERSION}/extension/event/next",
-            None,
-            {"Lambda-Extension-Identifier": self.identifier or ""},
-            timeout=None,  # blocks until the next invoke, by design
-        )
+        """``GET event/next`` over one kept-alive socket with a minimal HTTP/1.1 parser.
+
+        The response arrives when the next invocation starts, i.e. while the handler
+        runs: ``http.client``'s parsing would cost the handler ~100 µs of GIL time.
+        """
+        sock = self._sock
+        if sock is None:
+            sock = self._sock = socket.create_connection((self.host, self.port))
+        try:
+            sock.sendall(self._next_request)
+            head, body = self._read_response(sock)
+        except Exception:
+            self._close_socket()
+            raise
+        status = int(head.split(b" ", 2)[1])
+        if b"connection: close" in head.lower():
+            self._close_socket()
         if status != 200:
             return None
-        return json.loads(data or b"{}")
+        return json.loads(body or b"{}")
+
+    def _read_response(self, sock: socket.socket) -> tuple[bytes, bytes]:
+        buffer = self._buffer
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("Extensions API closed the connection")
+            buffer += chunk
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        length = 0
+        chunked = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value.strip())
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if chunked:
+            return head, self._read_chunked(sock, rest)
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("Extensions API closed the connection")
+            rest += chunk
+        self._buffer = rest[length:]
+        return head, rest[:length]
+
+    def _read_chunked(self, sock: socket.socket, data: bytes) -> bytes:
+        body = b""
+        while True:
+            while b"\r\n" not in data:
+                data += self._recv(sock)
+            size_line, _, data = data.partition(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            while len(data) < size + 2:
+                data += self._recv(sock)
+            if size == 0:
+                self._buffer = data[2:]
+                return body
+            body += data[:size]
+            data = data[size + 2 :]
+
+    @staticmethod
+    def _recv(sock: socket.socket) -> bytes:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("Extensions API closed the connection")
+        return chunk
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self._buffer = b""
 
     def _run(self) -> None:
         failures = 0
@@ -120,11 +197,11 @@ class InProcessExtension:
             try:
                 event = self._next_event()
             except Exception as exc:
+                # Keep asking: an extension that stops calling event/next would hold the
+                # environment until the function times out.
                 failures += 1
                 warn_once("extension:next", f"Lambda extension event/next failed: {exc}")
-                if failures > 5:
-                    return
-                time.sleep(0.01 * failures)
+                time.sleep(min(0.01 * failures, 0.5))
                 continue
             if event is None or event.get("eventType") != "INVOKE":
                 continue
