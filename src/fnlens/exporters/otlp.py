@@ -10,6 +10,7 @@ never on the runtime's hot path.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,46 @@ def _signal_url(base: str, path: str) -> str:
     return base if base.endswith(path) else base + path
 
 
+class LazyExporter:
+    """Builds the real exporter at its first export, on the export thread.
+
+    ``opentelemetry-exporter-otlp`` pulls in requests or grpc and the protobuf
+    encoders (~150 ms of imports); deferring them keeps them out of the function's
+    init phase. With ``FNLENS_FLUSH_MODE=extension`` they load after the first
+    response; with ``budget`` the first flush stops waiting at the budget.
+    """
+
+    def __init__(self, factory: Any, config: OTLPConfig) -> None:
+        self._factory = factory
+        self.config = config
+        self._exporter: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._exporter is None:
+                self._exporter = self._factory(self.config)
+            return self._exporter
+
+    def export(self, batch: Any) -> Any:
+        return self._get().export(batch)
+
+    def shutdown(self) -> None:
+        if self._exporter is not None:
+            self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def lazy_span_exporter(config: OTLPConfig) -> LazyExporter:
+    return LazyExporter(span_exporter, config)
+
+
+def lazy_log_exporter(config: OTLPConfig) -> LazyExporter:
+    return LazyExporter(log_exporter, config)
+
+
 def span_exporter(config: OTLPConfig) -> Any:
     """The official OTLP span exporter for the configured protocol."""
     if config.protocol == "grpc":
@@ -148,10 +189,9 @@ class OTLPLogSink:
         max_export_batch_size: int = 512,
         schedule_delay_s: float = 1.0,
     ) -> None:
-        from fnlens.exporters.logrecords import LogRecordFactory
-
         self.exporter = exporter
-        self._factory = LogRecordFactory(resource)
+        self._resource = resource
+        self._factory: Any = None  # LogRecordFactory, built on the export thread
         self.queue = ExportQueue(
             "otlp-logs",
             self._export,
@@ -165,6 +205,10 @@ class OTLPLogSink:
         self.queue.put(dict(event))
 
     def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
+        if self._factory is None:
+            from fnlens.exporters.logrecords import LogRecordFactory
+
+            self._factory = LogRecordFactory(self._resource)
         records = [self._factory.make(event) for event in batch]
         result = self.exporter.export(records)
         return getattr(result, "name", str(result)) == "SUCCESS"

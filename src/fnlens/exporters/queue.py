@@ -18,6 +18,7 @@ from typing import Any
 
 ExportFn = Callable[[Sequence[Any]], bool]
 _ALL: weakref.WeakSet[ExportQueue] = weakref.WeakSet()
+FAILING_AFTER = 3  # consecutive failed exports after which flushes stop waiting
 
 
 class ExportQueue:
@@ -55,6 +56,7 @@ class ExportQueue:
         self._exporting = False
         self._gave_up_on = -1  # export seq a flush already timed out waiting for
         self._gave_up_after = 0.0  # ... and how long that flush had waited
+        self._failing = 0  # consecutive failed exports (the backend is down or refusing)
         self._thread: threading.Thread | None = None
         _ALL.add(self)
 
@@ -79,7 +81,10 @@ class ExportQueue:
         Returns True when nothing is left pending. ``timeout_s <= 0`` only nudges.
         When an earlier flush, at least as patient, already timed out on the export
         still in progress (a hung or very slow backend), it does not wait again: a
-        stuck collector costs one budget, not one budget per invocation.
+        stuck collector costs one budget, not one budget per invocation. After
+        ``FAILING_AFTER`` consecutive failed exports (a collector that is down or
+        refusing), flushes only nudge until an export succeeds again — no caller,
+        extension drain or exit waits for a backend that keeps failing.
         """
         if self._pending == 0:
             return True
@@ -97,7 +102,7 @@ class ExportQueue:
                 self._exporting
                 and self._gave_up_on == self._export_seq
                 and timeout_s <= self._gave_up_after
-            ):
+            ) or self._failing >= FAILING_AFTER:
                 return False
             while self._pending > 0:
                 remaining = deadline - time.perf_counter()
@@ -183,8 +188,10 @@ class ExportQueue:
             with self._cond:
                 if ok:
                     self._exported += len(batch)
+                    self._failing = 0
                 else:
                     self._dropped += len(batch)
+                    self._failing += 1
                 self._pending -= len(batch)
                 self._exporting = False
                 self._cond.notify_all()

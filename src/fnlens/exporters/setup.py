@@ -170,11 +170,11 @@ def configure_exporters(
                         "env": env,
                     }
                     if traces:
-                        span_exporters.append(otlp.span_exporter(otlp.resolve("traces", **common)))
+                        config = otlp.resolve("traces", **common)
+                        span_exporters.append(otlp.lazy_span_exporter(config))
                     if logs:
-                        sink = otlp.OTLPLogSink(
-                            otlp.log_exporter(otlp.resolve("logs", **common)), sdk_resource()
-                        )
+                        config = otlp.resolve("logs", **common)
+                        sink = otlp.OTLPLogSink(otlp.lazy_log_exporter(config), sdk_resource())
                         installed.sinks.append(sink)
                 elif name == "file":
                     from fnlens.exporters import files
