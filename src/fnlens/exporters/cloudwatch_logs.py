@@ -130,7 +130,7 @@ class CloudWatchLogsSink:
         self.queue.put(dict(event))
 
     def flush(self, timeout_s: float) -> None:
-        self.queue.flush(POLICY.wait_s(timeout_s))
+        POLICY.flush(self.queue, timeout_s)
 
     def dropped(self) -> int:
         return self.queue.dropped()

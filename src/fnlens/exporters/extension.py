@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fnlens.config import parse_number, warn_once
+from fnlens.runtime import scope
 from fnlens.runtime.telemetry import Telemetry
 
 EXTENSION_NAME = "fnlens"
@@ -220,6 +221,10 @@ class InProcessExtension:
                 self._cond.wait(remaining)
             if self._finished > self._handled:
                 self._handled += 1
+        # The record is emitted just before the handler returns: let the invocation
+        # leave (bounded wait) so the drain does not compete with its last steps.
+        while scope.current_invocation() is not None and time.monotonic() < limit:
+            time.sleep(0.0001)
         start = time.perf_counter()
         remaining = limit - time.monotonic()
         if remaining > 0:

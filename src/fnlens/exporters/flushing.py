@@ -22,6 +22,7 @@ a flush always waits for the timeout it was given.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from fnlens.runtime import scope
 
@@ -46,6 +47,17 @@ class FlushPolicy:
         if self.mode == "budget" or not scope.in_invocation():
             return timeout_s
         return 0.0
+
+    def flush(self, queue: Any, timeout_s: float) -> None:
+        """Flush one exporter's queue as the mode says.
+
+        Inside an invocation in ``extension`` or ``background`` mode nothing happens
+        at all — not even a nudge to the worker, whose export would otherwise compete
+        with the handler's thread for the GIL: the extension's drain (after the
+        response) or the worker's schedule exports it.
+        """
+        if self.mode == "budget" or not scope.in_invocation():
+            queue.flush(timeout_s)
 
 
 POLICY = FlushPolicy()

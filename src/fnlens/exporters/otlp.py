@@ -214,7 +214,7 @@ class OTLPLogSink:
         return getattr(result, "name", str(result)) == "SUCCESS"
 
     def flush(self, timeout_s: float) -> None:
-        self.queue.flush(POLICY.wait_s(timeout_s))
+        POLICY.flush(self.queue, timeout_s)
 
     def dropped(self) -> int:
         return self.queue.dropped()

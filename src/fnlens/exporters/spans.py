@@ -131,7 +131,7 @@ class ProcessorFlushHook:
         return None
 
     def flush(self, timeout_s: float) -> None:
-        self.processor.queue.flush(POLICY.wait_s(timeout_s))
+        POLICY.flush(self.processor.queue, timeout_s)
 
     def dropped(self) -> int:
         return self.processor.queue.dropped()
