@@ -16,7 +16,10 @@ from fnlens.analysis.loader import connect
 _PARTITIONS = {
     "invocations": ("CAST(ts AS DATE)", "function_name"),
     "logs": ("CAST(ts AS DATE)", "function_name"),
-    "spans": ("CAST(start_ts AS DATE)", "coalesce(resource_attributes['faas.name'], service)"),
+    "spans": (
+        "CAST(start_ts AS DATE)",
+        "coalesce(map_extract(resource_attributes, 'faas.name')[1], service)",
+    ),
 }
 
 

@@ -96,25 +96,39 @@ def ingest(
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")
     report = IngestReport(db=str(db) if own else "<connection>")
+    # Staging goes to TEMP tables outside any transaction: a statement that fails there
+    # (read_json refusing a file before the fallback) must not abort the run, which it
+    # would inside a transaction on DuckDB < 2. Only the merge touches the real tables,
+    # in one transaction, so a failed or strict run leaves them unchanged.
+    loader = None
+    in_transaction = False
     try:
-        con.execute("BEGIN TRANSACTION")
         loader = Loader(con)
         sink = Sink(loader.append, batch_size=batch_size)
         with _progress(files, progress) as advance:
             for path in files:
                 report.files.append(_ingest_file(path, sink, loader, strict, advance, fast))
         sink.flush()
+        con.execute("BEGIN TRANSACTION")
+        in_transaction = True
         added = loader.merge()
-        loader.drop()
         con.execute("COMMIT")
+        in_transaction = False
     except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
+        if in_transaction:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
         if own:
             con.close()
         raise
+    finally:
+        if loader is not None:
+            try:
+                loader.drop()
+            except duckdb.Error:
+                pass  # the connection is already closed after a failure
     report.added = {t: added[t] for t in TABLES}
     report.totals = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
     if own:

@@ -28,11 +28,14 @@ _EVENT_ONLY = "{'event': 'VARCHAR'}"
 _LOG_KEY = "hash(source_file, source_line, ts, message)"
 # outcome precedence within one source: timeout > error > success
 _SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
-_RANK_CASE = " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in RANK.items())
 # rows already stored win ties against the same kind of source arriving again
 _EXISTING_RANK = (
-    "list_min(list_transform(string_split(source, '+'), "
-    f"lambda x: CASE x {_RANK_CASE} ELSE 90 END)) - 5"
+    "CASE "
+    + " ".join(
+        f"WHEN list_contains(string_split(source, '+'), '{name}') THEN {rank}"
+        for name, rank in sorted(RANK.items(), key=lambda item: item[1])
+    )
+    + " ELSE 90 END - 5"
 )
 
 
@@ -76,7 +79,7 @@ class Loader:
         )
         source = (
             f"read_json(?, format='newline_delimited', columns={columns}, "
-            f"compression='{'gzip' if gzip else 'none'}', maximum_object_size=16777216)"
+            f"compression='{'gzip' if gzip else 'uncompressed'}', maximum_object_size=16777216)"
         )
         inserted = self.con.execute(
             "INSERT INTO _stage_invocations "
