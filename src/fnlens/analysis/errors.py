@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MAX_MESSAGES_PER_FILE = 20
+# per-file counts are parsed records; several records (START, REPORT, a fnlens record)
+# can merge into one invocations row, so the table totals are printed separately
+_RECORD = {"invocations": "invocation records", "spans": "spans", "logs": "log lines"}
 
 
 class IngestError(Exception):
@@ -38,6 +41,7 @@ class FileReport:
 
     path: str
     format: str = "unknown"
+    # parsed records per target table (before merging by request id)
     records: dict[str, int] = field(
         default_factory=lambda: {"invocations": 0, "spans": 0, "logs": 0}
     )
@@ -86,7 +90,7 @@ class IngestReport:
         """Human-readable summary used by the CLI."""
         lines = [f"database: {self.db}"]
         for f in self.files:
-            counts = ", ".join(f"{n} {t}" for t, n in f.records.items() if n)
+            counts = ", ".join(f"{n} {_RECORD[t]}" for t, n in f.records.items() if n)
             extra = f", {f.malformed_count} malformed" if f.malformed_count else ""
             if f.error:
                 lines.append(f"  {f.path}: REJECTED: {f.error}")
