@@ -138,3 +138,12 @@ def test_memory_limit_option(tmp_path: Path) -> None:
     assert report.totals["invocations"] == 3
     with pytest.raises(IngestError, match="expected a size like 512MB"):
         ingest([FIXTURES / "fnlens.jsonl"], db=tmp_path / "m.duckdb", memory_limit="lots")
+
+
+def test_ingesting_the_folder_that_holds_the_database(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "fnlens.jsonl", tmp_path / "fnlens.jsonl")
+    db = tmp_path / "fnlens.duckdb"
+    ingest([tmp_path], db=db, progress=False)
+    report = ingest([tmp_path], db=db, progress=False)  # the database file now exists here
+    assert [Path(f.path).name for f in report.files] == ["fnlens.jsonl"]
+    assert report.rejected_files == []

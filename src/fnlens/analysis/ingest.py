@@ -84,6 +84,14 @@ def ingest(
     """
     started = time.perf_counter()
     files = expand_paths(paths)
+    if not isinstance(db, duckdb.DuckDBPyConnection):
+        # `fnlens ingest .` must not read the database it writes (nor its WAL / spill files)
+        target = Path(db).resolve()
+        own_files = {target, Path(f"{target}.wal")}
+        spill = Path(f"{target}.tmp")
+        files = [
+            f for f in files if f.resolve() not in own_files and spill not in f.resolve().parents
+        ]
     limit = _size(memory_limit) if memory_limit else None
     own = not isinstance(db, duckdb.DuckDBPyConnection)
     con = connect(db) if own else db
