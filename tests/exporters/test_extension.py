@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import closed_port
 from extension_api import FakeExtensionsAPI
 from otlp_sink import OTLPSink
 
@@ -64,8 +65,6 @@ def test_export_finishes_after_the_response(install):
 
 
 def test_falls_back_to_the_budget_without_an_extensions_api(install):
-    from conftest import closed_port
-
     installed = install(
         ["emf"],
         flush_mode="extension",
