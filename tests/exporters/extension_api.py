@@ -24,6 +24,7 @@ class FakeExtensionsAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes
 
             def log_message(self, *args: Any) -> None:
                 return None

@@ -121,6 +121,7 @@ class InProcessExtension:
         sock = self._sock
         if sock is None:
             sock = self._sock = socket.create_connection((self.host, self.port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.sendall(self._next_request)
             head, body = self._read_response(sock)
