@@ -511,6 +511,27 @@ def render(
                 else ""
             )
         )
+
+    def verdict(a: float | None, b: float | None, target: float) -> str:
+        if a is None or b is None or b <= 0:
+            return "n/a"
+        return f"{'met' if a / b <= target else 'missed'} ({a / b:.2f})"
+
+    full = "fnlens-full-ext" if "fnlens-full-ext" in results else "fnlens-full"
+    if full in results and "powertools" in results and "otel" in results:
+        row = results[full]
+        checks = [
+            ("per-invocation overhead <= 0.3x Powertools (median)",
+             verdict(overhead(full, "median_us"), pt_med, 0.3)),
+            ("import + decorate <= 0.5x Powertools",
+             verdict(cold.get(full), cold.get("powertools"), 0.5)),
+            ("caller wait <= 0.1x OpenTelemetry's flush, median",
+             verdict(row["wait_median_ms"], otel_wait.get("wait_median_ms"), 0.1)),
+            ("caller wait <= 0.1x OpenTelemetry's flush, p99",
+             verdict(row["wait_p99_ms"], otel_wait.get("wait_p99_ms"), 0.1)),
+        ]  # fmt: skip
+        lines += ["", f"Targets for {VARIANTS[full]}:", ""]
+        lines += [f"- {name}: {result}" for name, result in checks]
     ext = results.get("fnlens-full-ext")
     if ext and ext.get("after_response_median_ms") is not None:
         lines += [
