@@ -19,6 +19,10 @@ class Watchdog:
         self._armed: dict[int, tuple[float, Callable[[], None]]] = {}
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
+        # When the thread will wake up on its own (None: it sleeps until notified).
+        # Arming a later deadline and disarming need no wake-up: the thread re-reads
+        # the armed set when it wakes, so the handler's thread never hands it the GIL.
+        self._next_wake: float | None = None
 
     def arm(self, deadline_monotonic: float, callback: Callable[[], None]) -> int:
         """Call ``callback`` (on the watchdog thread) at ``deadline`` unless disarmed."""
@@ -30,24 +34,27 @@ class Watchdog:
                     target=self._run, name="fnlens-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if self._next_wake is None or deadline_monotonic < self._next_wake:
+                self._next_wake = deadline_monotonic
+                self._cond.notify()
         return token
 
     def disarm(self, token: int | None) -> None:
         if token is None:
             return
         with self._cond:
-            if self._armed.pop(token, None) is not None:
-                self._cond.notify()
+            self._armed.pop(token, None)  # no notify: see _next_wake
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._armed:
+                    self._next_wake = None
                     self._cond.wait()
                 token, (deadline, callback) = min(self._armed.items(), key=lambda kv: kv[1][0])
                 remaining = deadline - time.monotonic()
                 if remaining > 0:
+                    self._next_wake = deadline
                     self._cond.wait(remaining)
                     continue
                 del self._armed[token]
