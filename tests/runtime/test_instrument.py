@@ -311,3 +311,29 @@ def test_set_route_overrides_template(telemetry):
     record = telemetry.invocation()
     assert record["http_route"] == "/items/{sku}"
     assert record["event_source"] == "aws:lambda-url"
+
+
+def test_timestamps_are_iso8601_utc_with_microseconds():
+    from datetime import datetime, timezone
+
+    from fnlens.runtime.logs import format_timestamp
+
+    for value in (0.0, 1700000000.000001, 1700000000.5, 1795386352.999999, 1795386353.0):
+        expected = datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert format_timestamp(value) == expected
+
+
+def test_w3c_baggage_reaches_the_handler(telemetry):
+    from opentelemetry import baggage
+
+    seen = {}
+
+    @fnlens.instrument
+    def handler(event, context):
+        seen.update(baggage.get_all())
+        return {"statusCode": 200}
+
+    event = events.api_gateway_v2(headers={"baggage": "tenant=acme,plan=pro"})
+    handler(event, LambdaContext())
+    assert seen == {"tenant": "acme", "plan": "pro"}
+    assert baggage.get_all() == {}  # nothing leaks out of the invocation

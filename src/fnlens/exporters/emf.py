@@ -17,8 +17,6 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from fnlens.runtime.logs import PIPELINE
-
 DEFAULT_NAMESPACE = "fnlens"
 DIMENSIONS = ("service", "function_name", "function_version")
 METRICS = (
@@ -116,14 +114,17 @@ class EMFHook:
 
     def on_end(self, invocation: Any, record: Mapping[str, Any]) -> None:
         line = self._encoder.line(record, int(time.time() * 1000))
+        if self._stream is None:
+            hook_state = getattr(invocation, "hook_state", None)
+            if hook_state is not None:
+                # leaves in the same write system call as the invocation record
+                hook_state.setdefault("stdout_lines", []).append(line + "\n")
+                return
         out = self._stream or sys.stdout
         try:
             with self._lock:
                 out.write(line + "\n")
-                if not PIPELINE.stdout:
-                    out.flush()
-                # else: the invocation record is written to the same stream right after
-                # and flushed; both lines leave in one write system call.
+                out.flush()
         except Exception:
             self._dropped += 1
 

@@ -20,6 +20,7 @@ from fnlens.config import Settings, settings_from_env
 from fnlens.runtime import logs, propagation, scope, tracing
 from fnlens.runtime.coldstart import TRACKER
 from fnlens.runtime.identity import alias_from_arn, function_identity
+from fnlens.runtime.ids import new_span_id, w3c_to_xray
 from fnlens.runtime.redaction import Redactor, sanitize_event
 from fnlens.runtime.telemetry import TELEMETRY
 from fnlens.runtime.triggers import (
@@ -150,7 +151,7 @@ class _Instrumented:
             stdout=settings.stdout, redactor=self.redactor, level=settings.log_level
         )
         self._identity: dict[str, Any] | None = None
-        self._alias_cache: dict[str, str | None] = {}
+        self._identity_by_arn: dict[Any, dict[str, Any]] = {}
 
     # start ----------------------------------------------------------------
     def begin(self, args: tuple, kwargs: dict) -> tuple[scope.Invocation | None, Any]:
@@ -188,11 +189,12 @@ class _Instrumented:
             identity["service_version"] = settings.service_version
             self._identity = identity
         arn = getattr(context, "invoked_function_arn", None)
-        alias = self._alias_cache.get(arn) if arn else None
-        if arn and arn not in self._alias_cache:
-            alias = alias_from_arn(arn)
-            if len(self._alias_cache) < 64:
-                self._alias_cache[arn] = alias
+        full_identity = self._identity_by_arn.get(arn)
+        if full_identity is None:
+            # one dict per invoked ARN (version or alias), shared read-only by invocations
+            full_identity = {**identity, "function_alias": alias_from_arn(arn), "invoked_arn": arn}
+            if len(self._identity_by_arn) < 64:
+                self._identity_by_arn[arn] = full_identity
 
         request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
         trigger = detect_trigger(event)
@@ -211,7 +213,7 @@ class _Instrumented:
             init_duration_ms=cold.init_duration_ms,
             snapstart_restore=cold.snapstart_restore,
             trigger=trigger,
-            identity={**identity, "function_alias": alias, "invoked_arn": arn},
+            identity=full_identity,
             log_context={},
             parent_span_id=decision.parent.span_id if decision.parent else None,
         )
@@ -228,7 +230,7 @@ class _Instrumented:
             if remaining_ms is not None:
                 inv.hook_state["deadline_perf"] = started_perf + remaining_ms / 1000.0
                 deadline = time.monotonic() + (remaining_ms - settings.timeout_margin_ms) / 1000.0
-                inv.watchdog_token = WATCHDOG.arm(deadline, lambda: self._on_deadline(inv))
+                inv.watchdog_token = WATCHDOG.arm(deadline, self._on_deadline, inv)
         return inv
 
     def _start_span_and_hooks(self, inv: scope.Invocation) -> None:
@@ -252,23 +254,19 @@ class _Instrumented:
             inv.trace_id = inv.span.trace_id
             inv.span_id = inv.span.span_id
         else:
-            from fnlens.runtime.ids import new_span_id
-
             inv.span_id = new_span_id()
         if inv.xray_trace_id is None:
-            from fnlens.runtime.ids import w3c_to_xray
-
             inv.xray_trace_id = w3c_to_xray(inv.trace_id)
         identity = inv.identity
-        inv.log_context.update(
-            request_id=inv.request_id,
-            trace_id=inv.trace_id,
-            span_id=inv.span_id,
-            cold_start=inv.cold_start,
-            service=identity["service"],
-            function_name=identity["function_name"],
-            function_version=identity["function_version"],
-        )
+        inv.log_context = {
+            "request_id": inv.request_id,
+            "trace_id": inv.trace_id,
+            "span_id": inv.span_id,
+            "cold_start": inv.cold_start,
+            "service": identity["service"],
+            "function_name": identity["function_name"],
+            "function_version": identity["function_version"],
+        }
         if TELEMETRY.hooks:
             TELEMETRY.on_start(inv)
 
@@ -357,7 +355,7 @@ class _Instrumented:
                 span_error_message = f"HTTP {status}"
             inv.span.end(attributes, error, span_error_message)
 
-        record: dict[str, Any] = {
+        record: dict[str, Any] = {  # in rendering order: timestamp, level, event first
             "timestamp": logs.format_timestamp(inv.started_at),
             "level": "info" if outcome == "success" else "error",
             "event": "invocation",
@@ -400,7 +398,8 @@ class _Instrumented:
             record["telemetry_flush_ms"] = round(TELEMETRY.flush(budget_s), 3)
         record["telemetry_dropped"] = TELEMETRY.dropped()
 
-        logs.emit_record(record, error)
+        lines = inv.hook_state.get("stdout_lines")
+        logs.emit_record(record, error, "".join(lines) if lines else "")
         if timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
 

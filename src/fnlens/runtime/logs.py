@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -64,16 +65,28 @@ RECORD_FIELDS = frozenset(
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
-def timestamp_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
+_second_cache: list[Any] = [None, ""]  # [epoch second, "YYYY-MM-DDTHH:MM:SS"]
 
 
 def format_timestamp(epoch_seconds: float) -> str:
-    """ISO 8601 UTC with microseconds and a ``Z``: ``2026-11-22T10:00:00.123456Z``."""
-    return (
-        datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat(timespec="microseconds")[:-6]
-        + "Z"
-    )
+    """ISO 8601 UTC with microseconds and a ``Z``: ``2026-11-22T10:00:00.123456Z``.
+
+    The date-and-time part is cached per second: formatting costs a division and an
+    f-string on the hot path instead of a datetime object."""
+    second = int(epoch_seconds)
+    micros = round((epoch_seconds - second) * 1_000_000)  # as datetime rounds
+    if micros >= 1_000_000:
+        second += 1
+        micros -= 1_000_000
+    cache = _second_cache
+    if cache[0] != second:
+        cache[1] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        cache[0] = second
+    return f"{cache[1]}.{micros:06d}Z"
+
+
+def timestamp_now() -> str:
+    return format_timestamp(time.time())
 
 
 # processors --------------------------------------------------------------
@@ -160,28 +173,42 @@ def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
     return _dumps(ordered)
 
 
+def _flushes_itself(stream: Any) -> bool:
+    """True when every write already reaches the OS: the Lambda runtime client wraps
+    stdout in an ``Unbuffered`` writer, and line-buffered streams flush on newline.
+    An explicit flush there would only add a system call per line."""
+    return type(stream).__name__ == "Unbuffered" or bool(getattr(stream, "line_buffering", False))
+
+
 class StdoutWriter:
-    """Writes one line per event to the *current* ``sys.stdout`` (the CloudWatch path)."""
+    """Writes one line per event to the *current* ``sys.stdout`` (the CloudWatch path).
+
+    Each call is one ``write`` (several lines, e.g. an EMF document and the record,
+    leave together), flushed unless the stream flushes itself."""
 
     _lock = threading.Lock()
 
-    def msg(self, message: str) -> None:
+    def msg(self, message: str, prefix: str = "") -> None:
         out = sys.stdout
         try:
             with self._lock:
-                out.write(message + "\n")
-                out.flush()
+                out.write(prefix + message + "\n" if prefix else message + "\n")
+                if not _flushes_itself(out):
+                    out.flush()
         except Exception:
             TELEMETRY.count_drop()
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
-def emit_record(record: dict[str, Any], error: BaseException | None = None) -> None:
+def emit_record(
+    record: dict[str, Any], error: BaseException | None = None, stdout_prefix: str = ""
+) -> None:
     """Send an invocation record through the pipeline without structlog's per-call
     logger machinery: the same processors run, minus the ones that cannot change a
     record (its correlation fields, level and timestamp are already set, and fnlens's
-    own fields are never redacted)."""
+    own fields are never redacted). ``stdout_prefix`` holds complete lines (EMF) that
+    hooks asked to leave in the same write as the record."""
     method = "info" if record.get("level") == "info" else "error"
     event_dict: Any = record
     try:
@@ -192,10 +219,17 @@ def emit_record(record: dict[str, Any], error: BaseException | None = None) -> N
         for processor in PIPELINE.user_processors:
             event_dict = processor(None, method, event_dict)
         event_dict = fan_out(None, method, event_dict)
-        line = render_json(None, method, event_dict)
+        # records are built in rendering order (timestamp, level, event first)
+        line = (
+            _dumps(event_dict)
+            if "exception" not in event_dict
+            else render_json(None, method, event_dict)
+        )
     except DropEvent:
+        if stdout_prefix:
+            _WRITER.msg(stdout_prefix[:-1])
         return
-    _WRITER.msg(line)
+    _WRITER.msg(line, stdout_prefix)
 
 
 class Pipeline:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from fnlens.runtime import ids
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ParentContext:
     trace_id: str
     span_id: str | None
@@ -39,12 +39,13 @@ class ParentContext:
     tracestate: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TraceDecision:
     trace_id: str
     parent: ParentContext | None
     xray_trace_id: str | None
     candidates: tuple[ParentContext, ...]
+    baggage: str | None = None  # the W3C ``baggage`` request header, applied with OTel
 
 
 def _from_http(headers: dict[str, str]) -> ParentContext | None:
@@ -55,18 +56,33 @@ def _from_http(headers: dict[str, str]) -> ParentContext | None:
     return ParentContext(trace_id, span_id, sampled, "http", headers.get("tracestate"))
 
 
+_XRAY_CACHE: dict[str, tuple[ParentContext | None, str | None]] = {}
+
+
 def _from_xray(header: str | None) -> tuple[ParentContext | None, str | None]:
-    fields = ids.parse_xray_header(header)
-    root = fields.get("Root")
-    if not root:
+    if not header:
         return None, None
-    trace_id = ids.xray_to_w3c(root)
-    if trace_id is None:
-        return None, None
-    parent = fields.get("Parent")
-    span_id = parent.lower() if parent and len(parent) == 16 else None
-    sampled = fields.get("Sampled") == "1"
-    return ParentContext(trace_id, span_id, sampled, "xray"), root
+    cached = _XRAY_CACHE.get(header)  # the same header is seen again on retries
+    if cached is not None:
+        return cached
+    root = parent = sampled = None
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith("Root="):
+            root = part[5:]
+        elif part.startswith("Parent="):
+            parent = part[7:]
+        elif part.startswith("Sampled="):
+            sampled = part[8:]
+    result: tuple[ParentContext | None, str | None] = (None, None)
+    trace_id = ids.xray_to_w3c(root) if root else None
+    if trace_id is not None:
+        span_id = parent.lower() if parent and len(parent) == 16 else None
+        result = (ParentContext(trace_id, span_id, sampled == "1", "xray"), root)
+    if len(_XRAY_CACHE) >= 8:
+        _XRAY_CACHE.clear()
+    _XRAY_CACHE[header] = result
+    return result
 
 
 def _enabled_propagators() -> tuple[bool, bool]:
@@ -86,7 +102,7 @@ def reload_propagators() -> None:
     _USE_TRACECONTEXT, _USE_XRAY = _enabled_propagators()
 
 
-def decide(headers: dict[str, str], policy: str) -> TraceDecision:
+def decide(headers: dict[str, str] | None, policy: str) -> TraceDecision:
     """Pick the trace id and parent for a new invocation span."""
     http = _from_http(headers) if headers and _USE_TRACECONTEXT else None
     if _USE_XRAY:
@@ -96,7 +112,10 @@ def decide(headers: dict[str, str], policy: str) -> TraceDecision:
         xray, xray_root = _from_xray(xray_header)
     else:
         xray, xray_root = None, None
-    candidates = tuple(c for c in (http, xray) if c is not None)
+    if http is None:
+        candidates: tuple[ParentContext, ...] = () if xray is None else (xray,)
+    else:
+        candidates = (http,) if xray is None else (http, xray)
 
     parent: ParentContext | None = None
     if policy == "auto":
@@ -115,4 +134,5 @@ def decide(headers: dict[str, str], policy: str) -> TraceDecision:
         trace_id = xray.trace_id  # a new root that still joins X-Ray and REPORT lines
     else:
         trace_id = ids.new_trace_id()
-    return TraceDecision(trace_id, parent, xray_root, candidates)
+    baggage = headers.get("baggage") if headers else None
+    return TraceDecision(trace_id, parent, xray_root, candidates, baggage)

@@ -15,8 +15,10 @@ from typing import Any
 
 from fnlens.runtime.triggers import TriggerInfo
 
+_finish_lock = threading.Lock()
 
-@dataclass(eq=False)
+
+@dataclass(eq=False, slots=True)
 class Invocation:
     """Mutable state of one invocation, shared by the handler thread and the watchdog."""
 
@@ -38,12 +40,11 @@ class Invocation:
     span: Any = None  # fnlens.runtime.tracing.SpanHandle when OpenTelemetry is loaded
     hook_state: dict[str, Any] = field(default_factory=dict)
     finished: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
     watchdog_token: int | None = None
 
     def claim_finish(self) -> bool:
         """True for exactly one caller: the handler's return or the timeout watchdog."""
-        with self.lock:
+        with _finish_lock:
             if self.finished:
                 return False
             self.finished = True

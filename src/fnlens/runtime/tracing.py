@@ -169,7 +169,9 @@ class FastSpan:
 
 
 def otel_loaded() -> bool:
-    return "opentelemetry.trace" in sys.modules
+    """The application (or an exporter) uses OpenTelemetry: tracing or baggage."""
+    modules = sys.modules
+    return "opentelemetry.trace" in modules or "opentelemetry.baggage" in modules
 
 
 def start_span(
@@ -241,7 +243,7 @@ def start_span(
             trace_flags=TraceFlags(TraceFlags.SAMPLED),
         )
         span = NonRecordingSpan(span_context)
-    token = context.attach(trace.set_span_in_context(span))
+    token = context.attach(trace.set_span_in_context(span, _with_baggage(decision)))
     return SpanHandle(span, token, f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}")
 
 
@@ -286,5 +288,18 @@ def _start_fast(
         trace_state=state,
     )
     fast.span = NonRecordingSpan(span_context)
-    fast._token = context.attach(trace.set_span_in_context(fast.span))
+    fast._token = context.attach(trace.set_span_in_context(fast.span, _with_baggage(decision)))
     return fast
+
+
+def _with_baggage(decision: TraceDecision) -> Any:
+    """The context the handler runs in: the caller's W3C ``baggage`` header applied,
+    so ``opentelemetry.baggage.get_all()`` inside the handler sees it."""
+    if not decision.baggage:
+        return None
+    try:
+        from opentelemetry.baggage.propagation import W3CBaggagePropagator
+
+        return W3CBaggagePropagator().extract({"baggage": decision.baggage})
+    except Exception:
+        return None

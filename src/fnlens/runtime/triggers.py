@@ -7,7 +7,7 @@ dashboard built on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 HTTP = "http"
@@ -17,13 +17,17 @@ TIMER = "timer"
 OTHER = "other"
 
 
-@dataclass
+# Request headers that carry trace context; only these are kept (lower-cased).
+PROPAGATION_HEADERS = ("traceparent", "tracestate", "baggage", "x-amzn-trace-id")
+
+
+@dataclass(slots=True)
 class TriggerInfo:
     trigger: str = OTHER
     event_source: str | None = None
     http_method: str | None = None
     http_route: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)  # lower-cased keys
+    headers: dict[str, str] | None = None  # trace-context headers only, lower-cased keys
     batch_size: int | None = None
     # HTTP responses: API Gateway v2 / Function URL treat a non-dict result as 200
     default_status: int | None = None
@@ -67,7 +71,7 @@ def detect_trigger(event: Any) -> TriggerInfo:
 
 
 def _http_trigger(event: dict, request_context: dict) -> TriggerInfo:
-    headers = _lower_headers(event.get("headers"))
+    headers = _propagation_headers(event.get("headers"), event.get("version") == "2.0")
     if "elb" in request_context:
         return TriggerInfo(
             trigger=HTTP,
@@ -105,10 +109,21 @@ def _http_trigger(event: dict, request_context: dict) -> TriggerInfo:
     return TriggerInfo(headers=headers)
 
 
-def _lower_headers(headers: Any) -> dict[str, str]:
-    if not isinstance(headers, dict):
-        return {}
-    return {str(k).lower(): v for k, v in headers.items() if isinstance(v, str)}
+def _propagation_headers(headers: Any, lower_cased: bool) -> dict[str, str] | None:
+    """The trace-context headers of a request. API Gateway v2 and Function URLs
+    lower-case header names already; REST APIs and ALBs keep the client's spelling."""
+    if not isinstance(headers, dict) or not headers:
+        return None
+    if lower_cased:
+        found = {k: headers[k] for k in PROPAGATION_HEADERS if k in headers}
+    else:
+        found = {}
+        for key, value in headers.items():
+            if isinstance(key, str):
+                lowered = key.lower()
+                if lowered in PROPAGATION_HEADERS:
+                    found[lowered] = value
+    return {k: v for k, v in found.items() if isinstance(v, str)} or None
 
 
 def _upper(value: Any) -> str | None:

@@ -11,12 +11,13 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class Watchdog:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._armed: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._armed: dict[int, tuple[float, Callable[..., None], tuple[Any, ...]]] = {}
         self._tokens = itertools.count(1)
         self._thread: threading.Thread | None = None
         # When the thread will wake up on its own (None: it sleeps until notified).
@@ -24,12 +25,12 @@ class Watchdog:
         # the armed set when it wakes, so the handler's thread never hands it the GIL.
         self._next_wake: float | None = None
 
-    def arm(self, deadline_monotonic: float, callback: Callable[[], None]) -> int:
-        """Call ``callback`` (on the watchdog thread) at ``deadline`` unless disarmed."""
+    def arm(self, deadline_monotonic: float, callback: Callable[..., None], *args: Any) -> int:
+        """Call ``callback(*args)`` (on the watchdog thread) at ``deadline`` unless disarmed."""
         token = next(self._tokens)
         with self._cond:
-            self._armed[token] = (deadline_monotonic, callback)
-            if self._thread is None or not self._thread.is_alive():
+            self._armed[token] = (deadline_monotonic, callback, args)
+            if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="fnlens-watchdog", daemon=True
                 )
@@ -51,7 +52,9 @@ class Watchdog:
                 while not self._armed:
                     self._next_wake = None
                     self._cond.wait()
-                token, (deadline, callback) = min(self._armed.items(), key=lambda kv: kv[1][0])
+                token, (deadline, callback, args) = min(
+                    self._armed.items(), key=lambda kv: kv[1][0]
+                )
                 remaining = deadline - time.monotonic()
                 if remaining > 0:
                     self._next_wake = deadline
@@ -59,7 +62,7 @@ class Watchdog:
                     continue
                 del self._armed[token]
             try:
-                callback()
+                callback(*args)
             except Exception:
                 pass
 
