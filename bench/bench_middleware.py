@@ -589,18 +589,25 @@ NOTES = """
   only. When an export outlasts the budget, later flushes do not wait for it
   again, so under sustained load the median wait can drop to ~0 while the data
   is exported in the background (inside Lambda: after the next thaw).
-* **Per-invocation overhead.** Measured in a tight loop on a shared 2-vCPU VM;
-  the background export threads compete with the handler for the GIL, which is
-  most of the p99. `fnlens` alone is the runtime's hot path (record, scope,
-  trigger parsing, ids, watchdog arm/disarm, two JSON lines on stdout with a
-  flush each). The full variants add the invocation span (recorded as plain
-  data; the SDK `ReadableSpan` is built on the export thread), the EMF line and
-  the OTLP log sink (a dict copy per event); `extension` adds the extension
-  thread's `event/next` round trip, which lands while the next invocation runs.
-* **Cold cost.** `import structlog` loads `structlog.dev`, which imports `rich`
-  when it is installed (this environment has it, through `fnlens[analysis]`):
-  about 60 ms of fnlens's import time here; a Lambda bundle with `pip install
-  fnlens` has no `rich`. The OTLP exporters (requests/grpc, protobuf encoders)
+* **Per-invocation overhead.** Measured in a tight loop on a shared 2-vCPU VM.
+  Every child process first does what the Lambda Python runtime does before it
+  imports a handler: `awslambdaric` wraps stdout so that each write is flushed
+  (one system call per write, whichever library writes), and packages a Lambda
+  bundle would not contain (`rich`, `duckdb`, … from fnlens's analysis extra) are
+  hidden. `fnlens` alone is the runtime's hot path: record, scope, trigger
+  parsing, ids, watchdog arm/disarm, and two JSON lines on stdout (the user's log
+  line and the record), one write each. The full variants add the invocation
+  span (recorded as plain data; the SDK `ReadableSpan` is built on the export
+  thread), the EMF line (written together with the record), the OTLP log sink
+  and the export threads, which compete with the handler for the GIL in this
+  back-to-back loop — most of their median and p99. In `budget` mode the loop
+  produces telemetry faster (thousands of invocations a second) than one OTLP
+  exporter ships it, so the bounded queues drop and count (`telemetry_dropped`);
+  a Lambda function with requests spaced by the platform does not hit that rate
+  in one environment. `extension` adds the extension thread's `event/next` round
+  trip, which lands while the next invocation runs.
+* **Cold cost.** Import + decorate in a fresh process, with the same Lambda-like
+  bundle for every variant. The OTLP exporters (requests/grpc, protobuf encoders)
   are imported on the export thread at the first export, not during init; the
   *first invocation* column shows where that cost goes (in `budget` mode the
   first flush stops waiting at the budget; in `extension` mode it is paid after
