@@ -8,6 +8,7 @@ Public API (resolved lazily, PEP 562, so ``import fnlens`` costs next to nothing
 * :func:`set_route` — set the HTTP route template from inside the handler.
 * :func:`add_invocation_context` — a structlog processor for your own pipeline.
 * :func:`current_context` — the current invocation's correlation fields.
+* :class:`InvocationContextFilter` — the same fields on standard-library log records.
 * :func:`flush` / :func:`shutdown` — push queued telemetry out.
 """
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from fnlens.runtime.decorator import instrument, set_route
     from fnlens.runtime.logs import add_invocation_context, get_logger
+    from fnlens.runtime.stdlib import InvocationContextFilter
 
 _LAZY: dict[str, str] = {
     "instrument": "fnlens.runtime.decorator",
@@ -37,9 +39,11 @@ _LAZY: dict[str, str] = {
     "current_context": "fnlens.api",
     "flush": "fnlens.api",
     "shutdown": "fnlens.api",
+    "InvocationContextFilter": "fnlens.runtime.stdlib",
 }
 
 __all__ = [
+    "InvocationContextFilter",
     "__version__",
     "add_invocation_context",
     "configure",
