@@ -49,12 +49,22 @@ def _value(value: Any) -> Any:
         return repr(value)
 
 
+_SCOPE: list[InstrumentationScope] = []
+
+
+def scope() -> InstrumentationScope:
+    """The instrumentation scope fnlens's log records are exported with."""
+    if not _SCOPE:
+        _SCOPE.append(InstrumentationScope("fnlens", __version__))
+    return _SCOPE[0]
+
+
 class LogRecordFactory:
     """Builds records for the installed SDK (``ReadableLogRecord`` or older ``LogData``)."""
 
     def __init__(self, resource: Any) -> None:
         self.resource = resource
-        self.scope = InstrumentationScope("fnlens", __version__)
+        self.scope = scope()
 
     def make(self, event: Mapping[str, Any]) -> Any:
         import time

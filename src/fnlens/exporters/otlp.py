@@ -121,6 +121,10 @@ class LazyExporter:
     def export(self, batch: Any) -> Any:
         return self._get().export(batch)
 
+    def resolve(self) -> Any:
+        """The real exporter (built now if it was not yet)."""
+        return self._get()
+
     def shutdown(self) -> None:
         if self._exporter is not None:
             self._exporter.shutdown()
@@ -150,9 +154,7 @@ def span_exporter(config: OTLPConfig) -> Any:
         )
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter(
-        endpoint=config.endpoint, headers=config.headers or None, timeout=config.timeout_s
-    )
+    return _http_exporter(OTLPSpanExporter, config)
 
 
 def log_exporter(config: OTLPConfig) -> Any:
@@ -168,9 +170,26 @@ def log_exporter(config: OTLPConfig) -> Any:
         )
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-    return OTLPLogExporter(
-        endpoint=config.endpoint, headers=config.headers or None, timeout=config.timeout_s
-    )
+    return _http_exporter(OTLPLogExporter, config)
+
+
+def _http_exporter(cls: Any, config: OTLPConfig) -> Any:
+    """The SDK's OTLP/HTTP exporter; for a plain-http endpoint without certificates, with a
+    kept-alive ``http.client`` transport instead of a ``requests`` session (the SDK's
+    retries, compression and headers still apply)."""
+    kwargs: dict[str, Any] = {
+        "endpoint": config.endpoint,
+        "headers": config.headers or None,
+        "timeout": config.timeout_s,
+    }
+    from fnlens.exporters import otlp_wire
+
+    if otlp_wire.lean_transport_ok(config.endpoint, config.signal):
+        try:
+            return cls(**kwargs, _transport=otlp_wire.http_client_transport())
+        except Exception:  # an SDK without pluggable transports
+            pass
+    return cls(**kwargs)
 
 
 class OTLPLogSink:
@@ -192,6 +211,7 @@ class OTLPLogSink:
         self.exporter = exporter
         self._resource = resource
         self._factory: Any = None  # LogRecordFactory, built on the export thread
+        self._lean: bool | None = None  # protobuf written directly (otlp_wire)
         self.queue = ExportQueue(
             "otlp-logs",
             self._export,
@@ -205,6 +225,19 @@ class OTLPLogSink:
         self.queue.put(dict(event))
 
     def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
+        real = self.exporter.resolve() if hasattr(self.exporter, "resolve") else self.exporter
+        if self._lean is None:
+            from fnlens.exporters import otlp_wire
+
+            self._lean = otlp_wire.usable(real)
+        if self._lean:
+            from fnlens.exporters import otlp_wire
+            from fnlens.exporters.logrecords import scope
+
+            data = otlp_wire.logs_request(batch, self._resource, scope())
+            sent = otlp_wire.raw_export(real, data)
+            if sent is not None:
+                return sent
         if self._factory is None:
             from fnlens.exporters.logrecords import LogRecordFactory
 

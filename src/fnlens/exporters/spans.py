@@ -85,6 +85,7 @@ class BudgetSpanProcessor(SpanProcessor):
         schedule_delay_s: float = 1.0,
     ) -> None:
         self.exporter = exporter
+        self._lean: bool | None = None  # protobuf written directly (otlp_wire)
         self.queue = ExportQueue(
             f"spans-{type(exporter).__name__}",
             self._export,
@@ -95,8 +96,38 @@ class BudgetSpanProcessor(SpanProcessor):
         )
 
     def _export(self, batch: Sequence[Any]) -> bool:
+        exporter = self.exporter
+        real = exporter.resolve() if hasattr(exporter, "resolve") else exporter
+        if self._lean is None:
+            from fnlens.exporters import otlp_wire
+
+            self._lean = otlp_wire.usable(real)
+        if self._lean and "resource" in _FAST:
+            sent = self._export_lean(real, batch)
+            if sent is not None:
+                return sent
         spans = [to_readable(s) if type(s) is FastSpan else s for s in batch]
-        return self.exporter.export(spans) == SpanExportResult.SUCCESS
+        return exporter.export(spans) == SpanExportResult.SUCCESS
+
+    def _export_lean(self, real: Any, batch: Sequence[Any]) -> bool | None:
+        """Fast-path spans written as protobuf directly; the rest through the SDK encoder,
+        in the same request (``resource_spans`` is repeated: the bytes concatenate)."""
+        from fnlens.exporters import otlp_wire
+
+        fast = [s for s in batch if type(s) is FastSpan and not s.links]
+        if not fast:
+            return None
+        data = otlp_wire.spans_request(fast, _FAST["resource"], _FAST["scope"])
+        if len(fast) < len(batch):
+            from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+            rest = [
+                to_readable(s) if type(s) is FastSpan else s
+                for s in batch
+                if not (type(s) is FastSpan and not s.links)
+            ]
+            data += encode_spans(rest).SerializePartialToString()
+        return otlp_wire.raw_export(real, data)
 
     # SpanProcessor -----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Any = None) -> None:

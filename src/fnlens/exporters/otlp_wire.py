@@ -1,0 +1,381 @@
+"""Lean OTLP/HTTP: protobuf bytes straight from fnlens's own data, over a kept-alive socket.
+
+Used on the export threads only (never imported by the runtime). The SDK path builds a
+``ReadableSpan`` / ``ReadableLogRecord`` per item, then a protobuf object tree, then
+serializes it, and posts it through ``requests``: most of an export's CPU time, which
+competes with the handler's thread for the GIL. Here:
+
+* fnlens event dicts (invocation records, log lines) and fast-path invocation spans
+  (:class:`fnlens.runtime.tracing.FastSpan`) are written directly in the protobuf wire
+  format, field for field what the SDK encoders produce for the same data
+  (``tests/exporters/test_otlp_wire.py`` decodes both and compares them); the
+  resource and scope are encoded once. Spans from the SDK (the handler's own spans)
+  and invocation spans with links still go through the SDK encoder; the two
+  serialized requests are concatenated (``resource_spans`` is a repeated field).
+* the bytes go through the SDK exporter's own HTTP client (compression, headers,
+  timeout, retries with backoff) with :class:`HTTPClientTransport`, an ``http.client``
+  connection kept alive between exports, instead of a ``requests`` session, for
+  plain-``http`` endpoints without client certificates.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import struct
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+_pack_d = struct.Struct("<d").pack
+_pack_q = struct.Struct("<Q").pack
+_pack_i = struct.Struct("<I").pack
+
+
+# wire format --------------------------------------------------------------------------
+def _varint(n: int) -> bytes:
+    if n < 0:
+        n += 1 << 64
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _len_field(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+# tags: (field << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32)
+_T1 = b"\x0a"
+_T2 = b"\x12"
+_T3 = b"\x1a"
+
+
+def _str(tag: bytes, value: str) -> bytes:
+    data = value.encode("utf-8")
+    return tag + _varint(len(data)) + data
+
+
+def any_value(value: Any) -> bytes:
+    """``AnyValue`` body, as ``opentelemetry.exporter.otlp.proto.common`` encodes it."""
+    if value is None:
+        return b""
+    # oneof members are written even when they hold the default value
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, str):
+        return _str(_T1, value)
+    if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise ValueError(f"int out of range: {value}")
+        return b"\x18" + _varint(value)
+    if isinstance(value, float):
+        return b"\x21" + _pack_d(value)
+    if isinstance(value, bytes):
+        return _len_field(b"\x3a", value)
+    if isinstance(value, Sequence):
+        return _len_field(b"\x2a", b"".join(_len_field(_T1, any_value(v)) for v in value))
+    if isinstance(value, Mapping):
+        return _len_field(
+            b"\x32",
+            b"".join(_len_field(_T1, key_value(str(k), v)) for k, v in value.items()),
+        )
+    raise TypeError(f"Invalid type {type(value)} of value {value}")
+
+
+def key_value(key: str, value: Any) -> bytes:
+    return _str(_T1, key) + _len_field(_T2, any_value(value))
+
+
+def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> bytes:
+    """Repeated ``KeyValue`` field; a value the SDK cannot encode is skipped, as there."""
+    if not attrs:
+        return b""
+    parts = []
+    for key, value in attrs.items():
+        try:
+            parts.append(_len_field(tag, key_value(key, value)))
+        except Exception:
+            continue
+    return b"".join(parts)
+
+
+# resource and scope, encoded once per object ------------------------------------------
+_HEADS: dict[tuple[int, int], tuple[Any, Any, bytes, bytes, bytes, bytes]] = {}
+
+
+def _heads(resource: Any, scope: Any) -> tuple[bytes, bytes, bytes, bytes]:
+    """The resource field and schema_url of ``Resource*``, the scope field and schema_url
+    of ``Scope*``, as the SDK encoders write them."""
+    key = (id(resource), id(scope))
+    cached = _HEADS.get(key)
+    if cached is not None and cached[0] is resource and cached[1] is scope:
+        return cached[2:]
+    from opentelemetry.exporter.otlp.proto.common._internal import (
+        _encode_instrumentation_scope,
+        _encode_resource,
+    )
+
+    res = _len_field(_T1, _encode_resource(resource).SerializeToString())
+    res_schema = getattr(resource, "schema_url", None) or ""
+    res_tail = _str(_T3, res_schema) if res_schema else b""
+    sc = _len_field(_T1, _encode_instrumentation_scope(scope).SerializeToString())
+    sc_schema = (getattr(scope, "schema_url", None) or "") if scope else ""
+    sc_tail = _str(_T3, sc_schema) if sc_schema else b""
+    if len(_HEADS) > 16:
+        _HEADS.clear()
+    _HEADS[key] = (resource, scope, res, res_tail, sc, sc_tail)
+    return res, res_tail, sc, sc_tail
+
+
+def _wrap(resource: Any, scope: Any, items: list[bytes]) -> bytes:
+    """``Export*ServiceRequest{resource_*: [{resource, scope_*: [{scope, items}]}]}``."""
+    if not items:
+        return b""
+    res, res_tail, sc, sc_tail = _heads(resource, scope)
+    scope_msg = sc + b"".join(_len_field(_T2, i) for i in items) + sc_tail
+    return _len_field(_T1, res + _len_field(_T2, scope_msg) + res_tail)
+
+
+# log records ------------------------------------------------------------------------
+_SEVERITY = {
+    "debug": 5,
+    "info": 9,
+    "warning": 13,
+    "warn": 13,
+    "error": 17,
+    "exception": 17,
+    "critical": 21,
+    "fatal": 21,
+}
+_SKIP = frozenset({"timestamp", "level", "event", "trace_id", "span_id"})
+_TS_CACHE: dict[str, int] = {}
+
+
+def _ns(timestamp: Any) -> int | None:
+    if not isinstance(timestamp, str):
+        return None
+    ns = _TS_CACHE.get(timestamp)
+    if ns is None:
+        try:
+            ns = int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1e9)
+        except ValueError:
+            return None
+        if len(_TS_CACHE) > 4096:
+            _TS_CACHE.clear()
+        _TS_CACHE[timestamp] = ns
+    return ns
+
+
+def log_record(event: Mapping[str, Any]) -> bytes:
+    """One ``LogRecord``: what ``LogRecordFactory.make`` + the SDK's ``_encode_log`` give."""
+    import time
+
+    from fnlens.exporters.logrecords import _value
+
+    level = str(event.get("level") or "info").lower()
+    timestamp = _ns(event.get("timestamp")) or time.time_ns()
+    out = [b"\x09", _pack_q(timestamp), b"\x10", _varint(_SEVERITY.get(level, 9))]
+    out.append(_str(b"\x1a", level.upper()))
+    body = event.get("event")
+    out.append(_len_field(b"\x2a", any_value(body if isinstance(body, str) else _value(body))))
+    out.append(
+        attributes(
+            b"\x32",
+            {k: _value(v) for k, v in event.items() if k not in _SKIP and v is not None},
+        )
+    )
+    trace_id, span_id = event.get("trace_id"), event.get("span_id")
+    if isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id:
+        try:
+            tid, sid = int(trace_id, 16), int(span_id, 16)
+        except ValueError:
+            pass
+        else:
+            out.append(b"\x45" + _pack_i(1))  # flags: SAMPLED
+            if tid:
+                out.append(b"\x4a\x10" + tid.to_bytes(16, "big"))
+            if sid:
+                out.append(b"\x52\x08" + sid.to_bytes(8, "big"))
+    out.append(b"\x59" + _pack_q(timestamp))  # observed_time_unix_nano
+    return b"".join(out)
+
+
+def logs_request(events: Sequence[Mapping[str, Any]], resource: Any, scope: Any) -> bytes:
+    return _wrap(resource, scope, [log_record(e) for e in events])
+
+
+# spans --------------------------------------------------------------------------------
+def fast_span(span: Any) -> bytes:
+    """One ``Span`` from a :class:`FastSpan` (no links): ``to_readable`` + ``_encode_span``."""
+    out = [b"\x0a\x10", int(span.trace_id, 16).to_bytes(16, "big")]
+    out.append(b"\x12\x08" + int(span.span_id, 16).to_bytes(8, "big"))
+    if span.tracestate:
+        state = _trace_state(span.tracestate)
+        if state:
+            out.append(_str(b"\x1a", state))
+    if span.parent_span_id:
+        out.append(b"\x22\x08" + int(span.parent_span_id, 16).to_bytes(8, "big"))
+    out.append(_str(b"\x2a", span.name))
+    out.append(b"\x30\x02")  # kind: SERVER
+    if span.start_ns:
+        out.append(b"\x39" + _pack_q(span.start_ns))
+    if span.end_ns:
+        out.append(b"\x41" + _pack_q(span.end_ns))
+    out.append(attributes(b"\x4a", span.attributes))
+    for name, ts, attrs in span.events:
+        event = _str(_T2, name) + attributes(_T3, attrs)
+        if ts:
+            event = b"\x09" + _pack_q(ts) + event
+        out.append(_len_field(b"\x5a", event))
+    if span.status_code == 2:
+        status = (_str(_T2, span.status_message) if span.status_message else b"") + b"\x18\x02"
+    else:
+        status = b""
+    out.append(_len_field(b"\x7a", status))
+    flags = 0x300 if span.parent_span_id else 0x100
+    out.append(b"\x85\x01" + _pack_i(flags))
+    return b"".join(out)
+
+
+def _trace_state(raw: str) -> str:
+    from opentelemetry.trace.span import TraceState
+
+    try:
+        state = TraceState.from_header([raw])
+    except Exception:
+        return ""
+    return ",".join(f"{k}={v}" for k, v in state.items())
+
+
+def spans_request(fast: Sequence[Any], resource: Any, scope: Any) -> bytes:
+    return _wrap(resource, scope, [fast_span(s) for s in fast])
+
+
+# transport ----------------------------------------------------------------------------
+def lean_transport_ok(endpoint: str, signal: str) -> bool:
+    """Plain http, no client certificate or CA file configured: http.client is enough."""
+    if urlsplit(endpoint).scheme != "http":
+        return False
+    sig = signal.upper()
+    for suffix in ("CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE"):
+        if os.environ.get(f"OTEL_EXPORTER_OTLP_{suffix}") or os.environ.get(
+            f"OTEL_EXPORTER_OTLP_{sig}_{suffix}"
+        ):
+            return False
+    for name in (
+        "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER",
+        f"OTEL_PYTHON_EXPORTER_OTLP_HTTP_{sig}_CREDENTIAL_PROVIDER",
+    ):
+        if os.environ.get(name):
+            return False
+    return True
+
+
+def http_client_transport() -> Any:
+    """An :class:`HTTPClientTransport` (the SDK base class is imported here, lazily)."""
+    from dataclasses import dataclass
+
+    from opentelemetry.exporter.http.transport._base import BaseHTTPResult, BaseHTTPTransport
+
+    @dataclass(frozen=True, slots=True)
+    class Result(BaseHTTPResult):
+        body: bytes = b""
+        header_map: tuple[tuple[str, str], ...] = ()
+
+        def content(self) -> bytes:
+            return self.body
+
+        def headers(self) -> Mapping[str, str]:
+            merged: dict[str, str] = {}
+            for k, v in self.header_map:
+                k = k.lower()
+                merged[k] = f"{merged[k]}, {v}" if k in merged else v
+            return merged
+
+    class HTTPClientTransport(BaseHTTPTransport):
+        """One ``http.client`` connection per exporter, kept alive between exports."""
+
+        def __init__(self) -> None:
+            self._conn: http.client.HTTPConnection | None = None
+            self._netloc = ""
+
+        def request(
+            self,
+            method: str,
+            url: str,
+            *,
+            headers: dict[str, str] | None = None,
+            timeout: float | None = None,
+            data: bytes | None = None,
+        ) -> BaseHTTPResult:
+            parts = urlsplit(url)
+            path = parts.path or "/"
+            if parts.query:
+                path += "?" + parts.query
+            conn = self._conn
+            if conn is None or self._netloc != parts.netloc:
+                self.close()
+                conn = self._conn = http.client.HTTPConnection(
+                    parts.hostname or "localhost", parts.port or 80, timeout=timeout
+                )
+                self._netloc = parts.netloc
+            else:
+                conn.timeout = timeout
+                if conn.sock is not None:
+                    conn.sock.settimeout(timeout)
+            try:
+                conn.request(method, path, body=data, headers=headers or {})
+                response = conn.getresponse()
+                body = response.read()
+            except Exception as exc:
+                self.close()
+                return Result(error=exc)
+            if response.will_close:
+                self.close()
+            return Result(
+                status_code=response.status,
+                reason=response.reason,
+                body=body,
+                header_map=tuple(response.getheaders()),
+            )
+
+        def close(self) -> None:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+
+        def is_connection_error(self, exception: Exception | None) -> bool:
+            return isinstance(exception, (OSError, http.client.HTTPException))
+
+    return HTTPClientTransport()
+
+
+def raw_export(exporter: Any, data: bytes) -> bool | None:
+    """Send serialized bytes through the SDK exporter's HTTP client; None when the
+    exporter has no such client (another SDK version, gRPC): use the SDK path."""
+    client = getattr(exporter, "_client", None)
+    send = getattr(client, "export", None)
+    if send is None or getattr(exporter, "_shutdown", False):
+        return None
+    limit = getattr(exporter, "_max_request_size", 0) or 0
+    if limit > 0 and len(data) > limit:
+        return False
+    return bool(send(data).success)
+
+
+def usable(exporter: Any) -> bool:
+    """The SDK's OTLP/HTTP exporter, with the HTTP client :func:`raw_export` sends through."""
+    module = type(exporter).__module__
+    return module.startswith("opentelemetry.exporter.otlp.proto.http") and hasattr(
+        getattr(exporter, "_client", None), "export"
+    )
