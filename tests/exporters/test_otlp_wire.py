@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -116,3 +119,88 @@ def test_log_records_encode_like_the_sdk(index):
 def test_empty_batches_encode_to_nothing():
     assert otlp_wire.logs_request([], RESOURCE, scope()) == b""
     assert otlp_wire.spans_request([], RESOURCE, None) == b""
+
+
+# the socket transport ---------------------------------------------------------------
+def _serve(replies: list[bytes]) -> tuple[str, list[bytes], threading.Thread]:
+    """A raw TCP server answering each request with the next canned reply; a reply of
+    b"" closes the connection instead."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    received: list[bytes] = []
+
+    def run() -> None:
+        pending = list(replies)
+        while pending:
+            conn, _ = server.accept()
+            with conn:
+                while pending:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    fields = dict(h.split(b":", 1) for h in head.split(b"\r\n")[1:])
+                    length = int(fields[b"Content-Length"])
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    received.append(head + b"\r\n\r\n" + body)
+                    reply = pending.pop(0)
+                    if not reply:
+                        break
+                    conn.sendall(reply)
+                    if b"Connection: close" in reply:
+                        break
+        server.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}/v1/logs", received, thread
+
+
+def test_socket_transport_keeps_alive_and_reads_every_framing():
+    url, received, thread = _serve(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"
+            b"2\r\nde\r\n1;ext=1\r\nf\r\n0\r\nTrailer: t\r\n\r\n",
+            b"HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 0\r\n"
+            b"Connection: close\r\n\r\n",
+        ]
+    )
+    transport = otlp_wire.socket_transport()
+    headers = {"Content-Type": "application/x-protobuf", "x-key": "v"}
+    first = transport.request("POST", url, headers=headers, timeout=5, data=b"\x01\x02")
+    assert (first.status_code, first.content()) == (200, b"abc")
+    second = transport.request("POST", url, headers=headers, timeout=5, data=b"")
+    assert (second.status_code, second.content()) == (200, b"def")
+    assert second.headers()["x-a"] == "1, 2"
+    third = transport.request("POST", url, headers=headers, timeout=5, data=b"z")
+    assert (third.status_code, third.reason) == (503, "Busy")
+    assert third.headers()["retry-after"] == "2"
+    thread.join(5)
+    assert len(received) == 3
+    assert received[0].startswith(b"POST /v1/logs HTTP/1.1\r\n")
+    assert b"\r\nx-key: v\r\n" in received[0] and received[0].endswith(b"\x01\x02")
+
+
+def test_socket_transport_reports_a_closed_connection_as_a_connection_error():
+    url, _, thread = _serve([b""])
+    transport = otlp_wire.socket_transport()
+    result = transport.request("POST", url, headers={}, timeout=5, data=b"x")
+    assert result.status_code is None and transport.is_connection_error(result.error)
+    bad = transport.request("POST", url, headers={"x": "a\r\nInjected: 1"}, timeout=5, data=b"")
+    assert isinstance(bad.error, ValueError) and not transport.is_connection_error(bad.error)
+    thread.join(5)
+
+
+def test_http_exporters_use_the_socket_transport_and_encode_directly(otlp_sink):
+    from fnlens.exporters import otlp
+
+    config = otlp.resolve("logs", endpoint=otlp_sink.endpoint, env={})
+    exporter = otlp.log_exporter(config)
+    assert otlp_wire.usable(exporter)
+    event = dict(EVENTS[0], obj="x")
+    assert otlp_wire.raw_export(exporter, otlp_wire.logs_request([event], RESOURCE, scope()))
+    assert otlp_sink.wait_for(lambda s: len(s.logs) == 1)
+    assert otlp_sink.logs[0]["attributes"]["request_id"] == "r-1"

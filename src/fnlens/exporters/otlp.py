@@ -175,8 +175,8 @@ def log_exporter(config: OTLPConfig) -> Any:
 
 def _http_exporter(cls: Any, config: OTLPConfig) -> Any:
     """The SDK's OTLP/HTTP exporter; for a plain-http endpoint without certificates, with a
-    kept-alive ``http.client`` transport instead of a ``requests`` session (the SDK's
-    retries, compression and headers still apply)."""
+    kept-alive socket transport (:mod:`fnlens.exporters.otlp_wire`) instead of a
+    ``requests`` session (the SDK's retries, compression and headers still apply)."""
     kwargs: dict[str, Any] = {
         "endpoint": config.endpoint,
         "headers": config.headers or None,
@@ -186,7 +186,7 @@ def _http_exporter(cls: Any, config: OTLPConfig) -> Any:
 
     if otlp_wire.lean_transport_ok(config.endpoint, config.signal):
         try:
-            return cls(**kwargs, _transport=otlp_wire.http_client_transport())
+            return cls(**kwargs, _transport=otlp_wire.socket_transport())
         except Exception:  # an SDK without pluggable transports
             pass
     return cls(**kwargs)

@@ -13,14 +13,13 @@ competes with the handler's thread for the GIL. Here:
   and invocation spans with links still go through the SDK encoder; the two
   serialized requests are concatenated (``resource_spans`` is a repeated field).
 * the bytes go through the SDK exporter's own HTTP client (compression, headers,
-  timeout, retries with backoff) with :class:`HTTPClientTransport`, an ``http.client``
-  connection kept alive between exports, instead of a ``requests`` session, for
-  plain-``http`` endpoints without client certificates.
+  timeout, retries with backoff) with a transport of its own: one socket kept alive
+  between exports and a minimal HTTP/1.1 parser, instead of a ``requests`` session,
+  for plain-``http`` endpoints without client certificates or credential providers.
 """
 
 from __future__ import annotations
 
-import http.client
 import os
 import struct
 from collections.abc import Mapping, Sequence
@@ -260,7 +259,7 @@ def spans_request(fast: Sequence[Any], resource: Any, scope: Any) -> bytes:
 
 # transport ----------------------------------------------------------------------------
 def lean_transport_ok(endpoint: str, signal: str) -> bool:
-    """Plain http, no client certificate or CA file configured: http.client is enough."""
+    """Plain http, no client certificate, CA file or credential provider configured."""
     if urlsplit(endpoint).scheme != "http":
         return False
     sig = signal.upper()
@@ -278,8 +277,9 @@ def lean_transport_ok(endpoint: str, signal: str) -> bool:
     return True
 
 
-def http_client_transport() -> Any:
-    """An :class:`HTTPClientTransport` (the SDK base class is imported here, lazily)."""
+def socket_transport() -> Any:
+    """A :class:`SocketTransport` (the SDK base class is imported here, lazily)."""
+    import socket
     from dataclasses import dataclass
 
     from opentelemetry.exporter.http.transport._base import BaseHTTPResult, BaseHTTPTransport
@@ -299,12 +299,25 @@ def http_client_transport() -> Any:
                 merged[k] = f"{merged[k]}, {v}" if k in merged else v
             return merged
 
-    class HTTPClientTransport(BaseHTTPTransport):
-        """One ``http.client`` connection per exporter, kept alive between exports."""
+    class SocketTransport(BaseHTTPTransport):
+        """HTTP/1.1 over one socket kept alive between exports, with a minimal parser
+        (``http.client`` parses every response's headers with the email package: tens of
+        microseconds of GIL time per export, which the handler's thread waits for)."""
 
         def __init__(self) -> None:
-            self._conn: http.client.HTTPConnection | None = None
-            self._netloc = ""
+            self._sock: socket.socket | None = None
+            self._addr: tuple[str, int] | None = None
+            self._buffer = b""
+            self._urls: dict[str, tuple[tuple[str, int], str, str]] = {}
+
+        def _target(self, url: str) -> tuple[tuple[str, int], str, str]:
+            target = self._urls.get(url)
+            if target is None:
+                parts = urlsplit(url)
+                path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                addr = (parts.hostname or "localhost", parts.port or 80)
+                target = self._urls[url] = (addr, path, parts.netloc)
+            return target
 
         def request(
             self,
@@ -315,49 +328,120 @@ def http_client_transport() -> Any:
             timeout: float | None = None,
             data: bytes | None = None,
         ) -> BaseHTTPResult:
-            parts = urlsplit(url)
-            path = parts.path or "/"
-            if parts.query:
-                path += "?" + parts.query
-            conn = self._conn
-            if conn is None or self._netloc != parts.netloc:
-                self.close()
-                conn = self._conn = http.client.HTTPConnection(
-                    parts.hostname or "localhost", parts.port or 80, timeout=timeout
-                )
-                self._netloc = parts.netloc
-            else:
-                conn.timeout = timeout
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
             try:
-                conn.request(method, path, body=data, headers=headers or {})
-                response = conn.getresponse()
-                body = response.read()
+                addr, path, netloc = self._target(url)
+                body = data or b""
+                lines = [f"{method} {path} HTTP/1.1", f"Host: {netloc}"]
+                lines.append(f"Content-Length: {len(body)}")
+                for key, value in (headers or {}).items():
+                    key, value = str(key), str(value)
+                    if any(c in key or c in value for c in "\r\n\0") or ":" in key:
+                        raise ValueError(f"invalid HTTP header {key!r}")
+                    lines.append(f"{key}: {value}")
+                request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+            except Exception as exc:  # not a connection error: the SDK does not retry
+                return Result(error=exc)
+            try:
+                sock = self._sock
+                if sock is None or self._addr != addr:
+                    self.close()
+                    sock = socket.create_connection(addr, timeout=timeout)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self._sock, self._addr = sock, addr
+                else:
+                    sock.settimeout(timeout)
+                sock.sendall(request)
+                status, reason, header_map, content, close = self._response(sock)
             except Exception as exc:
                 self.close()
                 return Result(error=exc)
-            if response.will_close:
+            if close:
                 self.close()
-            return Result(
-                status_code=response.status,
-                reason=response.reason,
-                body=body,
-                header_map=tuple(response.getheaders()),
-            )
+            return Result(status_code=status, reason=reason, body=content, header_map=header_map)
+
+        def _recv(self, sock: socket.socket) -> bytes:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the collector closed the connection")
+            return chunk
+
+        def _response(
+            self, sock: socket.socket
+        ) -> tuple[int, str, tuple[tuple[str, str], ...], bytes, bool]:
+            buffer = self._buffer
+            while b"\r\n\r\n" not in buffer:
+                buffer += self._recv(sock)
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            version, _, status_reason = status_line.partition(" ")
+            code, _, reason = status_reason.partition(" ")
+            status = int(code)
+            header_map = []
+            length: int | None = None
+            chunked = False
+            close = version == "HTTP/1.0"
+            for line in header_lines:
+                name, _, value = line.partition(":")
+                name, value = name.strip(), value.strip()
+                header_map.append((name, value))
+                lower = name.lower()
+                if lower == "content-length":
+                    length = int(value)
+                elif lower == "transfer-encoding" and "chunked" in value.lower():
+                    chunked = True
+                elif lower == "connection":
+                    close = "close" in value.lower() or (
+                        version == "HTTP/1.0" and "keep-alive" not in value.lower()
+                    )
+            if status in (204, 304) or 100 <= status < 200:
+                length, chunked = 0, False
+            if chunked:
+                body = b""
+                while True:
+                    while b"\r\n" not in rest:
+                        rest += self._recv(sock)
+                    size_line, _, rest = rest.partition(b"\r\n")
+                    size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while b"\r\n" not in rest:  # trailers end with an empty line
+                            rest += self._recv(sock)
+                        while not rest.startswith(b"\r\n"):
+                            _, _, rest = rest.partition(b"\r\n")
+                            while b"\r\n" not in rest:
+                                rest += self._recv(sock)
+                        rest = rest[2:]
+                        break
+                    while len(rest) < size + 2:
+                        rest += self._recv(sock)
+                    body += rest[:size]
+                    rest = rest[size + 2 :]
+            elif length is None:  # until the server closes the connection
+                close = True
+                parts = [rest]
+                while chunk := sock.recv(65536):
+                    parts.append(chunk)
+                body, rest = b"".join(parts), b""
+            else:
+                while len(rest) < length:
+                    rest += self._recv(sock)
+                body, rest = rest[:length], rest[length:]
+            self._buffer = b"" if close else rest
+            return status, reason, tuple(header_map), body, close
 
         def close(self) -> None:
-            conn, self._conn = self._conn, None
-            if conn is not None:
+            sock, self._sock = self._sock, None
+            self._buffer = b""
+            if sock is not None:
                 try:
-                    conn.close()
-                except Exception:
+                    sock.close()
+                except OSError:
                     pass
 
         def is_connection_error(self, exception: Exception | None) -> bool:
-            return isinstance(exception, (OSError, http.client.HTTPException))
+            # refused, reset, closed mid-response; not a timeout (as the requests transport)
+            return isinstance(exception, (ConnectionError, socket.gaierror))
 
-    return HTTPClientTransport()
+    return SocketTransport()
 
 
 def raw_export(exporter: Any, data: bytes) -> bool | None:
