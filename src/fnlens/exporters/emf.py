@@ -63,8 +63,12 @@ def emf_document(record: Mapping[str, Any], namespace: str = DEFAULT_NAMESPACE) 
     return doc
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def _encode(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    # json.dumps with non-default separators builds a new encoder on every call
+    return _COMPACT.encode(value)
 
 
 class _LineEncoder:

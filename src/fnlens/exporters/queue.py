@@ -46,7 +46,8 @@ class ExportQueue:
         self.schedule_delay_s = schedule_delay_s
         self._on_error = on_error
         self._items: deque[Any] = deque()
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._pending = 0  # queued + being exported
         self._dropped = 0
         self._exported = 0
@@ -63,7 +64,7 @@ class ExportQueue:
     # hot path ---------------------------------------------------------------
     def put(self, item: Any) -> bool:
         """Queue one item; False (and one more drop) when the queue is full or stopped."""
-        with self._cond:
+        with self._lock:  # the condition's lock, without Condition.__enter__'s frame
             if self._stopping or len(self._items) >= self.max_queue_size:
                 self._dropped += 1
                 return False

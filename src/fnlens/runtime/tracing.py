@@ -31,6 +31,32 @@ _TRACE_ID_HINT: ContextVar[str | None] = ContextVar("fnlens_trace_id_hint", defa
 
 
 _RECORDER: list[Any] = []
+_OT: dict[str, Any] = {}  # OpenTelemetry API names, imported once (first span)
+
+
+def _ot() -> dict[str, Any]:
+    if not _OT:
+        from opentelemetry import context, trace
+        from opentelemetry.trace import (
+            NonRecordingSpan,
+            SpanContext,
+            SpanKind,
+            TraceFlags,
+            TraceState,
+        )
+
+        _OT.update(
+            context=context,
+            trace=trace,
+            NonRecordingSpan=NonRecordingSpan,
+            SpanContext=SpanContext,
+            SpanKind=SpanKind,
+            TraceFlags=TraceFlags,
+            TraceState=TraceState,
+            sampled=TraceFlags(TraceFlags.SAMPLED),
+            unsampled=TraceFlags(0),
+        )
+    return _OT
 
 
 def set_span_recorder(recorder: Any | None) -> None:
@@ -77,10 +103,8 @@ class SpanHandle:
     def detach(self) -> None:
         if self._token is None:
             return
-        from opentelemetry import context
-
         try:
-            context.detach(self._token)
+            (_OT or _ot())["context"].detach(self._token)
         except Exception:
             pass
         self._token = None
@@ -188,6 +212,8 @@ def start_span(
     """
     if not otel_loaded():
         return None
+    if _RECORDER:
+        return _start_fast(name, decision, attributes, links, _RECORDER[0])
     from opentelemetry import context, trace
     from opentelemetry.trace import (
         NonRecordingSpan,
@@ -198,8 +224,6 @@ def start_span(
     )
 
     parent = decision.parent
-    if _RECORDER:
-        return _start_fast(name, decision, attributes, links, _RECORDER[0])
     parent_ctx = context.Context()
     if parent is not None and parent.span_id:
         state = TraceState()
@@ -254,9 +278,7 @@ def _start_fast(
     links: list[Any] | None,
     recorder: Any,
 ) -> FastSpan:
-    from opentelemetry import context, trace
-    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
-
+    ot = _OT or _ot()
     parent = decision.parent
     if parent is not None and parent.span_id:
         trace_id, parent_span_id = parent.trace_id, parent.span_id
@@ -277,18 +299,21 @@ def _start_fast(
     state = None
     if tracestate:
         try:
-            state = TraceState.from_header([tracestate])
+            state = ot["TraceState"].from_header([tracestate])
         except Exception:
             state = None
-    span_context = SpanContext(
+    span_context = ot["SpanContext"](
         trace_id=int(trace_id, 16),
         span_id=int(fast.span_id, 16),
         is_remote=False,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else 0),
+        trace_flags=ot["sampled"] if sampled else ot["unsampled"],
         trace_state=state,
     )
-    fast.span = NonRecordingSpan(span_context)
-    fast._token = context.attach(trace.set_span_in_context(fast.span, _with_baggage(decision)))
+    fast.span = ot["NonRecordingSpan"](span_context)
+    context = ot["context"]
+    fast._token = context.attach(
+        ot["trace"].set_span_in_context(fast.span, _with_baggage(decision))
+    )
     return fast
 
 
