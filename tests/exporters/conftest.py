@@ -37,12 +37,26 @@ def wait_port(port: int, timeout_s: float = 10.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
 
 
+_ROTEL_CHECKED: dict[str, str] = {}
+
+
 def rotel_binary() -> str:
+    """The rotel agent shipped in the wheel, checked to run on this machine once."""
     import rotel
 
     path = Path(rotel.__file__).parent / "rotel-agent"
     if not path.exists():
         pytest.skip("rotel wheel has no agent binary for this platform")
+    if str(path) not in _ROTEL_CHECKED:
+        probe = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+        if probe.returncode != 0:
+            # e.g. the cp313 wheel's agent links libpython3.13.so, which a Python
+            # built without --enable-shared does not have
+            pytest.fail(
+                f"rotel-agent cannot run here (exit {probe.returncode}): "
+                f"{(probe.stderr or probe.stdout).strip()[:400]}"
+            )
+        _ROTEL_CHECKED[str(path)] = probe.stdout.strip()
     return str(path)
 
 
