@@ -55,11 +55,20 @@ def test_pipelines_reference_only_defined_components(path):
         signal = name.split("/")[0]
         assert signal in ("traces", "metrics", "logs"), name
         assert pipeline.get("receivers") and pipeline.get("exporters"), name
+        connectors = config.get("connectors") or {}
         for section in ("receivers", "processors", "exporters"):
             for component in pipeline.get(section, []):
-                assert component in (config.get(section) or {}), (
+                defined = config.get(section) or {}
+                if section != "processors" and component in connectors:
+                    defined = connectors
+                assert component in defined, (
                     f"{path.name}: pipeline {name} uses undefined {section[:-1]} {component}"
                 )
+    # a connector is an exporter of one pipeline and a receiver of another
+    for connector in config.get("connectors") or {}:
+        pipelines = service["pipelines"].values()
+        assert any(connector in p.get("exporters", []) for p in pipelines), connector
+        assert any(connector in p.get("receivers", []) for p in pipelines), connector
     for extension in service.get("extensions", []):
         assert extension in (config.get("extensions") or {}), extension
     used = {c for p in service["pipelines"].values() for s in SECTIONS for c in p.get(s, [])} | set(
