@@ -129,6 +129,38 @@ def test_progress_bar_runs(tmp_path: Path) -> None:
     assert report.totals["invocations"] > 0
 
 
+def _ingest_stderr(tmp_path: Path, progress: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from fnlens.analysis.ingest import ingest\n"
+        f"ingest([sys.argv[1]], db=sys.argv[2], progress={progress})\n"
+    )
+    # rich draws live bars only on a terminal: make stderr count as one
+    env = {**os.environ, "FORCE_COLOR": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "100"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(FIXTURES), str(tmp_path / f"{progress}.duckdb")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def test_progress_bar_draws_bytes_on_a_terminal(tmp_path: Path) -> None:
+    import re
+
+    drawn = _ingest_stderr(tmp_path, "True")
+    assert "ingest" in drawn
+    assert re.search(r"\d+(\.\d)?/\d+(\.\d)? kB", drawn), drawn[:300]
+    assert "━" in drawn  # the bar itself
+    assert "━" not in _ingest_stderr(tmp_path, "False")
+
+
 def test_memory_limit_option(tmp_path: Path) -> None:
     import pytest
 
