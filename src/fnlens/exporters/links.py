@@ -14,7 +14,7 @@ from typing import Any
 
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
-from fnlens.runtime import ids
+from fnlens.runtime import ids, propagation
 
 MAX_LINKS = 128  # the SDK's default OTEL_SPAN_LINK_COUNT_LIMIT
 
@@ -35,12 +35,9 @@ def _link(trace_id: str, span_id: str, sampled: bool, attributes: dict[str, Any]
 def _sqs_message_link(record: dict[str, Any]) -> Link | None:
     attributes = {"messaging.message.id": record.get("messageId") or ""}
     header = (record.get("attributes") or {}).get("AWSTraceHeader")
-    if header:
-        fields = ids.parse_xray_header(header)
-        trace_id = ids.xray_to_w3c(fields.get("Root", ""))
-        parent = (fields.get("Parent") or "").lower()
-        if trace_id and len(parent) == 16:
-            return _link(trace_id, parent, fields.get("Sampled") == "1", attributes)
+    parent = propagation.xray_parent(header)
+    if parent is not None and parent.span_id:
+        return _link(parent.trace_id, parent.span_id, parent.sampled, attributes)
     message_attributes = record.get("messageAttributes") or {}
     traceparent = message_attributes.get("traceparent") or {}
     parsed = ids.parse_traceparent(traceparent.get("stringValue"))

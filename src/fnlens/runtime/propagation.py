@@ -65,24 +65,23 @@ def _from_xray(header: str | None) -> tuple[ParentContext | None, str | None]:
     cached = _XRAY_CACHE.get(header)  # the same header is seen again on retries
     if cached is not None:
         return cached
-    root = parent = sampled = None
-    for part in header.split(";"):
-        part = part.strip()
-        if part.startswith("Root="):
-            root = part[5:]
-        elif part.startswith("Parent="):
-            parent = part[7:]
-        elif part.startswith("Sampled="):
-            sampled = part[8:]
+    fields = ids.parse_xray_header(header)
+    root = fields.get("Root")
+    parent = fields.get("Parent")
     result: tuple[ParentContext | None, str | None] = (None, None)
     trace_id = ids.xray_to_w3c(root) if root else None
     if trace_id is not None:
         span_id = parent.lower() if parent and len(parent) == 16 else None
-        result = (ParentContext(trace_id, span_id, sampled == "1", "xray"), root)
+        result = (ParentContext(trace_id, span_id, fields.get("Sampled") == "1", "xray"), root)
     if len(_XRAY_CACHE) >= 8:
         _XRAY_CACHE.clear()
     _XRAY_CACHE[header] = result
     return result
+
+
+def xray_parent(header: str | None) -> ParentContext | None:
+    """The trace context an X-Ray header (``Root=…;Parent=…;Sampled=…``) carries."""
+    return _from_xray(header)[0]
 
 
 def _enabled_propagators() -> tuple[bool, bool]:
