@@ -219,7 +219,6 @@ class _Instrumented:
         )
         inv.hook_state["trace_decision"] = decision
         inv.hook_state["event"] = event
-        inv.hook_state["context"] = context
 
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if callable(remaining):
@@ -243,7 +242,7 @@ class _Instrumented:
                 else inv.identity["function_name"]
             )
             links = None
-            link_factory = inv.hook_state.get("link_factory") or _LINKS.get("factory")
+            link_factory = _LINKS.get("factory")
             if link_factory is not None:
                 try:
                     links = link_factory(inv)
