@@ -6,6 +6,14 @@ cold-start tracker and no Lambda environment variables from the host.
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 _LAMBDA_ENV = (
@@ -29,3 +37,38 @@ _LAMBDA_ENV = (
 def _clean_lambda_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _LAMBDA_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """``moto_server`` (CloudWatch Logs, CloudWatch dashboards…) on a free 127.0.0.1 port,
+    shared by the session and stopped at its end."""
+    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"moto_server exited with {proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("moto_server did not listen within 30 s")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

@@ -229,17 +229,17 @@ def test_render_cli_errors_are_one_line() -> None:
 
 
 @pytest.mark.e2e
-def test_apply_round_trips_through_moto(moto_endpoint: str, aws_env: None) -> None:
+def test_apply_round_trips_through_moto(moto_server: str, aws_env: None) -> None:
     args = [
         "dashboard", "apply", "cloudwatch", "--name", "fnlens-shop", "-f", "orders-api",
         "-f", "worker", "--region", "eu-west-1", "--version", "41", "--version", "42",
-        "--service", "shop", "--endpoint-url", moto_endpoint,
+        "--service", "shop", "--endpoint-url", moto_server,
     ]  # fmt: skip
     result = CliRunner().invoke(cli, args, obj={})
     assert result.exit_code == 0, result.output
     assert "put dashboard 'fnlens-shop'" in result.output
 
-    client = boto3.client("cloudwatch", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    client = boto3.client("cloudwatch", region_name="eu-west-1", endpoint_url=moto_server)
     got = client.get_dashboard(DashboardName="fnlens-shop")
     expected = render_cloudwatch(
         ["orders-api", "worker"], "eu-west-1", versions=["41", "42"], service="shop"
@@ -249,7 +249,7 @@ def test_apply_round_trips_through_moto(moto_endpoint: str, aws_env: None) -> No
     assert "fnlens-shop" in names
 
     # applying again replaces the body rather than failing
-    args2 = [*args[:7], "--region", "eu-west-1", "--endpoint-url", moto_endpoint]
+    args2 = [*args[:7], "--region", "eu-west-1", "--endpoint-url", moto_server]
     result = CliRunner().invoke(cli, args2, obj={})
     assert result.exit_code == 0, result.output
     again = json.loads(client.get_dashboard(DashboardName="fnlens-shop")["DashboardBody"])
