@@ -20,17 +20,10 @@ from uuid import UUID
 
 import click
 
+from fnlens.cli.common import db_option, guard
+
 FORMATS = ("table", "csv", "json", "markdown")
 WINDOW_PARAMS = ("since", "until", "function", "version")
-_db_option = click.option(
-    "--db",
-    "db_path",
-    default="fnlens.duckdb",
-    show_default=True,
-    envvar="FNLENS_DB",
-    type=click.Path(dir_okay=False),
-    help="DuckDB file written by `fnlens ingest` (env FNLENS_DB).",
-)
 _format_option = click.option(
     "--format",
     "-f",
@@ -48,7 +41,7 @@ def queries(fmt: str) -> None:
     """List the canned queries with their descriptions and parameters."""
     from fnlens.analysis.catalog import load_catalog
 
-    catalog = _guard(load_catalog)
+    catalog = guard(load_catalog)
     if fmt == "json":
         payload = [
             {
@@ -93,7 +86,7 @@ def queries(fmt: str) -> None:
 
 @click.command("query")
 @click.argument("name")
-@_db_option
+@db_option
 @click.option(
     "--param",
     "-p",
@@ -107,12 +100,12 @@ def query(name: str, db_path: str, params: Sequence[str], fmt: str) -> None:
     """Run the canned query NAME over the fnlens tables."""
     from fnlens.analysis.catalog import get_query, parse_param_assignments
 
-    canned = _guard(get_query, name)
-    values = _guard(parse_param_assignments, params)
-    bound = _guard(canned.bind, values)  # validate before touching the database
-    con = _guard(_open, db_path)
+    canned = guard(get_query, name)
+    values = guard(parse_param_assignments, params)
+    bound = guard(canned.bind, values)  # validate before touching the database
+    con = guard(_open, db_path)
     try:
-        result = _guard(con.execute, canned.sql, bound)
+        result = guard(con.execute, canned.sql, bound)
         columns, rows = _fetch(result)
     finally:
         con.close()
@@ -121,7 +114,7 @@ def query(name: str, db_path: str, params: Sequence[str], fmt: str) -> None:
 
 @click.command("sql")
 @click.argument("statement", metavar='"SQL"')
-@_db_option
+@db_option
 @_format_option
 def sql(statement: str, db_path: str, fmt: str) -> None:
     """Run ad-hoc SQL over the invocations, spans and logs tables (read-only).
@@ -132,9 +125,9 @@ def sql(statement: str, db_path: str, fmt: str) -> None:
         statement = sys.stdin.read()
     if not statement.strip():
         raise click.ClickException("no SQL given")
-    con = _guard(_open, db_path)
+    con = guard(_open, db_path)
     try:
-        result = _guard(con.execute, statement)
+        result = guard(con.execute, statement)
         columns, rows = _fetch(result)
     finally:
         con.close()
@@ -155,29 +148,7 @@ def _fetch(result: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
     if result is None or result.description is None:
         return [], []
     columns = [d[0] for d in result.description]
-    return columns, _guard(result.fetchall)
-
-
-def _guard(func: Any, *args: Any) -> Any:
-    """Call ``func``; expected failures become one-line ClickExceptions (unless --debug)."""
-    import duckdb
-
-    from fnlens.analysis.catalog import QueryError
-    from fnlens.analysis.db import DatabaseError
-
-    try:
-        return func(*args)
-    except (QueryError, DatabaseError, duckdb.Error) as exc:
-        if _debug():
-            raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise click.ClickException(message) from exc
-
-
-def _debug() -> bool:
-    ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx else None
-    return bool(root and isinstance(root.obj, dict) and root.obj.get("debug"))
+    return columns, guard(result.fetchall)
 
 
 def _console() -> Any:

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import click
 
+from fnlens.cli.common import db_option, guard
+
 
 @click.command("report")
-@click.option(
-    "--db",
-    "db_path",
-    default="fnlens.duckdb",
-    show_default=True,
-    envvar="FNLENS_DB",
-    type=click.Path(dir_okay=False),
-    help="DuckDB file written by `fnlens ingest` (env FNLENS_DB).",
-)
+@db_option
 @click.option(
     "--html",
     "html_out",
@@ -38,12 +32,9 @@ def report(
     title: str,
 ) -> None:
     """Headline numbers and the per-version comparison; --html writes the full report."""
-    from fnlens.cli.query import _guard
     from fnlens.report import build
 
-    data = _guard(
-        lambda: build(db_path, function=function, since=since, until=until, bucket=bucket)
-    )
+    data = guard(lambda: build(db_path, function=function, since=since, until=until, bucket=bucket))
     if html_out:
         from fnlens.report.html import render_html
 
