@@ -80,8 +80,9 @@ def test_dimensions_are_attributes_fnlens_sets():
     """Every spanmetrics dimension is a span attribute of the invocation span or a
     resource attribute of the exporter (checked against the source that sets them)."""
     _, _, dimensions = _produced()
-    sources = (ROOT / "src" / "fnlens" / "runtime" / "decorator.py").read_text() + (
-        ROOT / "src" / "fnlens" / "exporters" / "resource.py"
-    ).read_text()
+    sources = "".join(
+        (ROOT / "src" / "fnlens" / path).read_text()
+        for path in ("runtime/decorator.py", "runtime/tracing.py", "exporters/resource.py")
+    )
     for name in dimensions:
         assert f'"{name}"' in sources, name

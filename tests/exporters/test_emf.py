@@ -100,17 +100,20 @@ def test_validator_rejects_invalid_documents(mutate):
         validate(doc)
 
 
-@pytest.mark.parametrize("cold", [False, True])
-def test_fast_line_encoding_equals_the_document(cold):
+@pytest.mark.parametrize(
+    ("cold", "request_id", "duration"),
+    [(False, "r-1", 3.25), (True, "r-1", 3.25), (False, 'we"ird\\\n✓\u2028', 7), (True, None, 0.1)],
+)
+def test_fast_line_encoding_equals_the_document(cold, request_id, duration):
     record = {
         "outcome": "error",
-        "duration_ms": 3.25,
+        "duration_ms": duration,
         "cold_start": cold,
         "init_duration_ms": 812.5 if cold else None,
         "service": "orders",
         "function_name": "orders-api",
         "function_version": "9",
-        "request_id": "r-1",
+        "request_id": request_id,
         "trace_id": "ab" * 16,
     }
     stream = io.StringIO()

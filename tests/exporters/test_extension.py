@@ -94,3 +94,71 @@ def test_minimal_http_parser_reads_content_length_and_chunked_bodies():
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.e2e
+def test_extension_reads_the_next_invoke_only_after_the_handler_returned(install):
+    """While the handler runs, the INVOKE answer stays unread on the socket: the
+    extension thread does not wake up (and take the GIL) mid-invocation."""
+    api = FakeExtensionsAPI(gate=True).start()
+    sink = OTLPSink().start()
+    try:
+        installed = install(
+            ["otlp"],
+            otlp_endpoint=sink.endpoint,
+            logs=False,
+            flush_mode="extension",
+            env={"AWS_LAMBDA_RUNTIME_API": api.address},
+        )
+        ext = installed.extension
+        assert _wait(lambda: len(api.next_calls) == 1)
+        seen = {}
+
+        @fnlens.instrument
+        def handler(event, context):
+            # the answer to event/next has arrived, and the extension leaves it alone
+            seen["answered"] = _wait(ext._answered, 2.0)
+            time.sleep(0.05)
+            seen["still_unread"] = ext._answered()
+            seen["handled"] = ext._handled
+            return {"statusCode": 200}
+
+        api.release()
+        handler(events.api_gateway_v2(), LambdaContext())
+        assert seen == {"answered": True, "still_unread": True, "handled": 0}
+        assert _wait(lambda: len(api.next_calls) == 2)
+        assert ext._handled == 1 and not ext._answered()
+        assert _wait(lambda: any(s["kind"] == 2 for s in sink.spans))
+    finally:
+        api.stop()
+        sink.stop()
+
+
+@pytest.mark.e2e
+def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environment(install):
+    from fnlens.exporters.extension import POLL_S
+
+    api = FakeExtensionsAPI(gate=True).start()
+    try:
+        installed = install(
+            ["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": api.address}
+        )
+        assert _wait(lambda: len(api.next_calls) == 1)
+        api.release()  # an INVOKE, but the runtime never calls the instrumented handler
+        start = time.monotonic()
+        assert _wait(lambda: len(api.next_calls) == 2, 5.0)
+        waited = time.monotonic() - start
+        assert POLL_S <= waited < 4 * POLL_S + 0.5, waited
+        assert installed.extension._handled == 1
+
+        @fnlens.instrument
+        def handler(event, context):
+            return {"statusCode": 200}
+
+        # and the next, instrumented invocation is handled normally afterwards
+        api.release()
+        handler(events.api_gateway_v2(), LambdaContext())
+        assert _wait(lambda: len(api.next_calls) == 3)
+        assert installed.extension._handled == 2
+    finally:
+        api.stop()

@@ -37,6 +37,20 @@ ATTRS = {
 }
 
 
+RECORD = {  # the fields an invocation span takes its attributes from, of every type
+    "request_id": "r-1 héllo ✓",
+    "trigger": "http",
+    "cold_start": True,
+    "event_source": "aws:apigateway",
+    "http_method": "GET",
+    "http_route": "/orders/{id}",
+    "batch_size": None,
+    "http_status_code": 200,
+    "outcome": "success",
+    "batch_failures": None,
+}
+
+
 def _fast(parent: str | None, tracestate: str | None = None, error: bool = False) -> FastSpan:
     span = FastSpan(
         "GET /orders/{id}",
@@ -45,13 +59,28 @@ def _fast(parent: str | None, tracestate: str | None = None, error: bool = False
         parent,
         True,
         tracestate,
-        dict(ATTRS),
+        "arn:aws:lambda:us-east-1:123456789012:function:orders-api:live",
         None,
         lambda s: None,
     )
-    span.end({"http.response.status_code": 500 if error else 200, "unset": None},
-             ValueError("boom") if error else None)  # fmt: skip
+    record = {**RECORD, "http_status_code": 500 if error else 200, "cold_start": not error}
+    span.end(record, ValueError("boom") if error else None)
     return span
+
+
+def test_fast_span_attributes_follow_the_semantic_conventions():
+    attributes = _fast(None).attributes
+    assert attributes == {
+        "faas.invocation_id": "r-1 héllo ✓",
+        "faas.trigger": "http",
+        "faas.coldstart": True,
+        "aws.lambda.invoked_arn": "arn:aws:lambda:us-east-1:123456789012:function:orders-api:live",
+        "fnlens.event_source": "aws:apigateway",
+        "http.request.method": "GET",
+        "http.route": "/orders/{id}",
+        "http.response.status_code": 200,
+        "fnlens.outcome": "success",
+    }
 
 
 @pytest.mark.parametrize(
@@ -69,6 +98,14 @@ def test_fast_spans_encode_like_the_sdk(parent, tracestate, error):
     lean = otlp_wire.spans_request(batch, RESOURCE, spans._FAST["scope"])
     sdk = encode_spans([spans.to_readable(s) for s in batch])
     assert ExportTraceServiceRequest.FromString(lean) == sdk
+
+
+def test_span_attribute_values_of_every_type_encode_like_the_sdk():
+    spans.set_fast_span_resource(RESOURCE)
+    span = _fast("fedcba9876543210")
+    span._attributes = dict(ATTRS)  # the encoder's input, whatever the record held
+    lean = otlp_wire.spans_request([span], RESOURCE, spans._FAST["scope"])
+    assert ExportTraceServiceRequest.FromString(lean) == encode_spans([spans.to_readable(span)])
 
 
 def test_status_message_without_error_and_zero_flags():

@@ -127,7 +127,7 @@ class CloudWatchLogsSink:
 
     # sink protocol -----------------------------------------------------------------
     def emit(self, event: Mapping[str, Any]) -> None:
-        self.queue.put(dict(event))
+        self.queue.put(event)  # events are not changed after emit
 
     def flush(self, timeout_s: float) -> None:
         POLICY.flush(self.queue, timeout_s)

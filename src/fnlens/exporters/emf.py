@@ -64,6 +64,7 @@ def emf_document(record: Mapping[str, Any], namespace: str = DEFAULT_NAMESPACE) 
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+_quote = json.encoder.encode_basestring  # a JSON string literal (C speedups when present)
 
 
 def _encode(value: Any) -> str:
@@ -72,39 +73,55 @@ def _encode(value: Any) -> str:
 
 
 class _LineEncoder:
-    """``emf_document`` rendered to a line without re-encoding the constant directive."""
+    """``emf_document`` rendered to a line with one f-string: the directive and the
+    dimension members are constant per function version and encoded once; only the
+    metric values, the timestamp and the two ids are formatted per invocation."""
 
     def __init__(self, namespace: str) -> None:
-        self.directive = {
-            with_init: _encode(_directive(namespace, with_init)) for with_init in (False, True)
+        self.namespace = namespace
+        self._heads: dict[tuple[Any, Any, Any, bool], str] = {}
+
+    def _head(self, key: tuple[Any, Any, Any, bool]) -> str:
+        service, function_name, function_version, with_init = key
+        dimensions = {
+            "service": str(service or "unknown"),
+            "function_name": str(function_name or "unknown"),
+            "function_version": str(function_version or "$LATEST"),
         }
+        head = (
+            f',"CloudWatchMetrics":{_encode(_directive(self.namespace, with_init))}}},'
+            f'{_encode(dimensions)[1:-1]},"Invocations":1,'
+        )
+        if len(self._heads) < 64:
+            self._heads[key] = head
+        return head
 
     def line(self, record: Mapping[str, Any], timestamp_ms: int) -> str:
-        outcome = record.get("outcome")
-        cold = bool(record.get("cold_start"))
-        init_ms = record.get("init_duration_ms") if cold else None
-        members: dict[str, Any] = {
-            "service": str(record.get("service") or "unknown"),
-            "function_name": str(record.get("function_name") or "unknown"),
-            "function_version": str(record.get("function_version") or "$LATEST"),
-            "Invocations": 1,
-            "Errors": 1 if outcome == "error" else 0,
-            "Timeouts": 1 if outcome == "timeout" else 0,
-            "ColdStarts": 1 if cold else 0,
-            "Duration": float(record.get("duration_ms") or 0.0),
-            "request_id": record.get("request_id"),
-            "trace_id": record.get("trace_id"),
-        }
-        if init_ms is not None:
-            members["InitDuration"] = float(init_ms)
-        return (
-            f'{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":'
-            f"{self.directive[init_ms is not None]}}},{_encode(members)[1:]}"
+        get = record.get
+        outcome = get("outcome")
+        cold = bool(get("cold_start"))
+        init_ms = get("init_duration_ms") if cold else None
+        key = (get("service"), get("function_name"), get("function_version"), init_ms is not None)
+        head = self._heads.get(key) or self._head(key)
+        request_id, trace_id = get("request_id"), get("trace_id")
+        line = (
+            f'{{"_aws":{{"Timestamp":{timestamp_ms:d}{head}'
+            f'"Errors":{1 if outcome == "error" else 0},'
+            f'"Timeouts":{1 if outcome == "timeout" else 0},'
+            f'"ColdStarts":{1 if cold else 0},'
+            f'"Duration":{float(get("duration_ms") or 0.0)!r},'
+            f'"request_id":{"null" if request_id is None else _quote(str(request_id))},'
+            f'"trace_id":{"null" if trace_id is None else _quote(str(trace_id))}'
         )
+        if init_ms is not None:
+            return f'{line},"InitDuration":{float(init_ms)!r}}}'
+        return line + "}"
 
 
 class EMFHook:
     """Writes one EMF line per invocation to stdout (a TELEMETRY hook; nothing to flush)."""
+
+    needs_start = False
 
     def __init__(self, namespace: str = DEFAULT_NAMESPACE, stream: TextIO | None = None) -> None:
         self.namespace = namespace

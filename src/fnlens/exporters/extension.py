@@ -11,12 +11,19 @@ Protocol (Lambda Extensions API, ``AWS_LAMBDA_RUNTIME_API``):
 1. during init, ``POST /2020-01-01/extension/register`` with
    ``Lambda-Extension-Name`` and ``{"events": ["INVOKE"]}`` (internal
    extensions cannot subscribe to ``SHUTDOWN``);
-2. loop: ``GET /2020-01-01/extension/event/next`` blocks until an ``INVOKE``;
-   the thread waits until fnlens has emitted that invocation's record (the
-   extension is the last sink, so every exporter already has it queued), drains
-   every exporter until the queues are empty — bounded by the invocation's
-   deadline and ``FNLENS_EXTENSION_DRAIN_MS`` (default 2000) — and asks for the
-   next event, which lets Lambda freeze the environment.
+2. loop: ``GET /2020-01-01/extension/event/next`` is sent, but its answer (the
+   next ``INVOKE``, which Lambda delivers while the handler runs) is not read
+   until the invocation has left fnlens's scope: the thread sleeps on a
+   condition that :meth:`InProcessExtension.invocation_left` (called by the
+   decorator after the handler returned) notifies, so it never takes the GIL
+   while the handler runs. Then it reads the event, drains every exporter until
+   the queues are empty — bounded by the invocation's deadline and
+   ``FNLENS_EXTENSION_DRAIN_MS`` (default 2000) — and asks for the next event,
+   which lets Lambda freeze the environment. An invocation that never reaches
+   ``@instrument`` (the runtime failed before the handler, an uninstrumented
+   handler) is noticed by a slow poll (every ``POLL_S``): the event was
+   answered, no invocation is active, none left — the extension then drains and
+   asks for the next event anyway, so it never holds the environment for long.
 
 If registration fails (no Extensions API, called after init), fnlens falls back
 to the ``budget`` flush mode.
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import threading
 import time
@@ -38,6 +46,7 @@ from fnlens.runtime.telemetry import Telemetry
 
 EXTENSION_NAME = "fnlens"
 API_VERSION = "2020-01-01"
+POLL_S = 0.25  # how often to look for an INVOKE no instrumented invocation announced
 
 
 class InProcessExtension:
@@ -50,7 +59,7 @@ class InProcessExtension:
         self.drain_s = drain_ms / 1000.0
         self.identifier: str | None = None
         self._cond = threading.Condition()
-        self._finished = 0  # invocation records seen
+        self._left = 0  # invocations that left fnlens's scope
         self._handled = 0  # INVOKE events completed
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -58,17 +67,14 @@ class InProcessExtension:
         self._sock: socket.socket | None = None
         self._buffer = b""
         self._next_request = b""
+        self._answered_since: float | None = None  # event/next answered, no invocation left
 
-    # sink protocol: the extension is registered last, so it sees a record after
-    # every exporter has queued it -------------------------------------------------
-    def emit(self, event: Mapping[str, Any]) -> None:
-        if event.get("event") == "invocation":
-            with self._cond:
-                self._finished += 1
-                self._cond.notify_all()
-
-    def flush(self, timeout_s: float) -> None:
-        return None
+    def invocation_left(self) -> None:
+        """Called by the decorator once an invocation has left its scope (the handler
+        returned or raised): its telemetry is queued, the drain may start."""
+        with self._cond:
+            self._left += 1
+            self._cond.notify()
 
     def shutdown(self) -> None:
         self.stop()
@@ -128,19 +134,28 @@ class InProcessExtension:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
+        self.telemetry.remove_after_invocation(self.invocation_left)
 
-    def _next_event(self) -> dict[str, Any] | None:
-        """``GET event/next`` over one kept-alive socket with a minimal HTTP/1.1 parser.
-
-        The response arrives when the next invocation starts, i.e. while the handler
-        runs: ``http.client``'s parsing would cost the handler ~100 µs of GIL time.
-        """
+    def _connection(self) -> socket.socket:
         sock = self._sock
         if sock is None:
             sock = self._sock = socket.create_connection((self.host, self.port))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def _ask_next(self) -> None:
+        """Send ``GET event/next``; the answer is read by :meth:`_next_event`."""
         try:
-            sock.sendall(self._next_request)
+            self._connection().sendall(self._next_request)
+        except Exception:
+            self._close_socket()
+            raise
+
+    def _next_event(self) -> dict[str, Any] | None:
+        """Read the answer to ``event/next`` (one kept-alive socket, minimal HTTP/1.1
+        parser: ``http.client`` would add ~10 ms of imports to the function's init)."""
+        sock = self._connection()
+        try:
             head, body = self._read_response(sock)
         except Exception:
             self._close_socket()
@@ -151,6 +166,43 @@ class InProcessExtension:
         if status != 200:
             return None
         return json.loads(body or b"{}")
+
+    def _answered(self) -> bool:
+        """The answer to event/next is waiting on the socket (not read yet)."""
+        if self._buffer:
+            return True
+        sock = self._sock
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True  # let the read report the broken socket
+        return bool(readable)
+
+    def _wait_for_invocation(self) -> bool:
+        """Sleep until an invocation has left fnlens's scope (or, for an invocation
+        fnlens never saw, until event/next was answered and nothing ran for a whole
+        poll period). False when stopping."""
+        with self._cond:
+            while not self._stop:
+                if self._left > self._handled:
+                    self._answered_since = None
+                    return True
+                self._cond.wait(POLL_S)
+                if self._left > self._handled or self._stop:
+                    continue
+                if scope.current_invocation() is not None or not self._answered():
+                    self._answered_since = None
+                    continue
+                now = time.monotonic()
+                if self._answered_since is None:
+                    self._answered_since = now  # look again after one more poll
+                elif now - self._answered_since >= POLL_S:
+                    self._answered_since = None
+                    self._left = self._handled + 1  # an invocation fnlens did not see
+                    return True
+            return False
 
     def _read_response(self, sock: socket.socket) -> tuple[bytes, bytes]:
         buffer = self._buffer
@@ -214,6 +266,9 @@ class InProcessExtension:
         failures = 0
         while not self._stop:
             try:
+                self._ask_next()
+                if not self._wait_for_invocation():
+                    return
                 event = self._next_event()
             except Exception as exc:
                 # Keep asking: an extension that stops calling event/next would hold the
@@ -222,29 +277,19 @@ class InProcessExtension:
                 warn_once("extension:next", f"Lambda extension event/next failed: {exc}")
                 time.sleep(min(0.01 * failures, 0.5))
                 continue
+            failures = 0
+            with self._cond:
+                self._handled = min(self._handled + 1, self._left)
             if event is None or event.get("eventType") != "INVOKE":
                 continue
-            failures = 0
             self._after_invoke(event)
 
     def _after_invoke(self, event: Mapping[str, Any]) -> None:
+        """Drain every exporter, bounded by the deadline and the drain limit."""
+        start = time.perf_counter()
         now_ms = time.time() * 1000.0
         deadline_ms = float(event.get("deadlineMs") or now_ms + self.drain_s * 1000.0)
-        limit = time.monotonic() + max(0.0, min(self.drain_s, (deadline_ms - now_ms) / 1000.0))
-        with self._cond:
-            while self._finished <= self._handled and not self._stop:
-                remaining = limit - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-            if self._finished > self._handled:
-                self._handled += 1
-        # The record is emitted just before the handler returns: let the invocation
-        # leave (bounded wait) so the drain does not compete with its last steps.
-        while scope.current_invocation() is not None and time.monotonic() < limit:
-            time.sleep(0.0001)
-        start = time.perf_counter()
-        remaining = limit - time.monotonic()
+        remaining = max(0.0, min(self.drain_s, (deadline_ms - now_ms) / 1000.0))
         if remaining > 0:
             self.telemetry.flush(remaining)  # outside an invocation: waits for real
         if len(self.drains) < 10_000:
@@ -278,5 +323,6 @@ def start_extension(
             "could not register the fnlens Lambda extension; using the flush budget",
         )
         return None
+    telemetry.add_after_invocation(extension.invocation_left)
     extension.start()
     return extension

@@ -73,7 +73,7 @@ class JsonlFileSink:
         )
 
     def emit(self, event: Mapping[str, Any]) -> None:
-        self.queue.put(dict(event))
+        self.queue.put(event)  # events are not changed after emit
 
     def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
         lines = []

@@ -25,6 +25,7 @@ import os
 from typing import Any
 
 from fnlens.runtime import scope
+from fnlens.runtime.telemetry import TELEMETRY
 
 MODES = ("auto", "budget", "background", "extension")
 
@@ -40,6 +41,8 @@ class FlushPolicy:
         if requested == "auto":
             requested = "budget" if os.environ.get("AWS_LAMBDA_RUNTIME_API") else "background"
         self.mode = requested
+        # the decorator skips its per-invocation flush when nothing would wait anyway
+        TELEMETRY.waits_in_invocation = requested == "budget"
         return requested
 
     def wait_s(self, timeout_s: float) -> float:

@@ -195,7 +195,7 @@ def _http_exporter(cls: Any, config: OTLPConfig) -> Any:
 class OTLPLogSink:
     """fnlens events (invocation records and user log lines) as OTLP log records.
 
-    ``emit`` copies the event into a bounded queue; conversion to SDK log records and
+    ``emit`` queues the event (not a copy) in a bounded queue; conversion to SDK log records and
     the export happen on the worker thread.
     """
 
@@ -222,7 +222,7 @@ class OTLPLogSink:
         )
 
     def emit(self, event: Mapping[str, Any]) -> None:
-        self.queue.put(dict(event))
+        self.queue.put(event)  # events are not changed after emit
 
     def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
         real = self.exporter.resolve() if hasattr(self.exporter, "resolve") else self.exporter

@@ -48,7 +48,7 @@ class ExportQueue:
         self._items: deque[Any] = deque()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._pending = 0  # queued + being exported
+        self._in_flight = 0  # items in the batch being exported
         self._dropped = 0
         self._exported = 0
         self._flush_requested = False
@@ -63,14 +63,21 @@ class ExportQueue:
 
     # hot path ---------------------------------------------------------------
     def put(self, item: Any) -> bool:
-        """Queue one item; False (and one more drop) when the queue is full or stopped."""
-        with self._lock:  # the condition's lock, without Condition.__enter__'s frame
-            if self._stopping or len(self._items) >= self.max_queue_size:
+        """Queue one item; False (and one more drop) when the queue is full or stopped.
+
+        No lock and no wake-up on the common path: ``deque.append`` is atomic, and the
+        worker is woken only when a batch is full (or by a flush), so queuing never
+        hands the handler's GIL to the worker. Several producers racing past the size
+        check can overfill the queue by a few items, never more.
+        """
+        items = self._items
+        if len(items) >= self.max_queue_size or self._stopping:
+            with self._lock:
                 self._dropped += 1
-                return False
-            self._items.append(item)
-            self._pending += 1
-            if len(self._items) >= self.max_batch_size:
+            return False
+        items.append(item)
+        if len(items) >= self.max_batch_size and not self._flush_requested:
+            with self._lock:
                 self._cond.notify_all()
         if self._thread is None:
             self._start()
@@ -87,14 +94,14 @@ class ExportQueue:
         refusing), flushes only nudge until an export succeeds again — no caller,
         extension drain or exit waits for a backend that keeps failing.
         """
-        if self._pending == 0:
+        if not self._items and not self._in_flight:
             return True
         deadline = time.perf_counter() + max(0.0, timeout_s)
         if timeout_s > 0:
             # Start every other queue's export now, so that waiting for several
             # exporters costs the slowest one, not their sum.
             for other in list(_ALL):
-                if other is not self and other._pending:
+                if other is not self and other.pending():
                     other.nudge()
         with self._cond:
             self._flush_requested = True
@@ -105,7 +112,7 @@ class ExportQueue:
                 and timeout_s <= self._gave_up_after
             ) or self._failing >= FAILING_AFTER:
                 return False
-            while self._pending > 0:
+            while self._items or self._in_flight:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     if self._exporting and timeout_s > 0:
@@ -129,7 +136,8 @@ class ExportQueue:
         return self._exported
 
     def pending(self) -> int:
-        return self._pending
+        """Items queued or being exported."""
+        return len(self._items) + self._in_flight
 
     def count_drop(self, n: int) -> None:
         with self._cond:
@@ -144,7 +152,6 @@ class ExportQueue:
             self._cond.notify_all()
             leftover = len(self._items)
             self._items.clear()
-            self._pending -= leftover
             self._dropped += leftover
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -170,9 +177,9 @@ class ExportQueue:
                         break  # periodic export
                 if self._stopping:
                     return
-                batch = [
-                    self._items.popleft() for _ in range(min(self.max_batch_size, len(self._items)))
-                ]
+                # in flight before the items leave the deque: flush() reads both unlocked
+                self._in_flight = count = min(self.max_batch_size, len(self._items))
+                batch = [self._items.popleft() for _ in range(count)]
                 if not self._items:
                     self._flush_requested = False
                 self._export_seq += 1
@@ -193,6 +200,6 @@ class ExportQueue:
                 else:
                     self._dropped += len(batch)
                     self._failing += 1
-                self._pending -= len(batch)
+                self._in_flight = 0
                 self._exporting = False
                 self._cond.notify_all()

@@ -237,9 +237,6 @@ def configure_exporters(
             telemetry.add_hook(hook)
         for sink in installed.sinks:
             telemetry.add_sink(sink)
-        if installed.extension is not None:
-            # last sink: it sees a record only after every exporter has queued it
-            telemetry.add_sink(installed.extension)
         if not _INSTALLED:
             atexit.register(_flush_at_exit)
         _INSTALLED.append(installed)
@@ -271,7 +268,6 @@ def reset_exporters(telemetry: Telemetry | None = None, timeout_s: float = 2.0) 
             except Exception:
                 pass
         if installed.extension is not None:
-            telemetry.remove_sink(installed.extension)
             installed.extension.stop()
     tracer.remove_all_processors()
     POLICY.resolve("budget")

@@ -152,6 +152,8 @@ class BudgetSpanProcessor(SpanProcessor):
 class ProcessorFlushHook:
     """Puts a span processor under fnlens's flush budget (a TELEMETRY hook)."""
 
+    needs_start = needs_end = False  # only flushes
+
     def __init__(self, processor: BudgetSpanProcessor) -> None:
         self.processor = processor
 

@@ -248,7 +248,13 @@ class _Instrumented:
                     links = link_factory(inv)
                 except Exception as exc:
                     TELEMETRY.report_failure(self, "links", exc)
-            inv.span = tracing.start_span(name, decision, self._span_start_attributes(inv), links)
+            inv.span = tracing.start_span(
+                name,
+                decision,
+                lambda: self._span_start_attributes(inv),
+                links,
+                inv.identity.get("invoked_arn"),
+            )
         if inv.span is not None:
             inv.trace_id = inv.span.trace_id
             inv.span_id = inv.span.span_id
@@ -266,7 +272,7 @@ class _Instrumented:
             "function_name": identity["function_name"],
             "function_version": identity["function_version"],
         }
-        if TELEMETRY.hooks:
+        if TELEMETRY.start_hooks:
             TELEMETRY.on_start(inv)
 
     def _span_start_attributes(self, inv: scope.Invocation) -> dict[str, Any]:
@@ -340,20 +346,6 @@ class _Instrumented:
         failures = batch_failures(result) if trigger.batch_size is not None else None
         route = inv.http_route_override or trigger.http_route
 
-        if inv.span is not None:
-            attributes: dict[str, Any] = {
-                "http.response.status_code": status,
-                "http.route": inv.http_route_override,
-                "fnlens.outcome": outcome,
-                "fnlens.batch_failures": failures,
-            }
-            span_error_message = None
-            if timed_out:
-                span_error_message = "Timeout: " + (error_message or "")
-            elif status is not None and status >= 500:
-                span_error_message = f"HTTP {status}"
-            inv.span.end(attributes, error, span_error_message)
-
         record: dict[str, Any] = {  # in rendering order: timestamp, level, event first
             "timestamp": logs.format_timestamp(inv.started_at),
             "level": "info" if outcome == "success" else "error",
@@ -390,9 +382,17 @@ class _Instrumented:
         if inv.snapstart_restore:
             record["snapstart_restore"] = True
 
-        if TELEMETRY.hooks:
+        if inv.span is not None:
+            span_error_message = None
+            if timed_out:
+                span_error_message = "Timeout: " + (error_message or "")
+            elif status is not None and status >= 500:
+                span_error_message = f"HTTP {status}"
+            inv.span.end(record, error, span_error_message)  # before the flush below
+
+        if TELEMETRY.end_hooks:
             TELEMETRY.on_end(inv, record)
-        if TELEMETRY.hooks or TELEMETRY.sinks:
+        if (TELEMETRY.waits_in_invocation or timed_out) and (TELEMETRY.hooks or TELEMETRY.sinks):
             budget_s = self._flush_budget_s(inv, timed_out)
             record["telemetry_flush_ms"] = round(TELEMETRY.flush(budget_s), 3)
         record["telemetry_dropped"] = TELEMETRY.dropped()
@@ -417,6 +417,8 @@ class _Instrumented:
                 inv.span.detach()
             inv.hook_state.clear()
             scope.leave(inv, token)
+            if TELEMETRY.after_invocation:
+                TELEMETRY.left_invocation()
         except Exception as exc:
             TELEMETRY.report_failure(self, "leave", exc)
 

@@ -163,13 +163,15 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
 
 def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
-    """One JSON line; timestamp, level and event first so humans can scan it."""
+    """One JSON line; timestamp, level and event first so humans can scan it.
+
+    Leaves ``event_dict`` as it is: sinks keep a reference to it instead of a copy."""
     ordered = {
-        "timestamp": event_dict.pop("timestamp", None),
-        "level": event_dict.pop("level", None),
-        "event": event_dict.pop("event", None),
+        "timestamp": event_dict.get("timestamp"),
+        "level": event_dict.get("level"),
+        "event": event_dict.get("event"),
     }
-    ordered.update(event_dict)
+    ordered.update(event_dict)  # keys already present keep their place
     return _dumps(ordered)
 
 

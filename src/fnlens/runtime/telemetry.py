@@ -12,13 +12,16 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
 class RecordSink(Protocol):
-    """Receives finished event dicts (records and log lines). Must not block."""
+    """Receives finished event dicts (records and log lines). Must not block.
+
+    Nothing changes an event after it was emitted, so a sink may queue the dict
+    itself rather than a copy (and must not change it either)."""
 
     def emit(self, event: Mapping[str, Any]) -> None: ...
 
@@ -29,7 +32,10 @@ class RecordSink(Protocol):
 
 @runtime_checkable
 class InvocationHook(Protocol):
-    """Sees the start and end of every invocation."""
+    """Sees the start and end of every invocation.
+
+    A hook that does nothing at the start (or end) says so with a class attribute
+    ``needs_start = False`` (``needs_end = False``) and is not called there."""
 
     def on_start(self, invocation: Any) -> None: ...
 
@@ -41,11 +47,23 @@ class InvocationHook(Protocol):
 
 
 class Telemetry:
-    """Process-wide registry; cheap to consult on every invocation."""
+    """Process-wide registry; cheap to consult on every invocation.
+
+    Registration precomputes what the hot path needs: the hooks that act on an
+    invocation's start or end (a hook with ``needs_start = False`` /
+    ``needs_end = False`` is skipped there) and the drop counters."""
 
     def __init__(self) -> None:
         self.sinks: list[Any] = []
         self.hooks: list[Any] = []
+        self.start_hooks: list[Any] = []
+        self.end_hooks: list[Any] = []
+        # Called after an invocation has left its scope (the in-process extension).
+        self.after_invocation: list[Callable[[], None]] = []
+        # False when exporters never make the caller wait (background and extension
+        # flush modes): the decorator then skips the per-invocation flush entirely.
+        self.waits_in_invocation = True
+        self._counters: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self._errors = 0
         self._dropped_extra = 0
@@ -57,19 +75,46 @@ class Telemetry:
         with self._lock:
             if sink not in self.sinks:
                 self.sinks = [*self.sinks, sink]
+                self._derive()
 
     def remove_sink(self, sink: Any) -> None:
         with self._lock:
             self.sinks = [s for s in self.sinks if s is not sink]
+            self._derive()
 
     def add_hook(self, hook: Any) -> None:
         with self._lock:
             if hook not in self.hooks:
                 self.hooks = [*self.hooks, hook]
+                self._derive()
 
     def remove_hook(self, hook: Any) -> None:
         with self._lock:
             self.hooks = [h for h in self.hooks if h is not hook]
+            self._derive()
+
+    def add_after_invocation(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback not in self.after_invocation:
+                self.after_invocation = [*self.after_invocation, callback]
+
+    def remove_after_invocation(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self.after_invocation = [c for c in self.after_invocation if c != callback]
+
+    def _derive(self) -> None:
+        self.start_hooks = [h for h in self.hooks if getattr(h, "needs_start", True)]
+        self.end_hooks = [h for h in self.hooks if getattr(h, "needs_end", True)]
+        counters: list[Callable[[], Any]] = []
+        for part in (*self.hooks, *self.sinks):
+            counter = getattr(part, "dropped", None)
+            if counter is None:
+                continue
+            if callable(counter):
+                counters.append(counter)
+            else:
+                counters.append(lambda part=part: part.dropped)
+        self._counters = counters
 
     # hot path ------------------------------------------------------------
     def emit(self, event: Mapping[str, Any]) -> None:
@@ -80,18 +125,26 @@ class Telemetry:
                 self.report_failure(sink, "emit", exc)
 
     def on_start(self, invocation: Any) -> None:
-        for hook in self.hooks:
+        for hook in self.start_hooks:
             try:
                 hook.on_start(invocation)
             except Exception as exc:
                 self.report_failure(hook, "on_start", exc)
 
     def on_end(self, invocation: Any, record: Mapping[str, Any]) -> None:
-        for hook in self.hooks:
+        for hook in self.end_hooks:
             try:
                 hook.on_end(invocation, record)
             except Exception as exc:
                 self.report_failure(hook, "on_end", exc)
+
+    def left_invocation(self) -> None:
+        """The invocation has left its scope: tell whoever waits for that."""
+        for callback in self.after_invocation:
+            try:
+                callback()
+            except Exception as exc:
+                self.report_failure(callback, "after_invocation", exc)
 
     def flush(self, budget_s: float) -> float:
         """Flush hooks then sinks, sharing ``budget_s``; returns the milliseconds spent."""
@@ -113,12 +166,9 @@ class Telemetry:
     def dropped(self) -> int:
         """Telemetry lost so far (cumulative over the process), as reported by exporters."""
         total = self._dropped_extra
-        for part in (*self.hooks, *self.sinks):
-            counter = getattr(part, "dropped", None)
-            if counter is None:
-                continue
+        for counter in self._counters:
             try:
-                total += int(counter() if callable(counter) else counter)
+                total += int(counter())
             except Exception:
                 continue
         return total

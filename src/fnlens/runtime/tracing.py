@@ -17,8 +17,10 @@ parent's flag, as the SDK's default ``ParentBased(AlwaysOn)`` sampler does.
 
 from __future__ import annotations
 
+import operator
 import sys
 import time
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -82,7 +84,7 @@ class SpanHandle:
 
     def end(
         self,
-        attributes: dict[str, Any],
+        record: Mapping[str, Any],
         error: BaseException | None,
         status_message: str | None = None,
     ) -> None:
@@ -90,9 +92,7 @@ class SpanHandle:
 
         span = self.span
         if span.is_recording():
-            clean = {k: v for k, v in attributes.items() if v is not None}
-            if clean:
-                span.set_attributes(clean)
+            span.set_attributes(end_attributes(record))
             if error is not None:
                 span.record_exception(error, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
@@ -112,13 +112,19 @@ class SpanHandle:
 
 class FastSpan:
     """The invocation span as plain data (see the module docstring); made current as a
-    ``NonRecordingSpan`` and handed to the recorder when it ends."""
+    ``NonRecordingSpan`` and handed to the recorder when it ends.
+
+    On the handler's thread it costs ids, two timestamps and a snapshot of the
+    invocation record's fields (:func:`span_values`): its attributes are built from
+    them on the export thread (:attr:`attributes`), since every one of them is a
+    record field except the invoked ARN."""
 
     __slots__ = (
+        "_attributes",
         "_token",
-        "attributes",
         "end_ns",
         "events",
+        "invoked_arn",
         "links",
         "name",
         "parent_span_id",
@@ -131,10 +137,11 @@ class FastSpan:
         "status_message",
         "trace_id",
         "tracestate",
+        "values",
     )
 
     def __init__(self, name: str, trace_id: str, span_id: str, parent_span_id: str | None,
-                 sampled: bool, tracestate: str | None, attributes: dict[str, Any],
+                 sampled: bool, tracestate: str | None, invoked_arn: str | None,
                  links: list[Any] | None, recorder: Any) -> None:  # fmt: skip
         self.start_ns = time.time_ns()
         self.name = name
@@ -143,33 +150,39 @@ class FastSpan:
         self.parent_span_id = parent_span_id
         self.sampled = sampled
         self.tracestate = tracestate
-        self.attributes = attributes
+        self.invoked_arn = invoked_arn
         self.links = links
         self.recorder = recorder
-        self.events: list[tuple[str, int, dict[str, Any]]] = []
+        self.values: tuple[Any, ...] = (None,) * len(SPAN_FIELDS)
+        self._attributes: dict[str, Any] | None = None
+        self.events: tuple[tuple[str, int, dict[str, Any]], ...] = ()
         self.status_code = 0  # UNSET; 2 = ERROR
         self.status_message: str | None = None
         self.end_ns = 0
         self.span: Any = None
         self._token: Any = None
 
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The span's attributes (computed once, on first use: the export thread)."""
+        if self._attributes is None:
+            self._attributes = span_attributes(self.values, self.invoked_arn)
+        return self._attributes
+
     def end(
         self,
-        attributes: dict[str, Any],
+        record: Mapping[str, Any],
         error: BaseException | None,
         status_message: str | None = None,
     ) -> None:
         self.end_ns = time.time_ns()
-        attrs = self.attributes
-        for key, value in attributes.items():
-            if value is not None:
-                attrs[key] = value
+        self.values = span_values(record)
         if error is not None:
             import traceback
 
             self.status_code = 2
             self.status_message = f"{type(error).__name__}: {error}"
-            self.events.append(
+            self.events = (
                 (
                     "exception",
                     self.end_ns,
@@ -181,7 +194,7 @@ class FastSpan:
                         ),
                         "exception.escaped": "True",
                     },
-                )
+                ),
             )
         elif status_message is not None:
             self.status_code = 2
@@ -190,6 +203,62 @@ class FastSpan:
             self.recorder(self)
 
     detach = SpanHandle.detach
+
+
+# The record fields the span's attributes come from, in the order they are written.
+SPAN_FIELDS = (
+    "request_id",
+    "trigger",
+    "cold_start",
+    "event_source",
+    "http_method",
+    "http_route",
+    "batch_size",
+    "http_status_code",
+    "outcome",
+    "batch_failures",
+)
+_span_fields = operator.itemgetter(*SPAN_FIELDS)
+
+
+def span_values(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A snapshot of the record fields the span needs (one C call for a full record)."""
+    try:
+        return _span_fields(record)
+    except KeyError:
+        return tuple(record.get(name) for name in SPAN_FIELDS)
+
+
+def span_attributes(values: tuple[Any, ...], invoked_arn: str | None) -> dict[str, Any]:
+    """The invocation span's attributes (FaaS and HTTP semantic conventions) from the
+    :func:`span_values` of its record; fields without a value are left out."""
+    (request_id, trigger, cold_start, event_source, method, route, batch_size, status,
+     outcome, failures) = values  # fmt: skip
+    pairs = (
+        ("faas.invocation_id", request_id),
+        ("faas.trigger", trigger),
+        ("faas.coldstart", cold_start),
+        ("aws.lambda.invoked_arn", invoked_arn or None),
+        ("fnlens.event_source", event_source),
+        ("http.request.method", method),
+        ("http.route", route),
+        ("messaging.batch.message_count", batch_size),
+        ("http.response.status_code", status),
+        ("fnlens.outcome", outcome),
+        ("fnlens.batch_failures", failures),
+    )
+    return {key: value for key, value in pairs if value is not None}
+
+
+def end_attributes(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes known only when the invocation ends (status, outcome, final route)."""
+    pairs = (
+        ("http.response.status_code", record.get("http_status_code")),
+        ("http.route", record.get("http_route")),
+        ("fnlens.outcome", record.get("outcome")),
+        ("fnlens.batch_failures", record.get("batch_failures")),
+    )
+    return {key: value for key, value in pairs if value is not None}
 
 
 def otel_loaded() -> bool:
@@ -201,10 +270,15 @@ def otel_loaded() -> bool:
 def start_span(
     name: str,
     decision: TraceDecision,
-    attributes: dict[str, Any],
+    attributes: Callable[[], dict[str, Any]] | dict[str, Any],
     links: list[Any] | None = None,
-) -> SpanHandle | None:
+    invoked_arn: str | None = None,
+) -> SpanHandle | FastSpan | None:
     """Start and activate the SERVER span, or return None when OpenTelemetry isn't loaded.
+
+    ``attributes`` (or a function returning them) are the span's attributes known at
+    its start, for an SDK tracer (samplers see them); the fast path derives its
+    attributes from the invocation record instead.
 
     Without a parent the span is a new root. Its trace id is ``decision.trace_id``
     (for instance the X-Ray root) when the provider's id generator reads
@@ -213,7 +287,9 @@ def start_span(
     if not otel_loaded():
         return None
     if _RECORDER:
-        return _start_fast(name, decision, attributes, links, _RECORDER[0])
+        return _start_fast(name, decision, invoked_arn, links, _RECORDER[0])
+    if callable(attributes):
+        attributes = attributes()
     from opentelemetry import context, trace
     from opentelemetry.trace import (
         NonRecordingSpan,
@@ -274,7 +350,7 @@ def start_span(
 def _start_fast(
     name: str,
     decision: TraceDecision,
-    attributes: dict[str, Any],
+    invoked_arn: str | None,
     links: list[Any] | None,
     recorder: Any,
 ) -> FastSpan:
@@ -292,7 +368,7 @@ def _start_fast(
         parent_span_id,
         sampled,
         tracestate,
-        attributes,
+        invoked_arn,
         links,
         recorder,
     )
@@ -303,17 +379,15 @@ def _start_fast(
         except Exception:
             state = None
     span_context = ot["SpanContext"](
-        trace_id=int(trace_id, 16),
-        span_id=int(fast.span_id, 16),
-        is_remote=False,
-        trace_flags=ot["sampled"] if sampled else ot["unsampled"],
-        trace_state=state,
+        int(trace_id, 16),
+        int(fast.span_id, 16),
+        False,
+        ot["sampled"] if sampled else ot["unsampled"],
+        state,
     )
     fast.span = ot["NonRecordingSpan"](span_context)
-    context = ot["context"]
-    fast._token = context.attach(
-        ot["trace"].set_span_in_context(fast.span, _with_baggage(decision))
-    )
+    baggage = _with_baggage(decision) if decision.baggage else None
+    fast._token = ot["context"].attach(ot["trace"].set_span_in_context(fast.span, baggage))
     return fast
 
 
