@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from lambda_service import LambdaService  # noqa: E402
+
 ROOT = HERE.parent
 HANDLERS = HERE / "handlers"
 
@@ -106,11 +109,13 @@ class _FlushCapture:
 
 
 def child_run(variant: str, n: int, warmup: int, out: str) -> None:
+    """The Lambda runtime loop, with awslambdaric's own Runtime API client: wait for
+    the next event (a blocking network call, as between real invocations), run the
+    handler (timed), post the response."""
     _like_lambda()
     sys.path.insert(0, str(HANDLERS))
-    import random
-
     import app
+    from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
     from fnlens.testing import LambdaContext
 
@@ -121,17 +126,6 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
 
         capture = _FlushCapture()
         fnlens.configure(processors=[capture])
-    event = _event()
-    total = warmup + n
-    rng = random.Random(7)
-    trace_headers = [
-        f"Root=1-{int(time.time()):08x}-{rng.getrandbits(96):024x};"
-        f"Parent={rng.getrandbits(64):016x};Sampled=1"
-        for _ in range(total)
-    ]
-    timings: list[int] = []
-    perf = time.perf_counter_ns
-    environ = os.environ
     extension = None
     if variant == "fnlens-full-ext":
         from fnlens.exporters.setup import installed_exporters
@@ -139,22 +133,24 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
         extension = installed_exporters()[0].extension
         if extension is None:
             raise RuntimeError("the in-process extension did not register")
-    for i in range(total):
-        environ["_X_AMZN_TRACE_ID"] = trace_headers[i]
-        # a fresh context per invocation, as Lambda gives each one its own deadline
+    client = LambdaRuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    timings: list[int] = []
+    perf = time.perf_counter_ns
+    environ = os.environ
+    for _ in range(warmup + n):
+        request = client.wait_next_invocation()
+        environ["_X_AMZN_TRACE_ID"] = request.x_amzn_trace_id or ""  # as awslambdaric does
+        event = json.loads(request.event_body)
         ctx = LambdaContext(
-            function_name="orders-api", function_version="1", memory_limit_in_mb=256
+            function_name="orders-api",
+            function_version="1",
+            memory_limit_in_mb=256,
+            aws_request_id=request.invoke_id,
         )
         start = perf()
-        handler(event, ctx)
+        result = handler(event, ctx)
         timings.append(perf() - start)
-
-        if extension is not None:
-            # Lambda sends the next invoke only after every extension asked for it:
-            # wait (untimed) for the extension to finish draining this invocation.
-            limit = time.monotonic() + 5
-            while len(extension.drains) <= i and time.monotonic() < limit:
-                time.sleep(0.0002)
+        client.post_invocation_result(request.invoke_id, json.dumps(result))
     waits_ms: list[float] = []
     dropped = 0
     if capture is not None:
@@ -272,7 +268,7 @@ class UdpDrain:
         self.sock.close()
 
 
-def variant_env(variant: str, otlp_port: int, udp_port: int, ext_api: str | None) -> dict[str, str]:
+def variant_env(variant: str, otlp_port: int, udp_port: int, runtime_api: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -286,6 +282,7 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, ext_api: str | None
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "AWS_REGION": "us-east-1",
             "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[1]0123456789abcdef",
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "LAMBDA_TASK_ROOT": str(HANDLERS),
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{udp_port}",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -304,9 +301,7 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, ext_api: str | None
             }
         )
     if variant == "fnlens-full-ext":
-        assert ext_api is not None
         env["FNLENS_FLUSH_MODE"] = "extension"
-        env["AWS_LAMBDA_RUNTIME_API"] = ext_api
     if variant == "otel":
         env.update(
             {
@@ -326,8 +321,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def run_variant(variant: str, env: dict[str, str], n: int, warmup: int, tmp: Path) -> dict:
+def run_variant(
+    variant: str, env: dict[str, str], n: int, warmup: int, tmp: Path, service: LambdaService
+) -> dict:
     out = tmp / f"{variant}.json"
+    service.reset()
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -346,12 +344,17 @@ def run_variant(variant: str, env: dict[str, str], n: int, warmup: int, tmp: Pat
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"variant {variant} failed:\n{proc.stderr[-4000:]}")
     data = json.loads(out.read_text())
+    if service.errors:
+        raise RuntimeError(f"variant {variant}: the handler failed: {service.errors[0][:500]!r}")
+    latencies = [ns / 1000 for ns in service.latencies_ns[warmup:]]
     us = [t / 1000 for t in data["timings_ns"]]
     waits = data["waits_ms"]
     # the handler's time without the time it waited for telemetry (fnlens variants)
     hot = [t - w * 1000 for t, w in zip(us, waits, strict=True)] if len(waits) == len(us) else []
     return {
         "median_us": statistics.median(us),
+        "latency_median_us": statistics.median(latencies),
+        "latency_p99_us": pct(latencies, 0.99),
         "hot_median_us": statistics.median(hot) if hot else None,
         "p99_us": pct(us, 0.99),
         "wait_median_ms": pct(data["waits_ms"], 0.5) if data["waits_ms"] else None,
@@ -366,10 +369,13 @@ def run_variant(variant: str, env: dict[str, str], n: int, warmup: int, tmp: Pat
     }
 
 
-def run_cold(variant: str, env: dict[str, str], runs: int) -> tuple[float, float]:
+def run_cold(
+    variant: str, env: dict[str, str], runs: int, service: LambdaService
+) -> tuple[float, float]:
     samples = []
     firsts = []
     for _ in range(runs):
+        service.reset()  # a new environment (its extension registers anew)
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--cold", variant],
             env=env,
@@ -437,28 +443,20 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="fnlens-bench-"))
     rotel_proc, otlp_port = start_rotel(tmp)
     udp = UdpDrain()
-    ext_api = None
-    ext_server = None
-    if "fnlens-full-ext" in variants:
-        sys.path.insert(0, str(ROOT / "tests" / "exporters"))
-        from extension_api import FakeExtensionsAPI
-
-        ext_server = FakeExtensionsAPI().start()
-        ext_api = ext_server.address
+    service = LambdaService(_event())
     results: dict[str, dict] = {}
     cold: dict[str, float] = {}
     first: dict[str, float] = {}
     try:
         for variant in variants:
-            env = variant_env(variant, otlp_port, udp.port, ext_api)
+            env = variant_env(variant, otlp_port, udp.port, service.address)
             print(f"running {variant} …", file=sys.stderr, flush=True)
-            results[variant] = run_variant(variant, env, args.n, args.warmup, tmp)
-            cold[variant], first[variant] = run_cold(variant, env, args.cold_runs)
+            results[variant] = run_variant(variant, env, args.n, args.warmup, tmp, service)
+            cold[variant], first[variant] = run_cold(variant, env, args.cold_runs, service)
     finally:
         udp_received = udp.received
         udp.close()
-        if ext_server is not None:
-            ext_server.stop()
+        service.stop()
         rotel_proc.terminate()
         rotel_proc.wait(10)
 

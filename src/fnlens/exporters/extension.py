@@ -13,16 +13,18 @@ Protocol (Lambda Extensions API, ``AWS_LAMBDA_RUNTIME_API``):
    extensions cannot subscribe to ``SHUTDOWN``);
 2. loop: ``GET /2020-01-01/extension/event/next`` is sent, but its answer (the
    next ``INVOKE``, which Lambda delivers while the handler runs) is not read
-   until the invocation has left fnlens's scope: the thread sleeps on a
-   condition that :meth:`InProcessExtension.invocation_left` (called by the
-   decorator after the handler returned) notifies, so it never takes the GIL
-   while the handler runs. Then it reads the event, drains every exporter until
-   the queues are empty — bounded by the invocation's deadline and
+   until the invocation is over: the thread sleeps on a condition that is
+   notified right after the runtime client has posted the response
+   (:mod:`fnlens.exporters.runtime_hook`; without a runtime client to hook, when
+   the instrumented handler returns). So it never takes the GIL while the
+   handler runs or while the response is being sent, and waking it costs the
+   handler nothing. Then it reads the event, drains every exporter until the
+   queues are empty — bounded by the invocation's deadline and
    ``FNLENS_EXTENSION_DRAIN_MS`` (default 2000) — and asks for the next event,
-   which lets Lambda freeze the environment. An invocation that never reaches
-   ``@instrument`` (the runtime failed before the handler, an uninstrumented
-   handler) is noticed by a slow poll (every ``POLL_S``): the event was
-   answered, no invocation is active, none left — the extension then drains and
+   which lets Lambda freeze the environment. An invocation that gave no signal
+   (the handler called without the hooked runtime client, the runtime failed
+   before the handler) is noticed by a slow poll (every ``POLL_S``): the event
+   was answered and no invocation is active — the extension then drains and
    asks for the next event anyway, so it never holds the environment for long.
 
 If registration fails (no Extensions API, called after init), fnlens falls back
@@ -68,10 +70,14 @@ class InProcessExtension:
         self._buffer = b""
         self._next_request = b""
         self._answered_since: float | None = None  # event/next answered, no invocation left
+        self.next_requests = 0  # event/next requests sent (Lambda may freeze after each)
+        self.idle = False  # asleep, waiting for the next invocation to leave
+        self.unhook: Any = None  # removes the runtime-client hook (runtime_hook)
 
     def invocation_left(self) -> None:
-        """Called by the decorator once an invocation has left its scope (the handler
-        returned or raised): its telemetry is queued, the drain may start."""
+        """An invocation is over and its telemetry queued: the drain may start. Called
+        right after the runtime client posted the response (:mod:`runtime_hook`), or,
+        without a runtime client to hook, when the instrumented handler returns."""
         with self._cond:
             self._left += 1
             self._cond.notify()
@@ -135,6 +141,9 @@ class InProcessExtension:
             self._stop = True
             self._cond.notify_all()
         self.telemetry.remove_after_invocation(self.invocation_left)
+        unhook, self.unhook = self.unhook, None
+        if unhook is not None:
+            unhook()
 
     def _connection(self) -> socket.socket:
         sock = self._sock
@@ -150,6 +159,7 @@ class InProcessExtension:
         except Exception:
             self._close_socket()
             raise
+        self.next_requests += 1
 
     def _next_event(self) -> dict[str, Any] | None:
         """Read the answer to ``event/next`` (one kept-alive socket, minimal HTTP/1.1
@@ -189,7 +199,9 @@ class InProcessExtension:
                 if self._left > self._handled:
                     self._answered_since = None
                     return True
+                self.idle = True
                 self._cond.wait(POLL_S)
+                self.idle = False
                 if self._left > self._handled or self._stop:
                     continue
                 if scope.current_invocation() is not None or not self._answered():
@@ -323,6 +335,11 @@ def start_extension(
             "could not register the fnlens Lambda extension; using the flush budget",
         )
         return None
-    telemetry.add_after_invocation(extension.invocation_left)
+    from fnlens.exporters.runtime_hook import hook_runtime_responses
+
+    extension.unhook = hook_runtime_responses(extension.invocation_left)
+    if extension.unhook is None:
+        # no runtime client to hook: the end of the instrumented handler is the signal
+        telemetry.add_after_invocation(extension.invocation_left)
     extension.start()
     return extension
