@@ -1,23 +1,54 @@
-"""The Lambda Runtime API (``/2018-06-01/runtime/…``) for one execution environment.
+"""The Lambda Runtime API and Extensions API for one execution environment.
 
 Each environment gets its own server on 127.0.0.1, as each Lambda sandbox talks
-to its own endpoint: the runtime client long-polls ``/invocation/next``, then
-posts ``/invocation/{id}/response`` or ``/invocation/{id}/error``; a failed
-init posts ``/init/error``.
+to its own endpoint (``AWS_LAMBDA_RUNTIME_API`` serves both APIs):
+
+* Runtime API (``/2018-06-01/runtime/…``): the runtime client long-polls
+  ``/invocation/next``, then posts ``/invocation/{id}/response`` or
+  ``/invocation/{id}/error``; a failed init posts ``/init/error``.
+* Extensions API (``/2020-01-01/extension/…``): during init an extension posts
+  to ``/register`` (``Lambda-Extension-Name``, ``{"events": ["INVOKE"]}``) and
+  gets a ``Lambda-Extension-Identifier``; then it long-polls ``GET /event/next``
+  with that identifier.
+
+Lambda's lifecycle rules, as far as one environment sees them:
+
+* registration is open until the runtime's first ``invocation/next`` (the end of
+  the runtime's init); later ones get ``403 Extension.RegistrationClosed``;
+* an invoke is handed out only when the runtime *and* every extension
+  registered for ``INVOKE`` are waiting in their ``next`` call, and then to all
+  of them at once (the runtime gets the payload, each extension an ``INVOKE``
+  event with the same request id, deadline, ARN and trace header). So an
+  extension that keeps working after the response holds the next invoke back;
+* every extension here is an *internal* one (localrt launches no
+  ``/opt/extensions`` processes), so, as in Lambda, it cannot subscribe to
+  ``SHUTDOWN`` (``403 Extension.InvalidEventType``);
+* closing the API releases every waiting ``next`` call with ``410``.
+
+Error types are Lambda's (``Extension.UnknownExtensionIdentifier``,
+``Extension.MissingExtensionIdentifier``…), as its runtime interface emulator names them.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
 NEXT = f"{PREFIX}/invocation/next"
+EXTENSION_PREFIX = "/2020-01-01/extension"
+EXTENSION_REGISTER = f"{EXTENSION_PREFIX}/register"
+EXTENSION_NEXT = f"{EXTENSION_PREFIX}/event/next"
+INVOKE = "INVOKE"
+SHUTDOWN = "SHUTDOWN"
+MAX_EXTENSIONS = 10  # Lambda's limit per function
 
 
 @dataclass
@@ -43,46 +74,139 @@ class Invocation:
         self.finished_at = time.time()
         self.done.set()
 
+    def extension_event(self) -> dict[str, Any]:
+        """The ``INVOKE`` event extensions receive for this invocation."""
+        event: dict[str, Any] = {
+            "eventType": INVOKE,
+            "deadlineMs": self.deadline_ms,
+            "requestId": self.request_id,
+            "invokedFunctionArn": self.function_arn,
+        }
+        if self.trace_header:
+            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": self.trace_header}
+        return event
+
+
+@dataclass
+class Extension:
+    """A registered extension and where it is in its event loop."""
+
+    id: str
+    name: str
+    events: tuple[str, ...]
+    registered_at: float
+    waiting: bool = False  # inside event/next: ready for the next invoke
+    asked_at: float | None = None  # when it last called event/next
+    next_calls: int = 0
+    delivered: int = 0  # INVOKE events handed to it
+    last_event: dict[str, Any] | None = None
+
+    @property
+    def gets_invokes(self) -> bool:
+        return INVOKE in self.events
+
+
+class ApiError(Exception):
+    """An Extensions API error answered as ``{"errorMessage", "errorType"}``."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+    def body(self) -> bytes:
+        return json.dumps({"errorMessage": self.message, "errorType": self.error_type}).encode()
+
 
 class RuntimeApi:
-    """The state behind one environment's Runtime API endpoint."""
+    """The state behind one environment's Runtime API + Extensions API endpoint."""
 
-    def __init__(self, on_handout: Any = None, on_init_error: Any = None) -> None:
-        self._pending: queue.Queue[Invocation | None] = queue.Queue()
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        on_handout: Any = None,
+        on_init_error: Any = None,
+        function_info: Mapping[str, str] | None = None,
+    ) -> None:
+        self._cond = threading.Condition()
+        self._pending: deque[Invocation] = deque()
         self._on_handout = on_handout
         self._on_init_error = on_init_error
+        self.function_info = dict(function_info or {})  # the register reply's body
         self.current: Invocation | None = None
-        self.first_next_at: float | None = None  # end of the init phase
+        self.first_next_at: float | None = None  # the runtime's init is over
+        self.init_end_at: float | None = None  # ...and every extension's (Lambda's init phase)
         self.init_done = threading.Event()
         self.init_error: tuple[str | None, bytes] | None = None
-        self.calls: list[tuple[str, str]] = []  # (method, path): what the runtime asked for
+        self.calls: list[tuple[str, str]] = []  # (method, path): what was asked for
+        self.extensions: dict[str, Extension] = {}  # by identifier, in registration order
+        self.handouts = 0
         self.closed = False
 
     # called by the environment -------------------------------------------
     def submit(self, invocation: Invocation) -> None:
-        self._pending.put(invocation)
+        with self._cond:
+            self._pending.append(invocation)
+            self._cond.notify_all()
 
     def close(self) -> None:
-        self.closed = True
-        self._pending.put(None)
+        """Shut down: every waiting ``next`` call (runtime or extension) returns."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
         self.init_done.set()
 
-    # called by the HTTP handler -------------------------------------------
+    def wake(self) -> None:
+        """Let waiters re-check their conditions (e.g. the process died)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def extensions_ready_at(self) -> float | None:
+        """When the last ``INVOKE`` extension asked for the next event, if all of them
+        are waiting now (0.0 when there is none); None while one is still working."""
+        with self._cond:
+            return self._ready_at()
+
+    def wait_extensions_ready(
+        self, timeout_s: float, give_up: Callable[[], bool] | None = None
+    ) -> float | None:
+        """Block until every ``INVOKE`` extension waits in event/next; returns
+        :meth:`extensions_ready_at`, or None on timeout, close or ``give_up()``."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                ready = self._ready_at()
+                if ready is not None:
+                    return ready
+                remaining = deadline - time.monotonic()
+                if self.closed or remaining <= 0 or (give_up is not None and give_up()):
+                    return None
+                self._cond.wait(remaining)
+
+    # called by the HTTP handler: Runtime API ----------------------------
     def next_invocation(self) -> Invocation | None:
-        with self._lock:
+        with self._cond:
             if self.first_next_at is None:
-                self.first_next_at = time.time()
-        self.init_done.set()
-        invocation = self._pending.get()
-        if invocation is None:
-            self._pending.put(None)  # wake any other poller too
-            return None
-        now = time.time()
-        invocation.handed_out_at = now
-        invocation.deadline_ms = int((now + invocation.timeout_s) * 1000)
-        with self._lock:
+                self.first_next_at = time.time()  # registration closes here
+                self._maybe_end_init()
+                self.init_done.set()
+            while not self.closed and not (self._pending and self._all_waiting()):
+                self._cond.wait()
+            if self.closed:
+                return None
+            invocation = self._pending.popleft()
+            now = time.time()
+            invocation.handed_out_at = now
+            invocation.deadline_ms = int((now + invocation.timeout_s) * 1000)
             self.current = invocation
+            self.handouts += 1
+            event = invocation.extension_event()
+            for ext in self.extensions.values():
+                if ext.gets_invokes:
+                    ext.waiting = False
+                    ext.delivered += 1
+                    ext.last_event = event
+            self._cond.notify_all()  # extensions get their INVOKE now, with the runtime
         if self._on_handout is not None:
             self._on_handout(invocation)
         invocation.handed_out.set()
@@ -111,12 +235,106 @@ class RuntimeApi:
             self._on_init_error()
 
     def _take(self, request_id: str) -> Invocation | None:
-        with self._lock:
+        with self._cond:
             inv = self.current
             if inv is None or inv.request_id != request_id or inv.done.is_set():
                 return None
             self.current = None
             return inv
+
+    # called by the HTTP handler: Extensions API -------------------------
+    def register(self, name: str, body: bytes) -> Extension:
+        """Register an (internal) extension; raises :class:`ApiError`."""
+        if not name:
+            raise ApiError(403, "Extension.MissingHeader", "Missing Lambda-Extension-Name header")
+        try:
+            request = json.loads(body or b"{}")
+            events = request.get("events", [])
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise ValueError("events must be a list of strings")
+        except (ValueError, AttributeError) as exc:
+            raise ApiError(403, "InvalidRequestFormat", str(exc)) from exc
+        for event in events:
+            if event == SHUTDOWN:
+                raise ApiError(
+                    403,
+                    "Extension.InvalidEventType",
+                    f"{event}: internal extensions cannot subscribe to SHUTDOWN",
+                )
+            if event != INVOKE:
+                raise ApiError(403, "Extension.InvalidEventType", f"{event}: unknown event type")
+        with self._cond:
+            if self.closed or self.first_next_at is not None:
+                raise ApiError(
+                    403, "Extension.RegistrationClosed", "Extension registration closed already"
+                )
+            if any(ext.name == name for ext in self.extensions.values()):
+                raise ApiError(
+                    403,
+                    "Extension.InvalidExtensionState",
+                    "Extension with this name already registered",
+                )
+            if len(self.extensions) >= MAX_EXTENSIONS:
+                raise ApiError(
+                    403,
+                    "Extension.TooManyExtensions",
+                    f"Extension limit ({MAX_EXTENSIONS}) reached",
+                )
+            ext = Extension(str(uuid.uuid4()), name, tuple(dict.fromkeys(events)), time.time())
+            self.extensions[ext.id] = ext
+            return ext
+
+    def extension_next(self, identifier: str) -> dict[str, Any] | None:
+        """Block until the next event for this extension; None when shutting down.
+        Raises :class:`ApiError` for a missing, malformed or unknown identifier."""
+        with self._cond:
+            ext = self._extension(identifier)
+            ext.waiting = True
+            ext.asked_at = time.time()
+            ext.next_calls += 1
+            seen = ext.delivered
+            self._maybe_end_init()
+            self._cond.notify_all()  # the runtime's /next or a settle wait may go on
+            while not self.closed and ext.delivered == seen:
+                self._cond.wait()
+            if ext.delivered == seen:
+                return None
+            return ext.last_event
+
+    def _extension(self, identifier: str) -> Extension:
+        if not identifier:
+            raise ApiError(
+                403,
+                "Extension.MissingExtensionIdentifier",
+                "Missing Lambda-Extension-Identifier header",
+            )
+        try:
+            uuid.UUID(identifier)
+        except ValueError:
+            raise ApiError(
+                403, "Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"
+            ) from None
+        ext = self.extensions.get(identifier.lower())
+        if ext is None:
+            raise ApiError(
+                403, "Extension.UnknownExtensionIdentifier", f"Unknown extension {identifier}"
+            )
+        return ext
+
+    # state (call with self._cond held) ------------------------------------
+    def _all_waiting(self) -> bool:
+        return all(ext.waiting for ext in self.extensions.values())
+
+    def _ready_at(self) -> float | None:
+        invoke = [ext for ext in self.extensions.values() if ext.gets_invokes]
+        if not all(ext.waiting for ext in invoke):
+            return None
+        return max((ext.asked_at or 0.0 for ext in invoke), default=0.0)
+
+    def _maybe_end_init(self) -> None:
+        """Lambda's init phase ends when the runtime and every extension called next."""
+        if self.init_end_at is None and self.first_next_at is not None and self._all_waiting():
+            self.init_end_at = time.time()
 
 
 def _error_type_of(body: bytes) -> str | None:
@@ -128,6 +346,8 @@ def _error_type_of(body: bytes) -> str | None:
 
 
 _INVALID_ID = b'{"errorMessage":"invalid request id","errorType":"InvalidRequestID"}'
+_UNKNOWN_PATH = b'{"errorMessage":"unknown path","errorType":"InvalidRequest"}'
+_SHUTTING_DOWN = b'{"errorMessage":"environment shutting down"}'
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -154,12 +374,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         api = self.server.api
         api.calls.append(("GET", self.path))
+        if self.path == EXTENSION_NEXT:
+            self._extension_next(api)
+            return
         if self.path != NEXT:
-            self._reply(404, b'{"errorMessage":"unknown path","errorType":"InvalidRequest"}')
+            self._reply(404, _UNKNOWN_PATH)
             return
         inv = api.next_invocation()
         if inv is None:
-            self._reply(410, b'{"errorMessage":"environment shutting down"}')
+            self._reply(410, _SHUTTING_DOWN)
             return
         headers = {
             "Lambda-Runtime-Aws-Request-Id": inv.request_id,
@@ -170,18 +393,43 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Lambda-Runtime-Trace-Id"] = inv.trace_header
         self._reply(200, inv.body, headers)
 
+    def _extension_next(self, api: RuntimeApi) -> None:
+        try:
+            event = api.extension_next(self.headers.get("Lambda-Extension-Identifier") or "")
+        except ApiError as exc:
+            self._reply(exc.status, exc.body())
+            return
+        if event is None:
+            self._reply(410, _SHUTTING_DOWN)
+            return
+        self._reply(200, json.dumps(event).encode())
+
     def do_POST(self) -> None:
         api = self.server.api
         body = self._read_body()
         path = self.path
         api.calls.append(("POST", path))
+        if path == EXTENSION_REGISTER:
+            try:
+                ext = api.register(self.headers.get("Lambda-Extension-Name") or "", body)
+            except ApiError as exc:
+                self._reply(exc.status, exc.body())
+                return
+            reply = json.dumps(api.function_info).encode()
+            self._reply(200, reply, {"Lambda-Extension-Identifier": ext.id})
+            return
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
         if path == f"{PREFIX}/init/error":
             api.post_init_error(body, error_type)
             self._reply(202, b'{"status":"OK"}')
             return
         parts = path[len(PREFIX) :].strip("/").split("/")
-        if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+        if (
+            path.startswith(PREFIX + "/")
+            and len(parts) == 3
+            and parts[0] == "invocation"
+            and parts[2] in ("response", "error")
+        ):
             if parts[2] == "response":
                 ok = api.post_response(parts[1], body, self.headers.get("Content-Type"))
             else:
@@ -191,7 +439,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(400, _INVALID_ID)
             return
-        self._reply(404, b'{"errorMessage":"unknown path","errorType":"InvalidRequest"}')
+        self._reply(404, _UNKNOWN_PATH)
 
 
 class _Server(ThreadingHTTPServer):

@@ -6,6 +6,16 @@ variables, talking to its own Runtime API server. Its first poll of
 environment writes START / END / REPORT around each invocation, enforces the
 timeout (``Task timed out after …``, then the process is killed), and measures
 ``Max Memory Used`` as the child's peak RSS.
+
+Extensions registered on the same endpoint (the Extensions API, see
+:mod:`fnlens.localrt.api_server`) may keep working after the response: the caller
+gets its result as soon as the response is posted, but the environment stays busy
+(:attr:`Environment.settled` is false) until every extension has asked for its
+next event, as Lambda keeps it until then. That post-response time is kept per
+request id in :attr:`Environment.post_runtime_extensions_ms` (Lambda's
+``PostRuntimeExtensionsDuration``); REPORT's ``Duration`` stays the runtime's.
+The function timeout bounds the whole invoke phase: extensions still busy at the
+deadline get the environment killed, and the next invocation starts a new one.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +42,7 @@ from fnlens.localrt.logstream import Echo, LogStream, OutputPump
 from fnlens.localrt.memory import peak_rss_mb
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
+KEEP_POST_RUNTIME = 1000  # post-runtime extension durations kept per environment
 _PASSTHROUGH_PREFIXES = ("FNLENS_", "OTEL_")
 _BASE_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "SYSTEMROOT")
 _counter = itertools.count(1)
@@ -97,6 +109,13 @@ class Environment:
         self._inflight: Invocation | None = None
         self._closed = False
         self._lock = threading.Lock()
+        # the invoke phase is over: response posted and every extension asked for next
+        self._settled = threading.Event()
+        self._settled.set()
+        self._settle_lock = threading.Lock()
+        self._on_settled: list[Callable[[], None]] = []
+        self.post_runtime_extensions_ms: dict[str, float] = {}  # request id -> ms
+        self.extension_timeouts = 0  # invoke phases ended by the timeout after the response
 
         path = None
         if options.out_dir is not None:
@@ -104,7 +123,15 @@ class Environment:
         self.stream = LogStream(
             self.stream_name, path, echo=options.echo, timestamps=options.timestamps
         )
-        self.api = RuntimeApi(on_handout=self._on_handout, on_init_error=self._interrupt)
+        self.api = RuntimeApi(
+            on_handout=self._on_handout,
+            on_init_error=self._interrupt,
+            function_info={
+                "functionName": options.function_name,
+                "functionVersion": version,
+                "handler": code.handler,
+            },
+        )
         self.server = RuntimeApiServer(self.api).start()
         self.stream.start_capture()  # the first invocation's logs include the init phase
         self.stream.write(
@@ -172,6 +199,69 @@ class Environment:
         if inv is not None:
             inv.handed_out.set()
             inv.done.set()
+        self.api.wake()  # and a wait for extensions that will never ask again
+
+    # the invoke phase after the response ---------------------------------------------
+    @property
+    def settled(self) -> bool:
+        """No invoke phase under way: the environment can take the next invocation."""
+        return self._settled.is_set()
+
+    def wait_settled(self, timeout_s: float | None = None) -> bool:
+        return self._settled.wait(timeout_s)
+
+    def when_settled(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once the current invoke phase is over (now if it is)."""
+        with self._settle_lock:
+            if not self._settled.is_set():
+                self._on_settled.append(callback)
+                return
+        callback()
+
+    def _settle(self) -> None:
+        self.last_used = time.monotonic()
+        with self._settle_lock:
+            self._settled.set()
+            callbacks, self._on_settled = self._on_settled, []
+        for callback in callbacks:
+            callback()
+
+    def _follow_extensions(self, inv: Invocation) -> bool:
+        """After the response: True when extensions are still at work (a thread then
+        settles the environment), False when the invoke phase is already over."""
+        if not self.alive or inv.finished_at is None or not self.api.extensions:
+            return False
+        ready_at = self.api.extensions_ready_at()
+        if ready_at is not None:
+            self._record_post_runtime(inv, ready_at)
+            return False
+        threading.Thread(
+            target=self._await_extensions, args=(inv,), name="fnlens-localrt-ext", daemon=True
+        ).start()
+        return True
+
+    def _await_extensions(self, inv: Invocation) -> None:
+        try:
+            deadline = (inv.handed_out_at or time.time()) + inv.timeout_s
+            ready_at = self.api.wait_extensions_ready(
+                max(0.0, deadline - time.time()), give_up=lambda: not self.alive
+            )
+            if ready_at is not None:
+                self._record_post_runtime(inv, ready_at)
+            elif self.alive:
+                # Lambda's timeout covers the whole invoke phase, extensions included:
+                # the caller has its response, the environment is reset
+                self.extension_timeouts += 1
+                self.close(kill=True)
+        finally:
+            self._settle()
+
+    def _record_post_runtime(self, inv: Invocation, ready_at: float) -> None:
+        finished = inv.finished_at or ready_at
+        ms = round(max(0.0, ready_at - finished) * 1000.0, 2)
+        self.post_runtime_extensions_ms[inv.request_id] = ms
+        while len(self.post_runtime_extensions_ms) > KEEP_POST_RUNTIME:
+            del self.post_runtime_extensions_ms[next(iter(self.post_runtime_extensions_ms))]
 
     def _on_handout(self, inv: Invocation) -> None:
         self.pump.drain()  # init-phase lines come before START
@@ -187,8 +277,15 @@ class Environment:
         qualifier: str,
         trace_header: str | None,
     ) -> InvocationResult:
-        """Run one invocation to completion (response, error, timeout or crash)."""
+        """Run one invocation until its response (or error, timeout, crash).
+
+        Returns once the response is posted; extensions may still be at work, and
+        the environment is :attr:`settled` only when they are done. A call made
+        before that waits for it (bounded by the function timeout)."""
+        self._settled.wait()
         with self._lock:
+            self._settled.clear()
+            following = False
             cold = self.invocations == 0
             self.invocations += 1
             inv = Invocation(request_id, body, function_arn, trace_header, self.code.timeout_s)
@@ -198,10 +295,14 @@ class Environment:
             try:
                 if self.alive:
                     self.api.submit(inv)
-                return self._await(inv, cold, qualifier)
+                result = self._await(inv, cold, qualifier)
+                following = self._follow_extensions(inv)
+                return result
             finally:
                 self._inflight = None
                 self.last_used = time.monotonic()
+                if not following:
+                    self._settle()
 
     def _await(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         if self.alive:
@@ -222,9 +323,11 @@ class Environment:
         return self._result(inv, cold, qualifier, report, inv.response or b"", "success", None)
 
     def _init_duration(self, cold: bool) -> float | None:
-        if not cold or self.api.first_next_at is None:
+        """Process start until the runtime and every extension asked for their first event."""
+        end = self.api.init_end_at or self.api.first_next_at
+        if not cold or end is None:
             return None
-        return round((self.api.first_next_at - self.started_at) * 1000.0, 2)
+        return round((end - self.started_at) * 1000.0, 2)
 
     def _peak_memory(self) -> int | None:
         """Peak RSS now, or the last one seen when the process is already gone."""

@@ -4,6 +4,10 @@ Invoking picks the version (an alias may split traffic between two versions, as
 Lambda's ``RoutingConfig`` does for canaries), then an idle environment of that
 version, or starts a new one: that invocation is a cold start. Environments
 idle for longer than ``max_idle_s`` are shut down, like Lambda reclaims them.
+
+An environment whose extensions are still working after the response stays busy
+(the caller already has its result): an invocation arriving meanwhile goes to
+another environment, or starts one, as in Lambda.
 """
 
 from __future__ import annotations
@@ -176,13 +180,16 @@ class LocalLambda:
         try:
             yield env
         finally:
-            with self._lock:
-                self._busy.discard(env)
-                if env.alive and self._versions.get(version) is code:
-                    self._idle.setdefault(version, []).append(env)
-                    env = None
-            if env is not None:
-                env.close()
+            # busy until the invoke phase is over (extensions may work after the response)
+            env.when_settled(lambda: self._release(env, version, code))
+
+    def _release(self, env: Environment, version: str, code: FunctionCode) -> None:
+        with self._lock:
+            self._busy.discard(env)
+            if env.alive and self._versions.get(version) is code:
+                self._idle.setdefault(version, []).append(env)
+                return
+        env.close()
 
     def _reap_idle(self) -> None:
         if self.max_idle_s is None:
