@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+
+import pytest
 
 import fnlens
 from fnlens.exporters.setup import reset_exporters
@@ -79,3 +82,26 @@ def test_otel_propagators_limits_the_candidates(monkeypatch):
     finally:
         monkeypatch.delenv("OTEL_PROPAGATORS", raising=False)
         propagation.reload_propagators()
+
+
+XRAY_HEADERS = [
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "Root=1-5759E988-BD862e3fe1be46a994272793;Parent=53995C3F42cd8ad8;Sampled=0;Lineage=a:1",
+    "Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8;Sampled=1",
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;"
+    "Root=1-11111111-bd862e3fe1be46a994272793",
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1x",
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1;Parent=53995c3f42cd8ad8",
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad;Sampled=1",
+    "Root=1-5759e988-bd862e3fe1be46a99427279z;Parent=53995c3f42cd8ad8;Sampled=1",
+    "Root=1-5759e988-bd862e3fe1be46a994272793",
+]
+
+
+@pytest.mark.parametrize("header", XRAY_HEADERS)
+def test_lambda_xray_fast_path_reads_headers_like_the_general_parser(header, monkeypatch):
+    fast = propagation._from_xray(header)
+    propagation._XRAY_CACHE.clear()
+    monkeypatch.setattr(propagation, "_LAMBDA_XRAY", re.compile("(?!)"))  # never matches
+    assert propagation._from_xray(header) == fast

@@ -49,8 +49,7 @@ def _sqs_message_link(record: dict[str, Any]) -> Link | None:
 def invocation_links(invocation: Any) -> list[Link]:
     """The link factory installed with ``decorator.set_link_factory``."""
     links: list[Link] = []
-    state = invocation.hook_state
-    event = state.get("event")
+    event = invocation.event
     if invocation.trigger.event_source == "aws:sqs" and isinstance(event, dict):
         for record in event.get("Records") or ():
             if len(links) >= MAX_LINKS:
@@ -59,7 +58,7 @@ def invocation_links(invocation: Any) -> list[Link]:
                 link = _sqs_message_link(record)
                 if link is not None:
                     links.append(link)
-    decision = state.get("trace_decision")
+    decision = invocation.decision
     if decision is not None:
         chosen = decision.parent
         for candidate in decision.candidates:

@@ -32,6 +32,18 @@ from fnlens.runtime.watchdog import WATCHDOG
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The function's identity in an invocation record, in rendering order.
+IDENTITY_FIELDS = (
+    "service",
+    "service_version",
+    "cloud_provider",
+    "region",
+    "function_name",
+    "function_version",
+    "function_alias",
+    "memory_limit_mb",
+)
+
 _SETTING_ARGS = (
     "service",
     "service_version",
@@ -193,6 +205,7 @@ class _Instrumented:
         if full_identity is None:
             # one dict per invoked ARN (version or alias), shared read-only by invocations
             full_identity = {**identity, "function_alias": alias_from_arn(arn), "invoked_arn": arn}
+            full_identity["record_fields"] = {key: full_identity[key] for key in IDENTITY_FIELDS}
             if len(self._identity_by_arn) < 64:
                 self._identity_by_arn[arn] = full_identity
 
@@ -217,8 +230,8 @@ class _Instrumented:
             log_context={},
             parent_span_id=decision.parent.span_id if decision.parent else None,
         )
-        inv.hook_state["trace_decision"] = decision
-        inv.hook_state["event"] = event
+        inv.decision = decision
+        inv.event = event
 
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if callable(remaining):
@@ -227,14 +240,14 @@ class _Instrumented:
             except Exception:
                 remaining_ms = None
             if remaining_ms is not None:
-                inv.hook_state["deadline_perf"] = started_perf + remaining_ms / 1000.0
+                inv.deadline_perf = started_perf + remaining_ms / 1000.0
                 deadline = time.monotonic() + (remaining_ms - settings.timeout_margin_ms) / 1000.0
                 inv.watchdog_token = WATCHDOG.arm(deadline, self._on_deadline, inv)
         return inv
 
     def _start_span_and_hooks(self, inv: scope.Invocation) -> None:
         trigger = inv.trigger
-        decision = inv.hook_state["trace_decision"]
+        decision = inv.decision
         if tracing.otel_loaded():
             name = self.span_name or (
                 f"{trigger.http_method} {trigger.http_route}"
@@ -243,7 +256,11 @@ class _Instrumented:
             )
             links = None
             link_factory = _LINKS.get("factory")
-            if link_factory is not None:
+            # links: SQS messages' trace contexts, parent candidates the policy passed over
+            if link_factory is not None and (
+                trigger.event_source == "aws:sqs"
+                or any(c is not decision.parent for c in decision.candidates)
+            ):
                 try:
                     links = link_factory(inv)
                 except Exception as exc:
@@ -350,14 +367,7 @@ class _Instrumented:
             "timestamp": logs.format_timestamp(inv.started_at),
             "level": "info" if outcome == "success" else "error",
             "event": "invocation",
-            "service": identity["service"],
-            "service_version": identity["service_version"],
-            "cloud_provider": identity["cloud_provider"],
-            "region": identity["region"],
-            "function_name": identity["function_name"],
-            "function_version": identity["function_version"],
-            "function_alias": identity["function_alias"],
-            "memory_limit_mb": identity["memory_limit_mb"],
+            **identity["record_fields"],  # service … memory_limit_mb
             "request_id": inv.request_id,
             "trace_id": inv.trace_id,
             "span_id": inv.span_id,
@@ -406,7 +416,7 @@ class _Instrumented:
         budget = self.settings.flush_budget_ms / 1000.0
         if timed_out:
             budget = max(budget, self.settings.timeout_margin_ms / 2000.0)
-        deadline = inv.hook_state.get("deadline_perf")
+        deadline = inv.deadline_perf
         if deadline is not None:
             budget = min(budget, max(0.0, deadline - time.perf_counter() - 0.005))
         return budget
@@ -416,6 +426,7 @@ class _Instrumented:
             if inv.span is not None:
                 inv.span.detach()
             inv.hook_state.clear()
+            inv.event = None
             scope.leave(inv, token)
             if TELEMETRY.after_invocation:
                 TELEMETRY.left_invocation()

@@ -126,6 +126,34 @@ class RedactSecrets:
         return event_dict
 
 
+def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
+    """Everything fnlens adds to a log line, in one step (the pipeline's first processor).
+
+    The same as :func:`add_invocation_context`, structlog's ``merge_contextvars``,
+    :func:`add_level`, :func:`add_timestamp`, ``format_exc_info`` and
+    :class:`RedactSecrets` in that order — same precedence (the call's own fields,
+    then the invocation's, then structlog context variables) — but one function
+    call and one new dict, built in rendering order (timestamp, level, event, the
+    invocation's ids, then the line's own fields) so rendering needs no reordering.
+    """
+    inv = scope.current_invocation()
+    if inv is not None:
+        event_dict = {**inv.log_context, **event_dict}
+    event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
+    if "exc_info" in event_dict:
+        event_dict = structlog.processors.format_exc_info(None, method, event_dict)
+    redactor = PIPELINE.redact.redactor
+    if redactor is not None:
+        redactor.redact_event_dict(event_dict, RECORD_FIELDS)
+    ordered = {
+        "timestamp": event_dict.get("timestamp") or timestamp_now(),
+        "level": event_dict.get("level") or ("warning" if method == "warn" else method),
+        "event": event_dict.get("event"),
+    }
+    ordered.update(event_dict)  # keys already present keep their place
+    return ordered
+
+
 def fan_out(_logger: Any, _method: str, event_dict: dict) -> dict:
     """Hand the finished event to every registered sink (files, OTLP, CloudWatch API…)."""
     if TELEMETRY.sinks:
@@ -166,6 +194,9 @@ def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
     """One JSON line; timestamp, level and event first so humans can scan it.
 
     Leaves ``event_dict`` as it is: sinks keep a reference to it instead of a copy."""
+    keys = iter(event_dict)
+    if (next(keys, None), next(keys, None), next(keys, None)) == ("timestamp", "level", "event"):
+        return _dumps(event_dict)  # already in order (prepare_event built it so)
     ordered = {
         "timestamp": event_dict.get("timestamp"),
         "level": event_dict.get("level"),
@@ -189,13 +220,17 @@ class StdoutWriter:
     leave together), flushed unless the stream flushes itself."""
 
     _lock = threading.Lock()
+    _stream: Any = None  # the stream _flush was decided for
+    _flush = True
 
     def msg(self, message: str, prefix: str = "") -> None:
         out = sys.stdout
         try:
             with self._lock:
+                if out is not self._stream:
+                    StdoutWriter._stream, StdoutWriter._flush = out, not _flushes_itself(out)
                 out.write(prefix + message + "\n" if prefix else message + "\n")
-                if not _flushes_itself(out):
+                if self._flush:
                     out.flush()
         except Exception:
             TELEMETRY.count_drop()
@@ -247,17 +282,7 @@ class Pipeline:
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self.processors[:] = [
-            add_invocation_context,
-            structlog.contextvars.merge_contextvars,
-            add_level,
-            add_timestamp,
-            structlog.processors.format_exc_info,
-            self.redact,
-            *self.user_processors,
-            fan_out,
-            render_json,
-        ]
+        self.processors[:] = [prepare_event, *self.user_processors, fan_out, render_json]
 
     def configure(
         self,
@@ -287,12 +312,7 @@ def record_logger() -> Any:
     """The logger invocation records go through (never filtered by level)."""
     global _record_logger
     if _record_logger is None:
-        _record_logger = structlog.wrap_logger(
-            _WRITER,
-            processors=PIPELINE.processors,
-            wrapper_class=structlog.make_filtering_bound_logger(0),
-            context_class=dict,
-        )
+        _record_logger = structlog.make_filtering_bound_logger(0)(_WRITER, PIPELINE.processors, {})
     return _record_logger
 
 
@@ -302,10 +322,7 @@ def get_logger(**initial_values: Any) -> Any:
     Lines are JSON on stdout (and go to every configured sink); level from
     ``FNLENS_LOG_LEVEL`` (default ``info``).
     """
-    return structlog.wrap_logger(
-        _WRITER,
-        processors=PIPELINE.processors,
-        wrapper_class=structlog.make_filtering_bound_logger(PIPELINE.level),
-        context_class=dict,
-        **initial_values,
-    )
+    # the bound logger itself, not structlog's lazy proxy (which binds anew on every
+    # call); it shares the pipeline's processor list, which configure() edits in place
+    logger_class = structlog.make_filtering_bound_logger(PIPELINE.level)
+    return logger_class(_WRITER, PIPELINE.processors, dict(initial_values))

@@ -25,6 +25,7 @@ Unset, both are read.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from fnlens.runtime import ids
@@ -59,9 +60,25 @@ def _from_http(headers: dict[str, str]) -> ParentContext | None:
 _XRAY_CACHE: dict[str, tuple[ParentContext | None, str | None]] = {}
 
 
+# The header as Lambda writes it into ``_X_AMZN_TRACE_ID`` (optionally followed by
+# more fields, e.g. ``Lineage``): one regular expression instead of the general parser.
+_LAMBDA_XRAY = re.compile(
+    r"Root=(1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24}));Parent=([0-9a-fA-F]{16});Sampled=([01])(?:;|$)"
+)
+_ZERO_TRACE = "0" * 32
+
+
 def _from_xray(header: str | None) -> tuple[ParentContext | None, str | None]:
     if not header:
         return None, None
+    match = _LAMBDA_XRAY.match(header)
+    if match is not None:
+        rest = header[match.end() :]
+        if not rest or not ("Root=" in rest or "Parent=" in rest or "Sampled=" in rest):
+            root, epoch, random_part, parent, sampled = match.groups()
+            trace_id = (epoch + random_part).lower()
+            if trace_id != _ZERO_TRACE:
+                return ParentContext(trace_id, parent.lower(), sampled == "1", "xray"), root
     cached = _XRAY_CACHE.get(header)  # the same header is seen again on retries
     if cached is not None:
         return cached

@@ -59,11 +59,14 @@ class Redactor:
 
     def redact_event_dict(self, event_dict: dict[str, Any], skip: frozenset[str]) -> None:
         """Mask in place, skipping fnlens's own well-known fields."""
-        for key in list(event_dict):
+        cache = self._cache
+        for key, item in list(event_dict.items()):
             if key in skip:
                 continue
-            item = event_dict[key]
-            if self.is_secret(key):
+            secret = cache.get(key)
+            if secret is None:
+                secret = self.is_secret(key)
+            if secret:
                 if item is not None:
                     event_dict[key] = REDACTED
             elif isinstance(item, (dict, list)):

@@ -38,7 +38,10 @@ class Invocation:
     parent_span_id: str | None = None
     http_route_override: str | None = None
     span: Any = None  # fnlens.runtime.tracing.SpanHandle when OpenTelemetry is loaded
-    hook_state: dict[str, Any] = field(default_factory=dict)
+    hook_state: dict[str, Any] = field(default_factory=dict)  # exporters' per-invocation state
+    decision: Any = None  # fnlens.runtime.propagation.TraceDecision
+    event: Any = None  # the event the handler received
+    deadline_perf: float | None = None  # perf_counter() at the function's deadline
     finished: bool = False
     watchdog_token: int | None = None
 
@@ -53,7 +56,6 @@ class Invocation:
 
 _current: ContextVar[Invocation | None] = ContextVar("fnlens_invocation", default=None)
 _active: list[Invocation] = []
-_active_lock = threading.Lock()
 
 
 def current_invocation() -> Invocation | None:
@@ -68,17 +70,15 @@ def current_invocation() -> Invocation | None:
 
 
 def enter(inv: Invocation) -> Token:
-    with _active_lock:
-        _active.append(inv)
+    _active.append(inv)  # list.append and list.remove are atomic: no lock needed
     return _current.set(inv)
 
 
 def leave(inv: Invocation, token: Token | None) -> None:
-    with _active_lock:
-        try:
-            _active.remove(inv)
-        except ValueError:
-            pass
+    try:
+        _active.remove(inv)
+    except ValueError:
+        pass
     if token is not None:
         try:
             _current.reset(token)

@@ -166,6 +166,8 @@ class Telemetry:
     def dropped(self) -> int:
         """Telemetry lost so far (cumulative over the process), as reported by exporters."""
         total = self._dropped_extra
+        if not self._counters:
+            return total
         for counter in self._counters:
             try:
                 total += int(counter())

@@ -47,7 +47,40 @@ def _ot() -> dict[str, Any]:
             TraceState,
         )
 
+        sampled, unsampled = TraceFlags(TraceFlags.SAMPLED), TraceFlags(0)
+
+        class InvocationSpan(NonRecordingSpan):
+            """The invocation span as the handler's code sees it (``get_current_span()``,
+            the parent of its spans): the ``SpanContext`` is built only when asked."""
+
+            def __init__(self, fast: FastSpan) -> None:
+                self._fast = fast
+                self._context = None
+
+            def get_span_context(self) -> Any:
+                span_context = self._context
+                if span_context is None:
+                    fast = self._fast
+                    state = None
+                    if fast.tracestate:
+                        try:
+                            state = TraceState.from_header([fast.tracestate])
+                        except Exception:
+                            state = None
+                    span_context = self._context = SpanContext(
+                        int(fast.trace_id, 16),
+                        int(fast.span_id, 16),
+                        False,
+                        sampled if fast.sampled else unsampled,
+                        state,
+                    )
+                return span_context
+
+            def __repr__(self) -> str:
+                return f"InvocationSpan({self.get_span_context()!r})"
+
         _OT.update(
+            InvocationSpan=InvocationSpan,
             context=context,
             trace=trace,
             NonRecordingSpan=NonRecordingSpan,
@@ -55,8 +88,8 @@ def _ot() -> dict[str, Any]:
             SpanKind=SpanKind,
             TraceFlags=TraceFlags,
             TraceState=TraceState,
-            sampled=TraceFlags(TraceFlags.SAMPLED),
-            unsampled=TraceFlags(0),
+            sampled=sampled,
+            unsampled=unsampled,
         )
     return _OT
 
@@ -372,20 +405,7 @@ def _start_fast(
         links,
         recorder,
     )
-    state = None
-    if tracestate:
-        try:
-            state = ot["TraceState"].from_header([tracestate])
-        except Exception:
-            state = None
-    span_context = ot["SpanContext"](
-        int(trace_id, 16),
-        int(fast.span_id, 16),
-        False,
-        ot["sampled"] if sampled else ot["unsampled"],
-        state,
-    )
-    fast.span = ot["NonRecordingSpan"](span_context)
+    fast.span = ot["InvocationSpan"](fast)
     baggage = _with_baggage(decision) if decision.baggage else None
     fast._token = ot["context"].attach(ot["trace"].set_span_in_context(fast.span, baggage))
     return fast

@@ -32,41 +32,52 @@ class Watchdog:
         self._next_wake: float | None = None
 
     def arm(self, deadline_monotonic: float, callback: Callable[..., None], *args: Any) -> int:
-        """Call ``callback(*args)`` (on the watchdog thread) at ``deadline`` unless disarmed."""
+        """Call ``callback(*args)`` (on the watchdog thread) at ``deadline`` unless disarmed.
+
+        No lock on the common path (the dict update is atomic): only a deadline earlier
+        than the thread's next wake-up, or a thread that is not in a timed wait, takes
+        the lock and notifies."""
         token = next(self._tokens)
+        self._armed[token] = (deadline_monotonic, callback, args)
+        next_wake = self._next_wake
+        if next_wake is not None and deadline_monotonic >= next_wake - COALESCE_S:
+            return token  # the thread wakes before this deadline and re-reads the set
         with self._cond:
-            self._armed[token] = (deadline_monotonic, callback, args)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="fnlens-watchdog", daemon=True
                 )
                 self._thread.start()
-            if self._next_wake is None or deadline_monotonic < self._next_wake - COALESCE_S:
-                self._next_wake = deadline_monotonic
+            next_wake = self._next_wake
+            if next_wake is None or deadline_monotonic < next_wake - COALESCE_S:
                 self._cond.notify()
         return token
 
     def disarm(self, token: int | None) -> None:
-        if token is None:
-            return
-        with self._cond:
-            self._armed.pop(token, None)  # no notify: see _next_wake
+        if token is not None:
+            self._armed.pop(token, None)  # atomic; no wake-up: see _next_wake
 
     def _run(self) -> None:
+        # Invariant: _next_wake is set only while this thread is in a timed wait (it is
+        # published under the lock just before waiting and cleared on waking), so an
+        # arm() that reads a stale value armed before this thread's next read of the set.
         while True:
             with self._cond:
-                while not self._armed:
-                    self._next_wake = None
+                self._next_wake = None
+                if not self._armed:
                     self._cond.wait()
+                    continue
+                # a copy (taken atomically): other threads arm and disarm without the lock
                 token, (deadline, callback, args) = min(
-                    self._armed.items(), key=lambda kv: kv[1][0]
+                    list(self._armed.items()), key=lambda kv: kv[1][0]
                 )
                 remaining = deadline - time.monotonic()
                 if remaining > 0:
                     self._next_wake = deadline
                     self._cond.wait(remaining)
                     continue
-                del self._armed[token]
+                if self._armed.pop(token, None) is None:
+                    continue  # disarmed meanwhile
             try:
                 callback(*args)
             except Exception:
