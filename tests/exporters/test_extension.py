@@ -3,6 +3,7 @@ is held (event/next is not called) until the export is done."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -162,3 +163,61 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
         assert installed.extension._handled == 2
     finally:
         api.stop()
+
+
+def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(install, capfd):
+    import json as jsonlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    calls: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            return None
+
+        def _reply(self, status, body, headers=None):
+            data = jsonlib.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._reply(200, {}, {"Lambda-Extension-Identifier": "id-1"})
+
+        def do_GET(self):
+            calls.append(time.monotonic())
+            self._reply(403, {"errorType": "Extension.UnknownExtensionIdentifier"})
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            return None  # the extension's socket closing at the end of the test
+
+    from fnlens import config
+
+    config._warned.discard("extension:next")  # warned once per process: make it this test's
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        installed = install(
+            ["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": address}
+        )
+        assert installed.extension is not None
+        assert _wait(lambda: len(calls) >= 4, 5.0)
+        time.sleep(0.3)
+        assert _wait(lambda: "event/next answered HTTP 403" in capfd.readouterr().err, 2.0)
+        # back-off: the gaps between retries grow (0.01 s, 0.02 s, …), no busy loop
+        gaps = [b - a for a, b in itertools.pairwise(calls)]
+        assert len(calls) < 60 and gaps[-1] >= gaps[0], gaps
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -174,7 +174,10 @@ class InProcessExtension:
         if b"connection: close" in head.lower():
             self._close_socket()
         if status != 200:
-            return None
+            # e.g. 403 for an identifier Lambda no longer knows: a failure (warned once,
+            # retried with back-off), not an event
+            detail = body[:200].decode("utf-8", "replace")
+            raise ConnectionError(f"event/next answered HTTP {status}: {detail}")
         return json.loads(body or b"{}")
 
     def _answered(self) -> bool:
@@ -287,6 +290,8 @@ class InProcessExtension:
                 # environment until the function times out.
                 failures += 1
                 warn_once("extension:next", f"Lambda extension event/next failed: {exc}")
+                with self._cond:
+                    self._handled = min(self._handled + 1, self._left)
                 time.sleep(min(0.01 * failures, 0.5))
                 continue
             failures = 0
