@@ -481,15 +481,16 @@ def render(
         "## Middleware",
         "",
         f"Command: `{command}` ({args.n} timed invocations after {args.warmup} warm-up, "
-        f"one fresh process per variant; cold cost = median of {args.cold_runs} fresh "
-        "processes).",
+        "one fresh process per variant running the Lambda runtime loop with awslambdaric's "
+        "client against an emulated Lambda service (bench/lambda_service.py); cold cost = "
+        f"median of {args.cold_runs} fresh processes).",
         "",
         f"Machine: {machine()}.",
         "",
         "| variant | median µs | p99 µs | overhead median µs | overhead p99 µs "
-        "| caller waits for telemetry, median / p99 ms | import + decorate ms "
-        "| first invocation ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| caller waits for telemetry, median / p99 ms | response latency median / p99 µs "
+        "| import + decorate ms | first invocation ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for variant, row in results.items():
         wait = (
@@ -500,8 +501,9 @@ def render(
         lines.append(
             f"| {VARIANTS[variant]} | {_fmt(row['median_us'])} | {_fmt(row['p99_us'])} "
             f"| {_fmt(row['median_us'] - bare['median_us'])} "
-            f"| {_fmt(row['p99_us'] - bare['p99_us'])} | {wait} | {_fmt(cold.get(variant), 2)} "
-            f"| {_fmt(first.get(variant), 2)} |"
+            f"| {_fmt(row['p99_us'] - bare['p99_us'])} | {wait} "
+            f"| {_fmt(row['latency_median_us'])} / {_fmt(row['latency_p99_us'])} "
+            f"| {_fmt(cold.get(variant), 2)} | {_fmt(first.get(variant), 2)} |"
         )
     lines += ["", "Ratios (targets from DESIGN §8):", ""]
 
@@ -537,6 +539,15 @@ def render(
                 else ""
             )
         )
+    pt_lat = overhead("powertools", "latency_median_us")
+    for v in ("fnlens", "fnlens-full", "fnlens-full-ext"):
+        if v in results:
+            lat = overhead(v, "latency_median_us")
+            lines.append(
+                f"- {VARIANTS[v]}, response latency (event handed out → response received) "
+                f"over the bare handler: {_fmt(lat)} µs median = {ratio(lat, pt_lat)}x "
+                "Powertools stacked"
+            )
     for v in ("fnlens-full", "fnlens-full-ext"):
         row = results.get(v)
         if not row or row.get("hot_median_us") is None or "bare" not in results:
@@ -588,62 +599,60 @@ def render(
 NOTES = """
 ### Reading the numbers
 
+* **How it runs.** Every variant runs in its own process, as a Lambda function
+  does: `awslambdaric`'s runtime client fetches each event from a local stand-in
+  for the Lambda service (`bench/lambda_service.py`: Runtime API and Extensions
+  API on one endpoint), the handler runs (timed: *median µs*), the response is
+  posted. The service hands out the next event only once the runtime *and every
+  registered extension* have asked for it, as Lambda does, so work an extension
+  does after the response delays the next invocation exactly as it would there.
+  Between invocations the process blocks on the network, so every variant starts
+  each invocation with colder caches than in a tight loop (the numbers are about
+  twice a tight loop's). Every child first does what the Lambda Python runtime
+  does before it imports a handler: stdout wrapped so that each write is flushed,
+  and packages a Lambda bundle would not contain (`rich`, `duckdb`, …) hidden.
+* **Response latency** is the service's view: from handing the event out to
+  receiving the response (runtime client, handler, response post). The stand-in
+  service is Python and shares the machine's two vCPUs with the function, the
+  collector and the export threads, so this column carries its own noise; the
+  handler time is the primary measure. For the `extension` row it is further
+  inflated: the stand-in answers the extension's `INVOKE` with Python threads
+  that share a GIL with the thread timing the response, and measured in the
+  function process the response post takes ~250 µs there against ~170 to 210 µs
+  for the other rows (that includes waking the extension right after the post).
+  How much of the row's extra latency a real Lambda would show is not
+  established here.
 * **Caller wait.** OpenTelemetry's Lambda instrumentation calls `force_flush()`
   after every invocation; the SDK's `BatchSpanProcessor` then exports on the
   caller's thread (about a millisecond against rotel on loopback, unbounded
   against a slow collector: 30 s default timeout). fnlens in `extension` mode
   waits for nothing: the in-process Lambda extension drains the queues after the
-  response (the drain time is reported above; Lambda bills it, the caller does
-  not see it). In `budget` mode — Lambda without the extension — fnlens waits
-  for its two OTLP exports (spans and log records, started together) up to the
-  5 ms budget: a real round trip to the collector on every invocation (one
-  request alone to rotel on loopback is ~0.1 ms; two exports and three threads
-  sharing the GIL and two vCPUs with rotel make it ~0.4 ms), so the caller-wait
-  target is out of reach in this mode by construction. When an export outlasts
-  the budget, later flushes do not wait for it again.
-* **Per-invocation overhead.** Measured in a tight loop on a shared 2-vCPU VM.
-  Every child process first does what the Lambda Python runtime does before it
-  imports a handler: `awslambdaric` wraps stdout so that each write is flushed
-  (one system call per write, whichever library writes), and packages a Lambda
-  bundle would not contain (`rich`, `duckdb`, … from fnlens's analysis extra) are
-  hidden. `fnlens` alone is the runtime's hot path: record, scope, trigger
-  parsing, ids, watchdog arm/disarm, and two JSON lines on stdout (the user's log
-  line and the record), one write each. The full variants add the invocation
-  span (recorded as plain data), the EMF line (written together with the
-  record), the OTLP log sink (two queued events per invocation) and the export
-  threads. The export threads write the OTLP protobuf directly from fnlens's
-  data and post it over a kept-alive socket (docs/exporters.md), so the exporter
-  keeps up with this loop: nothing is dropped. In `budget` mode the timed call
-  includes the caller's wait for those exports (above); the line "without the
-  time the caller waited" subtracts each invocation's `telemetry_flush_ms`,
-  which is what DESIGN §8's overhead budget ("export queued") describes.
-  (Before the direct encoder, the exporter fell behind this loop, flushes had
-  given up waiting for it and the queues dropped thousands of items: a lower
-  median that measured lost telemetry.) In `extension` mode the caller waits for
-  nothing; what remains above the `fnlens` row is the span, EMF and sink work on
-  the handler's thread (~80 µs with the exporters idle, `FNLENS_FLUSH_MODE=background`),
-  plus the extension thread's `event/next` response, which lands while the next
-  invocation runs. The handler thread's own CPU time (`time.thread_time`) is
-  higher in this mode than with idle exporters (~180 vs ~125 µs in a profiling
-  run), not time spent waiting for the GIL: caches and scheduling disturbed by
-  the drain and the extension thread's wake-ups are the likely cause, not
-  established.
-* **Where the full variants' time goes.** A cProfile of the handler thread in
-  `background` mode (exporters on, nobody waiting for them) spends 0.50 s of
-  1.19 s inside the two stdout writes per invocation: each write is a system call
-  that releases the GIL, a busy export thread takes it, and the handler waits to
-  get it back. The exporters' own work on the handler thread (span, queue puts,
-  EMF line) is about 15 µs. Cutting the full variants' overhead therefore means
-  less export work in the process while a handler runs (fewer, larger exports;
-  encoding off the hot path), not a faster handler-side path.
+  runtime has posted the response (`fnlens.exporters.runtime_hook` wraps the
+  runtime client's response post; the drain time is reported above — Lambda
+  bills it, the caller does not see it). In `budget` mode — Lambda without the
+  extension — fnlens waits for its two OTLP exports (spans and log records,
+  started together) up to the 5 ms budget: a real round trip to the collector on
+  every invocation, so the caller-wait target is out of reach in that mode by
+  construction.
+* **Per-invocation overhead.** `fnlens` alone is the runtime's hot path: record,
+  scope, trigger parsing, X-Ray header, ids, watchdog, and two JSON lines on
+  stdout (the user's log line and the record). The full variants add the
+  invocation span (plain data on the handler's thread; its attributes are built
+  from the record on the export thread), the EMF line (written with the record),
+  the OTLP log sink (two queued events) and the export threads. What the
+  `extension` row adds over `fnlens` comes from two places, measured by switching
+  parts off: the span, EMF and log-sink work on the handler's thread (about
+  two thirds; with nothing exported at all the full variant is still ~40 µs
+  above `fnlens` in this loop), and the drain itself (about one third): exporting
+  after each response touches memory and threads that the next invocation then
+  finds out of its caches. Neither is time the caller waits for telemetry.
 * **Cold cost.** Import + decorate in a fresh process, with the same Lambda-like
   bundle for every variant. The OTLP exporters (the SDK exporter and its
   transports, protobuf) are imported on the export thread at the first export,
   not during init; the in-process extension registers over a raw socket
-  (no `http.client` during init); the
-  *first invocation* column shows where that cost goes (in `budget` mode the
-  first flush stops waiting at the budget; in `extension` mode it is paid after
-  the first response).
+  (no `http.client` during init); the *first invocation* column shows where that
+  cost goes (in `budget` mode the first flush stops waiting at the budget; in
+  `extension` mode it is paid after the first response).
 """
 
 
