@@ -31,6 +31,7 @@ from fnlens.runtime.triggers import (
 from fnlens.runtime.watchdog import WATCHDOG
 
 F = TypeVar("F", bound=Callable[..., Any])
+_current_invocation = scope._current.get  # the invocation this context runs in, if any
 
 # The function's identity in an invocation record, in rendering order.
 IDENTITY_FIELDS = (
@@ -109,7 +110,7 @@ def instrument(handler: Any = None, **options: Any) -> Any:
 
         @functools.wraps(handler)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if scope.in_invocation():
+            if _current_invocation() is not None:
                 return await handler(*args, **kwargs)
             inv, token = instrumented.begin(args, kwargs)
             if inv is None:
@@ -129,7 +130,7 @@ def instrument(handler: Any = None, **options: Any) -> Any:
 
         @functools.wraps(handler)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if scope.in_invocation():
+            if _current_invocation() is not None:
                 return handler(*args, **kwargs)
             inv, token = instrumented.begin(args, kwargs)
             if inv is None:
@@ -258,20 +259,20 @@ class _Instrumented:
             link_factory = _LINKS.get("factory")
             # links: SQS messages' trace contexts, parent candidates the policy passed over
             if link_factory is not None and (
-                trigger.event_source == "aws:sqs"
-                or any(c is not decision.parent for c in decision.candidates)
+                trigger.event_source == "aws:sqs" or decision.passed_over
             ):
                 try:
                     links = link_factory(inv)
                 except Exception as exc:
                     TELEMETRY.report_failure(self, "links", exc)
-            inv.span = tracing.start_span(
-                name,
-                decision,
-                lambda: self._span_start_attributes(inv),
-                links,
-                inv.identity.get("invoked_arn"),
-            )
+            arn = inv.identity.get("invoked_arn")
+            recorder = tracing.span_recorder()
+            if recorder is not None:  # fnlens owns the SDK provider: the fast path
+                inv.span = tracing.start_fast_span(name, decision, arn, links, recorder)
+            else:
+                inv.span = tracing.start_span(
+                    name, decision, lambda: self._span_start_attributes(inv), links, arn
+                )
         if inv.span is not None:
             inv.trace_id = inv.span.trace_id
             inv.span_id = inv.span.span_id

@@ -48,6 +48,12 @@ class TraceDecision:
     candidates: tuple[ParentContext, ...]
     baggage: str | None = None  # the W3C ``baggage`` request header, applied with OTel
 
+    @property
+    def passed_over(self) -> bool:
+        """Some candidate is not the parent (the exporter links it to the span)."""
+        parent = self.parent
+        return any(candidate is not parent for candidate in self.candidates)
+
 
 def _from_http(headers: dict[str, str]) -> ParentContext | None:
     parsed = ids.parse_traceparent(headers.get("traceparent"))

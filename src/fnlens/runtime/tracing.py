@@ -99,6 +99,11 @@ def set_span_recorder(recorder: Any | None) -> None:
     _RECORDER[:] = [] if recorder is None else [recorder]
 
 
+def span_recorder() -> Any | None:
+    """The recorder fast-path invocation spans go to (None: use the SDK tracer)."""
+    return _RECORDER[0] if _RECORDER else None
+
+
 def trace_id_hint() -> str | None:
     """The trace id the invocation span should get when it starts a new trace (or None)."""
     return _TRACE_ID_HINT.get()
@@ -320,7 +325,7 @@ def start_span(
     if not otel_loaded():
         return None
     if _RECORDER:
-        return _start_fast(name, decision, invoked_arn, links, _RECORDER[0])
+        return start_fast_span(name, decision, invoked_arn, links, _RECORDER[0])
     if callable(attributes):
         attributes = attributes()
     from opentelemetry import context, trace
@@ -380,13 +385,14 @@ def start_span(
     return SpanHandle(span, token, f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}")
 
 
-def _start_fast(
+def start_fast_span(
     name: str,
     decision: TraceDecision,
     invoked_arn: str | None,
     links: list[Any] | None,
     recorder: Any,
 ) -> FastSpan:
+    """The invocation span on the fast path (see the module docstring), made current."""
     ot = _OT or _ot()
     parent = decision.parent
     if parent is not None and parent.span_id:
