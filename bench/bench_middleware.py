@@ -324,6 +324,7 @@ def pct(values: list[float], q: float) -> float:
 def run_variant(
     variant: str, env: dict[str, str], n: int, warmup: int, tmp: Path, service: LambdaService
 ) -> dict:
+    """One fresh function process: raw samples (µs / ms) of its timed invocations."""
     out = tmp / f"{variant}.json"
     service.reset()
     cmd = [
@@ -346,26 +347,41 @@ def run_variant(
     data = json.loads(out.read_text())
     if service.errors:
         raise RuntimeError(f"variant {variant}: the handler failed: {service.errors[0][:500]!r}")
-    latencies = [ns / 1000 for ns in service.latencies_ns[warmup:]]
     us = [t / 1000 for t in data["timings_ns"]]
     waits = data["waits_ms"]
-    # the handler's time without the time it waited for telemetry (fnlens variants)
-    hot = [t - w * 1000 for t, w in zip(us, waits, strict=True)] if len(waits) == len(us) else []
+    return {
+        "us": us,
+        "latency_us": [ns / 1000 for ns in service.latencies_ns[warmup:]],
+        # the handler's time without the time it waited for telemetry (fnlens variants)
+        "hot_us": [t - w * 1000 for t, w in zip(us, waits, strict=True)]
+        if len(waits) == len(us)
+        else [],
+        "waits_ms": waits,
+        "after_response_ms": data["after_response_ms"],
+        "dropped": data["dropped"],
+    }
+
+
+def summarize(samples: list[dict]) -> dict:
+    """Pool the samples of every round of one variant into the reported statistics."""
+
+    def pooled(key: str) -> list[float]:
+        return [value for sample in samples for value in sample[key]]
+
+    us, latencies, hot = pooled("us"), pooled("latency_us"), pooled("hot_us")
+    waits, after = pooled("waits_ms"), pooled("after_response_ms")
     return {
         "median_us": statistics.median(us),
+        "p99_us": pct(us, 0.99),
         "latency_median_us": statistics.median(latencies),
         "latency_p99_us": pct(latencies, 0.99),
         "hot_median_us": statistics.median(hot) if hot else None,
-        "p99_us": pct(us, 0.99),
-        "wait_median_ms": pct(data["waits_ms"], 0.5) if data["waits_ms"] else None,
-        "wait_p99_ms": pct(data["waits_ms"], 0.99) if data["waits_ms"] else None,
-        "dropped": data["dropped"],
-        "after_response_median_ms": pct(data["after_response_ms"], 0.5)
-        if data["after_response_ms"]
-        else None,
-        "after_response_p99_ms": pct(data["after_response_ms"], 0.99)
-        if data["after_response_ms"]
-        else None,
+        "wait_median_ms": pct(waits, 0.5) if waits else None,
+        "wait_p99_ms": pct(waits, 0.99) if waits else None,
+        "dropped": sum(sample["dropped"] for sample in samples),
+        "after_response_median_ms": pct(after, 0.5) if after else None,
+        "after_response_p99_ms": pct(after, 0.99) if after else None,
+        "round_medians_us": [statistics.median(sample["us"]) for sample in samples],
     }
 
 
@@ -426,6 +442,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000, help="timed invocations per variant")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--cold-runs", type=int, default=15)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="run the variants this many times, interleaved (drift hits all alike); "
+        "--n invocations per variant in all",
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--child")
@@ -440,18 +463,32 @@ def main() -> None:
         return
 
     variants = [v for v in args.variants.split(",") if v]
+    # A bundle installed with pip holds compiled bytecode for every package; fnlens runs
+    # from this checkout, so compile it too (with PYTHONDONTWRITEBYTECODE set, or after
+    # an edit, every cold start would otherwise compile fnlens's modules from source).
+    import compileall
+
+    for directory in (ROOT / "src" / "fnlens", HANDLERS):
+        compileall.compile_dir(str(directory), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="fnlens-bench-"))
     rotel_proc, otlp_port = start_rotel(tmp)
     udp = UdpDrain()
     service = LambdaService(_event())
-    results: dict[str, dict] = {}
+    samples: dict[str, list[dict]] = {variant: [] for variant in variants}
     cold: dict[str, float] = {}
     first: dict[str, float] = {}
+    rounds = max(1, args.rounds)
+    per_round = max(1, args.n // rounds)
     try:
+        for round_index in range(rounds):
+            for variant in variants:
+                env = variant_env(variant, otlp_port, udp.port, service.address)
+                print(f"round {round_index + 1}/{rounds}: {variant} …", file=sys.stderr, flush=True)
+                samples[variant].append(
+                    run_variant(variant, env, per_round, args.warmup, tmp, service)
+                )
         for variant in variants:
             env = variant_env(variant, otlp_port, udp.port, service.address)
-            print(f"running {variant} …", file=sys.stderr, flush=True)
-            results[variant] = run_variant(variant, env, args.n, args.warmup, tmp, service)
             cold[variant], first[variant] = run_cold(variant, env, args.cold_runs, service)
     finally:
         udp_received = udp.received
@@ -460,6 +497,7 @@ def main() -> None:
         rotel_proc.terminate()
         rotel_proc.wait(10)
 
+    results = {variant: summarize(runs) for variant, runs in samples.items()}
     command = "python bench/bench_middleware.py " + " ".join(
         a for a in sys.argv[1:] if a != "--write-docs"
     )
@@ -480,9 +518,11 @@ def render(
     lines = [
         "## Middleware",
         "",
-        f"Command: `{command}` ({args.n} timed invocations after {args.warmup} warm-up, "
-        "one fresh process per variant running the Lambda runtime loop with awslambdaric's "
-        "client against an emulated Lambda service (bench/lambda_service.py); cold cost = "
+        f"Command: `{command}` ({args.n} timed invocations per variant, in "
+        f"{args.rounds} rounds that interleave the variants, each round a fresh process "
+        f"with {args.warmup} warm-up invocations running the Lambda runtime loop with "
+        "awslambdaric's client against an emulated Lambda service "
+        "(bench/lambda_service.py); statistics over the pooled samples; cold cost = "
         f"median of {args.cold_runs} fresh processes).",
         "",
         f"Machine: {machine()}.",
@@ -505,6 +545,15 @@ def render(
             f"| {_fmt(row['latency_median_us'])} / {_fmt(row['latency_p99_us'])} "
             f"| {_fmt(cold.get(variant), 2)} | {_fmt(first.get(variant), 2)} |"
         )
+    lines += [
+        "",
+        "Median of each round (µs), for the spread: "
+        + "; ".join(
+            f"{VARIANTS[v]} {' / '.join(f'{m:.1f}' for m in row['round_medians_us'])}"
+            for v, row in results.items()
+        )
+        + ".",
+    ]
     lines += ["", "Ratios (targets from DESIGN §8):", ""]
 
     def overhead(v: str, key: str) -> float | None:
@@ -564,6 +613,21 @@ def render(
             return "n/a"
         return f"{'met' if a / b <= target else 'missed'} ({a / b:.2f})"
 
+    if all(v in results for v in ("bare", "powertools", "fnlens-full-ext")):
+        per_round = [
+            (e - b) / (p - b)
+            for e, b, p in zip(
+                results["fnlens-full-ext"]["round_medians_us"],
+                results["bare"]["round_medians_us"],
+                results["powertools"]["round_medians_us"],
+                strict=True,
+            )
+            if p > b
+        ]
+        lines.append(
+            f"- {VARIANTS['fnlens-full-ext']}: overhead / Powertools stacked in each round = "
+            + " / ".join(f"{r:.3f}" for r in per_round)
+        )
     full = "fnlens-full-ext" if "fnlens-full-ext" in results else "fnlens-full"
     if full in results and "powertools" in results and "otel" in results:
         row = results[full]
