@@ -418,7 +418,14 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed_version
+
+    def version(name: str) -> str:
+        try:
+            return installed_version(name)
+        except PackageNotFoundError:
+            return "not installed"
 
     libs = ", ".join(
         f"{name} {version(name)}"
