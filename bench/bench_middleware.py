@@ -29,12 +29,13 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from lambda_service import LambdaService  # noqa: E402
 
 ROOT = HERE.parent
 HANDLERS = HERE / "handlers"
@@ -321,12 +322,45 @@ def pct(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-api"
+
+
+@contextmanager
+def lambda_environment(invocations: int) -> Iterator[tuple[str, list[Any]]]:
+    """One execution environment's endpoint, as fnlens's local runtime serves it: the
+    Runtime API and the Extensions API on 127.0.0.1, ``invocations`` events queued up
+    front and handed out the way Lambda does (only once the runtime and every
+    registered extension have asked for the next one). Yields the address for
+    ``AWS_LAMBDA_RUNTIME_API`` and the invocations, which record when each was handed
+    out and answered."""
+    from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+
+    body = json.dumps(_event()).encode()
+    api = RuntimeApi(
+        function_info={"functionName": "orders-api", "functionVersion": "1", "handler": "app"}
+    )
+    queued = []
+    for _ in range(invocations):
+        now = time.time()
+        trace = (
+            f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]};"
+            f"Parent={uuid.uuid4().hex[:16]};Sampled=1"
+        )
+        invocation = Invocation(str(uuid.uuid4()), body, FUNCTION_ARN, trace, timeout_s=3.0)
+        api.submit(invocation)
+        queued.append(invocation)
+    server = RuntimeApiServer(api).start()
+    try:
+        yield server.address, queued
+    finally:
+        server.stop()
+
+
 def run_variant(
-    variant: str, env: dict[str, str], n: int, warmup: int, tmp: Path, service: LambdaService
+    variant: str, otlp_port: int, udp_port: int, n: int, warmup: int, tmp: Path
 ) -> dict:
     """One fresh function process: raw samples (µs / ms) of its timed invocations."""
     out = tmp / f"{variant}.json"
-    service.reset()
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -339,19 +373,26 @@ def run_variant(
         "--out",
         str(out),
     ]
-    proc = subprocess.run(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900
-    )
+    with lambda_environment(warmup + n) as (address, invocations):
+        proc = subprocess.run(
+            cmd,
+            env=variant_env(variant, otlp_port, udp_port, address),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=900,
+        )
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"variant {variant} failed:\n{proc.stderr[-4000:]}")
+    failed = next((inv.error for inv in invocations if inv.error is not None), None)
+    if failed is not None:
+        raise RuntimeError(f"variant {variant}: the handler failed: {failed[:500]!r}")
     data = json.loads(out.read_text())
-    if service.errors:
-        raise RuntimeError(f"variant {variant}: the handler failed: {service.errors[0][:500]!r}")
     us = [t / 1000 for t in data["timings_ns"]]
     waits = data["waits_ms"]
     return {
         "us": us,
-        "latency_us": [ns / 1000 for ns in service.latencies_ns[warmup:]],
+        "latency_us": [(inv.finished_at - inv.handed_out_at) * 1e6 for inv in invocations[warmup:]],
         # the handler's time without the time it waited for telemetry (fnlens variants)
         "hot_us": [t - w * 1000 for t, w in zip(us, waits, strict=True)]
         if len(waits) == len(us)
@@ -385,21 +426,19 @@ def summarize(samples: list[dict]) -> dict:
     }
 
 
-def run_cold(
-    variant: str, env: dict[str, str], runs: int, service: LambdaService
-) -> tuple[float, float]:
+def run_cold(variant: str, otlp_port: int, udp_port: int, runs: int) -> tuple[float, float]:
     samples = []
     firsts = []
     for _ in range(runs):
-        service.reset()  # a new environment (its extension registers anew)
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--cold", variant],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
+        with lambda_environment(0) as (address, _):  # a new environment each time
+            proc = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--cold", variant],
+                env=variant_env(variant, otlp_port, udp_port, address),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
         line = [x for x in proc.stderr.splitlines() if x.startswith("COLD_MS ")]
         if not line:
             raise RuntimeError(f"cold run of {variant} failed:\n{proc.stderr[-3000:]}")
@@ -480,7 +519,6 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="fnlens-bench-"))
     rotel_proc, otlp_port = start_rotel(tmp)
     udp = UdpDrain()
-    service = LambdaService(_event())
     samples: dict[str, list[dict]] = {variant: [] for variant in variants}
     cold: dict[str, float] = {}
     first: dict[str, float] = {}
@@ -489,18 +527,15 @@ def main() -> None:
     try:
         for round_index in range(rounds):
             for variant in variants:
-                env = variant_env(variant, otlp_port, udp.port, service.address)
                 print(f"round {round_index + 1}/{rounds}: {variant} …", file=sys.stderr, flush=True)
                 samples[variant].append(
-                    run_variant(variant, env, per_round, args.warmup, tmp, service)
+                    run_variant(variant, otlp_port, udp.port, per_round, args.warmup, tmp)
                 )
         for variant in variants:
-            env = variant_env(variant, otlp_port, udp.port, service.address)
-            cold[variant], first[variant] = run_cold(variant, env, args.cold_runs, service)
+            cold[variant], first[variant] = run_cold(variant, otlp_port, udp.port, args.cold_runs)
     finally:
         udp_received = udp.received
         udp.close()
-        service.stop()
         rotel_proc.terminate()
         rotel_proc.wait(10)
 
@@ -529,7 +564,8 @@ def render(
         f"{args.rounds} rounds that interleave the variants, each round a fresh process "
         f"with {args.warmup} warm-up invocations running the Lambda runtime loop with "
         "awslambdaric's client against an emulated Lambda service "
-        "(bench/lambda_service.py); statistics over the pooled samples; cold cost = "
+        "(fnlens.localrt's Runtime and Extensions API); statistics over the pooled "
+        "samples; cold cost = "
         f"median of {args.cold_runs} fresh processes).",
         "",
         f"Machine: {machine()}.",
@@ -672,8 +708,8 @@ NOTES = """
 
 * **How it runs.** Every variant runs in its own process, as a Lambda function
   does: `awslambdaric`'s runtime client fetches each event from a local stand-in
-  for the Lambda service (`bench/lambda_service.py`: Runtime API and Extensions
-  API on one endpoint), the handler runs (timed: *median µs*), the response is
+  for the Lambda service (`fnlens.localrt`'s Runtime API and Extensions API on
+  one endpoint, the events queued up front), the handler runs (timed: *median µs*), the response is
   posted. The service hands out the next event only once the runtime *and every
   registered extension* have asked for it, as Lambda does, so work an extension
   does after the response delays the next invocation exactly as it would there.

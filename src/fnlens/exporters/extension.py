@@ -70,8 +70,6 @@ class InProcessExtension:
         self._buffer = b""
         self._next_request = b""
         self._answered_since: float | None = None  # event/next answered, no invocation left
-        self.next_requests = 0  # event/next requests sent (Lambda may freeze after each)
-        self.idle = False  # asleep, waiting for the next invocation to leave
         self.unhook: Any = None  # removes the runtime-client hook (runtime_hook)
 
     def invocation_left(self) -> None:
@@ -159,7 +157,6 @@ class InProcessExtension:
         except Exception:
             self._close_socket()
             raise
-        self.next_requests += 1
 
     def _next_event(self) -> dict[str, Any] | None:
         """Read the answer to ``event/next`` (one kept-alive socket, minimal HTTP/1.1
@@ -202,9 +199,7 @@ class InProcessExtension:
                 if self._left > self._handled:
                     self._answered_since = None
                     return True
-                self.idle = True
                 self._cond.wait(POLL_S)
-                self.idle = False
                 if self._left > self._handled or self._stop:
                     continue
                 if scope.current_invocation() is not None or not self._answered():

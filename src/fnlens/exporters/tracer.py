@@ -79,11 +79,9 @@ def install_span_exporters(
                     # fnlens owns the provider: record invocation spans without the SDK
                     # tracer on the handler's thread (fnlens.runtime.tracing, fast path)
                     from fnlens.exporters.spans import set_fast_span_resource
-                    from fnlens.runtime.tracing import set_span_recorder
 
                     set_fast_span_resource(ours.resource)
-                    set_span_recorder(_record_fast_span)
-                    _state["fast"] = True
+                    _state["fast"] = True  # the recorder is set by _sync_recorder below
             if isinstance(provider, TracerProvider):
                 provider.add_span_processor(_ROUTER)
             _state["installed"] = True

@@ -102,36 +102,12 @@ def add_invocation_context(_logger: Any, _method: str, event_dict: dict) -> dict
     return event_dict
 
 
-def add_level(_logger: Any, method: str, event_dict: dict) -> dict:
-    if "level" not in event_dict:
-        event_dict["level"] = "warning" if method == "warn" else method
-    return event_dict
-
-
-def add_timestamp(_logger: Any, _method: str, event_dict: dict) -> dict:
-    if "timestamp" not in event_dict:
-        event_dict["timestamp"] = timestamp_now()
-    return event_dict
-
-
-class RedactSecrets:
-    """Mask secret-looking keys in user fields (fnlens's own fields are left alone)."""
-
-    def __init__(self, redactor: Redactor | None) -> None:
-        self.redactor = redactor
-
-    def __call__(self, _logger: Any, _method: str, event_dict: dict) -> dict:
-        if self.redactor is not None and len(event_dict) > 0:
-            self.redactor.redact_event_dict(event_dict, RECORD_FIELDS)
-        return event_dict
-
-
 def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
     """Everything fnlens adds to a log line, in one step (the pipeline's first processor).
 
     The same as :func:`add_invocation_context`, structlog's ``merge_contextvars``,
-    :func:`add_level`, :func:`add_timestamp`, ``format_exc_info`` and
-    :class:`RedactSecrets` in that order — same precedence (the call's own fields,
+    the level and a timestamp when missing, ``format_exc_info`` and redaction of
+    secret-looking keys, in that order — same precedence (the call's own fields,
     then the invocation's, then structlog context variables) — but one function
     call and one new dict, built in rendering order (timestamp, level, event, the
     invocation's ids, then the line's own fields) so rendering needs no reordering.
@@ -142,7 +118,7 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
     event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
     if "exc_info" in event_dict:
         event_dict = structlog.processors.format_exc_info(None, method, event_dict)
-    redactor = PIPELINE.redact.redactor
+    redactor = PIPELINE.redactor
     if redactor is not None:
         redactor.redact_event_dict(event_dict, RECORD_FIELDS)
     ordered = {
@@ -275,7 +251,7 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.stdout = True
-        self.redact = RedactSecrets(None)
+        self.redactor: Redactor | None = None  # secret-looking keys are masked
         self.user_processors: list[Any] = []
         self.processors: list[Any] = []
         self.level = _LEVELS.get(os.environ.get("FNLENS_LOG_LEVEL", "info").lower(), 20)
@@ -295,7 +271,7 @@ class Pipeline:
         if stdout is not None:
             self.stdout = stdout
         if redactor is not False:
-            self.redact.redactor = redactor  # type: ignore[assignment]
+            self.redactor = redactor  # type: ignore[assignment]
         if processors is not None:
             self.user_processors = list(processors)
         if level is not None:

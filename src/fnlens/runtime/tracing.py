@@ -39,13 +39,7 @@ _OT: dict[str, Any] = {}  # OpenTelemetry API names, imported once (first span)
 def _ot() -> dict[str, Any]:
     if not _OT:
         from opentelemetry import context, trace
-        from opentelemetry.trace import (
-            NonRecordingSpan,
-            SpanContext,
-            SpanKind,
-            TraceFlags,
-            TraceState,
-        )
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
         sampled, unsampled = TraceFlags(TraceFlags.SAMPLED), TraceFlags(0)
 
@@ -79,18 +73,7 @@ def _ot() -> dict[str, Any]:
             def __repr__(self) -> str:
                 return f"InvocationSpan({self.get_span_context()!r})"
 
-        _OT.update(
-            InvocationSpan=InvocationSpan,
-            context=context,
-            trace=trace,
-            NonRecordingSpan=NonRecordingSpan,
-            SpanContext=SpanContext,
-            SpanKind=SpanKind,
-            TraceFlags=TraceFlags,
-            TraceState=TraceState,
-            sampled=sampled,
-            unsampled=unsampled,
-        )
+        _OT.update(InvocationSpan=InvocationSpan, context=context, trace=trace)
     return _OT
 
 
