@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -141,36 +141,48 @@ def lazy_log_exporter(config: OTLPConfig) -> LazyExporter:
     return LazyExporter(log_exporter, config)
 
 
-def span_exporter(config: OTLPConfig) -> Any:
-    """The official OTLP span exporter for the configured protocol."""
-    if config.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+# (signal, protocol) -> the official exporter class, imported on first use
+_EXPORTER_CLASSES = {
+    ("traces", "grpc"): (
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    ("traces", "http/protobuf"): (
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    ("logs", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
+    ("logs", "http/protobuf"): (
+        "opentelemetry.exporter.otlp.proto.http._log_exporter",
+        "OTLPLogExporter",
+    ),
+}
 
-        return OTLPSpanExporter(
+
+def official_exporter(config: OTLPConfig) -> Any:
+    """The official OTLP exporter for the configured signal and protocol."""
+    import importlib
+
+    module, name = _EXPORTER_CLASSES[(config.signal, config.protocol)]
+    cls = getattr(importlib.import_module(module), name)
+    if config.protocol == "grpc":
+        return cls(
             endpoint=config.endpoint,
             headers=config.headers or None,
             timeout=config.timeout_s,
             insecure=config.endpoint.startswith("http://") or None,
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    return _http_exporter(cls, config)
 
-    return _http_exporter(OTLPSpanExporter, config)
+
+def span_exporter(config: OTLPConfig) -> Any:
+    """The official OTLP span exporter for the configured protocol."""
+    return official_exporter(replace(config, signal="traces"))
 
 
 def log_exporter(config: OTLPConfig) -> Any:
     """The official OTLP log exporter for the configured protocol."""
-    if config.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter(
-            endpoint=config.endpoint,
-            headers=config.headers or None,
-            timeout=config.timeout_s,
-            insecure=config.endpoint.startswith("http://") or None,
-        )
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-
-    return _http_exporter(OTLPLogExporter, config)
+    return official_exporter(replace(config, signal="logs"))
 
 
 def _http_exporter(cls: Any, config: OTLPConfig) -> Any:
