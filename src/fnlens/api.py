@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fnlens.runtime import logs, scope
+from fnlens.runtime import logs, response_phase, scope
 from fnlens.runtime.telemetry import TELEMETRY
 
 
@@ -38,11 +38,16 @@ def current_context() -> dict[str, Any]:
 
 
 def flush(timeout_s: float = 2.0) -> float:
-    """Flush every exporter, waiting at most ``timeout_s``; returns milliseconds spent."""
+    """Flush every exporter, waiting at most ``timeout_s``; returns milliseconds spent.
+
+    Invocations whose recording waits for the runtime's response post are recorded
+    first."""
+    response_phase.run_pending()
     return TELEMETRY.flush(timeout_s)
 
 
 def shutdown() -> None:
     """Flush and stop every exporter (at process exit)."""
+    response_phase.run_pending()
     TELEMETRY.flush(2.0)
     TELEMETRY.shutdown()

@@ -123,6 +123,7 @@ class Settings:
     proactive_init_threshold_ms: float = 10_000.0
     trace_parent: str = "auto"
     capture_response_status: bool = True
+    after_response: bool = True  # record and queue telemetry after the runtime's response
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -177,6 +178,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         ),
         trace_parent=parse_choice(
             "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
+        ),
+        after_response=parse_bool(
+            "FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True
         ),
         resource_attributes=resource,
     )

@@ -134,7 +134,8 @@ class EMFHook:
         return None
 
     def on_end(self, invocation: Any, record: Mapping[str, Any]) -> None:
-        line = self._encoder.line(record, int(time.time() * 1000))
+        ended_at = getattr(invocation, "ended_at", None) or time.time()
+        line = self._encoder.line(record, int(ended_at * 1000))
         if self._stream is None:
             hook_state = getattr(invocation, "hook_state", None)
             if hook_state is not None:

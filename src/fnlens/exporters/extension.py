@@ -14,9 +14,9 @@ Protocol (Lambda Extensions API, ``AWS_LAMBDA_RUNTIME_API``):
 2. loop: ``GET /2020-01-01/extension/event/next`` is sent, but its answer (the
    next ``INVOKE``, which Lambda delivers while the handler runs) is not read
    until the invocation is over: the thread sleeps on a condition that is
-   notified right after the runtime client has posted the response
-   (:mod:`fnlens.exporters.runtime_hook`; without a runtime client to hook, when
-   the instrumented handler returns). So it never takes the GIL while the
+   notified right after the runtime client has posted the response and fnlens
+   has recorded the invocation (:mod:`fnlens.runtime.response_phase`; without a
+   runtime client to hook, when the instrumented handler returns). So it never takes the GIL while the
    handler runs or while the response is being sent, and waking it costs the
    handler nothing. Then it reads the event, drains every exporter until the
    queues are empty — bounded by the invocation's deadline and
@@ -70,11 +70,11 @@ class InProcessExtension:
         self._buffer = b""
         self._next_request = b""
         self._answered_since: float | None = None  # event/next answered, no invocation left
-        self.unhook: Any = None  # removes the runtime-client hook (runtime_hook)
+        self.unhook: Any = None  # removes the response-phase listener
 
     def invocation_left(self) -> None:
         """An invocation is over and its telemetry queued: the drain may start. Called
-        right after the runtime client posted the response (:mod:`runtime_hook`), or,
+        right after the runtime client posted the response (:mod:`response_phase`), or,
         without a runtime client to hook, when the instrumented handler returns."""
         with self._cond:
             self._left += 1
@@ -335,10 +335,12 @@ def start_extension(
             "could not register the fnlens Lambda extension; using the flush budget",
         )
         return None
-    from fnlens.exporters.runtime_hook import hook_runtime_responses
+    from fnlens.runtime.response_phase import PHASE
 
-    extension.unhook = hook_runtime_responses(extension.invocation_left)
-    if extension.unhook is None:
+    if PHASE.install():
+        PHASE.add_listener(extension.invocation_left)
+        extension.unhook = lambda: PHASE.remove_listener(extension.invocation_left)
+    else:
         # no runtime client to hook: the end of the instrumented handler is the signal
         telemetry.add_after_invocation(extension.invocation_left)
     extension.start()

@@ -279,6 +279,9 @@ def installed_exporters() -> list[InstalledExporters]:
 
 def _flush_at_exit() -> None:
     """Queued telemetry goes out when the process ends (bounded: 2 s per exporter)."""
+    from fnlens.runtime.response_phase import run_pending
+
+    run_pending()  # invocations still waiting for their response post are recorded first
     for installed in list(_INSTALLED):
         for part in (*installed.hooks, *installed.sinks):
             try:

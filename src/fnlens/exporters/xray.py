@@ -69,18 +69,21 @@ class XRayHook:
             entity.apply_status_code(status)  # 4xx → error, 429 → throttle, 5xx → fault
         outcome = record.get("outcome")
         if outcome in ("error", "timeout"):
-            entity.add_exception(*_exception_for(record, outcome))  # sets the fault flag
+            error = getattr(invocation, "error", None)
+            entity.add_exception(*_exception_for(record, outcome, error))  # sets the fault flag
         entity.put_annotation("Outcome", str(outcome))
+        # when the handler returned (on_end may run after the response was posted)
+        end_time = getattr(invocation, "ended_at", None)
         if thread_id == threading.get_ident():
             if self.in_lambda:
-                self.recorder.end_subsegment()
+                self.recorder.end_subsegment(end_time)
             else:
-                self.recorder.end_segment()
+                self.recorder.end_segment(end_time)
             return
         # the timeout watchdog ends the invocation from its own thread: the SDK's
         # thread-local context does not hold the entity there, so close and send it.
         try:
-            entity.close()
+            entity.close(end_time)
             self.recorder.emitter.send_entity(entity)
         except Exception:
             self._dropped += 1
@@ -95,14 +98,16 @@ class XRayHook:
         return None
 
 
-def _exception_for(record: Mapping[str, Any], outcome: Any) -> tuple[BaseException, list]:
-    """The handler's exception (on_end runs inside the decorator's ``except`` block), or a
-    stand-in carrying the record's error type and message (timeouts)."""
+def _exception_for(
+    record: Mapping[str, Any], outcome: Any, error: BaseException | None = None
+) -> tuple[BaseException, list]:
+    """The handler's exception, or a stand-in carrying the record's error type and
+    message (timeouts)."""
     import traceback
 
     error_type = str(record.get("error_type") or outcome)
     message = str(record.get("error_message") or outcome)
-    current = sys.exc_info()[1]
+    current = error if error is not None else sys.exc_info()[1]
     if current is not None and type(current).__name__ == error_type:
         return current, traceback.extract_tb(current.__traceback__)
     stand_in = type(_entity_name(error_type), (Exception,), {})(message)

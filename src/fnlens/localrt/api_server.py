@@ -62,7 +62,9 @@ class Invocation:
     timeout_s: float
     handed_out_at: float | None = None  # when /next returned it (the invoke phase starts)
     deadline_ms: int | None = None
-    finished_at: float | None = None
+    finished_at: float | None = None  # the response (or error) was posted
+    runtime_done_at: float | None = None  # the runtime asked for its next event
+    runtime_asks: int = 0  # the runtime's next calls up to this invocation's hand-out
     response: bytes | None = None
     response_content_type: str | None = None
     error: bytes | None = None
@@ -141,6 +143,9 @@ class RuntimeApi:
         self.calls: list[tuple[str, str]] = []  # (method, path): what was asked for
         self.extensions: dict[str, Extension] = {}  # by identifier, in registration order
         self.handouts = 0
+        self.runtime_asks = 0  # the runtime's next calls so far
+        self.runtime_asked_at: float | None = None
+        self._unreleased = False  # an INVOKE extensions have not been given yet
         self.closed = False
 
     # called by the environment -------------------------------------------
@@ -183,9 +188,28 @@ class RuntimeApi:
                     return None
                 self._cond.wait(remaining)
 
+    def wait_runtime_done(
+        self, invocation: Invocation, timeout_s: float, give_up: Callable[[], bool] | None = None
+    ) -> float | None:
+        """Block until the runtime asks for its next event after ``invocation`` (its
+        work after the response, if any, is over); returns when, or None on timeout,
+        close or ``give_up()``."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self.runtime_asks <= invocation.runtime_asks:
+                remaining = deadline - time.monotonic()
+                if self.closed or remaining <= 0 or (give_up is not None and give_up()):
+                    return None
+                self._cond.wait(remaining)
+            invocation.runtime_done_at = self.runtime_asked_at
+            return self.runtime_asked_at
+
     # called by the HTTP handler: Runtime API ----------------------------
     def next_invocation(self) -> Invocation | None:
         with self._cond:
+            self.runtime_asks += 1
+            self.runtime_asked_at = time.time()
+            self._cond.notify_all()  # the previous invocation's runtime work is over
             if self.first_next_at is None:
                 self.first_next_at = time.time()  # registration closes here
                 self._maybe_end_init()
@@ -198,19 +222,33 @@ class RuntimeApi:
             now = time.time()
             invocation.handed_out_at = now
             invocation.deadline_ms = int((now + invocation.timeout_s) * 1000)
+            invocation.runtime_asks = self.runtime_asks
             self.current = invocation
             self.handouts += 1
             event = invocation.extension_event()
             for ext in self.extensions.values():
                 if ext.gets_invokes:
                     ext.waiting = False
-                    ext.delivered += 1
                     ext.last_event = event
-            self._cond.notify_all()  # extensions get their INVOKE now, with the runtime
+            self._unreleased = True
         if self._on_handout is not None:
             self._on_handout(invocation)
         invocation.handed_out.set()
         return invocation
+
+    def release_invoke(self) -> None:
+        """Give extensions the ``INVOKE`` of the invocation just handed out. Called once
+        the runtime's answer is on its way: Lambda's service is not in the function's
+        sandbox, but this emulator is, and a Python thread answering extensions first
+        would delay the runtime's event by the time it holds the GIL."""
+        with self._cond:
+            if not self._unreleased:
+                return
+            self._unreleased = False
+            for ext in self.extensions.values():
+                if ext.gets_invokes and not ext.waiting:
+                    ext.delivered += 1
+            self._cond.notify_all()
 
     def post_response(self, request_id: str, body: bytes, content_type: str | None) -> bool:
         inv = self._take(request_id)
@@ -391,7 +429,10 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if inv.trace_header:
             headers["Lambda-Runtime-Trace-Id"] = inv.trace_header
-        self._reply(200, inv.body, headers)
+        try:
+            self._reply(200, inv.body, headers)
+        finally:
+            api.release_invoke()  # extensions get the INVOKE once the runtime has it
 
     def _extension_next(self, api: RuntimeApi) -> None:
         try:

@@ -13,7 +13,10 @@ gets its result as soon as the response is posted, but the environment stays bus
 (:attr:`Environment.settled` is false) until every extension has asked for its
 next event, as Lambda keeps it until then. That post-response time is kept per
 request id in :attr:`Environment.post_runtime_extensions_ms` (Lambda's
-``PostRuntimeExtensionsDuration``); REPORT's ``Duration`` stays the runtime's.
+``PostRuntimeExtensionsDuration``); REPORT's ``Duration`` stays the runtime's:
+from the hand-out until the runtime asks for its next event, so work the runtime
+does after posting the response (fnlens records invocations then) counts, and
+the lines it writes come before END / REPORT, as in Lambda.
 The function timeout bounds the whole invoke phase: extensions still busy at the
 deadline get the environment killed, and the next invocation starts a new one.
 """
@@ -116,6 +119,7 @@ class Environment:
         self._on_settled: list[Callable[[], None]] = []
         self.post_runtime_extensions_ms: dict[str, float] = {}  # request id -> ms
         self.extension_timeouts = 0  # invoke phases ended by the timeout after the response
+        self.post_response_timeouts = 0  # the runtime itself still busy at the deadline
 
         path = None
         if options.out_dir is not None:
@@ -257,7 +261,7 @@ class Environment:
             self._settle()
 
     def _record_post_runtime(self, inv: Invocation, ready_at: float) -> None:
-        finished = inv.finished_at or ready_at
+        finished = inv.runtime_done_at or inv.finished_at or ready_at
         ms = round(max(0.0, ready_at - finished) * 1000.0, 2)
         self.post_runtime_extensions_ms[inv.request_id] = ms
         while len(self.post_runtime_extensions_ms) > KEEP_POST_RUNTIME:
@@ -315,8 +319,16 @@ class Environment:
             return self._timed_out(inv, cold, qualifier)
         if inv.finished_at is None:
             return self._crashed(inv, cold, qualifier)
+        # As in Lambda, the invocation ends when the runtime asks for its next event:
+        # lines written after the response (fnlens records then) belong to it, and
+        # REPORT's Duration counts that time.
+        remaining = inv.timeout_s - (time.time() - inv.handed_out_at)
+        done_at = self.api.wait_runtime_done(inv, max(0.0, remaining), lambda: not self.alive)
+        if done_at is None and self.alive and not self.api.closed:
+            self.post_response_timeouts += 1
+            self.close(kill=True)  # still busy at the deadline: the environment is reset
         self.pump.drain()
-        duration = round((inv.finished_at - inv.handed_out_at) * 1000.0, 2)
+        duration = round(((done_at or inv.finished_at) - inv.handed_out_at) * 1000.0, 2)
         report = self._report(inv, cold, duration, "success", None)
         if inv.error is not None:
             return self._result(inv, cold, qualifier, report, inv.error, "error", inv.error_type)

@@ -22,6 +22,7 @@ from fnlens.runtime.coldstart import TRACKER
 from fnlens.runtime.identity import alias_from_arn, function_identity
 from fnlens.runtime.ids import new_span_id, w3c_to_xray
 from fnlens.runtime.redaction import Redactor, sanitize_event
+from fnlens.runtime.response_phase import PHASE
 from fnlens.runtime.telemetry import TELEMETRY
 from fnlens.runtime.triggers import (
     batch_failures,
@@ -57,6 +58,7 @@ _SETTING_ARGS = (
     "trace_parent",
     "stdout",
     "log_level",
+    "after_response",
 )
 
 
@@ -79,6 +81,7 @@ def instrument(
     trace_parent: str | None = None,
     stdout: bool | None = None,
     log_level: str | None = None,
+    after_response: bool | None = None,
     span_name: str | None = None,
 ) -> Callable[[F], F]: ...
 
@@ -163,6 +166,9 @@ class _Instrumented:
         logs.PIPELINE.configure(
             stdout=settings.stdout, redactor=self.redactor, level=settings.log_level
         )
+        self.after_response = settings.after_response
+        if self.after_response:
+            PHASE.install()
         self._identity: dict[str, Any] | None = None
         self._identity_by_arn: dict[Any, dict[str, Any]] = {}
 
@@ -197,6 +203,8 @@ class _Instrumented:
 
         identity = self._identity
         if identity is None:
+            if self.after_response:
+                PHASE.install()  # the runtime client may have loaded after decoration
             identity = function_identity(context, self.handler_name)
             identity["service"] = settings.service or identity["function_name"]
             identity["service_version"] = settings.service_version
@@ -327,19 +335,41 @@ class _Instrumented:
     ) -> None:
         """Record the invocation; never raises."""
         try:
+            ended_perf = time.perf_counter()
             if not inv.claim_finish():
                 return  # the watchdog already recorded a timeout
+            inv.ended_at = time.time()
+            inv.error = error
             if not timed_out:
                 WATCHDOG.disarm(inv.watchdog_token)
-            self._finish(inv, result, error, timed_out)
+                # Inside the Lambda runtime loop the record, span, metrics and queueing
+                # wait until the response is posted (the caller does not wait for them);
+                # elsewhere, and for timeouts, they happen now.
+                if self.after_response and PHASE.defer(
+                    self._finish_safely, inv, result, error, ended_perf
+                ):
+                    return
+            self._finish(inv, result, error, timed_out, ended_perf)
+        except Exception as exc:
+            TELEMETRY.report_failure(self, "finish", exc)
+
+    def _finish_safely(
+        self, inv: scope.Invocation, result: Any, error: BaseException | None, ended_perf: float
+    ) -> None:
+        try:
+            self._finish(inv, result, error, False, ended_perf)
         except Exception as exc:
             TELEMETRY.report_failure(self, "finish", exc)
 
     def _finish(
-        self, inv: scope.Invocation, result: Any, error: BaseException | None, timed_out: bool
+        self,
+        inv: scope.Invocation,
+        result: Any,
+        error: BaseException | None,
+        timed_out: bool,
+        ended_perf: float,
     ) -> None:
-        now_perf = time.perf_counter()
-        duration_ms = (now_perf - inv.started_perf) * 1000.0
+        duration_ms = (ended_perf - inv.started_perf) * 1000.0
         trigger = inv.trigger
         identity = inv.identity
 
@@ -399,7 +429,8 @@ class _Instrumented:
                 span_error_message = "Timeout: " + (error_message or "")
             elif status is not None and status >= 500:
                 span_error_message = f"HTTP {status}"
-            inv.span.end(record, error, span_error_message)  # before the flush below
+            # before the flush below
+            inv.span.end(record, error, span_error_message, int(inv.ended_at * 1e9))
 
         if TELEMETRY.end_hooks:
             TELEMETRY.on_end(inv, record)
@@ -412,6 +443,8 @@ class _Instrumented:
         logs.emit_record(record, error, "".join(lines) if lines else "")
         if timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
+        inv.hook_state.clear()
+        inv.event = None
 
     def _flush_budget_s(self, inv: scope.Invocation, timed_out: bool) -> float:
         budget = self.settings.flush_budget_ms / 1000.0
@@ -426,8 +459,6 @@ class _Instrumented:
         try:
             if inv.span is not None:
                 inv.span.detach()
-            inv.hook_state.clear()
-            inv.event = None
             scope.leave(inv, token)
             if TELEMETRY.after_invocation:
                 TELEMETRY.left_invocation()

@@ -44,6 +44,8 @@ class Invocation:
     deadline_perf: float | None = None  # perf_counter() at the function's deadline
     finished: bool = False
     watchdog_token: int | None = None
+    ended_at: float | None = None  # epoch seconds when the handler returned (or timed out)
+    error: BaseException | None = None  # what the handler raised
 
     def claim_finish(self) -> bool:
         """True for exactly one caller: the handler's return or the timeout watchdog."""

@@ -108,6 +108,7 @@ class SpanHandle:
         record: Mapping[str, Any],
         error: BaseException | None,
         status_message: str | None = None,
+        end_ns: int | None = None,
     ) -> None:
         from opentelemetry.trace import Status, StatusCode
 
@@ -119,7 +120,7 @@ class SpanHandle:
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
             elif status_message is not None:
                 span.set_status(Status(StatusCode.ERROR, status_message))
-        span.end()
+        span.end(end_time=end_ns)
 
     def detach(self) -> None:
         if self._token is None:
@@ -195,8 +196,9 @@ class FastSpan:
         record: Mapping[str, Any],
         error: BaseException | None,
         status_message: str | None = None,
+        end_ns: int | None = None,
     ) -> None:
-        self.end_ns = time.time_ns()
+        self.end_ns = end_ns or time.time_ns()
         self.values = span_values(record)
         if error is not None:
             import traceback
