@@ -179,8 +179,6 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         trace_parent=parse_choice(
             "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
         ),
-        after_response=parse_bool(
-            "FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True
-        ),
+        after_response=parse_bool("FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True),
         resource_attributes=resource,
     )

@@ -135,3 +135,32 @@ def test_log_level_filters_user_lines(telemetry, monkeypatch):
         fnlens.configure(log_level="info")
     assert [line["event"] for line in telemetry.logs] == ["kept"]
     assert telemetry.invocation()["outcome"] == "success"  # records are never filtered
+
+
+def test_structlog_contextvars_reach_lines_and_the_record(telemetry):
+    """Fields bound with structlog's ``bind_contextvars`` are merged into lines and the
+    invocation record (fnlens skips the merge only while nothing was ever bound); a
+    line's own fields win."""
+    import structlog.contextvars
+
+    log = fnlens.get_logger()
+
+    @fnlens.instrument
+    def handler(event, context):
+        structlog.contextvars.bind_contextvars(tenant=event["tenant"], amount=1)
+        log.info("charged", amount=12)
+
+    try:
+        handler({"tenant": "acme"}, LambdaContext())
+    finally:
+        structlog.contextvars.unbind_contextvars("tenant", "amount")
+    (line,) = telemetry.logs
+    assert (line["tenant"], line["amount"]) == ("acme", 12)
+    assert telemetry.invocation()["tenant"] == "acme"
+
+    @fnlens.instrument
+    def unbound(event, context):
+        log.info("plain")
+
+    unbound({}, LambdaContext())
+    assert "tenant" not in telemetry.logs[-1]

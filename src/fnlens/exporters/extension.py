@@ -16,8 +16,8 @@ Protocol (Lambda Extensions API, ``AWS_LAMBDA_RUNTIME_API``):
    until the invocation is over: the thread sleeps on a condition that is
    notified right after the runtime client has posted the response and fnlens
    has recorded the invocation (:mod:`fnlens.runtime.response_phase`; without a
-   runtime client to hook, when the instrumented handler returns). So it never takes the GIL while the
-   handler runs or while the response is being sent, and waking it costs the
+   runtime client to hook, when the instrumented handler returns). So it never
+   takes the GIL while the handler runs or while the response is being sent, and waking it costs the
    handler nothing. Then it reads the event, drains every exporter until the
    queues are empty — bounded by the invocation's deadline and
    ``FNLENS_EXTENSION_DRAIN_MS`` (default 2000) — and asks for the next event,

@@ -17,6 +17,12 @@
 
 Outside an invocation (``fnlens.flush()``, shutdown, the extension's own drain)
 a flush always waits for the timeout it was given.
+
+Inside the Lambda runtime loop (:mod:`fnlens.runtime.response_phase`) the
+``budget`` flush happens after the response is posted, on the runtime's own
+thread, which exports the queued batches itself when the exporter bounds its
+network calls by the time left (OTLP/HTTP through fnlens's transport, files);
+the caller waits for none of it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import os
 from typing import Any
 
 from fnlens.runtime import scope
+from fnlens.runtime.response_phase import PHASE
 from fnlens.runtime.telemetry import TELEMETRY
 
 MODES = ("auto", "budget", "background", "extension")
@@ -60,7 +67,12 @@ class FlushPolicy:
         response) or the worker's schedule exports it.
         """
         if self.mode == "budget" or not scope.in_invocation():
-            queue.flush(timeout_s)
+            if PHASE.responding and queue.exports_bounded():
+                # the runtime's thread, after the response: it has nothing else to do,
+                # so it exports itself rather than waking the worker and waiting
+                queue.export_here(timeout_s)
+            else:
+                queue.flush(timeout_s)
 
 
 POLICY = FlushPolicy()

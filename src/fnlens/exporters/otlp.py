@@ -231,6 +231,9 @@ class OTLPLogSink:
             max_batch_size=max_export_batch_size,
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(self, "export", exc),
+            # written as protobuf and sent through the client whose timeout export_here
+            # lowers to the time left (otlp_wire.raw_export)
+            bounded=lambda: self._lean is True,
         )
 
     def emit(self, event: Mapping[str, Any]) -> None:

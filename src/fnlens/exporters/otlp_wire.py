@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from fnlens.exporters.queue import EXPORT_DEADLINE
 
 _pack_d = struct.Struct("<d").pack
 _pack_q = struct.Struct("<Q").pack
@@ -174,8 +177,6 @@ def _ns(timestamp: Any) -> int | None:
 
 def log_record(event: Mapping[str, Any]) -> bytes:
     """One ``LogRecord``: what ``LogRecordFactory.make`` + the SDK's ``_encode_log`` give."""
-    import time
-
     from fnlens.exporters.logrecords import _value
 
     level = str(event.get("level") or "info").lower()
@@ -454,7 +455,20 @@ def raw_export(exporter: Any, data: bytes) -> bool | None:
     limit = getattr(exporter, "_max_request_size", 0) or 0
     if limit > 0 and len(data) > limit:
         return False
-    return bool(send(data).success)
+    deadline = getattr(EXPORT_DEADLINE, "at", None)
+    timeout = getattr(client, "_timeout", None)
+    if deadline is None or not isinstance(timeout, (int, float)):
+        return bool(send(data).success)
+    # On a thread with a deadline (ExportQueue.export_here): the client's own timeout,
+    # which bounds its request and its retries with back-off, is the time left.
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        return False
+    client._timeout = min(timeout, left)
+    try:
+        return bool(send(data).success)
+    finally:
+        client._timeout = timeout
 
 
 def usable(exporter: Any) -> bool:

@@ -93,6 +93,7 @@ class BudgetSpanProcessor(SpanProcessor):
             max_batch_size=max_export_batch_size,
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(exporter, "export", exc),
+            bounded=lambda: self._lean is True and "resource" in _FAST,  # see OTLPLogSink
         )
 
     def _export(self, batch: Sequence[Any]) -> bool:

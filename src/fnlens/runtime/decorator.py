@@ -357,7 +357,7 @@ class _Instrumented:
         self, inv: scope.Invocation, result: Any, error: BaseException | None, ended_perf: float
     ) -> None:
         try:
-            self._finish(inv, result, error, False, ended_perf)
+            self._finish(inv, result, error, False, ended_perf, after_response=True)
         except Exception as exc:
             TELEMETRY.report_failure(self, "finish", exc)
 
@@ -368,6 +368,8 @@ class _Instrumented:
         error: BaseException | None,
         timed_out: bool,
         ended_perf: float,
+        *,
+        after_response: bool = False,
     ) -> None:
         duration_ms = (ended_perf - inv.started_perf) * 1000.0
         trigger = inv.trigger
@@ -434,14 +436,21 @@ class _Instrumented:
 
         if TELEMETRY.end_hooks:
             TELEMETRY.on_end(inv, record)
-        if (TELEMETRY.waits_in_invocation or timed_out) and (TELEMETRY.hooks or TELEMETRY.sinks):
+        flush = (TELEMETRY.waits_in_invocation or timed_out) and bool(
+            TELEMETRY.hooks or TELEMETRY.sinks
+        )
+        if flush and not after_response:
+            # the caller waits for this flush: the record says how long
             budget_s = self._flush_budget_s(inv, timed_out)
             record["telemetry_flush_ms"] = round(TELEMETRY.flush(budget_s), 3)
         record["telemetry_dropped"] = TELEMETRY.dropped()
 
         lines = inv.hook_state.get("stdout_lines")
         logs.emit_record(record, error, "".join(lines) if lines else "")
-        if timed_out and TELEMETRY.sinks:
+        if flush and after_response:
+            # nobody waits any more: the record itself goes out in this flush too
+            TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
+        elif timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
         inv.hook_state.clear()
         inv.event = None

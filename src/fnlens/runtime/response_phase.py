@@ -67,6 +67,7 @@ class ResponsePhase:
         self._unhook: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self.failures = 0
+        self.responding = False  # running deferred work after a response post
 
     @property
     def installed(self) -> bool:
@@ -146,7 +147,11 @@ class ResponsePhase:
         """The runtime posted a response: deferred work, then listeners."""
         self.handling = 0
         if self.pending:
-            self.run_pending()
+            self.responding = True
+            try:
+                self.run_pending()
+            finally:
+                self.responding = False
         for callback in self.listeners:
             try:
                 callback()
