@@ -153,6 +153,28 @@ def test_log_records_encode_like_the_sdk(index):
     assert lean == sdk
 
 
+def test_cached_attribute_encodings_stay_exact_and_bounded(monkeypatch):
+    """Recurring (key, value) pairs come from a cache: the bytes must be those of a fresh
+    encoding, ``True`` and ``1`` must not share an entry, and the cache stays bounded."""
+    monkeypatch.setattr(otlp_wire, "_KV", {})
+    monkeypatch.setattr(otlp_wire, "_KV_PER_KEY", {})
+    events = [
+        {"event": "e", "flag": True, "n": 1, "route": "/orders/{id}", "id": f"r-{i}"}
+        for i in range(100)
+    ] + [{"event": "e", "flag": 1, "n": True, "route": "/orders/{id}", "id": "r-x"}]
+    factory = LogRecordFactory(RESOURCE)
+    for event in events * 2:  # the second pass reads the cache
+        sdk = encode_logs([factory.make(event)])
+        lean = otlp_wire.logs_request([event], RESOURCE, scope())
+        lean_request = ExportLogsServiceRequest.FromString(lean)
+        for request in (sdk, lean_request):
+            record = request.resource_logs[0].scope_logs[0].log_records[0]
+            record.time_unix_nano = record.observed_time_unix_nano = 0
+        assert lean_request == sdk, event
+    assert otlp_wire._KV_PER_KEY[(b"\x32", "id")] == otlp_wire._KV_VALUES_PER_KEY
+    assert len(otlp_wire._KV) <= otlp_wire._KV_LIMIT
+
+
 def test_empty_batches_encode_to_nothing():
     assert otlp_wire.logs_request([], RESOURCE, scope()) == b""
     assert otlp_wire.spans_request([], RESOURCE, None) == b""

@@ -95,6 +95,34 @@ def key_value(key: str, value: Any) -> bytes:
     return _str(_T1, key) + _len_field(_T2, any_value(value))
 
 
+# Encoded ``KeyValue`` fields of recurring (key, scalar value) pairs. Most attributes
+# repeat from one invocation to the next (function name, version, trigger, route,
+# outcome…): their bytes are looked up instead of written again, which keeps the
+# export after each response short. Bounded: at most _KV_VALUES_PER_KEY values per
+# key (ids and durations stop being cached at once) and _KV_LIMIT entries in all.
+_KV: dict[tuple[bytes, str, type, Any], bytes] = {}
+_KV_PER_KEY: dict[tuple[bytes, str], int] = {}
+_KV_LIMIT = 4096
+_KV_VALUES_PER_KEY = 32
+
+
+def attribute(tag: bytes, key: str, value: Any) -> bytes:
+    """One ``KeyValue`` as field ``tag`` (the encoding of recurring scalars is cached)."""
+    kind = type(value)
+    if kind is not str and kind is not bool and kind is not int:
+        return _len_field(tag, key_value(key, value))
+    cache_key = (tag, key, kind, value)  # the type keeps True and 1 apart
+    encoded = _KV.get(cache_key)
+    if encoded is None:
+        encoded = _len_field(tag, key_value(key, value))
+        per_key = (tag, key)
+        seen = _KV_PER_KEY.get(per_key, 0)
+        if seen < _KV_VALUES_PER_KEY and len(_KV) < _KV_LIMIT:
+            _KV_PER_KEY[per_key] = seen + 1
+            _KV[cache_key] = encoded
+    return encoded
+
+
 def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> bytes:
     """Repeated ``KeyValue`` field; a value the SDK cannot encode is skipped, as there."""
     if not attrs:
@@ -102,7 +130,7 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> bytes:
     parts = []
     for key, value in attrs.items():
         try:
-            parts.append(_len_field(tag, key_value(key, value)))
+            parts.append(attribute(tag, key, value))
         except Exception:
             continue
     return b"".join(parts)
@@ -185,12 +213,16 @@ def log_record(event: Mapping[str, Any]) -> bytes:
     out.append(_str(b"\x1a", level.upper()))
     body = event.get("event")
     out.append(_len_field(b"\x2a", any_value(body if isinstance(body, str) else _value(body))))
-    out.append(
-        attributes(
-            b"\x32",
-            {k: _value(v) for k, v in event.items() if k not in _SKIP and v is not None},
-        )
-    )
+    for key, value in event.items():  # every field but the ones above, as attributes
+        if value is None or key in _SKIP:
+            continue
+        kind = type(value)
+        if kind is not str and kind is not int and kind is not bool and kind is not float:
+            value = _value(value)
+        try:
+            out.append(attribute(b"\x32", key, value))
+        except Exception:
+            continue
     trace_id, span_id = event.get("trace_id"), event.get("span_id")
     if isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id:
         try:

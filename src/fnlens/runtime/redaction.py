@@ -60,12 +60,11 @@ class Redactor:
     def redact_event_dict(self, event_dict: dict[str, Any], skip: frozenset[str]) -> None:
         """Mask in place, skipping fnlens's own well-known fields."""
         cache = self._cache
-        for key, item in list(event_dict.items()):
-            if key in skip:
-                continue
+        for key in event_dict.keys() - skip:  # a set difference in C: the line's own keys
             secret = cache.get(key)
             if secret is None:
                 secret = self.is_secret(key)
+            item = event_dict[key]
             if secret:
                 if item is not None:
                     event_dict[key] = REDACTED
