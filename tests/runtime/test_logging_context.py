@@ -164,3 +164,42 @@ def test_structlog_contextvars_reach_lines_and_the_record(telemetry):
 
     unbound({}, LambdaContext())
     assert "tenant" not in telemetry.logs[-1]
+
+
+def test_lines_are_the_same_through_the_shortcut_and_structlog_dispatch(telemetry):
+    """Without user processors a line skips structlog's generic dispatch; with one (here
+    a no-op) it takes structlog's path. The lines must not differ."""
+    log = fnlens.get_logger(component="billing").bind(attempt=2)
+
+    @fnlens.instrument(service="orders")
+    def handler(event, context):
+        log.info("charged %s", "card", amount=12, password="hunter2", nested={"token": "t"})
+        log.warning("slow", attempt=3)
+        log.debug("hidden below the level")
+        try:
+            raise ValueError("declined")
+        except ValueError:
+            log.exception("failed")
+
+    def lines_of_one_invocation() -> list[dict]:
+        before = len(telemetry.logs)
+        handler({}, LambdaContext(aws_request_id="same-request"))
+        return [
+            {k: v for k, v in line.items() if k != "timestamp"} for line in telemetry.logs[before:]
+        ]
+
+    shortcut = lines_of_one_invocation()
+    fnlens.configure(processors=[lambda _logger, _method, event_dict: event_dict])
+    try:
+        generic = lines_of_one_invocation()
+    finally:
+        fnlens.configure(processors=[])
+    for line in shortcut + generic:
+        line.pop("trace_id"), line.pop("span_id"), line.pop("cold_start")
+    assert shortcut == generic
+    charged, slow, failed = shortcut
+    assert charged["event"] == "charged card" and charged["password"] == "[REDACTED]"
+    assert charged["nested"] == {"token": "[REDACTED]"}
+    assert (charged["component"], charged["attempt"], slow["attempt"]) == ("billing", 2, 3)
+    assert slow["level"] == "warning"
+    assert failed["level"] == "error" and "ValueError: declined" in failed["exception"]

@@ -309,6 +309,43 @@ def record_logger() -> Any:
     return _record_logger
 
 
+_LOGGER_CLASSES: dict[int, type] = {}
+
+
+def _logger_class(level: int) -> type:
+    """structlog's filtering bound logger for ``level``, with one shortcut: while the
+    pipeline is fnlens's own (no user processors), a line goes through the same steps
+    — :func:`prepare_event`, the sinks, JSON on stdout — without structlog's generic
+    dispatch (``_process_event``, one call per processor, the output-type checks).
+    Overriding ``_proxy_to_logger`` is structlog's documented way for custom wrappers."""
+    cls = _LOGGER_CLASSES.get(level)
+    if cls is not None:
+        return cls
+    base: Any = structlog.make_filtering_bound_logger(level)
+
+    class FnlensBoundLogger(base):  # type: ignore[misc, valid-type]
+        def _proxy_to_logger(
+            self, method_name: str, event: str | None = None, **event_kw: Any
+        ) -> Any:
+            pipeline = PIPELINE
+            if pipeline.user_processors or self._processors is not pipeline.processors:
+                return super()._proxy_to_logger(method_name, event, **event_kw)
+            context = self._context
+            event_dict = {**context, **event_kw} if context else event_kw
+            if event is not None:
+                event_dict["event"] = event
+            event_dict = prepare_event(None, method_name, event_dict)
+            if TELEMETRY.sinks:
+                TELEMETRY.emit(event_dict)
+            if pipeline.stdout:
+                _WRITER.msg(_dumps(event_dict))  # prepare_event built it in rendering order
+            return None
+
+    FnlensBoundLogger.__name__ = FnlensBoundLogger.__qualname__ = base.__name__
+    _LOGGER_CLASSES[level] = FnlensBoundLogger
+    return FnlensBoundLogger
+
+
 def get_logger(**initial_values: Any) -> Any:
     """A structlog logger whose lines carry the current invocation's ids.
 
@@ -317,5 +354,5 @@ def get_logger(**initial_values: Any) -> Any:
     """
     # the bound logger itself, not structlog's lazy proxy (which binds anew on every
     # call); it shares the pipeline's processor list, which configure() edits in place
-    logger_class = structlog.make_filtering_bound_logger(PIPELINE.level)
+    logger_class = _logger_class(PIPELINE.level)
     return logger_class(_WRITER, PIPELINE.processors, dict(initial_values))

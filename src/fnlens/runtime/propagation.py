@@ -52,7 +52,10 @@ class TraceDecision:
     def passed_over(self) -> bool:
         """Some candidate is not the parent (the exporter links it to the span)."""
         parent = self.parent
-        return any(candidate is not parent for candidate in self.candidates)
+        for candidate in self.candidates:
+            if candidate is not parent:
+                return True
+        return False
 
 
 def _from_http(headers: dict[str, str]) -> ParentContext | None:

@@ -73,7 +73,19 @@ def _ot() -> dict[str, Any]:
             def __repr__(self) -> str:
                 return f"InvocationSpan({self.get_span_context()!r})"
 
-        _OT.update(InvocationSpan=InvocationSpan, context=context, trace=trace)
+        # the key set_span_in_context() stores the current span under, learnt through the
+        # public API: the fast path builds the handler's context in one step with it
+        probe = trace.set_span_in_context(trace.INVALID_SPAN, context.Context())
+        (span_key,) = probe.keys()
+        _OT.update(
+            InvocationSpan=InvocationSpan,
+            context=context,
+            trace=trace,
+            Context=context.Context,
+            attach=context.attach,
+            get_current=context.get_current,
+            span_key=span_key,
+        )
     return _OT
 
 
@@ -284,10 +296,18 @@ def end_attributes(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in pairs if value is not None}
 
 
+_LOADED: list[bool] = []  # [True] once OpenTelemetry was seen (modules stay loaded)
+
+
 def otel_loaded() -> bool:
     """The application (or an exporter) uses OpenTelemetry: tracing or baggage."""
+    if _LOADED:
+        return True
     modules = sys.modules
-    return "opentelemetry.trace" in modules or "opentelemetry.baggage" in modules
+    if "opentelemetry.trace" in modules or "opentelemetry.baggage" in modules:
+        _LOADED.append(True)
+        return True
+    return False
 
 
 def start_span(
@@ -396,9 +416,15 @@ def start_fast_span(
         links,
         recorder,
     )
-    fast.span = ot["InvocationSpan"](fast)
-    baggage = _with_baggage(decision) if decision.baggage else None
-    fast._token = ot["context"].attach(ot["trace"].set_span_in_context(fast.span, baggage))
+    span = fast.span = ot["InvocationSpan"](fast)
+    if decision.baggage:
+        handler_context = ot["trace"].set_span_in_context(span, _with_baggage(decision))
+    else:  # what set_span_in_context(span) gives, without its three calls
+        current = ot["get_current"]()
+        handler_context = ot["Context"](
+            {**current, ot["span_key"]: span} if current else {ot["span_key"]: span}
+        )
+    fast._token = ot["attach"](handler_context)
     return fast
 
 
