@@ -51,11 +51,10 @@ class TraceDecision:
     @property
     def passed_over(self) -> bool:
         """Some candidate is not the parent (the exporter links it to the span)."""
-        parent = self.parent
-        for candidate in self.candidates:
-            if candidate is not parent:
-                return True
-        return False
+        candidates = self.candidates  # at most two, distinct objects
+        if not candidates:
+            return False
+        return len(candidates) > 1 or candidates[0] is not self.parent
 
 
 def _from_http(headers: dict[str, str]) -> ParentContext | None:
