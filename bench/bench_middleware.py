@@ -94,19 +94,26 @@ def _event() -> dict[str, Any]:
 
 
 class _FlushCapture:
-    """A structlog processor keeping fnlens's ``telemetry_flush_ms`` per invocation
-    record (a processor rather than a sink: a sink would add a flush per invocation
-    to the stdout-only variant, which otherwise has nothing to flush)."""
+    """Keeps fnlens's ``telemetry_flush_ms`` of each invocation record (the time the
+    caller waited for telemetry) by wrapping the function that emits records. Not a
+    structlog processor: a user processor puts every log line on structlog's generic
+    path; not a sink: a sink would add a flush per invocation to the stdout variant."""
 
     def __init__(self) -> None:
         self.flush_ms: list[float] = []
         self.dropped = 0
 
-    def __call__(self, _logger: Any, _method: str, event: Any) -> Any:
-        if event.get("event") == "invocation":
-            self.flush_ms.append(event.get("telemetry_flush_ms") or 0.0)
-            self.dropped = event.get("telemetry_dropped") or 0
-        return event
+    def install(self) -> None:
+        from fnlens.runtime import logs
+
+        emit_record = logs.emit_record
+
+        def capturing(record: Any, *args: Any, **kwargs: Any) -> Any:
+            self.flush_ms.append(record.get("telemetry_flush_ms") or 0.0)
+            self.dropped = record.get("telemetry_dropped") or 0
+            return emit_record(record, *args, **kwargs)
+
+        logs.emit_record = capturing
 
 
 def child_run(variant: str, n: int, warmup: int, out: str) -> None:
@@ -116,9 +123,8 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
     _like_lambda()
     sys.path.insert(0, str(HANDLERS))
     import app
+    from awslambdaric.bootstrap import create_lambda_context
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
-
-    from fnlens.testing import LambdaContext
 
     handler = getattr(app, SETUP[variant])()
     capture = None
@@ -126,7 +132,7 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
         import fnlens
 
         capture = _FlushCapture()
-        fnlens.configure(processors=[capture])
+        capture.install()
     extension = None
     if variant == "fnlens-full-ext":
         from fnlens.exporters.setup import installed_exporters
@@ -136,22 +142,27 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
             raise RuntimeError("the in-process extension did not register")
     client = LambdaRuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     timings: list[int] = []
+    busy: list[int] = []  # event received → response posted and after-response work done
     perf = time.perf_counter_ns
     environ = os.environ
     for _ in range(warmup + n):
         request = client.wait_next_invocation()
+        received = perf()
         environ["_X_AMZN_TRACE_ID"] = request.x_amzn_trace_id or ""  # as awslambdaric does
         event = json.loads(request.event_body)
-        ctx = LambdaContext(
-            function_name="orders-api",
-            function_version="1",
-            memory_limit_in_mb=256,
-            aws_request_id=request.invoke_id,
+        ctx = create_lambda_context(  # the runtime's own context object, built as it does
+            request.client_context,
+            request.cognito_identity,
+            request.deadline_time_in_ms,
+            request.invoke_id,
+            request.invoked_function_arn,
+            request.tenant_id,
         )
         start = perf()
         result = handler(event, ctx)
         timings.append(perf() - start)
         client.post_invocation_result(request.invoke_id, json.dumps(result))
+        busy.append(perf() - received)
     waits_ms: list[float] = []
     dropped = 0
     if capture is not None:
@@ -162,6 +173,7 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
     result = {
         "variant": variant,
         "timings_ns": timings[warmup:],
+        "busy_ns": busy[warmup:],
         "waits_ms": waits_ms,
         "dropped": dropped,
         "after_response_ms": extension.drains[warmup:] if extension is not None else [],
@@ -392,6 +404,7 @@ def run_variant(
     waits = data["waits_ms"]
     return {
         "us": us,
+        "busy_us": [t / 1000 for t in data["busy_ns"]],
         "latency_us": [(inv.finished_at - inv.handed_out_at) * 1e6 for inv in invocations[warmup:]],
         # the handler's time without the time it waited for telemetry (fnlens variants)
         "hot_us": [t - w * 1000 for t, w in zip(us, waits, strict=True)]
@@ -410,10 +423,12 @@ def summarize(samples: list[dict]) -> dict:
         return [value for sample in samples for value in sample[key]]
 
     us, latencies, hot = pooled("us"), pooled("latency_us"), pooled("hot_us")
-    waits, after = pooled("waits_ms"), pooled("after_response_ms")
+    waits, after, busy = pooled("waits_ms"), pooled("after_response_ms"), pooled("busy_us")
     return {
         "median_us": statistics.median(us),
         "p99_us": pct(us, 0.99),
+        "busy_median_us": statistics.median(busy),
+        "busy_p99_us": pct(busy, 0.99),
         "latency_median_us": statistics.median(latencies),
         "latency_p99_us": pct(latencies, 0.99),
         "hot_median_us": statistics.median(hot) if hot else None,
