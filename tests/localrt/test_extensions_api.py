@@ -417,11 +417,15 @@ def test_fnlens_extension_exports_after_the_response_and_before_the_next_invoke(
     assert len(spans) == n
     assert [s["attributes"]["faas.invocation_id"] for s in spans] == [r.request_id for r in results]
     # the caller waits for the response only, not for the 200 ms export
-    warm = latencies[1:]
-    assert max(warm) < delay_s / 2, latencies
-    assert all(r.duration_ms < delay_s * 1000 / 2 for r in results)
-    # the export ran after the response, while the environment was held
-    assert all(ms >= delay_s * 1000 * 0.75 for ms in post_runtime), post_runtime
+    warm = [r.response_ms for r in results[1:]]
+    assert max(warm) < delay_s * 1000 / 2, (warm, latencies)
+    # the export ran after the response, while the environment was held: on the
+    # runtime's own thread, before it asked for the next event (REPORT's Duration
+    # counts it); the extension then only tells Lambda it is done
+    assert all(r.duration_ms >= delay_s * 1000 * 0.75 for r in results), [
+        r.duration_ms for r in results
+    ]
+    assert all(ms < delay_s * 1000 / 2 for ms in post_runtime), post_runtime
     # each invoke was handed out only after the previous ones' spans were answered
     assert [h[1] for h in handouts] == [r.request_id for r in results]
     for i, (_, _, spans_before, answered_before) in enumerate(handouts):

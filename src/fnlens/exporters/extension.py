@@ -139,6 +139,8 @@ class InProcessExtension:
             self._stop = True
             self._cond.notify_all()
         self.telemetry.remove_after_invocation(self.invocation_left)
+        if self.telemetry.after_response_budget_s == self.drain_s:
+            self.telemetry.after_response_budget_s = None
         unhook, self.unhook = self.unhook, None
         if unhook is not None:
             unhook()
@@ -338,6 +340,9 @@ def start_extension(
     from fnlens.runtime.response_phase import PHASE
 
     if PHASE.install():
+        # The runtime's thread drains after each response (fnlens.runtime.response_phase)
+        # within the drain limit; the extension then only tells Lambda it is done.
+        telemetry.after_response_budget_s = extension.drain_s
         PHASE.add_listener(extension.invocation_left)
         extension.unhook = lambda: PHASE.remove_listener(extension.invocation_left)
     else:

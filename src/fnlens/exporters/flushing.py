@@ -50,11 +50,14 @@ class FlushPolicy:
         self.mode = requested
         # the decorator skips its per-invocation flush when nothing would wait anyway
         TELEMETRY.waits_in_invocation = requested == "budget"
+        TELEMETRY.flushes_after_response = requested in ("budget", "extension")
+        if requested != "extension":
+            TELEMETRY.after_response_budget_s = None
         return requested
 
     def wait_s(self, timeout_s: float) -> float:
         """How long an exporter may block in ``flush(timeout_s)``."""
-        if self.mode == "budget" or not scope.in_invocation():
+        if self.mode == "budget" or PHASE.responding or not scope.in_invocation():
             return timeout_s
         return 0.0
 
@@ -66,7 +69,8 @@ class FlushPolicy:
         with the handler's thread for the GIL: the extension's drain (after the
         response) or the worker's schedule exports it.
         """
-        if self.mode == "budget" or not scope.in_invocation():
+        # (work deferred to after the response still runs in the handler's context)
+        if self.mode == "budget" or PHASE.responding or not scope.in_invocation():
             if PHASE.responding and queue.exports_bounded():
                 # the runtime's thread, after the response: it has nothing else to do,
                 # so it exports itself rather than waking the worker and waiting

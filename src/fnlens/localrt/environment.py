@@ -73,6 +73,9 @@ class InvocationResult:
     log_stream: str
     trace_header: str | None
     logs: list[str] = field(default_factory=list)
+    # hand-out → response posted: what a synchronous caller waits for (work the
+    # runtime or an extension does after the response counts in Duration, not here)
+    response_ms: float | None = None
 
     def json(self) -> Any:
         """The payload decoded as JSON (None when it is empty or not JSON)."""
@@ -458,6 +461,11 @@ class Environment:
             log_stream=self.stream_name,
             trace_header=inv.trace_header,
             logs=self.stream.stop_capture(),
+            response_ms=(
+                round((inv.finished_at - inv.handed_out_at) * 1000.0, 2)
+                if inv.finished_at is not None and inv.handed_out_at is not None
+                else None
+            ),
         )
 
     # shutdown ---------------------------------------------------------------------

@@ -436,9 +436,11 @@ class _Instrumented:
 
         if TELEMETRY.end_hooks:
             TELEMETRY.on_end(inv, record)
-        flush = (TELEMETRY.waits_in_invocation or timed_out) and bool(
-            TELEMETRY.hooks or TELEMETRY.sinks
-        )
+        flush = (
+            TELEMETRY.flushes_after_response
+            if after_response
+            else (TELEMETRY.waits_in_invocation or timed_out)
+        ) and bool(TELEMETRY.hooks or TELEMETRY.sinks)
         if flush and not after_response:
             # the caller waits for this flush: the record says how long
             budget_s = self._flush_budget_s(inv, timed_out)
@@ -449,14 +451,16 @@ class _Instrumented:
         logs.emit_record(record, error, "".join(lines) if lines else "")
         if flush and after_response:
             # nobody waits any more: the record itself goes out in this flush too
-            TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
+            TELEMETRY.flush(self._flush_budget_s(inv, False, TELEMETRY.after_response_budget_s))
         elif timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
         inv.hook_state.clear()
         inv.event = None
 
-    def _flush_budget_s(self, inv: scope.Invocation, timed_out: bool) -> float:
-        budget = self.settings.flush_budget_ms / 1000.0
+    def _flush_budget_s(
+        self, inv: scope.Invocation, timed_out: bool, budget_s: float | None = None
+    ) -> float:
+        budget = self.settings.flush_budget_ms / 1000.0 if budget_s is None else budget_s
         if timed_out:
             budget = max(budget, self.settings.timeout_margin_ms / 2000.0)
         deadline = inv.deadline_perf

@@ -63,6 +63,11 @@ class Telemetry:
         # False when exporters never make the caller wait (background and extension
         # flush modes): the decorator then skips the per-invocation flush entirely.
         self.waits_in_invocation = True
+        # Inside the Lambda runtime loop, the flush after the response is posted: on
+        # (budget and extension modes) or off (background), and how long it may take
+        # (None: the handler's flush budget; the extension mode's drain limit).
+        self.flushes_after_response = True
+        self.after_response_budget_s: float | None = None
         self._counters: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self._errors = 0
