@@ -202,3 +202,27 @@ def test_export_here_gives_up_on_a_failing_backend():
         assert queue.dropped() == 3
     finally:
         queue.shutdown(0.5)
+
+
+def test_batch_processor_variables_of_the_specification_apply(install, otlp_sink, capsys):
+    """``OTEL_BSP_*`` (spans) and ``OTEL_BLRP_*`` (log records) size the queues and set
+    the schedule, as users of the OpenTelemetry SDK expect; bad values warn and keep
+    the default; a batch larger than the queue is cut to the queue size."""
+    installed = install(
+        ["otlp"],
+        otlp_endpoint=otlp_sink.endpoint,
+        flush_mode="background",
+        env={
+            "OTEL_BSP_MAX_QUEUE_SIZE": "64",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "8",
+            "OTEL_BSP_SCHEDULE_DELAY": "250",
+            "OTEL_BLRP_MAX_QUEUE_SIZE": "16",
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "32",  # more than the queue
+            "OTEL_BLRP_SCHEDULE_DELAY": "soon",  # not a number
+        },
+    )
+    (spans,) = [p.queue for p in installed.span_processors]
+    (logs,) = [s.queue for s in installed.sinks if hasattr(s, "queue")]
+    assert (spans.max_queue_size, spans.max_batch_size, spans.schedule_delay_s) == (64, 8, 0.25)
+    assert (logs.max_queue_size, logs.max_batch_size, logs.schedule_delay_s) == (16, 16, 1.0)
+    assert "OTEL_BLRP_SCHEDULE_DELAY='soon' is not a number" in capsys.readouterr().err

@@ -20,7 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fnlens.config import Settings, parse_bool, parse_choice, settings_from_env, warn_once
+from fnlens.config import (
+    Settings,
+    parse_bool,
+    parse_choice,
+    parse_number,
+    settings_from_env,
+    warn_once,
+)
 from fnlens.exporters.flushing import MODES, POLICY
 from fnlens.runtime.identity import function_identity
 from fnlens.runtime.telemetry import TELEMETRY, Telemetry
@@ -174,7 +181,11 @@ def configure_exporters(
                         span_exporters.append(otlp.lazy_span_exporter(config))
                     if logs:
                         config = otlp.resolve("logs", **common)
-                        sink = otlp.OTLPLogSink(otlp.lazy_log_exporter(config), sdk_resource())
+                        sink = otlp.OTLPLogSink(
+                            otlp.lazy_log_exporter(config),
+                            sdk_resource(),
+                            **batch_options(env, "OTEL_BLRP"),
+                        )
                         installed.sinks.append(sink)
                 elif name == "file":
                     from fnlens.exporters import files
@@ -220,7 +231,9 @@ def configure_exporters(
         if span_exporters:
             from fnlens.exporters.tracer import install_span_exporters
 
-            installed.span_processors = install_span_exporters(span_exporters, sdk_resource)
+            installed.span_processors = install_span_exporters(
+                span_exporters, sdk_resource, **batch_options(env, "OTEL_BSP")
+            )
             from fnlens.exporters.spans import ProcessorFlushHook
 
             installed.hooks.extend(ProcessorFlushHook(p) for p in installed.span_processors)
@@ -241,6 +254,32 @@ def configure_exporters(
             atexit.register(_flush_at_exit)
         _INSTALLED.append(installed)
     return installed
+
+
+def batch_options(env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    """The batch processor settings of the OpenTelemetry specification for one signal:
+    ``OTEL_BSP_*`` (spans) or ``OTEL_BLRP_*`` (log records) — queue size, batch size,
+    schedule delay in milliseconds. Bad values warn once and keep the default; a batch
+    larger than the queue is cut to the queue size, as the SDK does. (Their
+    ``EXPORT_TIMEOUT`` does not apply: fnlens's flush is bounded by its budget.)"""
+    queue = parse_number(
+        f"{prefix}_MAX_QUEUE_SIZE", env.get(f"{prefix}_MAX_QUEUE_SIZE"), 2048, minimum=1, cast=int
+    )
+    batch = parse_number(
+        f"{prefix}_MAX_EXPORT_BATCH_SIZE",
+        env.get(f"{prefix}_MAX_EXPORT_BATCH_SIZE"),
+        512,
+        minimum=1,
+        cast=int,
+    )
+    delay_ms = parse_number(
+        f"{prefix}_SCHEDULE_DELAY", env.get(f"{prefix}_SCHEDULE_DELAY"), 1000.0, minimum=1.0
+    )
+    return {
+        "max_queue_size": queue,
+        "max_export_batch_size": min(batch, queue),
+        "schedule_delay_s": delay_ms / 1000.0,
+    }
 
 
 def _default_file_dir(env: Mapping[str, str]) -> str:

@@ -61,13 +61,14 @@ _state: dict[str, Any] = {}
 
 
 def install_span_exporters(
-    exporters: Sequence[Any], resource_factory: Callable[[], Any]
+    exporters: Sequence[Any], resource_factory: Callable[[], Any], **batch: Any
 ) -> list[BudgetSpanProcessor]:
-    """Wrap each exporter in a :class:`BudgetSpanProcessor` and make the SDK provider live."""
+    """Wrap each exporter in a :class:`BudgetSpanProcessor` (``batch``: its queue and
+    batch sizes, schedule delay) and make the SDK provider live."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    processors = [BudgetSpanProcessor(exporter) for exporter in exporters]
+    processors = [BudgetSpanProcessor(exporter, **batch) for exporter in exporters]
     with _lock:
         if not _state.get("installed"):
             provider = trace.get_tracer_provider()
