@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_benchmark_runs_the_fnlens_variants_end_to_end():
     pytest.importorskip("rotel")
     pytest.importorskip("awslambdaric")
-    options = "--n 60 --warmup 10 --cold-runs 1 --rounds 2 --variants bare,fnlens,fnlens-full-ext"
+    options = (
+        "--n 60 --warmup 10 --cold-runs 1 --rounds 2 "
+        "--variants bare,fnlens,fnlens-full,fnlens-full-ext"
+    )
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "bench_middleware.py"), *options.split()],
         capture_output=True,
@@ -28,10 +31,13 @@ def test_benchmark_runs_the_fnlens_variants_end_to_end():
     for row in (
         "| no wrapper |",
         "| fnlens (stdout records + log line) |",
+        "| fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=budget |",
         "| fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=extension |",
     ):
         assert row in out, out
-    # the extension drained after every response (the drain time is reported)
-    assert "In extension mode the export runs after the response" in out
-    ext_row = next(line for line in out.splitlines() if "flush_mode=extension |" in line)
-    assert "| 0.000 / 0.000 |" in ext_row  # the caller waited for nothing
+    # the extension answered after every response (its own work is reported)
+    assert "In extension mode the extension's own work after each response" in out
+    for mode in ("budget", "extension"):
+        row = next(line for line in out.splitlines() if f"flush_mode={mode} |" in line)
+        assert "| 0.000 / 0.000 |" in row  # the caller waited for nothing
+    assert "Targets for fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=budget:" in out
