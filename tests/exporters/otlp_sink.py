@@ -126,6 +126,8 @@ class OTLPSink:
                             ],
                             "events": [e.name for e in span.events],
                             "scope": ss.scope.name,
+                            "start_ns": span.start_time_unix_nano,
+                            "end_ns": span.end_time_unix_nano,
                         }
                     )
         with self._lock:

@@ -32,8 +32,10 @@ class RuntimeClient:
         self.n += 1
         return f"r{self.n}"
 
+    post_delay_s = 0.0
+
     def post_invocation_result(self, invoke_id, result_data, content_type="application/json"):
-        return None
+        time.sleep(self.post_delay_s)  # a slow response post
 
     def post_invocation_error(self, invoke_id, error_response_data, xray_fault):
         return None
@@ -50,9 +52,10 @@ def runtime_loop(monkeypatch):
     PHASE.uninstall()
     assert PHASE.install()
 
-    def run(handler, n: int) -> list[tuple[float, float]]:
+    def run(handler, n: int, post_delay_s: float = 0.0) -> list[tuple[float, float]]:
         """n events; (handler ms, post ms) each: the post includes the deferred work."""
         client = cls()
+        client.post_delay_s = post_delay_s
         timings = []
         for _ in range(n):
             request_id = client.wait_next_invocation()
@@ -97,7 +100,7 @@ def test_spans_and_logs_are_exported_after_the_response_by_the_runtime_thread(
         queue._export = export
 
     with capture() as captured:
-        runtime_loop(handler, 6)
+        runtime_loop(handler, 6, post_delay_s=0.03)
     # each invocation's span, line and record had arrived before the next one started
     assert sent_before == [0, 1, 2, 3, 4, 5]
     assert len(otlp_sink.spans) == 6
@@ -106,6 +109,8 @@ def test_spans_and_logs_are_exported_after_the_response_by_the_runtime_thread(
     # after the first export (which tells fnlens the exporter is bounded) only the
     # runtime's thread exported: no worker hand-off
     assert threading.current_thread().name in exporting_threads
+    # the span ends when the handler returned, not when it was recorded after the post
+    assert all(s["end_ns"] - s["start_ns"] < 25_000_000 for s in otlp_sink.spans)
     records = captured.records
     assert all(r["telemetry_dropped"] == 0 for r in records)
     # the flush ran after the response: the caller waited for none of it

@@ -10,6 +10,26 @@ from conftest import run_script
 
 SCRIPT = r"""
 import os
+import sys
+import time
+import types
+
+if os.environ.get("RUNTIME_LOOP"):
+    # the shape of awslambdaric's client: fnlens records after the response post
+    class LambdaRuntimeClient:
+        def wait_next_invocation(self):
+            return None
+
+        def post_invocation_result(self, invoke_id, result_data, content_type=None):
+            time.sleep(0.05)  # a slow post: the subsegment must still end with the handler
+
+        def post_invocation_error(self, invoke_id, error_data, xray_fault):
+            time.sleep(0.05)
+
+    module = types.ModuleType("lambda_runtime_client")
+    module.LambdaRuntimeClient = LambdaRuntimeClient
+    sys.modules["lambda_runtime_client"] = module
+
 import fnlens
 from fnlens.testing import LambdaContext, events
 
@@ -26,13 +46,22 @@ traces = [
     "Root=1-5759e988-bd862e3fe1be46a994272794;Parent=53995c3f42cd8ad9;Sampled=1",
     "Root=1-5759e988-bd862e3fe1be46a994272795;Parent=53995c3f42cd8ada;Sampled=1",
 ]
+client = sys.modules["lambda_runtime_client"].LambdaRuntimeClient() if os.environ.get(
+    "RUNTIME_LOOP"
+) else None
 for path, header in zip(["/orders/1", "/missing", "/fail"], traces):
+    if client is not None:
+        client.wait_next_invocation()
     if os.environ.get("IN_LAMBDA"):
         os.environ["_X_AMZN_TRACE_ID"] = header
     try:
         handler(events.api_gateway_v2("GET /orders/{id}", path=path), LambdaContext())
     except RuntimeError:
-        pass
+        if client is not None:
+            client.post_invocation_error("id", "{}", "")
+        continue
+    if client is not None:
+        client.post_invocation_result("id", b"{}")
 """
 
 
@@ -51,8 +80,9 @@ def _receive(sock, n, timeout_s=10.0):
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("runtime_loop", [False, True], ids=["direct", "after-response"])
 @pytest.mark.parametrize("in_lambda", [False, True])
-def test_segments_reach_the_daemon_with_annotations(tmp_path, in_lambda):
+def test_segments_reach_the_daemon_with_annotations(tmp_path, in_lambda, runtime_loop):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -63,6 +93,8 @@ def test_segments_reach_the_daemon_with_annotations(tmp_path, in_lambda):
     }
     if in_lambda:
         env.update({"LAMBDA_TASK_ROOT": str(tmp_path), "IN_LAMBDA": "1"})
+    if runtime_loop:
+        env["RUNTIME_LOOP"] = "1"
     try:
         proc = run_script(SCRIPT, env)
         assert proc.returncode == 0, proc.stderr
@@ -75,6 +107,8 @@ def test_segments_reach_the_daemon_with_annotations(tmp_path, in_lambda):
         assert doc["name"] == "orders"
         assert doc["annotations"]["Service"] == "orders"
         assert doc["start_time"] <= doc["end_time"]
+        # ended when the handler returned, not when fnlens recorded it after the post
+        assert doc["end_time"] - doc["start_time"] < 0.04
         if in_lambda:  # a subsegment of the function's (facade) segment
             assert doc["type"] == "subsegment"
             assert doc["parent_id"].startswith("53995c3f42cd8a")
