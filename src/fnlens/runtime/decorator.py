@@ -33,6 +33,10 @@ from fnlens.runtime.watchdog import WATCHDOG
 
 F = TypeVar("F", bound=Callable[..., Any])
 _current_invocation = scope._current.get  # the invocation this context runs in, if any
+# tracing's process-wide state, read without a call per invocation: non-empty once
+# OpenTelemetry was seen / while a fast-path span recorder is installed
+_OTEL_SEEN = tracing._LOADED
+_RECORDERS = tracing._RECORDER
 
 # The function's identity in an invocation record, in rendering order.
 IDENTITY_FIELDS = (
@@ -220,7 +224,14 @@ class _Instrumented:
 
         request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
         trigger = detect_trigger(event)
-        decision = propagation.decide(trigger.headers, settings.trace_parent)
+        # Lambda's X-Ray header: inside the runtime loop, the one the runtime client just
+        # received (and copied into _X_AMZN_TRACE_ID); elsewhere, the variable
+        if PHASE.handling:
+            decision = propagation.decide(
+                trigger.headers, settings.trace_parent, PHASE.lambda_trace_header()
+            )
+        else:
+            decision = propagation.decide(trigger.headers, settings.trace_parent)
         cold = TRACKER.on_invocation(started_at, settings.proactive_init_threshold_ms)
 
         inv = scope.Invocation(
@@ -257,7 +268,7 @@ class _Instrumented:
     def _start_span_and_hooks(self, inv: scope.Invocation) -> None:
         trigger = inv.trigger
         decision = inv.decision
-        if tracing.otel_loaded():
+        if _OTEL_SEEN or tracing.otel_loaded():
             name = self.span_name or (
                 f"{trigger.http_method} {trigger.http_route}"
                 if trigger.http_method and trigger.http_route
@@ -274,8 +285,8 @@ class _Instrumented:
                 except Exception as exc:
                     TELEMETRY.report_failure(self, "links", exc)
             arn = inv.identity.get("invoked_arn")
-            recorder = tracing.span_recorder()
-            if recorder is not None:  # fnlens owns the SDK provider: the fast path
+            if _RECORDERS:  # fnlens owns the SDK provider: the fast path
+                recorder = _RECORDERS[0]
                 inv.span = tracing.start_fast_span(name, decision, arn, links, recorder)
             else:
                 inv.span = tracing.start_span(

@@ -106,6 +106,10 @@ def merge_contextvars(method: str, event_dict: dict) -> dict:
     return structlog.contextvars.merge_contextvars(None, method, event_dict)
 
 
+_current_get = scope._current.get
+_active = scope._active
+
+
 # processors --------------------------------------------------------------
 def add_invocation_context(_logger: Any, _method: str, event_dict: dict) -> dict:
     """Add request/trace ids, cold start and function identity of the current invocation.
@@ -129,17 +133,21 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
     call and one new dict, built in rendering order (timestamp, level, event, the
     invocation's ids, then the line's own fields) so rendering needs no reordering.
     """
-    inv = scope.current_invocation()
+    # (scope.current_invocation() and merge_contextvars() inlined: this runs per line)
+    inv = _current_get()
+    if inv is None and len(_active) == 1:
+        inv = _active[0]
     if inv is not None:
         event_dict = {**inv.log_context, **event_dict}
-    event_dict = merge_contextvars(method, event_dict)
+    if _BOUND_VARS is None or _BOUND_VARS:
+        event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
     if "exc_info" in event_dict:
         event_dict = structlog.processors.format_exc_info(None, method, event_dict)
     redactor = PIPELINE.redactor
     if redactor is not None:
         redactor.redact_event_dict(event_dict, RECORD_FIELDS)
     ordered = {
-        "timestamp": event_dict.get("timestamp") or timestamp_now(),
+        "timestamp": event_dict.get("timestamp") or format_timestamp(time.time()),
         "level": event_dict.get("level") or ("warning" if method == "warn" else method),
         "event": event_dict.get("event"),
     }

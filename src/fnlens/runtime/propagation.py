@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from fnlens.runtime import ids
 
@@ -126,13 +127,23 @@ def reload_propagators() -> None:
     _USE_TRACECONTEXT, _USE_XRAY = _enabled_propagators()
 
 
-def decide(headers: dict[str, str] | None, policy: str) -> TraceDecision:
-    """Pick the trace id and parent for a new invocation span."""
+_ENVIRONMENT: Any = object()
+
+
+def decide(
+    headers: dict[str, str] | None, policy: str, lambda_header: Any = _ENVIRONMENT
+) -> TraceDecision:
+    """Pick the trace id and parent for a new invocation span.
+
+    ``lambda_header`` is Lambda's X-Ray header when the caller has it at hand (the
+    runtime client's copy of ``_X_AMZN_TRACE_ID``); by default the variable is read."""
     http = _from_http(headers) if headers and _USE_TRACECONTEXT else None
     if _USE_XRAY:
-        xray_header = os.environ.get("_X_AMZN_TRACE_ID") or (
-            headers.get("x-amzn-trace-id") if headers else None
-        )
+        if lambda_header is _ENVIRONMENT or not (
+            lambda_header is None or isinstance(lambda_header, str)
+        ):
+            lambda_header = os.environ.get("_X_AMZN_TRACE_ID")
+        xray_header = lambda_header or (headers.get("x-amzn-trace-id") if headers else None)
         xray, xray_root = _from_xray(xray_header)
     else:
         xray, xray_root = None, None

@@ -39,6 +39,7 @@ NEXT_METHOD = "wait_next_invocation"
 POST_METHODS = ("post_invocation_result", "post_invocation_error")
 _MARK = "__fnlens_response_phase__"
 _get_ident = threading.get_ident
+ENVIRONMENT: Any = object()  # "no header from the runtime client: read the environment"
 
 
 def runtime_client_class() -> type | None:
@@ -62,6 +63,9 @@ class ResponsePhase:
     def __init__(self) -> None:
         # thread id of the runtime loop while it handles an event (0: not handling one)
         self.handling = 0
+        # the X-Ray header of the event being handled (awslambdaric copies it into
+        # _X_AMZN_TRACE_ID; reading it here saves the environment lookup)
+        self.trace_header: str | None = None
         self.pending: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self.listeners: list[Callable[[], None]] = []
         self._unhook: Callable[[], None] | None = None
@@ -112,6 +116,14 @@ class ResponsePhase:
         """True on the runtime loop's thread while it handles an event."""
         handling = self.handling
         return handling != 0 and handling == _get_ident()
+
+    def lambda_trace_header(self) -> Any:
+        """The Lambda X-Ray header of the event this thread handles, or ``ENVIRONMENT``
+        (read ``_X_AMZN_TRACE_ID``) outside the window."""
+        handling = self.handling
+        if handling != 0 and handling == _get_ident():
+            return self.trace_header
+        return ENVIRONMENT
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Run ``fn(*args)`` after the response is posted, in a copy of the current
@@ -165,6 +177,8 @@ def _wrap_next(original: Callable[..., Any], phase: ResponsePhase) -> Callable[.
         if phase.pending:  # a response that never went through the post methods
             phase.run_pending()
         request = original(self, *args, **kwargs)
+        header = getattr(request, "x_amzn_trace_id", ENVIRONMENT)
+        phase.trace_header = header if header is None or isinstance(header, str) else ENVIRONMENT
         phase.handling = _get_ident()
         return request
 

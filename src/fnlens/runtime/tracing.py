@@ -82,11 +82,28 @@ def _ot() -> dict[str, Any]:
             context=context,
             trace=trace,
             Context=context.Context,
-            attach=context.attach,
-            get_current=context.get_current,
             span_key=span_key,
+            **_context_functions(context),
         )
     return _OT
+
+
+def _context_functions(context: Any) -> dict[str, Any]:
+    """``get_current`` / ``attach`` / ``detach`` for the fast path. With the SDK's default
+    runtime context (a ``ContextVar``, what ``OTEL_PYTHON_CONTEXT`` selects unless set
+    otherwise) they are that variable's own ``get`` / ``set`` / ``reset`` — exactly
+    what the API functions end up calling, minus two Python calls each; any other
+    runtime context goes through the API."""
+    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+    try:
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+        variable = getattr(runtime, "_current_context", None)
+        if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
+            return {"get_current": variable.get, "attach": variable.set, "detach": variable.reset}
+    except ImportError:
+        pass
+    return {"get_current": context.get_current, "attach": context.attach, "detach": context.detach}
 
 
 def set_span_recorder(recorder: Any | None) -> None:
@@ -135,13 +152,14 @@ class SpanHandle:
         span.end(end_time=end_ns)
 
     def detach(self) -> None:
-        if self._token is None:
+        token = self._token
+        if token is None:
             return
-        try:
-            (_OT or _ot())["context"].detach(self._token)
-        except Exception:
-            pass
         self._token = None
+        try:
+            (_OT or _ot())["detach"](token)
+        except Exception:  # e.g. reset from another context
+            pass
 
 
 class FastSpan:

@@ -71,7 +71,8 @@ def detect_trigger(event: Any) -> TriggerInfo:
 
 
 def _http_trigger(event: dict, request_context: dict) -> TriggerInfo:
-    headers = _propagation_headers(event.get("headers"), event.get("version") == "2.0")
+    v2 = event.get("version") == "2.0"
+    headers = _propagation_headers(event.get("headers"), v2)
     if "elb" in request_context:
         return TriggerInfo(
             trigger=HTTP,
@@ -79,9 +80,10 @@ def _http_trigger(event: dict, request_context: dict) -> TriggerInfo:
             http_method=_upper(event.get("httpMethod")),
             headers=headers,
         )
-    if event.get("version") == "2.0" or "routeKey" in event:
-        http = request_context.get("http") if isinstance(request_context.get("http"), dict) else {}
-        method = _upper(http.get("method"))
+    if v2 or "routeKey" in event:
+        http = request_context.get("http")
+        method = http.get("method") if isinstance(http, dict) else None
+        method = method.upper() if isinstance(method, str) and method else None
         route = None
         route_key = event.get("routeKey") or request_context.get("routeKey")
         if isinstance(route_key, str) and route_key != "$default":
@@ -114,16 +116,19 @@ def _propagation_headers(headers: Any, lower_cased: bool) -> dict[str, str] | No
     lower-case header names already; REST APIs and ALBs keep the client's spelling."""
     if not isinstance(headers, dict) or not headers:
         return None
+    found: dict[str, str] = {}
     if lower_cased:
-        found = {k: headers[k] for k in PROPAGATION_HEADERS if k in headers}
+        for name in PROPAGATION_HEADERS:  # four lookups, no comprehension frame
+            value = headers.get(name)
+            if value is not None and isinstance(value, str):
+                found[name] = value
     else:
-        found = {}
         for key, value in headers.items():
-            if isinstance(key, str):
+            if isinstance(key, str) and isinstance(value, str):
                 lowered = key.lower()
                 if lowered in PROPAGATION_HEADERS:
                     found[lowered] = value
-    return {k: v for k, v in found.items() if isinstance(v, str)} or None
+    return found or None
 
 
 def _upper(value: Any) -> str | None:
