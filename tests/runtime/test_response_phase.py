@@ -260,3 +260,26 @@ def test_awslambdaric_client_is_found():
 
     cls = response_phase.runtime_client_class()
     assert cls is not None and cls.__module__ == module.__name__
+
+
+def test_the_x_ray_header_comes_from_the_runtime_clients_request(runtime_client, telemetry):
+    """Inside the loop the header the runtime client received is used (awslambdaric
+    copies the same value into ``_X_AMZN_TRACE_ID``; the request saves the lookup)."""
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+    class Request(dict):
+        x_amzn_trace_id = header
+
+    calls: list[str] = []
+    client = runtime_client([Request(id="r1")], calls)
+
+    @fnlens.instrument
+    def handler(event, context):
+        return None
+
+    request = client.wait_next_invocation()
+    handler({}, LambdaContext(aws_request_id=request["id"]))
+    client.post_invocation_result("r1", b"{}")
+    (record,) = telemetry.records
+    assert record["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert record["trace_id"] == "5759e988bd862e3fe1be46a994272793"
