@@ -755,7 +755,16 @@ NOTES = """
   the larger code path on the handler's thread, and — about a third of it — the
   export after each response: encoding and two HTTP round trips to the collector
   leave the next invocation with colder caches. With nothing exported at all the
-  full variant is about 20 µs above `fnlens` alone in this loop.
+  full variant was 16 µs above `fnlens` alone in this loop (57 against 41 µs),
+  with the export 23 µs more.
+* **Billed time.** The busy column is where fnlens is *not* cheaper than
+  Powertools: exporting over OTLP/HTTP means two request/response round trips to
+  the collector per invocation (spans, then log records: about 120 µs each
+  against rotel on loopback, plus encoding), where Powertools sends X-Ray UDP
+  datagrams and prints EMF without waiting for anything. It is still well under
+  OpenTelemetry's, whose flush is also in the caller's time. Sending the two
+  requests before reading either answer would save about one round trip; not
+  done yet.
 * **Cold cost.** Import + decorate in a fresh process, with the same Lambda-like
   bundle for every variant. structlog's own import (it imports `asyncio`) is
   about half of fnlens's share; the OTLP exporter modules and protobuf are
