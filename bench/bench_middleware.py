@@ -248,9 +248,17 @@ def start_rotel(tmp: Path) -> tuple[subprocess.Popen, int]:
             str(tmp / "rotel.log"),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp / "rotel.stderr").open("w"),
     )
-    wait_port(http_port)
+    try:
+        wait_port(http_port)
+    except TimeoutError:
+        proc.kill()
+        detail = (tmp / "rotel.stderr").read_text()[-1000:].strip()
+        raise RuntimeError(
+            f"rotel did not start (exit status {proc.wait()}): {detail or 'no output'} — "
+            "e.g. a rotel wheel whose agent links a libpython this interpreter lacks"
+        ) from None
     return proc, http_port
 
 
