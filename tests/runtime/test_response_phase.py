@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -283,3 +284,42 @@ def test_the_x_ray_header_comes_from_the_runtime_clients_request(runtime_client,
     (record,) = telemetry.records
     assert record["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert record["trace_id"] == "5759e988bd862e3fe1be46a994272793"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_records_at_once_and_never_repeats_the_parents_records(
+    runtime_client, telemetry
+):
+    """A child forked while the runtime handles an event (multiprocessing's fork start
+    method) has no response post to wait for: its invocations are recorded at once, and
+    the parent's deferred records stay the parent's."""
+    calls: list[str] = []
+    client = runtime_client([{"id": "r1"}], calls)
+
+    @fnlens.instrument
+    def handler(event, context):
+        return None
+
+    client.wait_next_invocation()
+    handler({}, LambdaContext(aws_request_id="parent"))
+    assert len(PHASE.pending) == 1  # the parent's record waits for its response post
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's exit hooks
+        try:
+            state = [PHASE.handling, len(PHASE.pending)]
+            before = len(telemetry.records)
+            handler({}, LambdaContext(aws_request_id="child"))
+            state.append(len(telemetry.records) - before)
+            os.write(write_end, ",".join(map(str, state)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as pipe:
+            handling, pending, recorded = (int(x) for x in pipe.read().split(","))
+    finally:
+        os.waitpid(pid, 0)
+    assert (handling, pending, recorded) == (0, 0, 1)
+    client.post_invocation_result("r1", b"{}")
+    assert [r["request_id"] for r in telemetry.records] == ["parent"]

@@ -44,6 +44,7 @@ from typing import Any
 
 from fnlens.config import parse_number, warn_once
 from fnlens.runtime import scope
+from fnlens.runtime.response_phase import PHASE
 from fnlens.runtime.telemetry import Telemetry
 
 EXTENSION_NAME = "fnlens"
@@ -204,7 +205,11 @@ class InProcessExtension:
                 self._cond.wait(POLL_S)
                 if self._left > self._handled or self._stop:
                     continue
-                if scope.current_invocation() is not None or not self._answered():
+                if (
+                    scope.current_invocation() is not None
+                    or PHASE.busy()  # after the scope, the response is still being recorded
+                    or not self._answered()
+                ):
                     self._answered_since = None
                     continue
                 now = time.monotonic()
@@ -337,8 +342,6 @@ def start_extension(
             "could not register the fnlens Lambda extension; using the flush budget",
         )
         return None
-    from fnlens.runtime.response_phase import PHASE
-
     if PHASE.install():
         # The runtime's thread drains after each response (fnlens.runtime.response_phase)
         # within the drain limit; the extension then only tells Lambda it is done.

@@ -57,7 +57,7 @@ class FlushPolicy:
 
     def wait_s(self, timeout_s: float) -> float:
         """How long an exporter may block in ``flush(timeout_s)``."""
-        if self.mode == "budget" or PHASE.responding or not scope.in_invocation():
+        if self.mode == "budget" or PHASE.in_response_phase() or not scope.in_invocation():
             return timeout_s
         return 0.0
 
@@ -70,8 +70,9 @@ class FlushPolicy:
         response) or the worker's schedule exports it.
         """
         # (work deferred to after the response still runs in the handler's context)
-        if self.mode == "budget" or PHASE.responding or not scope.in_invocation():
-            if PHASE.responding and queue.exports_bounded():
+        responding = PHASE.in_response_phase()
+        if self.mode == "budget" or responding or not scope.in_invocation():
+            if responding and queue.exports_bounded():
                 # the runtime's thread, after the response: it has nothing else to do,
                 # so it exports itself rather than waking the worker and waiting
                 queue.export_here(timeout_s)

@@ -337,10 +337,13 @@ def socket_transport() -> Any:
         (``http.client`` parses every response's headers with the email package: tens of
         microseconds of GIL time per export, which the handler's thread waits for)."""
 
+        fnlens_deadline_aware = True
+
         def __init__(self) -> None:
             self._sock: socket.socket | None = None
             self._addr: tuple[str, int] | None = None
             self._buffer = b""
+            self._deadline: float | None = None  # perf_counter() by which this request ends
             self._urls: dict[str, tuple[tuple[str, int], str, str]] = {}
 
         def _target(self, url: str) -> tuple[tuple[str, int], str, str]:
@@ -374,15 +377,22 @@ def socket_transport() -> Any:
                 request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
             except Exception as exc:  # not a connection error: the SDK does not retry
                 return Result(error=exc)
+            # the request as a whole ends by the timeout (and the thread's export
+            # deadline): every socket call gets only the time that is left
+            deadline = getattr(EXPORT_DEADLINE, "at", None)
+            if timeout is not None:
+                own = time.perf_counter() + timeout
+                deadline = own if deadline is None else min(deadline, own)
+            self._deadline = deadline
             try:
                 sock = self._sock
                 if sock is None or self._addr != addr:
                     self.close()
-                    sock = socket.create_connection(addr, timeout=timeout)
+                    sock = socket.create_connection(addr, timeout=self._left())
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self._sock, self._addr = sock, addr
                 else:
-                    sock.settimeout(timeout)
+                    sock.settimeout(self._left())
                 sock.sendall(request)
                 status, reason, header_map, content, close = self._response(sock)
             except Exception as exc:
@@ -392,7 +402,19 @@ def socket_transport() -> Any:
                 self.close()
             return Result(status_code=status, reason=reason, body=content, header_map=header_map)
 
+        def _left(self) -> float | None:
+            """Seconds left for this request (None: no limit); raises once it is over."""
+            deadline = self._deadline
+            if deadline is None:
+                return None
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError("the collector did not answer in time")
+            return left
+
         def _recv(self, sock: socket.socket) -> bytes:
+            if self._deadline is not None:
+                sock.settimeout(self._left())
             chunk = sock.recv(65536)
             if not chunk:
                 raise ConnectionError("the collector closed the connection")
@@ -451,7 +473,12 @@ def socket_transport() -> Any:
             elif length is None:  # until the server closes the connection
                 close = True
                 parts = [rest]
-                while chunk := sock.recv(65536):
+                while True:
+                    if self._deadline is not None:
+                        sock.settimeout(self._left())
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
                     parts.append(chunk)
                 body, rest = b"".join(parts), b""
             else:
@@ -501,6 +528,14 @@ def raw_export(exporter: Any, data: bytes) -> bool | None:
         return bool(send(data).success)
     finally:
         client._timeout = timeout
+
+
+def deadline_aware(exporter: Any) -> bool:
+    """The exporter sends through fnlens's :class:`SocketTransport`, whose requests give
+    up as a whole by :data:`EXPORT_DEADLINE` (``requests`` bounds each socket call
+    only: a collector that trickles its answer would hold the caller far longer)."""
+    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
+    return bool(getattr(transport, "fnlens_deadline_aware", False))
 
 
 def usable(exporter: Any) -> bool:

@@ -8,8 +8,9 @@ timeout (``Task timed out after …``, then the process is killed), and measures
 ``Max Memory Used`` as the child's peak RSS.
 
 Extensions registered on the same endpoint (the Extensions API, see
-:mod:`fnlens.localrt.api_server`) may keep working after the response: the caller
-gets its result as soon as the response is posted, but the environment stays busy
+:mod:`fnlens.localrt.api_server`) may keep working after the response: the
+result (and its ``response_ms``, what a caller waits) does not wait for them, but
+the environment stays busy
 (:attr:`Environment.settled` is false) until every extension has asked for its
 next event, as Lambda keeps it until then. That post-response time is kept per
 request id in :attr:`Environment.post_runtime_extensions_ms` (Lambda's
@@ -286,9 +287,12 @@ class Environment:
     ) -> InvocationResult:
         """Run one invocation until its response (or error, timeout, crash).
 
-        Returns once the response is posted; extensions may still be at work, and
-        the environment is :attr:`settled` only when they are done. A call made
-        before that waits for it (bounded by the function timeout)."""
+        Returns once the runtime has asked for its next event (its work after the
+        response belongs to the invocation: its lines, its Duration; what the caller
+        of a synchronous invoke waits for is :attr:`InvocationResult.response_ms`).
+        Extensions may still be at work then, and the environment is :attr:`settled`
+        only when they are done. A call made before that waits for it (bounded by
+        the function timeout)."""
         self._settled.wait()
         with self._lock:
             self._settled.clear()
@@ -327,12 +331,21 @@ class Environment:
         # REPORT's Duration counts that time.
         remaining = inv.timeout_s - (time.time() - inv.handed_out_at)
         done_at = self.api.wait_runtime_done(inv, max(0.0, remaining), lambda: not self.alive)
+        status = "success"
         if done_at is None and self.alive and not self.api.closed:
+            # still busy at the deadline after its response: the caller has the response,
+            # the invocation times out and the environment is reset
             self.post_response_timeouts += 1
-            self.close(kill=True)  # still busy at the deadline: the environment is reset
+            self.pump.drain()
+            self.stream.write(platform.timed_out(self.fmt, inv.request_id, inv.timeout_s))
+            self.close(kill=True)
+            status = "timeout"
         self.pump.drain()
-        duration = round(((done_at or inv.finished_at) - inv.handed_out_at) * 1000.0, 2)
-        report = self._report(inv, cold, duration, "success", None)
+        if status == "timeout":
+            duration = round(inv.timeout_s * 1000.0, 2)
+        else:
+            duration = round(((done_at or inv.finished_at) - inv.handed_out_at) * 1000.0, 2)
+        report = self._report(inv, cold, duration, status, None)
         if inv.error is not None:
             return self._result(inv, cold, qualifier, report, inv.error, "error", inv.error_type)
         return self._result(inv, cold, qualifier, report, inv.response or b"", "success", None)

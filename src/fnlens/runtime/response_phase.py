@@ -25,6 +25,7 @@ dropped.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class ResponsePhase:
         self._unhook: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self.failures = 0
-        self.responding = False  # running deferred work after a response post
+        self.responding = 0  # thread id running deferred work after a response post
 
     @property
     def installed(self) -> bool:
@@ -111,6 +112,25 @@ class ResponsePhase:
         if unhook is not None:
             unhook()
         self.run_pending()
+
+    def in_response_phase(self) -> bool:
+        """True on the runtime's thread while it runs deferred work after a response."""
+        responding = self.responding
+        return responding != 0 and responding == _get_ident()
+
+    def busy(self) -> bool:
+        """The runtime loop is between an event and the end of its after-response work
+        (another thread may see no active invocation then: the scope was left)."""
+        return bool(self.handling or self.responding or self.pending)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's event, its deferred work and its window are
+        the parent's (the child would otherwise defer records to a response post that
+        never comes, or write the parent's records a second time at exit)."""
+        self.handling = 0
+        self.responding = 0
+        self.pending = []
+        self.trace_header = None
 
     def can_defer(self) -> bool:
         """True on the runtime loop's thread while it handles an event."""
@@ -159,11 +179,11 @@ class ResponsePhase:
         """The runtime posted a response: deferred work, then listeners."""
         self.handling = 0
         if self.pending:
-            self.responding = True
+            self.responding = _get_ident()
             try:
                 self.run_pending()
             finally:
-                self.responding = False
+                self.responding = 0
         for callback in self.listeners:
             try:
                 callback()
@@ -205,6 +225,8 @@ def _mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable
 
 
 PHASE = ResponsePhase()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=PHASE._after_fork)
 
 
 def run_pending() -> None:
