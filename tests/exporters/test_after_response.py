@@ -67,8 +67,121 @@ def runtime_loop(monkeypatch):
             timings.append(((posted - start) * 1000, (end - posted) * 1000))
         return timings
 
+    run.client_class = cls
     yield run
     PHASE.uninstall()
+
+
+class StallingCollector:
+    """An OTLP/HTTP endpoint that answers its first ``quick`` requests at once, then
+    either never answers (``hang``) or sends its answer one byte every 5 ms
+    (``trickle``, 0.5 s in all, each byte well within any one socket timeout): the
+    cases a budget must bound after the response too."""
+
+    def __init__(self, mode: str, quick: int = 2) -> None:
+        import socket
+
+        self.mode, self.quick, self.answered = mode, quick, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.endpoint = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._conns: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        conn.settimeout(10)
+        try:
+            for _ in range(1000):  # requests on this connection
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                reply = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n" + b"\0" * 60
+                if self.answered < self.quick:
+                    self.answered += 1
+                    conn.sendall(reply)
+                elif self.mode == "hang":
+                    self._stop.wait(10)
+                    return
+                else:
+                    for byte in range(len(reply)):
+                        if self._stop.wait(0.005):
+                            return
+                        conn.sendall(reply[byte : byte + 1])
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self._stop.set()
+        for conn in self._conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("mode", ["hang", "trickle"])
+@pytest.mark.parametrize("trigger", ["http", "sqs-with-trace-links"])
+def test_a_stalling_collector_costs_the_budget_after_the_response(
+    install, runtime_loop, mode, trigger
+):
+    """Once fnlens knows the exporter (the first exports were answered), the runtime's
+    thread exports itself after each response — and a collector that stops answering, or
+    answers byte by byte, still costs at most the budget there; spans with links (SQS
+    messages carrying ``AWSTraceHeader``) included."""
+    collector = StallingCollector(mode)
+    try:
+        install(
+            ["otlp"],
+            otlp_endpoint=collector.endpoint,
+            otlp_timeout_s=5,  # far beyond the budget
+            flush_mode="budget",
+        )
+        header = "Root=1-6b000001-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+        event = (
+            events.sqs(["{}"], trace_headers=[header])
+            if trigger.startswith("sqs")
+            else events.api_gateway_v2()
+        )
+
+        @fnlens.instrument(flush_budget_ms=BUDGET_MS)
+        def handler(_event, context):
+            return {"statusCode": 200}
+
+        client = runtime_loop.client_class()
+        posts = []
+        with capture():
+            for _ in range(8):
+                request_id = client.wait_next_invocation()
+                handler(event, LambdaContext(aws_request_id=request_id))
+                start = time.perf_counter()
+                client.post_invocation_result(request_id, b"{}")
+                posts.append((time.perf_counter() - start) * 1000)
+        assert collector.answered == collector.quick  # it did stall
+        assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
+    finally:
+        collector.close()
 
 
 @pytest.mark.e2e
@@ -231,3 +344,59 @@ def test_batch_processor_variables_of_the_specification_apply(install, otlp_sink
     assert (spans.max_queue_size, spans.max_batch_size, spans.schedule_delay_s) == (64, 8, 0.25)
     assert (logs.max_queue_size, logs.max_batch_size, logs.schedule_delay_s) == (16, 16, 1.0)
     assert "OTEL_BLRP_SCHEDULE_DELAY='soon' is not a number" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_the_extension_waits_for_work_after_the_response_however_long(
+    install, runtime_loop, monkeypatch
+):
+    """In extension mode the runtime's thread drains after the response; while it does,
+    no invocation is in scope any more — the extension's slow poll must not take that
+    for an invocation it never heard of (it would then ask for the next event one
+    invocation early, forever after)."""
+    from extension_api import FakeExtensionsAPI
+    from otlp_sink import OTLPSink
+
+    from fnlens.exporters import extension as extension_module
+
+    monkeypatch.setattr(extension_module, "POLL_S", 0.05)  # the drain lasts many polls
+    api = FakeExtensionsAPI(gate=True).start()
+    sink = OTLPSink(delay_s=0.3).start()
+    try:
+        installed = install(
+            ["otlp"],
+            otlp_endpoint=sink.endpoint,
+            traces=True,
+            logs=False,
+            flush_mode="extension",
+            env={"AWS_LAMBDA_RUNTIME_API": api.address},
+        )
+        ext = installed.extension
+        assert ext is not None
+
+        @fnlens.instrument
+        def handler(event, context):
+            return {"statusCode": 200}
+
+        client = runtime_loop.client_class()
+        deadline = time.monotonic() + 5
+        while len(api.next_calls) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        early = []
+        with capture():
+            for i in range(3):
+                api.release()  # the INVOKE, to the extension and the runtime
+                request_id = client.wait_next_invocation()
+                handler(events.api_gateway_v2(), LambdaContext(aws_request_id=request_id))
+                early.append(len(api.next_calls) - (i + 1))  # asked again before the post?
+                client.post_invocation_result(request_id, b"{}")  # the 0.3 s drain runs here
+                deadline = time.monotonic() + 5
+                while len(api.next_calls) < i + 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+        assert early == [0, 0, 0]
+        assert len(api.next_calls) == 4
+        assert ext._left == ext._handled == 3
+        assert len([s for s in sink.spans if s["kind"] == 2]) == 3
+    finally:
+        api.stop()
+        sink.stop()
