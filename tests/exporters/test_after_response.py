@@ -5,6 +5,7 @@ the budget there too."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -171,13 +172,20 @@ def test_a_stalling_collector_costs_the_budget_after_the_response(
 
         client = runtime_loop.client_class()
         posts = []
-        with capture():
-            for _ in range(8):
-                request_id = client.wait_next_invocation()
-                handler(event, LambdaContext(aws_request_id=request_id))
-                start = time.perf_counter()
-                client.post_invocation_result(request_id, b"{}")
-                posts.append((time.perf_counter() - start) * 1000)
+        # a full garbage collection of this long-lived test process can take tens of
+        # milliseconds on its own: keep it out of the bound under test
+        gc.collect()
+        gc.disable()
+        try:
+            with capture():
+                for _ in range(8):
+                    request_id = client.wait_next_invocation()
+                    handler(event, LambdaContext(aws_request_id=request_id))
+                    start = time.perf_counter()
+                    client.post_invocation_result(request_id, b"{}")
+                    posts.append((time.perf_counter() - start) * 1000)
+        finally:
+            gc.enable()
         assert collector.answered == collector.quick  # it did stall
         assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
     finally:
