@@ -754,10 +754,10 @@ NOTES = """
   for its export (about a millisecond against rotel on loopback, unbounded
   against a slow collector: 30 s default timeout).
 * **Extension row.** With `awslambdaric` the runtime's thread drains the queues
-  in extension mode too; the in-process extension then only reads its `INVOKE`
-  and asks for the next event. That wake-up and its socket work, right before
-  the next event is handed out, is what the row costs over `budget`; the mode is
-  for runtime clients fnlens cannot hook.
+  in extension mode too, then answers for the in-process extension (reads its
+  `INVOKE`, asks for the next event) without waking the extension's thread. That
+  socket work, right before the next event is handed out, is what the row costs
+  over `budget`; the mode is for runtime clients fnlens cannot hook.
 * **Where the full variant's overhead goes** (measured by switching parts off):
   the span (ids, OpenTelemetry context), the second sink on every log line and
   the larger code path on the handler's thread, and — about a third of it — the

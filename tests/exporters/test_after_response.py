@@ -380,7 +380,15 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
             env={"AWS_LAMBDA_RUNTIME_API": api.address},
         )
         ext = installed.extension
-        assert ext is not None
+        assert ext is not None and ext.runtime_driven
+        stepped_on: list[str] = []
+        step = ext._step
+
+        def recording_step():
+            stepped_on.append(threading.current_thread().name)
+            step()
+
+        ext._step = recording_step
 
         @fnlens.instrument
         def handler(event, context):
@@ -403,6 +411,8 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
                     time.sleep(0.01)
         assert early == [0, 0, 0]
         assert len(api.next_calls) == 4
+        # the runtime's thread answered Lambda itself: the extension's thread slept
+        assert stepped_on == [threading.current_thread().name] * 3
         assert ext._left == ext._handled == 3
         assert len([s for s in sink.spans if s["kind"] == 2]) == 3
     finally:

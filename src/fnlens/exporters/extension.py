@@ -72,14 +72,40 @@ class InProcessExtension:
         self._next_request = b""
         self._answered_since: float | None = None  # event/next answered, no invocation left
         self.unhook: Any = None  # removes the response-phase listener
+        self._io = threading.Lock()  # one reader/writer of the Extensions API socket
+        self._asked = False  # an event/next is out and its answer not read yet
+        # True when invocation_left() is called on the runtime's thread after the
+        # response (the hooked runtime loop): it then answers Lambda itself
+        self.runtime_driven = False
 
     def invocation_left(self) -> None:
         """An invocation is over and its telemetry queued: the drain may start. Called
         right after the runtime client posted the response (:mod:`response_phase`), or,
-        without a runtime client to hook, when the instrumented handler returns."""
+        without a runtime client to hook, when the instrumented handler returns.
+
+        On the runtime's thread after the response, the step is taken right here —
+        read the ``INVOKE`` (it arrived when the event was handed out), drain what is
+        left, ask for the next event — rather than waking the extension's thread for it."""
         with self._cond:
             self._left += 1
-            self._cond.notify()
+            if not self.runtime_driven:
+                self._cond.notify()
+                return
+        if self._io.acquire(blocking=False):  # the thread is not in the middle of a step
+            try:
+                if self._asked and self._handled < self._left and self._answered():
+                    self._step()
+                    return
+            except Exception as exc:
+                warn_once("extension:step", f"Lambda extension event/next failed: {exc}")
+                self._close_socket()
+                self._asked = False
+                with self._cond:
+                    self._handled = min(self._handled + 1, self._left)
+            finally:
+                self._io.release()
+        with self._cond:
+            self._cond.notify()  # the extension's thread takes it from here
 
     def shutdown(self) -> None:
         self.stop()
@@ -283,10 +309,16 @@ class InProcessExtension:
         failures = 0
         while not self._stop:
             try:
-                self._ask_next()
+                with self._io:
+                    if not self._asked:
+                        self._ask_next()
+                        self._asked = True
                 if not self._wait_for_invocation():
                     return
-                event = self._next_event()
+                with self._io:
+                    if self._handled >= self._left:
+                        continue  # the runtime's thread took this one (invocation_left)
+                    self._step()
             except Exception as exc:
                 # Keep asking: an extension that stops calling event/next would hold the
                 # environment until the function times out.
@@ -294,14 +326,22 @@ class InProcessExtension:
                 warn_once("extension:next", f"Lambda extension event/next failed: {exc}")
                 with self._cond:
                     self._handled = min(self._handled + 1, self._left)
+                self._asked = False
                 time.sleep(min(0.01 * failures, 0.5))
                 continue
             failures = 0
-            with self._cond:
-                self._handled = min(self._handled + 1, self._left)
-            if event is None or event.get("eventType") != "INVOKE":
-                continue
+
+    def _step(self) -> None:
+        """After an invocation (``self._io`` held): read the answer to event/next, drain
+        what is left for an ``INVOKE``, ask for the next event."""
+        self._asked = False
+        event = self._next_event()
+        with self._cond:
+            self._handled = min(self._handled + 1, self._left)
+        if event is not None and event.get("eventType") == "INVOKE":
             self._after_invoke(event)
+        self._ask_next()
+        self._asked = True
 
     def _after_invoke(self, event: Mapping[str, Any]) -> None:
         """Drain every exporter, bounded by the deadline and the drain limit."""
@@ -344,8 +384,9 @@ def start_extension(
         return None
     if PHASE.install():
         # The runtime's thread drains after each response (fnlens.runtime.response_phase)
-        # within the drain limit; the extension then only tells Lambda it is done.
+        # within the drain limit, then tells Lambda the extension is done, too.
         telemetry.after_response_budget_s = extension.drain_s
+        extension.runtime_driven = True
         PHASE.add_listener(extension.invocation_left)
         extension.unhook = lambda: PHASE.remove_listener(extension.invocation_left)
     else:

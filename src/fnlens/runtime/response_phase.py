@@ -178,17 +178,19 @@ class ResponsePhase:
     def responded(self) -> None:
         """The runtime posted a response: deferred work, then listeners."""
         self.handling = 0
-        if self.pending:
-            self.responding = _get_ident()
-            try:
+        if not (self.pending or self.listeners):
+            return
+        self.responding = _get_ident()
+        try:
+            if self.pending:
                 self.run_pending()
-            finally:
-                self.responding = 0
-        for callback in self.listeners:
-            try:
-                callback()
-            except Exception:
-                self.failures += 1
+            for callback in self.listeners:
+                try:
+                    callback()
+                except Exception:
+                    self.failures += 1
+        finally:
+            self.responding = 0
 
 
 def _wrap_next(original: Callable[..., Any], phase: ResponsePhase) -> Callable[..., Any]:
