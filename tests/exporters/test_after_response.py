@@ -384,9 +384,9 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
         stepped_on: list[str] = []
         step = ext._step
 
-        def recording_step():
+        def recording_step(**kwargs):
             stepped_on.append(threading.current_thread().name)
-            step()
+            step(**kwargs)
 
         ext._step = recording_step
 
@@ -418,3 +418,61 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
     finally:
         api.stop()
         sink.stop()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "failure", ["close", "403", "drain-raises", "partial"], ids=lambda f: f"{f}"
+)
+def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_loop, failure):
+    """When the runtime's thread takes the extension's step and it fails — the API closes
+    the connection, answers 403, the drain raises, or the answer stalls midway — the
+    runtime's thread is held at most STEP_READ_S, and an event/next is sent again (Lambda
+    would otherwise hold the environment until the function times out)."""
+    from extension_api import ScriptedExtensionsAPI
+
+    from fnlens.exporters.extension import STEP_READ_S
+
+    second = {"close": "close", "403": "403", "drain-raises": "invoke", "partial": ("partial", 3.0)}
+    api = ScriptedExtensionsAPI(["invoke", second[failure], "invoke", "invoke"])
+    try:
+        installed = install(
+            ["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": api.address}
+        )
+        ext = installed.extension
+        assert ext is not None and ext.runtime_driven
+
+        def wait(predicate, timeout_s=5.0):
+            deadline = time.monotonic() + timeout_s
+            while not predicate() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return predicate()
+
+        @fnlens.instrument
+        def handler(event, context):
+            return {"statusCode": 200}
+
+        client = runtime_loop.client_class()
+        assert wait(lambda: len(api.next_calls) == 1)
+        posts = []
+        with capture():
+            for i in range(3):
+                if failure == "drain-raises":
+                    ext._after_invoke = _raise if i == 1 else type(ext)._after_invoke.__get__(ext)
+                api.release()
+                request_id = client.wait_next_invocation()
+                handler(events.api_gateway_v2(), LambdaContext(aws_request_id=request_id))
+                time.sleep(0.05)  # the INVOKE reaches the extension's socket
+                start = time.perf_counter()
+                client.post_invocation_result(request_id, b"{}")
+                posts.append(time.perf_counter() - start)
+                # whatever happened, an event/next is out again for the next invoke
+                assert wait(lambda i=i: len(api.next_calls) >= i + 2), (i, api.next_calls)
+        assert max(posts) < STEP_READ_S + 0.3, posts
+        assert ext._left == ext._handled == 3
+    finally:
+        api.close()
+
+
+def _raise(event):
+    raise RuntimeError("drain failed")

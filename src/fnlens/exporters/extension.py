@@ -50,6 +50,7 @@ from fnlens.runtime.telemetry import Telemetry
 EXTENSION_NAME = "fnlens"
 API_VERSION = "2020-01-01"
 POLL_S = 0.25  # how often to look for an INVOKE no instrumented invocation announced
+STEP_READ_S = 0.5  # longest the runtime's thread waits for an answer already on its way
 
 
 class InProcessExtension:
@@ -88,15 +89,19 @@ class InProcessExtension:
         left, ask for the next event — rather than waking the extension's thread for it."""
         with self._cond:
             self._left += 1
-            if not self.runtime_driven:
+            if not self.runtime_driven or self._stop:
                 self._cond.notify()
                 return
         if self._io.acquire(blocking=False):  # the thread is not in the middle of a step
             try:
                 if self._asked and self._handled < self._left and self._answered():
-                    self._step()
+                    # the answer is (being) delivered: reading it may wait a moment, never
+                    # longer than STEP_READ_S on the runtime's thread
+                    self._step(read_timeout_s=STEP_READ_S)
                     return
             except Exception as exc:
+                # the extension's thread asks again (``_asked`` is False): Lambda must
+                # always have an event/next from us, or it holds the environment
                 warn_once("extension:step", f"Lambda extension event/next failed: {exc}")
                 self._close_socket()
                 self._asked = False
@@ -225,11 +230,11 @@ class InProcessExtension:
         poll period). False when stopping."""
         with self._cond:
             while not self._stop:
-                if self._left > self._handled:
+                if self._left > self._handled or not self._asked:
                     self._answered_since = None
                     return True
                 self._cond.wait(POLL_S)
-                if self._left > self._handled or self._stop:
+                if self._left > self._handled or not self._asked or self._stop:
                     continue
                 if (
                     scope.current_invocation() is not None
@@ -316,6 +321,8 @@ class InProcessExtension:
                 if not self._wait_for_invocation():
                     return
                 with self._io:
+                    if not self._asked:
+                        continue  # a step failed: ask again first (top of the loop)
                     if self._handled >= self._left:
                         continue  # the runtime's thread took this one (invocation_left)
                     self._step()
@@ -324,18 +331,30 @@ class InProcessExtension:
                 # environment until the function times out.
                 failures += 1
                 warn_once("extension:next", f"Lambda extension event/next failed: {exc}")
+                with self._io:
+                    self._close_socket()
+                    self._asked = False
                 with self._cond:
                     self._handled = min(self._handled + 1, self._left)
-                self._asked = False
                 time.sleep(min(0.01 * failures, 0.5))
                 continue
             failures = 0
 
-    def _step(self) -> None:
+    def _step(self, read_timeout_s: float | None = None) -> None:
         """After an invocation (``self._io`` held): read the answer to event/next, drain
-        what is left for an ``INVOKE``, ask for the next event."""
+        what is left for an ``INVOKE``, ask for the next event. A read that exceeds
+        ``read_timeout_s`` raises (the socket is closed by the caller's error path)."""
         self._asked = False
-        event = self._next_event()
+        if read_timeout_s is not None:
+            sock = self._connection()
+            sock.settimeout(read_timeout_s)
+            try:
+                event = self._next_event()
+            finally:
+                if self._sock is sock:
+                    sock.settimeout(None)  # the long poll that follows waits unbounded
+        else:
+            event = self._next_event()
         with self._cond:
             self._handled = min(self._handled + 1, self._left)
         if event is not None and event.get("eventType") == "INVOKE":
