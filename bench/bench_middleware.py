@@ -746,8 +746,8 @@ NOTES = """
 * **After the response.** Inside the `awslambdaric` runtime loop fnlens records
   the invocation (record, span end, EMF line, stdout write) and flushes after
   the runtime has posted the response and before it asks for the next event
-  (`fnlens.runtime.response_phase`); the runtime's thread exports the OTLP
-  batches itself. So in both full rows the caller waits for no telemetry
+  (`fnlens.runtime.response_phase`), waiting for the export threads at most
+  the budget. So in both full rows the caller waits for no telemetry
   (`telemetry_flush_ms` is 0), and the export is in the busy column instead —
   Lambda bills it, the caller does not see it. OpenTelemetry's Lambda
   instrumentation calls `force_flush()` inside the handler: the caller waits

@@ -1,7 +1,7 @@
-"""Inside the Lambda runtime loop the budget flush happens after the response is posted,
-on the runtime's own thread: the caller waits for none of it, the next event is asked
-for only once it is done (or the budget is spent), and a hung collector costs at most
-the budget there too."""
+"""Inside the Lambda runtime loop the budget flush happens after the response is posted:
+the caller waits for none of it, the next event is asked for only once it is done (or
+the budget is spent), and a hung or trickling collector costs at most the budget there
+too."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import types
 import pytest
 
 import fnlens
-from fnlens.exporters.queue import ExportQueue
 from fnlens.runtime import response_phase
 from fnlens.runtime.response_phase import PHASE
 from fnlens.testing import LambdaContext, capture, events
@@ -147,9 +146,8 @@ class StallingCollector:
 def test_a_stalling_collector_costs_the_budget_after_the_response(
     install, runtime_loop, mode, trigger
 ):
-    """Once fnlens knows the exporter (the first exports were answered), the runtime's
-    thread exports itself after each response — and a collector that stops answering, or
-    answers byte by byte, still costs at most the budget there; spans with links (SQS
+    """After its first answers the collector stops answering, or answers byte by byte:
+    the flush after each response still costs at most the budget, spans with links (SQS
     messages carrying ``AWSTraceHeader``) included."""
     collector = StallingCollector(mode)
     try:
@@ -193,11 +191,8 @@ def test_a_stalling_collector_costs_the_budget_after_the_response(
 
 
 @pytest.mark.e2e
-def test_spans_and_logs_are_exported_after_the_response_by_the_runtime_thread(
-    install, otlp_sink, runtime_loop
-):
+def test_spans_and_logs_are_exported_after_the_response(install, otlp_sink, runtime_loop):
     install(["otlp"], otlp_endpoint=otlp_sink.endpoint, flush_mode="budget")
-    exporting_threads: set[str] = set()
     sent_before: list[int] = []
 
     @fnlens.instrument(flush_budget_ms=2000)
@@ -206,20 +201,6 @@ def test_spans_and_logs_are_exported_after_the_response_by_the_runtime_thread(
         fnlens.get_logger().info("work")
         return {"statusCode": 200}
 
-    from fnlens.exporters import setup
-
-    (installed,) = setup.installed_exporters()
-    queues = [s.queue for s in installed.sinks if hasattr(s, "queue")]
-    queues += [p.queue for p in installed.span_processors]
-    for queue in queues:
-        original = queue._export
-
-        def export(batch, original=original):
-            exporting_threads.add(threading.current_thread().name)
-            return original(batch)
-
-        queue._export = export
-
     with capture() as captured:
         runtime_loop(handler, 6, post_delay_s=0.03)
     # each invocation's span, line and record had arrived before the next one started
@@ -227,9 +208,6 @@ def test_spans_and_logs_are_exported_after_the_response_by_the_runtime_thread(
     assert len(otlp_sink.spans) == 6
     assert len(otlp_sink.logs) == 12
     assert [log["body"] for log in otlp_sink.logs] == ["work", "invocation"] * 6
-    # after the first export (which tells fnlens the exporter is bounded) only the
-    # runtime's thread exported: no worker hand-off
-    assert threading.current_thread().name in exporting_threads
     # the span ends when the handler returned, not when it was recorded after the post
     assert all(s["end_ns"] - s["start_ns"] < 25_000_000 for s in otlp_sink.spans)
     records = captured.records
@@ -262,72 +240,6 @@ def test_a_hung_collector_costs_the_budget_after_the_response_not_before(
     assert max(handler_ms) < BUDGET_MS, handler_ms  # the caller never waits for it
     assert max(post_ms) <= BUDGET_MS + TOLERANCE_MS, post_ms
     assert all(r["telemetry_flush_ms"] == 0.0 for r in captured.records)
-
-
-def test_export_here_exports_on_the_calling_thread():
-    threads: list[str] = []
-    exported: list[int] = []
-
-    def export(batch):
-        threads.append(threading.current_thread().name)
-        exported.extend(batch)
-        return True
-
-    queue = ExportQueue("t", export, max_batch_size=3, bounded=lambda: True)
-    try:
-        for i in range(2):  # below a full batch: the worker is not woken
-            queue.put(i)
-        assert queue.exports_bounded()
-        assert queue.export_here(5.0) is True
-        assert exported == [0, 1] and threads == [threading.current_thread().name]
-    finally:
-        queue.shutdown(1.0)
-    assert not ExportQueue("u", export).exports_bounded()  # unknown: the worker's job
-
-
-def test_export_here_waits_for_the_workers_batch_and_exports_each_item_once():
-    release = threading.Event()
-    exported: list[int] = []
-
-    def export(batch):
-        if batch == [0]:
-            release.wait(5)  # the worker's batch is slow
-        exported.extend(batch)
-        return True
-
-    queue = ExportQueue("t", export, max_batch_size=2, bounded=lambda: True)
-    try:
-        queue.put(0)
-        queue.nudge()  # the worker takes [0] and blocks in it
-        deadline = time.monotonic() + 5
-        while not queue._in_flight and time.monotonic() < deadline:
-            time.sleep(0.001)
-        for i in range(1, 6):
-            queue.put(i)
-        start = time.perf_counter()
-        assert queue.export_here(0.05) is False  # the worker's batch is still out
-        assert time.perf_counter() - start < 1.0
-        release.set()
-        assert queue.export_here(5.0) is True
-        assert queue.flush(5.0) is True
-        assert sorted(exported) == [0, 1, 2, 3, 4, 5]
-        assert queue.exported() == 6 and queue.pending() == 0
-    finally:
-        release.set()
-        queue.shutdown(1.0)
-
-
-def test_export_here_gives_up_on_a_failing_backend():
-    calls = []
-    queue = ExportQueue("t", lambda batch: calls.append(batch) or False, max_batch_size=1)
-    try:
-        for i in range(10):
-            queue.put(i)
-        assert queue.export_here(5.0) is False
-        assert len(calls) == 3  # FAILING_AFTER consecutive failures, then it stops trying
-        assert queue.dropped() == 3
-    finally:
-        queue.shutdown(0.5)
 
 
 def test_batch_processor_variables_of_the_specification_apply(install, otlp_sink, capsys):

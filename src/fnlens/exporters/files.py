@@ -70,7 +70,6 @@ class JsonlFileSink:
             max_batch_size=512,
             schedule_delay_s=0.5,
             on_error=lambda exc: TELEMETRY.report_failure(self, "write", exc),
-            bounded=lambda: True,  # local file writes: the runtime's thread may do them
         )
 
     def emit(self, event: Mapping[str, Any]) -> None:

@@ -19,10 +19,10 @@ Outside an invocation (``fnlens.flush()``, shutdown, the extension's own drain)
 a flush always waits for the timeout it was given.
 
 Inside the Lambda runtime loop (:mod:`fnlens.runtime.response_phase`) the
-``budget`` flush happens after the response is posted, on the runtime's own
-thread, which exports the queued batches itself when the exporter bounds its
-network calls by the time left (OTLP/HTTP through fnlens's transport, files);
-the caller waits for none of it.
+``budget`` flush happens after the response is posted: the runtime's thread
+waits for the export threads, at most the budget, and the caller waits for none
+of it. (The runtime's thread does not export itself: a request it had to abort at
+the budget would be telemetry lost, where an export thread simply finishes it.)
 """
 
 from __future__ import annotations
@@ -70,14 +70,8 @@ class FlushPolicy:
         response) or the worker's schedule exports it.
         """
         # (work deferred to after the response still runs in the handler's context)
-        responding = PHASE.in_response_phase()
-        if self.mode == "budget" or responding or not scope.in_invocation():
-            if responding and queue.exports_bounded():
-                # the runtime's thread, after the response: it has nothing else to do,
-                # so it exports itself rather than waking the worker and waiting
-                queue.export_here(timeout_s)
-            else:
-                queue.flush(timeout_s)
+        if self.mode == "budget" or PHASE.in_response_phase() or not scope.in_invocation():
+            queue.flush(timeout_s)
 
 
 POLICY = FlushPolicy()

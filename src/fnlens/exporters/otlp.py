@@ -224,7 +224,6 @@ class OTLPLogSink:
         self._resource = resource
         self._factory: Any = None  # LogRecordFactory, built on the export thread
         self._lean: bool | None = None  # protobuf written directly (otlp_wire)
-        self._deadline_aware = False  # its transport gives up by EXPORT_DEADLINE
         self.queue = ExportQueue(
             "otlp-logs",
             self._export,
@@ -232,9 +231,6 @@ class OTLPLogSink:
             max_batch_size=max_export_batch_size,
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(self, "export", exc),
-            # written as protobuf and sent through the client whose timeout export_here
-            # lowers to the time left (otlp_wire.raw_export)
-            bounded=lambda: self._lean is True and self._deadline_aware,
         )
 
     def emit(self, event: Mapping[str, Any]) -> None:
@@ -246,7 +242,6 @@ class OTLPLogSink:
             from fnlens.exporters import otlp_wire
 
             self._lean = otlp_wire.usable(real)
-            self._deadline_aware = otlp_wire.deadline_aware(real)
         if self._lean:
             from fnlens.exporters import otlp_wire
             from fnlens.exporters.logrecords import scope

@@ -28,8 +28,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from fnlens.exporters.queue import EXPORT_DEADLINE
-
 _pack_d = struct.Struct("<d").pack
 _pack_q = struct.Struct("<Q").pack
 _pack_i = struct.Struct("<I").pack
@@ -337,8 +335,6 @@ def socket_transport() -> Any:
         (``http.client`` parses every response's headers with the email package: tens of
         microseconds of GIL time per export, which the handler's thread waits for)."""
 
-        fnlens_deadline_aware = True
-
         def __init__(self) -> None:
             self._sock: socket.socket | None = None
             self._addr: tuple[str, int] | None = None
@@ -377,13 +373,10 @@ def socket_transport() -> Any:
                 request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
             except Exception as exc:  # not a connection error: the SDK does not retry
                 return Result(error=exc)
-            # the request as a whole ends by the timeout (and the thread's export
-            # deadline): every socket call gets only the time that is left
-            deadline = getattr(EXPORT_DEADLINE, "at", None)
-            if timeout is not None:
-                own = time.perf_counter() + timeout
-                deadline = own if deadline is None else min(deadline, own)
-            self._deadline = deadline
+            # the request as a whole ends by the timeout (OTEL_EXPORTER_OTLP_TIMEOUT is
+            # per export): every socket call gets only the time that is left, so a
+            # collector that trickles its answer cannot hold an export thread longer
+            self._deadline = None if timeout is None else time.perf_counter() + timeout
             try:
                 sock = self._sock
                 if sock is None or self._addr != addr:
@@ -514,28 +507,7 @@ def raw_export(exporter: Any, data: bytes) -> bool | None:
     limit = getattr(exporter, "_max_request_size", 0) or 0
     if limit > 0 and len(data) > limit:
         return False
-    deadline = getattr(EXPORT_DEADLINE, "at", None)
-    timeout = getattr(client, "_timeout", None)
-    if deadline is None or not isinstance(timeout, (int, float)):
-        return bool(send(data).success)
-    # On a thread with a deadline (ExportQueue.export_here): the client's own timeout,
-    # which bounds its request and its retries with back-off, is the time left.
-    left = deadline - time.perf_counter()
-    if left <= 0:
-        return False
-    client._timeout = min(timeout, left)
-    try:
-        return bool(send(data).success)
-    finally:
-        client._timeout = timeout
-
-
-def deadline_aware(exporter: Any) -> bool:
-    """The exporter sends through fnlens's :class:`SocketTransport`, whose requests give
-    up as a whole by :data:`EXPORT_DEADLINE` (``requests`` bounds each socket call
-    only: a collector that trickles its answer would hold the caller far longer)."""
-    transport = getattr(getattr(exporter, "_client", None), "_transport", None)
-    return bool(getattr(transport, "fnlens_deadline_aware", False))
+    return bool(send(data).success)
 
 
 def usable(exporter: Any) -> bool:

@@ -17,9 +17,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 ExportFn = Callable[[Sequence[Any]], bool]
-# When set on a thread (``EXPORT_DEADLINE.at``, a perf_counter() value), exporters'
-# network calls on that thread give up by then (see ExportQueue.export_here).
-EXPORT_DEADLINE = threading.local()
 _ALL: weakref.WeakSet[ExportQueue] = weakref.WeakSet()
 FAILING_AFTER = 3  # consecutive failed exports after which flushes stop waiting
 
@@ -41,10 +38,8 @@ class ExportQueue:
         max_batch_size: int = 512,
         schedule_delay_s: float = 1.0,
         on_error: Callable[[BaseException], None] | None = None,
-        bounded: Callable[[], bool] | None = None,
     ) -> None:
         self.name = name
-        self._bounded = bounded  # True when export() honours EXPORT_DEADLINE
         self._export = export
         self.max_queue_size = max(1, int(max_queue_size))
         self.max_batch_size = max(1, int(max_batch_size))
@@ -127,50 +122,6 @@ class ExportQueue:
                 self._cond.wait(remaining)
         return True
 
-    def exports_bounded(self) -> bool:
-        """The export function gives up by ``EXPORT_DEADLINE`` (see :meth:`export_here`)."""
-        bounded = self._bounded
-        try:
-            return bounded is not None and bool(bounded())
-        except Exception:
-            return False
-
-    def export_here(self, timeout_s: float) -> bool:
-        """Export what is queued on the calling thread, batch by batch, until the queue
-        is empty or ``timeout_s`` has passed; True when nothing is left pending.
-
-        For a thread that has nothing else to do (the Lambda runtime's own thread
-        after posting the response): no hand-off to the worker, whose wake-ups cost
-        a cross-CPU switch each way. A batch the worker is already exporting is
-        waited for instead. The exporter's network calls are bounded by the time
-        left (:data:`EXPORT_DEADLINE`)."""
-        deadline = time.perf_counter() + max(0.0, timeout_s)
-        while True:
-            with self._cond:
-                while self._in_flight:  # the worker has a batch out: wait for it
-                    remaining = deadline - time.perf_counter()
-                    if remaining <= 0:
-                        return False
-                    self._cond.wait(remaining)
-                if not self._items:
-                    return True
-                if self._stopping or self._failing >= FAILING_AFTER:
-                    self._flush_requested = True  # the worker retries on its schedule
-                    self._cond.notify_all()
-                    return False
-                if time.perf_counter() >= deadline:
-                    return False
-                self._in_flight = count = min(self.max_batch_size, len(self._items))
-                batch = [self._items.popleft() for _ in range(count)]
-                self._export_seq += 1
-                self._exporting = True
-            previous = getattr(EXPORT_DEADLINE, "at", None)
-            EXPORT_DEADLINE.at = deadline
-            try:
-                self._export_batch(batch)
-            finally:
-                EXPORT_DEADLINE.at = previous
-
     def _export_batch(self, batch: list[Any]) -> None:
         """Export one batch taken from the queue (``_in_flight`` set) and account for it."""
         ok = False
@@ -241,19 +192,11 @@ class ExportQueue:
     def _run(self) -> None:
         while True:
             with self._cond:
-                # (never while export_here() has a batch out on another thread)
-                while not self._stopping and (
-                    self._exporting
-                    or not (
-                        self._items
-                        and (self._flush_requested or len(self._items) >= self.max_batch_size)
-                    )
+                while not self._stopping and not (
+                    self._items
+                    and (self._flush_requested or len(self._items) >= self.max_batch_size)
                 ):
-                    if (
-                        not self._cond.wait(self.schedule_delay_s)
-                        and self._items
-                        and not self._exporting
-                    ):
+                    if not self._cond.wait(self.schedule_delay_s) and self._items:
                         break  # periodic export
                 if self._stopping:
                     return

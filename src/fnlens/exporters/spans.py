@@ -86,7 +86,6 @@ class BudgetSpanProcessor(SpanProcessor):
     ) -> None:
         self.exporter = exporter
         self._lean: bool | None = None  # protobuf written directly (otlp_wire)
-        self._deadline_aware = False  # its transport gives up by EXPORT_DEADLINE
         self.queue = ExportQueue(
             f"spans-{type(exporter).__name__}",
             self._export,
@@ -94,8 +93,6 @@ class BudgetSpanProcessor(SpanProcessor):
             max_batch_size=max_export_batch_size,
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(exporter, "export", exc),
-            # see OTLPLogSink: written here and sent through a deadline-aware transport
-            bounded=lambda: self._lean is True and "resource" in _FAST and self._deadline_aware,
         )
 
     def _export(self, batch: Sequence[Any]) -> bool:
@@ -105,7 +102,6 @@ class BudgetSpanProcessor(SpanProcessor):
             from fnlens.exporters import otlp_wire
 
             self._lean = otlp_wire.usable(real)
-            self._deadline_aware = otlp_wire.deadline_aware(real)
         if self._lean and "resource" in _FAST:
             sent = self._export_lean(real, batch)
             if sent is not None:
@@ -116,8 +112,7 @@ class BudgetSpanProcessor(SpanProcessor):
     def _export_lean(self, real: Any, batch: Sequence[Any]) -> bool | None:
         """Fast-path spans written as protobuf directly; the rest (spans with links, the
         handler's own SDK spans) through the SDK encoder, in the same request
-        (``resource_spans`` is repeated: the bytes concatenate). Every batch goes out
-        through :func:`otlp_wire.raw_export`, so a deadline on the thread bounds it."""
+        (``resource_spans`` is repeated: the bytes concatenate)."""
         from fnlens.exporters import otlp_wire
 
         fast = [s for s in batch if type(s) is FastSpan and not s.links]
