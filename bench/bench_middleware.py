@@ -45,6 +45,7 @@ VARIANTS: dict[str, str] = {
     "fnlens": "fnlens (stdout records + log line)",
     "fnlens-full": "fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=budget",
     "fnlens-full-ext": "fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=extension",
+    "fnlens-spans": "fnlens logs on stdout, spans OTLP/HTTP, EMF, flush_mode=budget",
     "powertools": "Powertools Logger+Tracer+Metrics (X-Ray UDP)",
     "otel": "OTel AwsLambdaInstrumentor + BatchSpanProcessor + OTLP/HTTP",
 }
@@ -53,6 +54,7 @@ SETUP = {
     "fnlens": "setup_fnlens",
     "fnlens-full": "setup_fnlens",
     "fnlens-full-ext": "setup_fnlens",
+    "fnlens-spans": "setup_fnlens",
     "powertools": "setup_powertools",
     "otel": "setup_otel",
 }
@@ -312,7 +314,7 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, runtime_api: str) -
         }
     )
     otlp = f"http://127.0.0.1:{otlp_port}"
-    if variant in ("fnlens-full", "fnlens-full-ext"):
+    if variant in ("fnlens-full", "fnlens-full-ext", "fnlens-spans"):
         env.update(
             {
                 "FNLENS_EXPORTERS": "otlp,emf",
@@ -323,6 +325,9 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, runtime_api: str) -
         )
     if variant == "fnlens-full-ext":
         env["FNLENS_FLUSH_MODE"] = "extension"
+    if variant == "fnlens-spans":
+        # as the Powertools variant ships its logs: stdout (CloudWatch), not the network
+        env["OTEL_LOGS_EXPORTER"] = "none"
     if variant == "otel":
         env.update(
             {
@@ -632,7 +637,7 @@ def render(
     pt_med, pt_p99 = overhead("powertools", "median_us"), overhead("powertools", "p99_us")
     ot_med, ot_p99 = overhead("otel", "median_us"), overhead("otel", "p99_us")
     otel_wait = results.get("otel", {})
-    for v in ("fnlens", "fnlens-full", "fnlens-full-ext"):
+    for v in ("fnlens", "fnlens-full", "fnlens-full-ext", "fnlens-spans"):
         if v not in results:
             continue
         med, p99 = overhead(v, "median_us"), overhead(v, "p99_us")
@@ -653,7 +658,7 @@ def render(
         )
     pt_lat = overhead("powertools", "latency_median_us")
     pt_busy = overhead("powertools", "busy_median_us")
-    for v in ("fnlens", "fnlens-full", "fnlens-full-ext"):
+    for v in ("fnlens", "fnlens-full", "fnlens-full-ext", "fnlens-spans"):
         if v in results:
             lat, busy = overhead(v, "latency_median_us"), overhead(v, "busy_median_us")
             lines.append(
@@ -669,7 +674,7 @@ def render(
             return "n/a"
         return f"{'met' if a / b <= target else 'missed'} ({a / b:.2f})"
 
-    for full in ("fnlens-full", "fnlens-full-ext"):
+    for full in ("fnlens-full", "fnlens-full-ext", "fnlens-spans"):
         if full not in results or "powertools" not in results or "bare" not in results:
             continue
         row = results[full]
@@ -753,6 +758,12 @@ NOTES = """
   instrumentation calls `force_flush()` inside the handler: the caller waits
   for its export (about a millisecond against rotel on loopback, unbounded
   against a slow collector: 30 s default timeout).
+* **Logs on stdout row.** The Powertools variant ships its logs the way Lambda
+  functions usually do: JSON on stdout, which Lambda sends to CloudWatch Logs.
+  The full fnlens variants also send every log line and invocation record over
+  OTLP (the issue's "logs + spans + EMF, OTLP"), a second export per invocation
+  that Powertools does not do. This row is fnlens configured like Powertools:
+  logs on stdout only (`OTEL_LOGS_EXPORTER=none`), spans over OTLP, EMF.
 * **Extension row.** With `awslambdaric` the runtime's thread drains the queues
   in extension mode too, then answers for the in-process extension (reads its
   `INVOKE`, asks for the next event) without waking the extension's thread. That
