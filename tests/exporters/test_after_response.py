@@ -388,3 +388,46 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
 
 def _raise(event):
     raise RuntimeError("drain failed")
+
+
+SIGTERM_SCRIPT = r"""
+import os
+import signal
+import time
+
+import fnlens
+from fnlens.testing import LambdaContext
+
+
+@fnlens.instrument
+def handler(event, context):
+    return {"statusCode": 200}
+
+
+handler({}, LambdaContext())  # background mode: the span is only queued
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(5)
+print("still running")
+"""
+
+
+@pytest.mark.e2e
+def test_sigterm_flushes_queued_telemetry_then_terminates(otlp_sink):
+    """SIGTERM (Lambda's shutdown signal when extensions are registered, a supervisor's
+    stop) would kill Python at once, skipping atexit: fnlens flushes first (bounded),
+    then the default action terminates the process as before."""
+    import signal
+
+    from conftest import run_script
+
+    proc = run_script(
+        SIGTERM_SCRIPT,
+        {
+            "FNLENS_EXPORTERS": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_sink.endpoint,
+            "FNLENS_FLUSH_MODE": "background",
+        },
+    )
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert "still running" not in proc.stdout
+    assert otlp_sink.wait_for(lambda s: len(s.spans) == 1, timeout_s=5), otlp_sink.spans

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,6 +253,7 @@ def configure_exporters(
             telemetry.add_sink(sink)
         if not _INSTALLED:
             atexit.register(_flush_at_exit)
+            _flush_on_sigterm()
         _INSTALLED.append(installed)
     return installed
 
@@ -316,20 +318,62 @@ def installed_exporters() -> list[InstalledExporters]:
     return list(_INSTALLED)
 
 
-def _flush_at_exit() -> None:
-    """Queued telemetry goes out when the process ends (bounded: 2 s per exporter)."""
+def _flush_at_exit(per_exporter_s: float = 2.0, total_s: float | None = None) -> None:
+    """Queued telemetry goes out when the process ends (bounded: ``per_exporter_s`` per
+    exporter, and ``total_s`` in all when given)."""
     from fnlens.runtime.response_phase import run_pending
 
     run_pending()  # invocations still waiting for their response post are recorded first
+    deadline = None if total_s is None else time.monotonic() + total_s
     for installed in list(_INSTALLED):
         for part in (*installed.hooks, *installed.sinks):
+            wait_s = per_exporter_s
+            if deadline is not None:
+                wait_s = min(wait_s, deadline - time.monotonic())
+                if wait_s <= 0:
+                    return
             try:
                 queue = getattr(part, "queue", None) or getattr(
                     getattr(part, "processor", None), "queue", None
                 )
                 if queue is not None:
-                    queue.flush(2.0)
+                    queue.flush(wait_s)
                 else:
-                    part.flush(2.0)
+                    part.flush(wait_s)
             except Exception:
                 pass
+
+
+# Lambda gives the runtime 500 ms after SIGTERM (sent when extensions are registered);
+# the flush leaves room for the rest of the process's shutdown.
+SIGTERM_FLUSH_S = 0.3
+
+
+def _flush_on_sigterm() -> None:
+    """Flush before the process dies of SIGTERM. Python's default is to die at once,
+    skipping ``atexit``: Lambda sends SIGTERM before it shuts an environment down (when
+    extensions are registered), and so do process supervisors and local runtimes. Only
+    when SIGTERM has its default action: an application with its own handler keeps it
+    (and can call ``fnlens.shutdown()`` there). After the flush the default action runs."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+    except (AttributeError, ValueError):
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        try:
+            _flush_at_exit(per_exporter_s=SIGTERM_FLUSH_S, total_s=SIGTERM_FLUSH_S)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (OSError, ValueError):
+        pass
