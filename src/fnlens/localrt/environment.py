@@ -483,13 +483,15 @@ class Environment:
 
     # shutdown ---------------------------------------------------------------------
     def close(self, *, kill: bool = False, grace_s: float = 0.5) -> None:
-        """Stop the environment: SIGKILL after a timeout (as Lambda does), else SIGTERM first."""
+        """Stop the environment as Lambda does: SIGKILL after a timeout; otherwise SIGTERM
+        first, with ``grace_s`` to finish, when extensions are registered (Lambda sends
+        the runtime SIGTERM only then), else SIGKILL."""
         if self._closed:
             return
         self._closed = True
         if self.proc.poll() is None:
             try:
-                if not kill:
+                if not kill and self.api.extensions:
                     os.killpg(self.proc.pid, signal.SIGTERM)
                     try:
                         self.proc.wait(grace_s)
