@@ -132,11 +132,6 @@ class ResponsePhase:
         self.pending = []
         self.trace_header = None
 
-    def can_defer(self) -> bool:
-        """True on the runtime loop's thread while it handles an event."""
-        handling = self.handling
-        return handling != 0 and handling == _get_ident()
-
     def lambda_trace_header(self) -> Any:
         """The Lambda X-Ray header of the event this thread handles, or ``ENVIRONMENT``
         (read ``_X_AMZN_TRACE_ID``) outside the window."""
