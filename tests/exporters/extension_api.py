@@ -14,6 +14,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from raw_server import RawHTTPServer
+
 
 class FakeExtensionsAPI:
     def __init__(self, *, gate: bool = False) -> None:
@@ -101,91 +103,55 @@ class FakeExtensionsAPI:
         self.server.server_close()
 
 
-class ScriptedExtensionsAPI:
+class ScriptedExtensionsAPI(RawHTTPServer):
     """An Extensions API whose answers to event/next follow a script, to exercise the
     extension's error paths: ``"invoke"``, ``"403"``, ``"close"`` (the connection is
     closed instead of answered) or ``("partial", seconds)`` (the answer stalls midway).
     Each answer waits for :meth:`release` (Lambda delivering an invoke)."""
 
     def __init__(self, script: list) -> None:
-        import socket as socket_module
-
         self.script = list(script)
         self.next_calls: list[float] = []
         self._gate = threading.Semaphore(0)
-        self._stop = threading.Event()
-        self.sock = socket_module.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(connection_timeout_s=20.0)
 
     def release(self) -> None:
         self._gate.release()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     @staticmethod
     def _http(status: int, body: bytes, extra: bytes = b"") -> bytes:
         head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
         return (head + f"Content-Length: {len(body)}\r\n").encode() + extra + b"\r\n" + body
 
-    def _serve(self, conn: Any) -> None:
-        conn.settimeout(20)
-        buffer = b""
-        try:
-            for _ in range(10_000):  # requests on this connection
-                while b"\r\n\r\n" not in buffer:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                buffer = buffer[length:]
-                if head.startswith(b"POST"):  # register
-                    extra = b"Lambda-Extension-Identifier: id-1\r\nConnection: close\r\n"
-                    conn.sendall(self._http(200, b"{}", extra))
-                    return
-                self.next_calls.append(time.monotonic())
-                index = len(self.next_calls) - 1
-                action = self.script[index] if index < len(self.script) else "invoke"
-                if not self._gate.acquire(timeout=15):
-                    return
-                invoke = json.dumps(
-                    {"eventType": "INVOKE", "deadlineMs": int(time.time() * 1000) + 3000}
-                ).encode()
-                if action == "invoke":
-                    conn.sendall(self._http(200, invoke))
-                elif action == "403":
-                    conn.sendall(self._http(403, b'{"errorType":"Extension.Unknown"}'))
-                elif action == "close":
-                    conn.close()
-                    return
-                else:  # ("partial", seconds)
-                    message = self._http(200, invoke)
-                    conn.sendall(message[:-10])
-                    if self._stop.wait(action[1]):
-                        return
-                    conn.sendall(message[-10:])
-        except OSError:
-            return
+    def answer(self, conn: Any, head: bytes) -> bool:
+        if head.startswith(b"POST"):  # register
+            extra = b"Lambda-Extension-Identifier: id-1\r\nConnection: close\r\n"
+            conn.sendall(self._http(200, b"{}", extra))
+            return False
+        self.next_calls.append(time.monotonic())
+        index = len(self.next_calls) - 1
+        action = self.script[index] if index < len(self.script) else "invoke"
+        if not self._gate.acquire(timeout=15):
+            return False
+        invoke = json.dumps(
+            {"eventType": "INVOKE", "deadlineMs": int(time.time() * 1000) + 3000}
+        ).encode()
+        if action == "invoke":
+            conn.sendall(self._http(200, invoke))
+        elif action == "403":
+            conn.sendall(self._http(403, b'{"errorType":"Extension.Unknown"}'))
+        elif action == "close":
+            conn.close()
+            return False
+        else:  # ("partial", seconds)
+            message = self._http(200, invoke)
+            conn.sendall(message[:-10])
+            if self._stop.wait(action[1]):
+                return False
+            conn.sendall(message[-10:])
+        return True
 
     def close(self) -> None:
-        self._stop.set()
         for _ in range(100):
             self._gate.release()
-        self.sock.close()
+        super().close()

@@ -6,16 +6,13 @@ too."""
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 import time
-import types
 
 import pytest
+from raw_server import RawHTTPServer
 
 import fnlens
-from fnlens.runtime import response_phase
-from fnlens.runtime.response_phase import PHASE
 from fnlens.testing import LambdaContext, capture, events
 
 BUDGET_MS = 20.0
@@ -42,15 +39,8 @@ class RuntimeClient:
 
 
 @pytest.fixture
-def runtime_loop(monkeypatch):
-    cls = type("LambdaRuntimeClient", (RuntimeClient,), dict(vars(RuntimeClient)))
-    module = types.ModuleType("lambda_runtime_client")
-    module.LambdaRuntimeClient = cls
-    for name in response_phase.MODULES:
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    monkeypatch.setitem(sys.modules, "lambda_runtime_client", module)
-    PHASE.uninstall()
-    assert PHASE.install()
+def runtime_loop(hook_runtime_client):
+    cls = hook_runtime_client(RuntimeClient)
 
     def run(handler, n: int, post_delay_s: float = 0.0) -> list[tuple[float, float]]:
         """n events; (handler ms, post ms) each: the post includes the deferred work."""
@@ -68,76 +58,33 @@ def runtime_loop(monkeypatch):
         return timings
 
     run.client_class = cls
-    yield run
-    PHASE.uninstall()
+    return run
 
 
-class StallingCollector:
+class StallingCollector(RawHTTPServer):
     """An OTLP/HTTP endpoint that answers its first ``quick`` requests at once, then
     either never answers (``hang``) or sends its answer one byte every 5 ms
     (``trickle``, 0.5 s in all, each byte well within any one socket timeout): the
     cases a budget must bound after the response too."""
 
     def __init__(self, mode: str, quick: int = 2) -> None:
-        import socket
-
         self.mode, self.quick, self.answered = mode, quick, 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.endpoint = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._conns: list = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn) -> None:
-        conn.settimeout(10)
-        try:
-            for _ in range(1000):  # requests on this connection
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                )
-                while len(body) < length:
-                    body += conn.recv(65536)
-                reply = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n" + b"\0" * 60
-                if self.answered < self.quick:
-                    self.answered += 1
-                    conn.sendall(reply)
-                elif self.mode == "hang":
-                    self._stop.wait(10)
-                    return
-                else:
-                    for byte in range(len(reply)):
-                        if self._stop.wait(0.005):
-                            return
-                        conn.sendall(reply[byte : byte + 1])
-        except OSError:
-            return
-
-    def close(self) -> None:
-        self._stop.set()
-        for conn in self._conns:
-            conn.close()
-        self.sock.close()
+    def answer(self, conn, head: bytes) -> bool:
+        reply = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n" + b"\0" * 60
+        if self.answered < self.quick:
+            self.answered += 1
+            conn.sendall(reply)
+            return True
+        if self.mode == "hang":
+            self._stop.wait(10)
+            return False
+        for byte in range(len(reply)):
+            if self._stop.wait(0.005):
+                return False
+            conn.sendall(reply[byte : byte + 1])
+        return True
 
 
 @pytest.mark.e2e

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import types
 
 import pytest
 
@@ -37,20 +36,9 @@ class FakeRuntimeClient:
 
 
 @pytest.fixture
-def runtime_client(monkeypatch):
+def runtime_client(hook_runtime_client):
     """A fake runtime client module, hooked by the process-wide PHASE, unhooked after."""
-    cls = type("LambdaRuntimeClient", (FakeRuntimeClient,), {})
-    for name in ("wait_next_invocation", "post_invocation_result", "post_invocation_error"):
-        setattr(cls, name, getattr(FakeRuntimeClient, name))
-    module = types.ModuleType("lambda_runtime_client")
-    module.LambdaRuntimeClient = cls
-    for name in response_phase.MODULES:
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    monkeypatch.setitem(sys.modules, "lambda_runtime_client", module)
-    PHASE.uninstall()
-    assert PHASE.install()
-    yield cls
-    PHASE.uninstall()
+    return hook_runtime_client(FakeRuntimeClient)
 
 
 def run_loop(client, handler, n: int) -> None:

@@ -19,7 +19,7 @@ from fnlens._version import __version__
 from fnlens.exporters.flushing import POLICY
 from fnlens.exporters.queue import ExportQueue
 from fnlens.runtime.telemetry import TELEMETRY
-from fnlens.runtime.tracing import FastSpan
+from fnlens.runtime.tracing import FastSpan, parse_tracestate
 
 _FAST: dict[str, Any] = {}
 
@@ -36,15 +36,9 @@ def to_readable(fast: FastSpan) -> ReadableSpan:
     """A fast-path invocation span as the SDK span the exporters expect (export thread)."""
     from opentelemetry.sdk.trace import Event
     from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
-    from opentelemetry.trace.span import TraceState
 
     flags = TraceFlags(TraceFlags.SAMPLED if fast.sampled else 0)
-    state = None
-    if fast.tracestate:
-        try:
-            state = TraceState.from_header([fast.tracestate])
-        except Exception:
-            state = None
+    state = parse_tracestate(fast.tracestate)
     trace_id = int(fast.trace_id, 16)
     context = SpanContext(trace_id, int(fast.span_id, 16), False, flags, state)
     parent = (

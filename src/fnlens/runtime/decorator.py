@@ -19,7 +19,7 @@ from typing import Any, TypeVar, overload
 from fnlens.config import Settings, settings_from_env
 from fnlens.runtime import logs, propagation, scope, tracing
 from fnlens.runtime.coldstart import TRACKER
-from fnlens.runtime.identity import alias_from_arn, function_identity
+from fnlens.runtime.identity import IDENTITY_FIELDS, alias_from_arn, function_identity
 from fnlens.runtime.ids import new_span_id, w3c_to_xray
 from fnlens.runtime.redaction import Redactor, sanitize_event
 from fnlens.runtime.response_phase import PHASE
@@ -37,18 +37,6 @@ _current_invocation = scope._current.get  # the invocation this context runs in,
 # OpenTelemetry was seen / while a fast-path span recorder is installed
 _OTEL_SEEN = tracing._LOADED
 _RECORDERS = tracing._RECORDER
-
-# The function's identity in an invocation record, in rendering order.
-IDENTITY_FIELDS = (
-    "service",
-    "service_version",
-    "cloud_provider",
-    "region",
-    "function_name",
-    "function_version",
-    "function_alias",
-    "memory_limit_mb",
-)
 
 _SETTING_ARGS = (
     "service",

@@ -5,6 +5,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# The function's identity in an invocation record, in rendering order.
+IDENTITY_FIELDS = (
+    "service",
+    "service_version",
+    "cloud_provider",
+    "region",
+    "function_name",
+    "function_version",
+    "function_alias",
+    "memory_limit_mb",
+)
+
 
 def cloud_provider(context: Any) -> str:
     env = os.environ

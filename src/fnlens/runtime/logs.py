@@ -19,6 +19,7 @@ import structlog
 from structlog.exceptions import DropEvent
 
 from fnlens.runtime import scope
+from fnlens.runtime.identity import IDENTITY_FIELDS
 from fnlens.runtime.redaction import Redactor
 from fnlens.runtime.telemetry import TELEMETRY
 
@@ -28,14 +29,7 @@ RECORD_FIELDS = frozenset(
         "timestamp",
         "level",
         "event",
-        "service",
-        "service_version",
-        "cloud_provider",
-        "region",
-        "function_name",
-        "function_version",
-        "function_alias",
-        "memory_limit_mb",
+        *IDENTITY_FIELDS,
         "request_id",
         "trace_id",
         "span_id",
@@ -83,10 +77,6 @@ def format_timestamp(epoch_seconds: float) -> str:
         cache[1] = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         cache[0] = second
     return f"{cache[1]}.{micros:06d}Z"
-
-
-def timestamp_now() -> str:
-    return format_timestamp(time.time())
 
 
 # structlog's registry of the context variables ``bind_contextvars`` created (private

@@ -39,7 +39,7 @@ _OT: dict[str, Any] = {}  # OpenTelemetry API names, imported once (first span)
 def _ot() -> dict[str, Any]:
     if not _OT:
         from opentelemetry import context, trace
-        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
         sampled, unsampled = TraceFlags(TraceFlags.SAMPLED), TraceFlags(0)
 
@@ -55,18 +55,12 @@ def _ot() -> dict[str, Any]:
                 span_context = self._context
                 if span_context is None:
                     fast = self._fast
-                    state = None
-                    if fast.tracestate:
-                        try:
-                            state = TraceState.from_header([fast.tracestate])
-                        except Exception:
-                            state = None
                     span_context = self._context = SpanContext(
                         int(fast.trace_id, 16),
                         int(fast.span_id, 16),
                         False,
                         sampled if fast.sampled else unsampled,
-                        state,
+                        parse_tracestate(fast.tracestate),
                     )
                 return span_context
 
@@ -106,14 +100,22 @@ def _context_functions(context: Any) -> dict[str, Any]:
     return {"get_current": context.get_current, "attach": context.attach, "detach": context.detach}
 
 
+def parse_tracestate(raw: str | None) -> Any:
+    """A W3C ``tracestate`` header as an OpenTelemetry ``TraceState`` (None when absent or
+    malformed: the span keeps its context without one)."""
+    if not raw:
+        return None
+    from opentelemetry.trace.span import TraceState
+
+    try:
+        return TraceState.from_header([raw])
+    except Exception:
+        return None
+
+
 def set_span_recorder(recorder: Any | None) -> None:
     """Install (or remove) the callable that receives finished :class:`FastSpan` objects."""
     _RECORDER[:] = [] if recorder is None else [recorder]
-
-
-def span_recorder() -> Any | None:
-    """The recorder fast-path invocation spans go to (None: use the SDK tracer)."""
-    return _RECORDER[0] if _RECORDER else None
 
 
 def trace_id_hint() -> str | None:
@@ -363,12 +365,7 @@ def start_span(
     parent = decision.parent
     parent_ctx = context.Context()
     if parent is not None and parent.span_id:
-        state = TraceState()
-        if parent.tracestate:
-            try:
-                state = TraceState.from_header([parent.tracestate])
-            except Exception:
-                state = TraceState()
+        state = parse_tracestate(parent.tracestate) or TraceState()
         remote = SpanContext(
             trace_id=int(parent.trace_id, 16),
             span_id=int(parent.span_id, 16),
