@@ -42,8 +42,12 @@ def attributes(kvs: Any) -> dict[str, Any]:
 class OTLPSink:
     """Collects spans and log records (flattened to dicts) received over OTLP/HTTP."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, refuse: int = 0, split_answer_s: float = 0.0) -> None:
         self.delay_s = delay_s  # a slow backend: each request is answered this late
+        self.refuse = refuse  # answer this many requests "503 Service Unavailable" first
+        self.refused = 0
+        # > 0: the answer's head and body leave in two segments, this far apart
+        self.split_answer_s = split_answer_s
         self.completed_at: list[float] = []  # time.monotonic() of each answered request
         self.spans: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
@@ -61,6 +65,14 @@ class OTLPSink:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                with sink._lock:
+                    refuse = sink.refused < sink.refuse
+                    sink.refused += refuse
+                if refuse:  # nothing recorded: the client must send it again
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 encoding = (self.headers.get("Content-Encoding") or "").lower()
                 if encoding == "gzip":
                     body = gzip.decompress(body)
@@ -80,9 +92,13 @@ class OTLPSink:
                     sink.completed_at.append(time.monotonic())
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
+                self.send_header("Content-Length", str(len(reply) + 8))
                 self.end_headers()
-                self.wfile.write(reply)
+                if sink.split_answer_s:
+                    self.wfile.flush()
+                    time.sleep(sink.split_answer_s)
+                # (eight bytes of an unknown field: a body in the answer, as collectors send)
+                self.wfile.write(reply + b"\xfa\x3e\x05hello")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

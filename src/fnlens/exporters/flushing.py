@@ -19,10 +19,11 @@ Outside an invocation (``fnlens.flush()``, shutdown, the extension's own drain)
 a flush always waits for the timeout it was given.
 
 Inside the Lambda runtime loop (:mod:`fnlens.runtime.response_phase`) the
-``budget`` flush happens after the response is posted: the runtime's thread
-waits for the export threads, at most the budget, and the caller waits for none
-of it. (The runtime's thread does not export itself: a request it had to abort at
-the budget would be telemetry lost, where an export thread simply finishes it.)
+``budget`` flush happens after the response is posted, and the caller waits for
+none of it: the runtime's thread sends the OTLP/HTTP requests itself
+(``ExportQueue.export_here``) and waits for their answers at most the budget; an
+answer that is late is read by the export thread, which the request is handed to
+(never abandoned, never sent twice).
 """
 
 from __future__ import annotations

@@ -121,6 +121,11 @@ class LazyExporter:
     def export(self, batch: Any) -> Any:
         return self._get().export(batch)
 
+    @property
+    def ready(self) -> bool:
+        """The real exporter is built (its imports done)."""
+        return self._exporter is not None
+
     def resolve(self) -> Any:
         """The real exporter (built now if it was not yet)."""
         return self._get()
@@ -231,10 +236,26 @@ class OTLPLogSink:
             max_batch_size=max_export_batch_size,
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(self, "export", exc),
+            start_export=self._start_export,
         )
 
     def emit(self, event: Mapping[str, Any]) -> None:
         self.queue.put(event)  # events are not changed after emit
+
+    def _start_export(self, batch: list[dict[str, Any]], send_within_s: float) -> Any:
+        """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
+        None while the exporter is not built yet or cannot (the worker exports)."""
+        if not self._lean or not getattr(self.exporter, "ready", True):
+            return None
+        from fnlens.exporters import otlp_wire
+        from fnlens.exporters.logrecords import scope
+
+        real = self.exporter.resolve() if hasattr(self.exporter, "resolve") else self.exporter
+        data = otlp_wire.logs_request(batch, self._resource, scope())
+        return otlp_wire.start_raw_export(real, data, send_within_s)
+
+    def export_here(self, send_within_s: float) -> Any:
+        return self.queue.export_here(send_within_s)
 
     def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
         real = self.exporter.resolve() if hasattr(self.exporter, "resolve") else self.exporter

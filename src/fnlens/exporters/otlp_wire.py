@@ -308,8 +308,89 @@ def lean_transport_ok(endpoint: str, signal: str) -> bool:
     return True
 
 
+class _Incomplete(Exception):
+    """The bytes at hand end before the HTTP response does."""
+
+
+def _incomplete() -> bytes:
+    raise _Incomplete
+
+
+def _closed() -> bytes:
+    raise ConnectionError("the collector closed the connection")
+
+
+def parse_response(
+    buffer: bytes, more: Any
+) -> tuple[int, str, tuple[tuple[str, str], ...], bytes, bool, bytes]:
+    """One HTTP/1.1 response from ``buffer``, calling ``more()`` for further bytes:
+    (status, reason, headers, body, close, the bytes after it)."""
+    while b"\r\n\r\n" not in buffer:
+        buffer += more()
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, _, status_reason = status_line.partition(" ")
+    code, _, reason = status_reason.partition(" ")
+    status = int(code)
+    header_map = []
+    length: int | None = None
+    chunked = False
+    close = version == "HTTP/1.0"
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        header_map.append((name, value))
+        lower = name.lower()
+        if lower == "content-length":
+            length = int(value)
+        elif lower == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+        elif lower == "connection":
+            close = "close" in value.lower() or (
+                version == "HTTP/1.0" and "keep-alive" not in value.lower()
+            )
+    if status in (204, 304) or 100 <= status < 200:
+        length, chunked = 0, False
+    if chunked:
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                rest += more()
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while b"\r\n" not in rest:  # trailers end with an empty line
+                    rest += more()
+                while not rest.startswith(b"\r\n"):
+                    _, _, rest = rest.partition(b"\r\n")
+                    while b"\r\n" not in rest:
+                        rest += more()
+                rest = rest[2:]
+                break
+            while len(rest) < size + 2:
+                rest += more()
+            body += rest[:size]
+            rest = rest[size + 2 :]
+    elif length is None:  # until the server closes the connection
+        close = True
+        parts = [rest]
+        while True:
+            try:
+                chunk = more()
+            except ConnectionError:
+                break
+            parts.append(chunk)
+        body, rest = b"".join(parts), b""
+    else:
+        while len(rest) < length:
+            rest += more()
+        body, rest = rest[:length], rest[length:]
+    return status, reason, tuple(header_map), body, close, rest
+
+
 def socket_transport() -> Any:
     """A :class:`SocketTransport` (the SDK base class is imported here, lazily)."""
+    import select
     import socket
     from dataclasses import dataclass
 
@@ -333,7 +414,10 @@ def socket_transport() -> Any:
     class SocketTransport(BaseHTTPTransport):
         """HTTP/1.1 over one socket kept alive between exports, with a minimal parser
         (``http.client`` parses every response's headers with the email package: tens of
-        microseconds of GIL time per export, which the handler's thread waits for)."""
+        microseconds of GIL time per export, which the handler's thread waits for).
+
+        Besides the SDK's ``request``, :meth:`begin` sends a request whose answer is
+        read later, by :class:`InFlight` — from another thread if need be."""
 
         def __init__(self) -> None:
             self._sock: socket.socket | None = None
@@ -351,6 +435,37 @@ def socket_transport() -> Any:
                 target = self._urls[url] = (addr, path, parts.netloc)
             return target
 
+        def _build(
+            self, method: str, url: str, headers: dict[str, str] | None, data: bytes | None
+        ) -> tuple[tuple[str, int], bytes]:
+            addr, path, netloc = self._target(url)
+            body = data or b""
+            lines = [f"{method} {path} HTTP/1.1", f"Host: {netloc}"]
+            lines.append(f"Content-Length: {len(body)}")
+            for key, value in (headers or {}).items():
+                key, value = str(key), str(value)
+                if any(c in key or c in value for c in "\r\n\0") or ":" in key:
+                    raise ValueError(f"invalid HTTP header {key!r}")
+                lines.append(f"{key}: {value}")
+            return addr, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+        def _send(self, addr: tuple[str, int], request: bytes, within: float | None) -> Any:
+            """Connect (or reuse the kept-alive socket) and send; each step gets the time
+            left of the request, and at most ``within`` seconds."""
+            left = self._left()
+            if within is not None:
+                left = within if left is None else min(left, within)
+            sock = self._sock
+            if sock is None or self._addr != addr:
+                self.close()
+                sock = socket.create_connection(addr, timeout=left)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._sock, self._addr = sock, addr
+            else:
+                sock.settimeout(left)
+            sock.sendall(request)
+            return sock
+
         def request(
             self,
             method: str,
@@ -361,16 +476,7 @@ def socket_transport() -> Any:
             data: bytes | None = None,
         ) -> BaseHTTPResult:
             try:
-                addr, path, netloc = self._target(url)
-                body = data or b""
-                lines = [f"{method} {path} HTTP/1.1", f"Host: {netloc}"]
-                lines.append(f"Content-Length: {len(body)}")
-                for key, value in (headers or {}).items():
-                    key, value = str(key), str(value)
-                    if any(c in key or c in value for c in "\r\n\0") or ":" in key:
-                        raise ValueError(f"invalid HTTP header {key!r}")
-                    lines.append(f"{key}: {value}")
-                request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+                addr, request = self._build(method, url, headers, data)
             except Exception as exc:  # not a connection error: the SDK does not retry
                 return Result(error=exc)
             # the request as a whole ends by the timeout (OTEL_EXPORTER_OTLP_TIMEOUT is
@@ -378,22 +484,89 @@ def socket_transport() -> Any:
             # collector that trickles its answer cannot hold an export thread longer
             self._deadline = None if timeout is None else time.perf_counter() + timeout
             try:
-                sock = self._sock
-                if sock is None or self._addr != addr:
-                    self.close()
-                    sock = socket.create_connection(addr, timeout=self._left())
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    self._sock, self._addr = sock, addr
-                else:
-                    sock.settimeout(self._left())
-                sock.sendall(request)
-                status, reason, header_map, content, close = self._response(sock)
+                sock = self._send(addr, request, None)
             except Exception as exc:
                 self.close()
                 return Result(error=exc)
+            return self._read(sock)
+
+        def begin(
+            self,
+            url: str,
+            *,
+            headers: dict[str, str] | None,
+            timeout: float | None,
+            data: bytes,
+            send_within: float,
+        ) -> Any:
+            """POST ``data`` now and return its :class:`InFlight` answer; a ``Result``
+            with the error when it could not be sent within ``send_within`` seconds
+            (the connection is closed then: nothing half-sent is ever completed)."""
+            try:
+                addr, request = self._build("POST", url, headers, data)
+            except Exception as exc:
+                return Result(error=exc)
+            self._deadline = None if timeout is None else time.perf_counter() + timeout
+            try:
+                sock = self._send(addr, request, send_within)
+            except Exception as exc:
+                self.close()
+                return Result(error=exc)
+            return InFlight(self, sock)
+
+        def _read(self, sock: socket.socket) -> BaseHTTPResult:
+            """The answer, read until the request's deadline."""
+            try:
+                status, reason, header_map, content, close, rest = parse_response(
+                    self._buffer, lambda: self._recv(sock)
+                )
+            except Exception as exc:
+                self.close()
+                return Result(error=exc)
+            self._buffer = b"" if close else rest
             if close:
                 self.close()
             return Result(status_code=status, reason=reason, body=content, header_map=header_map)
+
+        def _ready(self, sock: socket.socket, timeout_s: float) -> BaseHTTPResult | None:
+            """The answer if it is complete within ``timeout_s``; otherwise None. What
+            arrived so far stays in the buffer, where :meth:`_read` goes on from."""
+            deadline = time.perf_counter() + max(0.0, timeout_s)
+            closed = False
+            while True:
+                try:
+                    status, reason, header_map, content, close, rest = parse_response(
+                        self._buffer, _closed if closed else _incomplete
+                    )
+                except _Incomplete:
+                    pass
+                except Exception as exc:  # malformed, or closed before its end
+                    self.close()
+                    return Result(error=exc)
+                else:
+                    self._buffer = b"" if close else rest
+                    if close:
+                        self.close()
+                    return Result(
+                        status_code=status, reason=reason, body=content, header_map=header_map
+                    )
+                try:
+                    left = deadline - time.perf_counter()
+                    if not select.select([sock], [], [], max(0.0, left))[0]:
+                        return None
+                    sock.settimeout(0.0)
+                    chunk = sock.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    if deadline <= time.perf_counter():
+                        return None
+                    continue
+                except Exception as exc:
+                    self.close()
+                    return Result(error=exc)
+                if chunk:
+                    self._buffer += chunk
+                else:
+                    closed = True  # the answer ends here, or is cut short
 
         def _left(self) -> float | None:
             """Seconds left for this request (None: no limit); raises once it is over."""
@@ -406,80 +579,11 @@ def socket_transport() -> Any:
             return left
 
         def _recv(self, sock: socket.socket) -> bytes:
-            if self._deadline is not None:
-                sock.settimeout(self._left())
+            sock.settimeout(self._left())
             chunk = sock.recv(65536)
             if not chunk:
                 raise ConnectionError("the collector closed the connection")
             return chunk
-
-        def _response(
-            self, sock: socket.socket
-        ) -> tuple[int, str, tuple[tuple[str, str], ...], bytes, bool]:
-            buffer = self._buffer
-            while b"\r\n\r\n" not in buffer:
-                buffer += self._recv(sock)
-            head, _, rest = buffer.partition(b"\r\n\r\n")
-            status_line, *header_lines = head.decode("latin-1").split("\r\n")
-            version, _, status_reason = status_line.partition(" ")
-            code, _, reason = status_reason.partition(" ")
-            status = int(code)
-            header_map = []
-            length: int | None = None
-            chunked = False
-            close = version == "HTTP/1.0"
-            for line in header_lines:
-                name, _, value = line.partition(":")
-                name, value = name.strip(), value.strip()
-                header_map.append((name, value))
-                lower = name.lower()
-                if lower == "content-length":
-                    length = int(value)
-                elif lower == "transfer-encoding" and "chunked" in value.lower():
-                    chunked = True
-                elif lower == "connection":
-                    close = "close" in value.lower() or (
-                        version == "HTTP/1.0" and "keep-alive" not in value.lower()
-                    )
-            if status in (204, 304) or 100 <= status < 200:
-                length, chunked = 0, False
-            if chunked:
-                body = b""
-                while True:
-                    while b"\r\n" not in rest:
-                        rest += self._recv(sock)
-                    size_line, _, rest = rest.partition(b"\r\n")
-                    size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        while b"\r\n" not in rest:  # trailers end with an empty line
-                            rest += self._recv(sock)
-                        while not rest.startswith(b"\r\n"):
-                            _, _, rest = rest.partition(b"\r\n")
-                            while b"\r\n" not in rest:
-                                rest += self._recv(sock)
-                        rest = rest[2:]
-                        break
-                    while len(rest) < size + 2:
-                        rest += self._recv(sock)
-                    body += rest[:size]
-                    rest = rest[size + 2 :]
-            elif length is None:  # until the server closes the connection
-                close = True
-                parts = [rest]
-                while True:
-                    if self._deadline is not None:
-                        sock.settimeout(self._left())
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    parts.append(chunk)
-                body, rest = b"".join(parts), b""
-            else:
-                while len(rest) < length:
-                    rest += self._recv(sock)
-                body, rest = rest[:length], rest[length:]
-            self._buffer = b"" if close else rest
-            return status, reason, tuple(header_map), body, close
 
         def close(self) -> None:
             sock, self._sock = self._sock, None
@@ -493,6 +597,22 @@ def socket_transport() -> Any:
         def is_connection_error(self, exception: Exception | None) -> bool:
             # refused, reset, closed mid-response; not a timeout (as the requests transport)
             return isinstance(exception, (ConnectionError, socket.gaierror))
+
+    class InFlight:
+        """A sent request's answer: ``ready`` looks (not blocking past its timeout, not
+        consuming a partial answer); ``result`` reads it until the request's deadline."""
+
+        __slots__ = ("_sock", "_transport")
+
+        def __init__(self, transport: SocketTransport, sock: socket.socket) -> None:
+            self._transport = transport
+            self._sock = sock
+
+        def ready(self, timeout_s: float) -> BaseHTTPResult | None:
+            return self._transport._ready(self._sock, timeout_s)
+
+        def result(self) -> BaseHTTPResult:
+            return self._transport._read(self._sock)
 
     return SocketTransport()
 
@@ -508,6 +628,75 @@ def raw_export(exporter: Any, data: bytes) -> bool | None:
     if limit > 0 and len(data) > limit:
         return False
     return bool(send(data).success)
+
+
+# statuses the OTLP specification says to retry (with backoff)
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+class RawExport:
+    """An OTLP/HTTP export whose request is on the wire (:func:`start_raw_export`),
+    for :meth:`fnlens.exporters.queue.ExportQueue.export_here`: ``wait`` on the
+    thread that sent it, ``finish`` on the export thread it may be handed to."""
+
+    __slots__ = ("_client", "_in_flight")
+
+    def __init__(self, client: Any, in_flight: Any) -> None:
+        self._client = client
+        self._in_flight = in_flight
+
+    def wait(self, timeout_s: float) -> str | None:
+        """The outcome if the answer is complete within ``timeout_s``, else None."""
+        result = self._in_flight.ready(timeout_s)
+        return None if result is None else self._outcome(result)
+
+    def finish(self) -> str:
+        """The outcome, reading the answer until the export's timeout."""
+        return self._outcome(self._in_flight.result())
+
+    def _outcome(self, result: Any) -> str:
+        from fnlens.exporters.queue import FAILED, OK, RETRY
+
+        status = result.status_code
+        if status is not None and 200 <= status < 400:
+            return OK
+        if status in RETRYABLE_STATUS or (
+            status is None and self._client._transport.is_connection_error(result.error)
+        ):
+            return RETRY  # the export thread sends it again, with the SDK's retries
+        self._client._logger.error(  # as the SDK's client says it
+            "Failed to export %s batch code: %s, reason: %s",
+            self._client._kind,
+            status,
+            result.reason or result.error or "unknown",
+        )
+        return FAILED
+
+
+def start_raw_export(exporter: Any, data: bytes, send_within_s: float) -> Any:
+    """Send serialized bytes now, without waiting for the answer: a :class:`RawExport`;
+    ``"retry"`` when they could not be sent within ``send_within_s`` (the export thread
+    sends them, retries included); ``"failed"`` for a request over the size limit;
+    None when the exporter's client is not the lean socket transport."""
+    from fnlens.exporters.queue import FAILED, RETRY
+
+    client = getattr(exporter, "_client", None)
+    transport = getattr(client, "_transport", None)
+    begin = getattr(transport, "begin", None)
+    if begin is None or getattr(exporter, "_shutdown", False):
+        return None
+    try:
+        endpoint, headers, timeout = client._endpoint, client._headers, client._timeout
+        body = client._compress(data)
+    except AttributeError:  # another SDK version: the SDK path
+        return None
+    limit = getattr(exporter, "_max_request_size", 0) or 0
+    if limit > 0 and len(data) > limit:
+        return FAILED
+    sent = begin(endpoint, headers=headers, timeout=timeout, data=body, send_within=send_within_s)
+    if not hasattr(sent, "ready"):
+        return RETRY
+    return RawExport(client, sent)
 
 
 def usable(exporter: Any) -> bool:

@@ -5,6 +5,11 @@ these: the handler's thread only appends to a deque (a few hundred
 nanoseconds); a daemon worker exports in batches. ``flush(timeout_s)`` waits at
 most ``timeout_s`` — never for a slow or dead backend beyond that. Items that
 do not fit (queue full) or whose export failed are counted in ``dropped()``.
+
+After the Lambda response, when nobody waits, the runtime's thread may send a
+batch itself (:meth:`ExportQueue.export_here`): no export thread is woken and
+requests to several exporters travel at once. Whatever is not answered within
+the budget is handed to the worker, which finishes it — never lost.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 ExportFn = Callable[[Sequence[Any]], bool]
+# Outcomes of an export started on the caller's thread (see ExportQueue.export_here)
+OK, FAILED, RETRY = "ok", "failed", "retry"
 _ALL: weakref.WeakSet[ExportQueue] = weakref.WeakSet()
 FAILING_AFTER = 3  # consecutive failed exports after which flushes stop waiting
 
@@ -38,9 +45,14 @@ class ExportQueue:
         max_batch_size: int = 512,
         schedule_delay_s: float = 1.0,
         on_error: Callable[[BaseException], None] | None = None,
+        start_export: Callable[[list[Any], float], Any] | None = None,
     ) -> None:
         self.name = name
         self._export = export
+        # start_export(batch, send_within_s): send ``batch`` now and return an object
+        # with ``wait(timeout_s) -> outcome | None`` and ``finish() -> outcome``; or an
+        # outcome at once (FAILED, RETRY); or None when it cannot (the worker exports)
+        self._start_export = start_export
         self.max_queue_size = max(1, int(max_queue_size))
         self.max_batch_size = max(1, int(max_batch_size))
         self.schedule_delay_s = schedule_delay_s
@@ -59,6 +71,8 @@ class ExportQueue:
         self._gave_up_after = 0.0  # ... and how long that flush had waited
         self._failing = 0  # consecutive failed exports (the backend is down or refusing)
         self._thread: threading.Thread | None = None
+        # (batch, started export or None) the worker is to finish, or export in full
+        self._handoff: tuple[list[Any], Any] | None = None
         _ALL.add(self)
 
     # hot path ---------------------------------------------------------------
@@ -128,22 +142,97 @@ class ExportQueue:
         try:
             ok = bool(self._export(batch))
         except Exception as exc:
-            if self._on_error is not None:
-                try:
-                    self._on_error(exc)
-                except Exception:
-                    pass
+            self._report(exc)
         finally:
-            with self._cond:
-                if ok:
-                    self._exported += len(batch)
-                    self._failing = 0
-                else:
-                    self._dropped += len(batch)
-                    self._failing += 1
-                self._in_flight = 0
-                self._exporting = False
-                self._cond.notify_all()
+            self._settle(len(batch), ok)
+
+    def _settle(self, count: int, ok: bool) -> None:
+        """Account for the batch in flight; the queue is free for the next export."""
+        with self._cond:
+            if ok:
+                self._exported += count
+                self._failing = 0
+            else:
+                self._dropped += count
+                self._failing += 1
+            self._in_flight = 0
+            self._exporting = False
+            self._cond.notify_all()
+
+    def _report(self, exc: BaseException) -> None:
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception:
+                pass
+
+    # exporting on the caller's thread ----------------------------------------------
+    def export_here(self, send_within_s: float) -> InlineExport | None:
+        """Take the next batch and send it from this thread; None when there is nothing
+        to send here (empty, an export already under way, a failing backend, or an
+        exporter that cannot start one): ``flush`` covers those.
+
+        For the runtime's thread after the Lambda response, where nobody waits: no
+        export thread is woken, and the requests of several exporters are on the wire
+        at once. ``send_within_s`` bounds connecting and sending; the returned
+        :class:`InlineExport` waits for the answer, and hands the request over to the
+        worker if the answer is late (it is finished there, not abandoned)."""
+        if self._start_export is None:
+            return None
+        with self._cond:
+            if (
+                self._stopping
+                or self._exporting
+                or self._handoff is not None
+                or not self._items
+                or self._failing >= FAILING_AFTER
+            ):
+                return None
+            batch = self._take_batch()
+        try:
+            started = self._start_export(batch, send_within_s)
+        except Exception as exc:
+            self._report(exc)
+            started = RETRY
+        if started is None or started == RETRY:
+            self._hand_over(batch, None)  # the worker exports it, retries included
+            return None
+        if isinstance(started, str):  # OK or FAILED without a request on the wire
+            self._settle(len(batch), started == OK)
+            return None
+        return InlineExport(self, batch, started)
+
+    def _take_batch(self) -> list[Any]:
+        """Move the next batch into flight (the lock is held)."""
+        # in flight before the items leave the deque: flush() reads both unlocked
+        self._in_flight = count = min(self.max_batch_size, len(self._items))
+        batch = [self._items.popleft() for _ in range(count)]
+        if not self._items:
+            self._flush_requested = False
+        self._export_seq += 1
+        self._exporting = True
+        return batch
+
+    def _hand_over(self, batch: list[Any], started: Any) -> None:
+        """Give a batch in flight to the worker: to finish ``started``, or export anew."""
+        with self._cond:
+            self._handoff = (batch, started)
+            self._cond.notify_all()
+        if self._thread is None:
+            self._start()
+
+    def _finish_handoff(self, batch: list[Any], started: Any) -> None:
+        outcome = RETRY
+        if started is not None:
+            try:
+                outcome = started.finish()
+            except Exception as exc:
+                self._report(exc)
+                outcome = FAILED
+        if outcome == RETRY:
+            self._export_batch(batch)  # the whole export again, with the exporter's retries
+        else:
+            self._settle(len(batch), outcome == OK)
 
     def nudge(self) -> None:
         """Ask the worker to export what is queued now, without waiting."""
@@ -191,23 +280,60 @@ class ExportQueue:
 
     def _run(self) -> None:
         while True:
+            started: Any = None
+            handed_over = False
             with self._cond:
-                while not self._stopping and not (
-                    self._items
-                    and (self._flush_requested or len(self._items) >= self.max_batch_size)
-                ):
-                    if not self._cond.wait(self.schedule_delay_s) and self._items:
-                        break  # periodic export
-                if self._stopping:
-                    return
-                # in flight before the items leave the deque: flush() reads both unlocked
-                self._in_flight = count = min(self.max_batch_size, len(self._items))
-                batch = [self._items.popleft() for _ in range(count)]
-                if not self._items:
-                    self._flush_requested = False
-                self._export_seq += 1
-                self._exporting = True
+                due = False  # the schedule delay passed with items queued
+                while True:
+                    if self._handoff is not None:
+                        (batch, started), self._handoff = self._handoff, None
+                        handed_over = True
+                        break
+                    if self._stopping:
+                        return
+                    if (
+                        self._items
+                        and not self._exporting  # (a batch sent from another thread)
+                        and (
+                            due or self._flush_requested or len(self._items) >= self.max_batch_size
+                        )
+                    ):
+                        batch = self._take_batch()
+                        break
+                    due = not self._cond.wait(self.schedule_delay_s) and bool(self._items)
             try:
-                self._export_batch(batch)
+                if handed_over:
+                    self._finish_handoff(batch, started)
+                else:
+                    self._export_batch(batch)
             except BaseException:  # never let the worker die
                 pass
+
+
+class InlineExport:
+    """A batch whose request the caller's thread sent (:meth:`ExportQueue.export_here`)."""
+
+    __slots__ = ("_batch", "_queue", "_started")
+
+    def __init__(self, queue: ExportQueue, batch: list[Any], started: Any) -> None:
+        self._queue = queue
+        self._batch = batch
+        self._started = started
+
+    def wait(self, deadline_perf: float) -> bool:
+        """Wait for the answer until ``deadline_perf`` (``time.perf_counter()``); True
+        when the batch is settled, False when it went to the worker to finish."""
+        queue, batch = self._queue, self._batch
+        try:
+            outcome = self._started.wait(max(0.0, deadline_perf - time.perf_counter()))
+        except Exception as exc:
+            queue._report(exc)
+            outcome = FAILED
+        if outcome is None:  # not answered yet: the worker reads the answer
+            queue._hand_over(batch, self._started)
+            return False
+        if outcome == RETRY:  # e.g. a stale connection, 503: the worker exports it anew
+            queue._hand_over(batch, None)
+            return False
+        queue._settle(len(batch), outcome == OK)
+        return True

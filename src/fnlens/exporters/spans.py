@@ -87,6 +87,7 @@ class BudgetSpanProcessor(SpanProcessor):
             max_batch_size=max_export_batch_size,
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(exporter, "export", exc),
+            start_export=self._start_export,
         )
 
     def _export(self, batch: Sequence[Any]) -> bool:
@@ -104,6 +105,22 @@ class BudgetSpanProcessor(SpanProcessor):
         return exporter.export(spans) == SpanExportResult.SUCCESS
 
     def _export_lean(self, real: Any, batch: Sequence[Any]) -> bool | None:
+        from fnlens.exporters import otlp_wire
+
+        return otlp_wire.raw_export(real, self._lean_request(batch))
+
+    def _start_export(self, batch: list[Any], send_within_s: float) -> Any:
+        """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
+        None while the exporter is not built yet or cannot (the worker exports)."""
+        exporter = self.exporter
+        if not getattr(exporter, "ready", True) or not self._lean or "resource" not in _FAST:
+            return None  # (building the exporter imports the SDK's: not on this thread)
+        from fnlens.exporters import otlp_wire
+
+        real = exporter.resolve() if hasattr(exporter, "resolve") else exporter
+        return otlp_wire.start_raw_export(real, self._lean_request(batch), send_within_s)
+
+    def _lean_request(self, batch: Sequence[Any]) -> bytes:
         """Fast-path spans written as protobuf directly; the rest (spans with links, the
         handler's own SDK spans) through the SDK encoder, in the same request
         (``resource_spans`` is repeated: the bytes concatenate)."""
@@ -120,7 +137,7 @@ class BudgetSpanProcessor(SpanProcessor):
                 if not (type(s) is FastSpan and not s.links)
             ]
             data += encode_spans(rest).SerializePartialToString()
-        return otlp_wire.raw_export(real, data)
+        return data
 
     # SpanProcessor -----------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Any = None) -> None:
@@ -158,6 +175,9 @@ class ProcessorFlushHook:
 
     def flush(self, timeout_s: float) -> None:
         POLICY.flush(self.processor.queue, timeout_s)
+
+    def export_here(self, send_within_s: float) -> Any:
+        return self.processor.queue.export_here(send_within_s)
 
     def dropped(self) -> int:
         return self.processor.queue.dropped()

@@ -450,7 +450,9 @@ class _Instrumented:
         logs.emit_record(record, error, "".join(lines) if lines else "")
         if flush and after_response:
             # nobody waits any more: the record itself goes out in this flush too
-            TELEMETRY.flush(self._flush_budget_s(inv, False, TELEMETRY.after_response_budget_s))
+            TELEMETRY.flush(
+                self._flush_budget_s(inv, False, TELEMETRY.after_response_budget_s), here=True
+            )
         elif timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
         inv.hook_state.clear()

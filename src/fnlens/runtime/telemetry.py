@@ -151,21 +151,56 @@ class Telemetry:
             except Exception as exc:
                 self.report_failure(callback, "after_invocation", exc)
 
-    def flush(self, budget_s: float) -> float:
-        """Flush hooks then sinks, sharing ``budget_s``; returns the milliseconds spent."""
+    def flush(self, budget_s: float, *, here: bool = False) -> float:
+        """Flush hooks then sinks, sharing ``budget_s``; returns the milliseconds spent.
+
+        ``here``: exporters that can (``export_here``) send from this thread first, all
+        of them before any answer is awaited; for the runtime's thread after the
+        response, where no export thread then needs waking. Answers that miss the
+        budget are finished by the export threads."""
         parts = [*self.hooks, *self.sinks]
         if not parts:
             return 0.0
         start = time.perf_counter()
         deadline = start + max(0.0, budget_s)
+        sent: list[Any] = []
+        if here and budget_s > 0:
+            for part in parts:
+                export_here = getattr(part, "export_here", None)
+                if export_here is None:
+                    continue
+                try:
+                    inline = export_here(max(0.0, deadline - time.perf_counter()))
+                except Exception as exc:
+                    self.report_failure(part, "export_here", exc)
+                    continue
+                if inline is not None:
+                    sent.append(inline)
         for part in parts:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break
+            if sent and getattr(part, "export_here", None) is not None:
+                continue  # after the answers below (its queue waits on them)
             try:
                 part.flush(remaining)
             except Exception as exc:
                 self.report_failure(part, "flush", exc)
+        if sent:
+            for inline in sent:
+                try:
+                    inline.wait(deadline)
+                except Exception as exc:
+                    self.report_failure(inline, "wait", exc)
+            for part in parts:  # what was queued meanwhile, or beyond one batch
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                if getattr(part, "export_here", None) is not None:
+                    try:
+                        part.flush(remaining)
+                    except Exception as exc:
+                        self.report_failure(part, "flush", exc)
         return (time.perf_counter() - start) * 1000.0
 
     def dropped(self) -> int:

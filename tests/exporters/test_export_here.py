@@ -1,0 +1,306 @@
+"""After the Lambda response the runtime's thread sends the OTLP requests itself (spans
+and log records both on the wire before either answer is awaited) and hands whatever
+is not answered within the budget to the export thread, which finishes it: nothing is
+lost, nothing is sent twice, and the runtime's thread never waits past the budget."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from otlp_sink import OTLPSink
+from test_after_response import BUDGET_MS, TOLERANCE_MS, RuntimeClient
+
+import fnlens
+from fnlens.exporters import otlp_wire
+from fnlens.exporters.queue import FAILED, OK, RETRY, ExportQueue
+from fnlens.testing import LambdaContext, capture, events
+
+
+@pytest.fixture
+def loop(hook_runtime_client):
+    """awslambdaric's loop in memory: next event, handler, response post (which runs
+    the work deferred to after the response); returns the post times (ms)."""
+    cls = hook_runtime_client(RuntimeClient)
+
+    def run(handler, n: int) -> list[float]:
+        client = cls()
+        posts = []
+        for _ in range(n):
+            request_id = client.wait_next_invocation()
+            handler(events.api_gateway_v2(), LambdaContext(aws_request_id=request_id))
+            start = time.perf_counter()
+            client.post_invocation_result(request_id, b"{}")
+            posts.append((time.perf_counter() - start) * 1000)
+        return posts
+
+    return run
+
+
+def _export_threads_exports(installed, monkeypatch) -> dict[str, list[int]]:
+    """Count the batches each queue's export thread exports the usual way (the first
+    one builds the exporter there; the runtime's thread sends the rest itself)."""
+    counts: dict[str, list[int]] = {}
+    queues = [p.queue for p in installed.span_processors]
+    queues += [s.queue for s in installed.sinks if hasattr(s, "queue")]
+    for queue in queues:
+        seen = counts.setdefault(queue.name, [])
+        original = queue._export
+
+        def counting(batch, original=original, seen=seen):
+            seen.append(len(batch))
+            return original(batch)
+
+        monkeypatch.setattr(queue, "_export", counting)
+    return counts
+
+
+@pytest.mark.e2e
+def test_the_runtime_thread_sends_after_the_response(install, otlp_sink, loop, monkeypatch):
+    installed = install(["otlp"], otlp_endpoint=otlp_sink.endpoint, flush_mode="budget")
+    by_export_thread = _export_threads_exports(installed, monkeypatch)
+
+    @fnlens.instrument(flush_budget_ms=2000)
+    def handler(event, context):
+        fnlens.get_logger().info("work")
+        return {"statusCode": 200}
+
+    with capture() as captured:
+        loop(handler, 6)
+    assert len(otlp_sink.spans) == 6
+    assert [log["body"] for log in otlp_sink.logs] == ["work", "invocation"] * 6
+    assert otlp_sink.requests == 12  # one request per signal and invocation
+    # only the first batch of each signal went through an export thread
+    assert sorted(len(v) for v in by_export_thread.values()) == [1, 1], by_export_thread
+    assert all(r["telemetry_dropped"] == 0 for r in captured.records)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("backend", ["slow", "refusing", "split"])
+def test_late_or_refused_answers_are_finished_by_the_export_thread(install, loop, backend):
+    """A backend answering after the budget, one answering 503 at first, and one whose
+    answer arrives in two pieces: every span and log record arrives exactly once, no
+    drop is counted, and the runtime's thread waits at most the budget."""
+    sink = OTLPSink(
+        delay_s=0.15 if backend == "slow" else 0.0,
+        refuse=3 if backend == "refusing" else 0,
+        split_answer_s=0.005 if backend == "split" else 0.0,
+    ).start()
+    try:
+        install(["otlp"], otlp_endpoint=sink.endpoint, otlp_timeout_s=5, flush_mode="budget")
+
+        @fnlens.instrument(flush_budget_ms=BUDGET_MS)
+        def handler(event, context):
+            fnlens.get_logger().info("work", n=context.aws_request_id)
+            return {"statusCode": 200}
+
+        with capture():
+            posts = loop(handler, 8)
+        fnlens.flush(10.0)
+        assert sink.wait_for(lambda s: len(s.spans) >= 8 and len(s.logs) >= 16)
+        time.sleep(0.2)  # anything sent twice would arrive by now
+        assert sorted(s["attributes"]["faas.invocation_id"] for s in sink.spans) == [
+            f"r{i}" for i in range(1, 9)
+        ]
+        assert len(sink.logs) == 16
+        assert sorted(log["attributes"]["n"] for log in sink.logs if "n" in log["attributes"]) == [
+            f"r{i}" for i in range(1, 9)
+        ]
+        from fnlens.runtime.telemetry import TELEMETRY
+
+        assert TELEMETRY.dropped() == 0
+        assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
+        if backend == "refusing":
+            assert sink.refused == 3
+    finally:
+        sink.stop()
+
+
+@pytest.mark.e2e
+def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
+    with socket.socket() as placeholder:  # a port nothing listens on
+        placeholder.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{placeholder.getsockname()[1]}"
+    install(["otlp"], otlp_endpoint=endpoint, otlp_timeout_s=1, flush_mode="budget")
+    sentinel = {"statusCode": 200, "body": "unchanged"}
+
+    @fnlens.instrument(flush_budget_ms=BUDGET_MS)
+    def handler(event, context):
+        fnlens.get_logger().info("work")
+        return sentinel
+
+    results = []
+    with capture() as captured:
+        posts = loop(lambda e, c: results.append(handler(e, c)), 6)
+    assert results == [sentinel] * 6
+    assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
+    assert len(captured.records) == 6
+    fnlens.flush(3.0)
+    from fnlens.runtime.telemetry import TELEMETRY
+
+    assert TELEMETRY.dropped() > 0  # counted, not hidden
+
+
+# the queue's side, with a scripted exporter --------------------------------------------
+class Scripted:
+    """A started export whose answer comes when the test says so."""
+
+    def __init__(self, outcome: str | None, final: str = OK) -> None:
+        self.outcome, self.final = outcome, final
+        self.finished_on: list[str] = []
+
+    def wait(self, timeout_s: float) -> str | None:
+        return self.outcome
+
+    def finish(self) -> str:
+        self.finished_on.append(threading.current_thread().name)
+        return self.final
+
+
+def _queue(start_export, exported: list) -> ExportQueue:
+    def export(batch):
+        exported.append(list(batch))
+        return True
+
+    return ExportQueue("scripted", export, start_export=start_export, schedule_delay_s=30)
+
+
+def test_an_answered_export_settles_on_the_calling_thread():
+    exported: list = []
+    started = Scripted(OK)
+    queue = _queue(lambda batch, s: started, exported)
+    queue.put("a")
+    queue.put("b")
+    inline = queue.export_here(0.01)
+    assert inline is not None and inline.wait(time.perf_counter() + 0.01)
+    assert (queue.exported(), queue.dropped(), queue.pending(), exported) == (2, 0, 0, [])
+    assert started.finished_on == []
+    queue.shutdown(1)
+
+
+def test_an_unanswered_export_is_finished_by_the_worker_and_blocks_the_next():
+    exported: list = []
+    started = Scripted(None, final=OK)
+    queue = _queue(lambda batch, s: started, exported)
+    queue.put("a")
+    inline = queue.export_here(0.01)
+    assert inline is not None
+    queue.put("b")
+    assert queue.export_here(0.01) is None  # one export at a time
+    assert not inline.wait(time.perf_counter())  # handed over
+    assert queue.flush(5)
+    assert started.finished_on == ["fnlens-export-scripted"]
+    assert queue.exported() == 2 and queue.dropped() == 0
+    assert exported == [["b"]]  # "a" was finished, never sent again
+    queue.shutdown(1)
+
+
+@pytest.mark.parametrize(
+    "start, wait, expected",
+    [
+        (RETRY, None, {"exported": [["a"]], "ok": 1, "dropped": 0}),  # could not send
+        (None, None, {"exported": [["a"]], "ok": 1, "dropped": 0}),  # cannot here
+        (FAILED, None, {"exported": [], "ok": 0, "dropped": 1}),  # e.g. over the size limit
+        ("scripted", RETRY, {"exported": [["a"]], "ok": 1, "dropped": 0}),  # 503
+        ("scripted", FAILED, {"exported": [], "ok": 0, "dropped": 1}),  # 400
+    ],
+)
+def test_every_outcome_is_accounted_for_once(start, wait, expected):
+    exported: list = []
+    queue = _queue(lambda batch, s: Scripted(wait) if start == "scripted" else start, exported)
+    queue.put("a")
+    inline = queue.export_here(0.01)
+    if inline is not None:
+        inline.wait(time.perf_counter() + 0.01)
+    assert queue.flush(5)
+    assert exported == expected["exported"]
+    assert (queue.exported(), queue.dropped()) == (expected["ok"], expected["dropped"])
+    queue.shutdown(1)
+
+
+# the transport's side: answers read without blocking, resumable ---------------------
+class ScriptedServer:
+    """Accepts one connection; answers each request with the byte pieces given."""
+
+    def __init__(self, answers: list[list[bytes]], gap_s: float = 0.0) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1/traces"
+        self.answers, self.gap_s = answers, gap_s
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        conn.settimeout(5)
+        with conn:
+            for pieces in self.answers:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                for piece in pieces:
+                    conn.sendall(piece)
+                    time.sleep(self.gap_s)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_an_answer_in_pieces_is_read_on_across_threads():
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    server = ScriptedServer([[head, b"he", b"llo"], [head + b"world"]], gap_s=0.05)
+    transport = otlp_wire.socket_transport()
+    try:
+        sent = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
+        first = sent.ready(0.0)
+        assert first is None  # nothing yet: not waited for
+        assert sent.ready(0.02) is None  # the head, maybe part of the body: kept
+        result = sent.result()  # as the export thread finishes it
+        assert (result.status_code, result.content()) == (200, b"hello")
+        # the kept-alive connection is in step for the next request
+        again = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
+        answer = again.ready(2.0)
+        assert (answer.status_code, answer.content()) == (200, b"world")
+    finally:
+        transport.close()
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "pieces, status, body",
+    [
+        ([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], 200, b"ok"),
+        (
+            [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"2\r\nok\r\n0\r\n\r\n"],
+            200,
+            b"ok",
+        ),
+        ([b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"], 503, b""),
+        ([b"HTTP/1.0 200 OK\r\n\r\n", b"until close"], 200, b"until close"),
+    ],
+)
+def test_answers_of_every_framing_are_read_whole(pieces, status, body):
+    server = ScriptedServer([pieces], gap_s=0.01)
+    transport = otlp_wire.socket_transport()
+    try:
+        sent = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
+        deadline = time.monotonic() + 5
+        result = None
+        while result is None and time.monotonic() < deadline:
+            result = sent.ready(0.05)
+        assert (result.status_code, result.content()) == (status, body)
+    finally:
+        transport.close()
+        server.close()
+
+
+def test_a_request_that_cannot_be_sent_in_time_is_retried_elsewhere():
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{placeholder.getsockname()[1]}/v1/traces"
+    transport = otlp_wire.socket_transport()
+    sent = transport.begin(url, headers={}, timeout=5, data=b"x", send_within=0.5)
+    assert not hasattr(sent, "ready") and transport.is_connection_error(sent.error)
