@@ -95,7 +95,7 @@ def test_fast_span_attributes_follow_the_semantic_conventions():
 def test_fast_spans_encode_like_the_sdk(parent, tracestate, error):
     spans.set_fast_span_resource(RESOURCE)
     batch = [_fast(parent, tracestate, error), _fast(None)]
-    lean = otlp_wire.spans_request(batch, RESOURCE, spans._FAST["scope"])
+    lean = otlp_wire.spans_request(batch, RESOURCE, spans.fast_span_heads()[1])
     sdk = encode_spans([spans.to_readable(s) for s in batch])
     assert ExportTraceServiceRequest.FromString(lean) == sdk
 
@@ -104,7 +104,7 @@ def test_span_attribute_values_of_every_type_encode_like_the_sdk():
     spans.set_fast_span_resource(RESOURCE)
     span = _fast("fedcba9876543210")
     span._attributes = dict(ATTRS)  # the encoder's input, whatever the record held
-    lean = otlp_wire.spans_request([span], RESOURCE, spans._FAST["scope"])
+    lean = otlp_wire.spans_request([span], RESOURCE, spans.fast_span_heads()[1])
     assert ExportTraceServiceRequest.FromString(lean) == encode_spans([spans.to_readable(span)])
 
 
@@ -112,7 +112,7 @@ def test_status_message_without_error_and_zero_flags():
     spans.set_fast_span_resource(RESOURCE)
     span = _fast("fedcba9876543210")
     span.status_code, span.status_message = 2, "HTTP 503"
-    lean = otlp_wire.spans_request([span], RESOURCE, spans._FAST["scope"])
+    lean = otlp_wire.spans_request([span], RESOURCE, spans.fast_span_heads()[1])
     assert ExportTraceServiceRequest.FromString(lean) == encode_spans([spans.to_readable(span)])
 
 

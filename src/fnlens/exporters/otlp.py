@@ -226,7 +226,9 @@ class OTLPLogSink:
         schedule_delay_s: float = 1.0,
     ) -> None:
         self.exporter = exporter
-        self._resource = resource
+        # an SDK Resource, or a function that builds it (on the export thread)
+        self._resource_factory = resource if callable(resource) else (lambda: resource)
+        self._resource_built: Any = None
         self._factory: Any = None  # LogRecordFactory, built on the export thread
         self._lean: bool | None = None  # protobuf written directly (otlp_wire)
         self.queue = ExportQueue(
@@ -242,11 +244,20 @@ class OTLPLogSink:
     def emit(self, event: Mapping[str, Any]) -> None:
         self.queue.put(event)  # events are not changed after emit
 
+    @property
+    def _resource(self) -> Any:
+        resource = self._resource_built
+        if resource is None:
+            resource = self._resource_built = self._resource_factory()
+        return resource
+
     def _start_export(self, batch: list[dict[str, Any]], send_within_s: float) -> Any:
         """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
         None while the exporter is not built yet or cannot (the worker exports)."""
         if not self._lean or not getattr(self.exporter, "ready", True):
             return None
+        if self._resource_built is None:
+            return None  # (the first export builds it, on the export thread)
         from fnlens.exporters import otlp_wire
         from fnlens.exporters.logrecords import scope
 

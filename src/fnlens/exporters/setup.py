@@ -184,7 +184,7 @@ def configure_exporters(
                         config = otlp.resolve("logs", **common)
                         sink = otlp.OTLPLogSink(
                             otlp.lazy_log_exporter(config),
-                            sdk_resource(),
+                            sdk_resource,  # built on the export thread (SDK import)
                             **batch_options(env, "OTEL_BLRP"),
                         )
                         installed.sinks.append(sink)

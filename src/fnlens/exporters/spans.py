@@ -5,15 +5,18 @@ ignores its timeout while the exporter blocks (up to ``OTEL_EXPORTER_OTLP_TIMEOU
 10 s). ``BudgetSpanProcessor`` keeps the export on its worker: the caller waits at
 most what :class:`fnlens.exporters.flushing.FlushPolicy` allows, queues are
 bounded and every span that is not exported is counted as dropped.
+
+The OpenTelemetry SDK is not imported here: on the fast path invocation spans never
+become SDK objects on the runtime's thread, and the SDK's types are needed only on
+the export thread (``to_readable``, the SDK encoder) or by an SDK provider that
+hands spans in (duck-typed: ``on_start`` / ``_on_ending`` / ``on_end``).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
-
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from fnlens._version import __version__
 from fnlens.exporters.flushing import POLICY
@@ -22,19 +25,36 @@ from fnlens.runtime.telemetry import TELEMETRY
 from fnlens.runtime.tracing import FastSpan, parse_tracestate
 
 _FAST: dict[str, Any] = {}
+_FAST_LOCK = threading.Lock()
 
 
 def set_fast_span_resource(resource: Any) -> None:
-    """The resource invocation spans recorded on the fast path are exported with."""
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    """The resource invocation spans recorded on the fast path are exported with: an
+    SDK ``Resource``, or a function that builds it (called once, on the export thread,
+    so that the SDK is not imported during the function's init)."""
+    _FAST.clear()
+    _FAST["resource_factory"] = resource if callable(resource) else (lambda: resource)
 
-    _FAST["resource"] = resource
-    _FAST["scope"] = InstrumentationScope("fnlens", __version__)
+
+def fast_span_heads() -> tuple[Any, Any] | None:
+    """(resource, instrumentation scope) of fast-path spans; None when not set."""
+    heads = _FAST.get("heads")
+    if heads is None:
+        factory = _FAST.get("resource_factory")
+        if factory is None:
+            return None
+        with _FAST_LOCK:
+            heads = _FAST.get("heads")
+            if heads is None:
+                from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+                heads = _FAST["heads"] = (factory(), InstrumentationScope("fnlens", __version__))
+    return heads
 
 
-def to_readable(fast: FastSpan) -> ReadableSpan:
+def to_readable(fast: FastSpan) -> Any:
     """A fast-path invocation span as the SDK span the exporters expect (export thread)."""
-    from opentelemetry.sdk.trace import Event
+    from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
     flags = TraceFlags(TraceFlags.SAMPLED if fast.sampled else 0)
@@ -51,11 +71,12 @@ def to_readable(fast: FastSpan) -> ReadableSpan:
         if fast.status_code == 2
         else Status(StatusCode.UNSET)
     )
+    resource, scope = fast_span_heads() or (None, None)
     return ReadableSpan(
         name=fast.name,
         context=context,
         parent=parent,
-        resource=_FAST.get("resource"),
+        resource=resource,
         attributes=dict(fast.attributes),
         events=[Event(name, attrs, ts) for name, ts, attrs in fast.events],
         links=tuple(fast.links or ()),
@@ -63,16 +84,19 @@ def to_readable(fast: FastSpan) -> ReadableSpan:
         status=status,
         start_time=fast.start_ns,
         end_time=fast.end_ns,
-        instrumentation_scope=_FAST.get("scope"),
+        instrumentation_scope=scope,
     )
 
 
-class BudgetSpanProcessor(SpanProcessor):
-    """Queue finished sampled spans; export them in batches on a background thread."""
+class BudgetSpanProcessor:
+    """Queue finished sampled spans; export them in batches on a background thread.
+
+    A span processor by shape (``on_start``, ``_on_ending``, ``on_end``, ``force_flush``,
+    ``shutdown``), not by base class: the SDK is not imported to define it."""
 
     def __init__(
         self,
-        exporter: SpanExporter,
+        exporter: Any,
         *,
         max_queue_size: int = 2048,
         max_export_batch_size: int = 512,
@@ -97,10 +121,12 @@ class BudgetSpanProcessor(SpanProcessor):
             from fnlens.exporters import otlp_wire
 
             self._lean = otlp_wire.usable(real)
-        if self._lean and "resource" in _FAST:
+        if self._lean and "resource_factory" in _FAST:
             sent = self._export_lean(real, batch)
             if sent is not None:
                 return sent
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
         spans = [to_readable(s) if type(s) is FastSpan else s for s in batch]
         return exporter.export(spans) == SpanExportResult.SUCCESS
 
@@ -113,7 +139,7 @@ class BudgetSpanProcessor(SpanProcessor):
         """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
         None while the exporter is not built yet or cannot (the worker exports)."""
         exporter = self.exporter
-        if not getattr(exporter, "ready", True) or not self._lean or "resource" not in _FAST:
+        if not getattr(exporter, "ready", True) or not self._lean or "heads" not in _FAST:
             return None  # (building the exporter imports the SDK's: not on this thread)
         from fnlens.exporters import otlp_wire
 
@@ -127,7 +153,8 @@ class BudgetSpanProcessor(SpanProcessor):
         from fnlens.exporters import otlp_wire
 
         fast = [s for s in batch if type(s) is FastSpan and not s.links]
-        data = otlp_wire.spans_request(fast, _FAST["resource"], _FAST["scope"]) if fast else b""
+        resource, scope = fast_span_heads() or (None, None)
+        data = otlp_wire.spans_request(fast, resource, scope) if fast else b""
         if len(fast) < len(batch):
             from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
@@ -139,11 +166,14 @@ class BudgetSpanProcessor(SpanProcessor):
             data += encode_spans(rest).SerializePartialToString()
         return data
 
-    # SpanProcessor -----------------------------------------------------------------
-    def on_start(self, span: Span, parent_context: Any = None) -> None:
+    # span processor -----------------------------------------------------------------
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
         return None
 
-    def on_end(self, span: ReadableSpan) -> None:
+    def _on_ending(self, span: Any) -> None:
+        return None
+
+    def on_end(self, span: Any) -> None:
         context = span.context
         if context is not None and context.trace_flags.sampled:
             self.queue.put(span)

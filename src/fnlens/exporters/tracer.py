@@ -2,46 +2,58 @@
 
 If the application already installed an SDK ``TracerProvider`` fnlens adds its
 processors to it (the application's resource wins); otherwise fnlens installs
-one with the function's FaaS resource. Once the SDK is loaded,
-``fnlens.runtime.tracing`` starts a real SERVER span per invocation.
+its own with the function's FaaS resource. Once the OpenTelemetry API is loaded,
+``fnlens.runtime.tracing`` starts a SERVER span per invocation.
+
+fnlens's own provider is built at its first use: until the application asks it
+for a tracer (or anything else), it is a :class:`DeferredTracerProvider` of the
+OpenTelemetry API, and the SDK is not imported. The invocation spans do not need
+it (the fast path records them as plain data), so a function that creates no
+spans of its own never imports the SDK during its init phase.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
-
-from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from fnlens.exporters.spans import BudgetSpanProcessor
 from fnlens.runtime import ids
 from fnlens.runtime.tracing import trace_id_hint
 
-
-class FnlensIdGenerator(IdGenerator):
-    """Trace ids that are also valid X-Ray ids (epoch seconds first), and that follow the
-    parent policy's choice for a new root (the Lambda X-Ray root when it is not sampled),
-    so spans, records, REPORT lines and X-Ray join on one id."""
-
-    def generate_span_id(self) -> int:
-        return int(ids.new_span_id(), 16)
-
-    def generate_trace_id(self) -> int:
-        return int(trace_id_hint() or ids.new_trace_id(), 16)
-
-
 _lock = threading.Lock()
 
 
-class RouterSpanProcessor(SpanProcessor):
-    """One processor on the provider that fans out to fnlens's processors (removable)."""
+def _id_generator() -> Any:
+    """Trace ids that are also valid X-Ray ids (epoch seconds first), and that follow the
+    parent policy's choice for a new root (the Lambda X-Ray root when it is not sampled),
+    so spans, records, REPORT lines and X-Ray join on one id."""
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    class FnlensIdGenerator(IdGenerator):
+        def generate_span_id(self) -> int:
+            return int(ids.new_span_id(), 16)
+
+        def generate_trace_id(self) -> int:
+            return int(trace_id_hint() or ids.new_trace_id(), 16)
+
+    return FnlensIdGenerator()
+
+
+class RouterSpanProcessor:
+    """One processor on the provider that fans out to fnlens's processors (removable).
+
+    A span processor by shape, as the SDK calls it; no SDK base class to import."""
 
     def __init__(self) -> None:
         self.processors: tuple[BudgetSpanProcessor, ...] = ()
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def _on_ending(self, span: Any) -> None:
         return None
 
     def on_end(self, span: Any) -> None:
@@ -60,20 +72,80 @@ _ROUTER = RouterSpanProcessor()
 _state: dict[str, Any] = {}
 
 
+def _api_provider_class() -> type:
+    from opentelemetry.trace import TracerProvider
+
+    class DeferredTracerProvider(TracerProvider):
+        """fnlens's SDK ``TracerProvider``, built (and the SDK imported) at its first
+        use: ``get_tracer`` or any attribute of the SDK provider (``resource``,
+        ``add_span_processor``…). ``force_flush`` and ``shutdown`` before that concern
+        only fnlens's processors."""
+
+        def __init__(self, resource_factory: Callable[[], Any]) -> None:
+            self._resource_factory = resource_factory
+            self._sdk: Any = None
+            self._build_lock = threading.Lock()
+
+        def sdk_provider(self) -> Any:
+            """The SDK provider (built now if it was not yet)."""
+            sdk = self._sdk
+            if sdk is None:
+                with self._build_lock:
+                    sdk = self._sdk
+                    if sdk is None:
+                        from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
+
+                        sdk = SDKTracerProvider(
+                            resource=self._resource_factory(), id_generator=_id_generator()
+                        )
+                        sdk.add_span_processor(_ROUTER)
+                        self._sdk = sdk
+            return sdk
+
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+            return self.sdk_provider().get_tracer(*args, **kwargs)
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            if self._sdk is not None:
+                return self._sdk.force_flush(timeout_millis)
+            return _ROUTER.force_flush(timeout_millis)
+
+        def shutdown(self) -> None:
+            if self._sdk is not None:
+                self._sdk.shutdown()
+            else:
+                _ROUTER.shutdown()
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_"):  # (attributes not yet set, copy, pickle)
+                raise AttributeError(name)
+            return getattr(self.sdk_provider(), name)
+
+    return DeferredTracerProvider
+
+
+def _sdk_provider_class() -> type | None:
+    """The SDK's ``TracerProvider`` if the SDK is loaded (if it is not, no provider the
+    application installed can be one)."""
+    module = sys.modules.get("opentelemetry.sdk.trace")
+    return getattr(module, "TracerProvider", None)
+
+
 def install_span_exporters(
     exporters: Sequence[Any], resource_factory: Callable[[], Any], **batch: Any
 ) -> list[BudgetSpanProcessor]:
     """Wrap each exporter in a :class:`BudgetSpanProcessor` (``batch``: its queue and
-    batch sizes, schedule delay) and make the SDK provider live."""
+    batch sizes, schedule delay) and make the provider live (fnlens's own, deferred,
+    unless the application installed an SDK provider)."""
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
 
     processors = [BudgetSpanProcessor(exporter, **batch) for exporter in exporters]
     with _lock:
         if not _state.get("installed"):
             provider = trace.get_tracer_provider()
-            if not isinstance(provider, TracerProvider):
-                ours = TracerProvider(resource=resource_factory(), id_generator=FnlensIdGenerator())
+            sdk_class = _sdk_provider_class()
+            if sdk_class is None or not isinstance(provider, sdk_class):
+                ours = _api_provider_class()(resource_factory)
                 trace.set_tracer_provider(ours)
                 provider = trace.get_tracer_provider()  # set only once per process
                 if provider is ours and _fast_path_enabled():
@@ -81,10 +153,13 @@ def install_span_exporters(
                     # tracer on the handler's thread (fnlens.runtime.tracing, fast path)
                     from fnlens.exporters.spans import set_fast_span_resource
 
-                    set_fast_span_resource(ours.resource)
+                    set_fast_span_resource(resource_factory)
                     _state["fast"] = True  # the recorder is set by _sync_recorder below
-            if isinstance(provider, TracerProvider):
-                provider.add_span_processor(_ROUTER)
+                elif provider is ours:
+                    ours.sdk_provider()  # the SDK path: spans through the SDK tracer
+            sdk_class = _sdk_provider_class()
+            if sdk_class is not None and isinstance(provider, sdk_class):
+                provider.add_span_processor(_ROUTER)  # the application's provider
             _state["installed"] = True
             _state["provider"] = provider
             from fnlens.exporters.links import invocation_links

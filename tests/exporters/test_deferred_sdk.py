@@ -1,0 +1,66 @@
+"""fnlens's own TracerProvider is built at its first use: a function whose code creates
+no spans never imports the OpenTelemetry SDK during its init phase, and one that does
+gets the SDK provider, with the function's resource and fnlens's processors, as soon
+as it asks for a tracer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import lambda_env, run_script
+
+SCRIPT = r"""
+import json, sys
+import fnlens
+from fnlens.testing import LambdaContext, events
+
+@fnlens.instrument
+def handler(event, context):
+    if event.get("rawPath") == "/traced":
+        from opentelemetry import trace
+        with trace.get_tracer("app").start_as_current_span("db.query"):
+            pass
+    return {"statusCode": 200}
+
+def sdk_loaded():
+    return sorted(m for m in sys.modules if m.startswith("opentelemetry.sdk"))
+
+from opentelemetry import trace
+provider = trace.get_tracer_provider()
+report = {"after_init": sdk_loaded(), "provider": type(provider).__name__}
+ctx = LambdaContext(function_name="orders-api", function_version="42")
+handler(events.api_gateway_v2("GET /orders/{id}", path="/plain"), ctx)
+handler(events.api_gateway_v2("GET /orders/{id}", path="/traced"), ctx)
+fnlens.flush(10.0)
+report["resource"] = dict(provider.resource.attributes)
+report["sdk_type"] = type(provider.sdk_provider()).__module__
+sys.stderr.write("REPORT " + json.dumps(report, default=list) + "\n")
+"""
+
+
+@pytest.mark.e2e
+def test_the_sdk_is_imported_only_when_the_function_asks_for_a_tracer(otlp_sink):
+    env = lambda_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        FNLENS_FLUSH_MODE="budget",
+    )
+    proc = run_script(SCRIPT, env)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("REPORT "))
+    report = json.loads(line[len("REPORT ") :])
+    assert report["after_init"] == []  # not during init
+    assert report["provider"] == "DeferredTracerProvider"
+    assert report["sdk_type"].startswith("opentelemetry.sdk.trace")
+    assert report["resource"]["faas.name"] == "orders-api"
+    assert report["resource"]["cloud.region"] == "eu-west-1"
+    assert otlp_sink.wait_for(lambda s: len(s.spans) >= 3)
+    by_name = {s["name"]: s for s in otlp_sink.spans}
+    query, invocation = by_name["db.query"], by_name["GET /orders/{id}"]
+    # the function's own span: a child of the invocation span, with the same resource
+    traced = [s for s in otlp_sink.spans if s["span_id"] == query["parent_span_id"]]
+    assert len(traced) == 1 and traced[0]["kind"] == 2
+    assert query["trace_id"] == traced[0]["trace_id"]
+    assert query["resource"]["faas.name"] == invocation["resource"]["faas.name"] == "orders-api"
+    assert len([s for s in otlp_sink.spans if s["kind"] == 2]) == 2
