@@ -751,8 +751,10 @@ NOTES = """
 * **After the response.** Inside the `awslambdaric` runtime loop fnlens records
   the invocation (record, span end, EMF line, stdout write) and flushes after
   the runtime has posted the response and before it asks for the next event
-  (`fnlens.runtime.response_phase`), waiting for the export threads at most
-  the budget. So in both full rows the caller waits for no telemetry
+  (`fnlens.runtime.response_phase`). There the runtime's thread sends the OTLP
+  requests itself — spans and log records both on the wire before either answer
+  is awaited — and waits for the answers at most the budget (a late answer is
+  read by the export thread it is handed to). So in the full rows the caller waits for no telemetry
   (`telemetry_flush_ms` is 0), and the export is in the busy column instead —
   Lambda bills it, the caller does not see it. OpenTelemetry's Lambda
   instrumentation calls `force_flush()` inside the handler: the caller waits
@@ -769,25 +771,24 @@ NOTES = """
   `INVOKE`, asks for the next event) without waking the extension's thread. That
   socket work, right before the next event is handed out, is what the row costs
   over `budget`; the mode is for runtime clients fnlens cannot hook.
-* **Where the full variant's overhead goes** (measured by switching parts off):
-  the span (ids, OpenTelemetry context), the second sink on every log line and
-  the larger code path on the handler's thread, and — about a third of it — the
-  export after each response: encoding and two HTTP round trips to the collector
-  leave the next invocation with colder caches. With nothing exported at all the
-  full variant was 16 µs above `fnlens` alone in this loop (57 against 41 µs),
-  with the export 23 µs more.
-* **Billed time.** The busy column is where fnlens is *not* cheaper than
-  Powertools: exporting over OTLP/HTTP means two request/response round trips to
-  the collector per invocation (spans, then log records: about 120 µs each
-  against rotel on loopback, plus encoding), where Powertools sends X-Ray UDP
-  datagrams and prints EMF without waiting for anything. It is still well under
-  OpenTelemetry's, whose flush is also in the caller's time. Sending the two
-  requests before reading either answer would save about one round trip; not
-  done yet.
+* **Where the full variant's overhead goes** (measured by switching parts off in
+  this loop): the span (ids, OpenTelemetry context) and the second sink on every
+  log line cost about 10 µs on the handler's thread; the rest is the export after
+  each response, which leaves the next invocation with colder caches — with
+  nothing sent (encoding kept) the full variant was about 7 µs faster, with no
+  work at all after the response about 18 µs. The handler's thread itself runs
+  about five times slower per call here than in a tight loop, for every variant.
+* **Billed time.** Exporting over OTLP/HTTP means a request/response round trip
+  to the collector per signal and invocation, where Powertools sends X-Ray UDP
+  datagrams and prints EMF without waiting for anything. The two requests (spans,
+  log records) travel together, so the busy column pays about one round trip plus
+  encoding; it is well under OpenTelemetry's, whose flush is also in the caller's
+  time.
 * **Cold cost.** Import + decorate in a fresh process, with the same Lambda-like
   bundle for every variant. structlog's own import (it imports `asyncio`) is
-  about half of fnlens's share; the OTLP exporter modules and protobuf are
-  imported on the export path at the first export, not during init; the
+  most of fnlens's share; the OpenTelemetry SDK (fnlens's `TracerProvider` is
+  built at its first `get_tracer()`), the OTLP exporter modules and protobuf
+  are imported on the export thread at the first export, not during init; the
   in-process extension registers over a raw socket (no `http.client` during
   init). The *first invocation* column shows where deferred cost goes (the first
   export after the response, in `budget` mode).

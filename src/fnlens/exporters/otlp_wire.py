@@ -424,6 +424,7 @@ def socket_transport() -> Any:
             self._addr: tuple[str, int] | None = None
             self._buffer = b""
             self._deadline: float | None = None  # perf_counter() by which this request ends
+            self._timeout: float | None = -1.0  # what the socket's timeout was last set to
             self._urls: dict[str, tuple[tuple[str, int], str, str]] = {}
 
         def _target(self, url: str) -> tuple[tuple[str, int], str, str]:
@@ -451,7 +452,12 @@ def socket_transport() -> Any:
 
         def _send(self, addr: tuple[str, int], request: bytes, within: float | None) -> Any:
             """Connect (or reuse the kept-alive socket) and send; each step gets the time
-            left of the request, and at most ``within`` seconds."""
+            left of the request, and at most ``within`` seconds.
+
+            On a kept-alive socket the request is first offered without waiting (a
+            request fits the socket's send buffer almost always): one system call,
+            where a socket with a timeout polls before every send and every change of
+            timeout is one more."""
             left = self._left()
             if within is not None:
                 left = within if left is None else min(left, within)
@@ -461,10 +467,24 @@ def socket_transport() -> Any:
                 sock = socket.create_connection(addr, timeout=left)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._sock, self._addr = sock, addr
+                sent = 0
             else:
-                sock.settimeout(left)
-            sock.sendall(request)
+                self._nonblocking(sock)
+                try:
+                    sent = sock.send(request)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                if sent == len(request):
+                    return sock
+            self._timeout = left
+            sock.settimeout(left)
+            sock.sendall(request[sent:] if sent else request)
             return sock
+
+        def _nonblocking(self, sock: socket.socket) -> None:
+            if self._timeout != 0.0:
+                sock.settimeout(0.0)
+                self._timeout = 0.0
 
         def request(
             self,
@@ -554,7 +574,7 @@ def socket_transport() -> Any:
                     left = deadline - time.perf_counter()
                     if not select.select([sock], [], [], max(0.0, left))[0]:
                         return None
-                    sock.settimeout(0.0)
+                    self._nonblocking(sock)
                     chunk = sock.recv(65536)
                 except (BlockingIOError, InterruptedError):
                     if deadline <= time.perf_counter():
@@ -579,7 +599,8 @@ def socket_transport() -> Any:
             return left
 
         def _recv(self, sock: socket.socket) -> bytes:
-            sock.settimeout(self._left())
+            self._timeout = left = self._left()
+            sock.settimeout(left)
             chunk = sock.recv(65536)
             if not chunk:
                 raise ConnectionError("the collector closed the connection")
@@ -588,6 +609,7 @@ def socket_transport() -> Any:
         def close(self) -> None:
             sock, self._sock = self._sock, None
             self._buffer = b""
+            self._timeout = -1.0
             if sock is not None:
                 try:
                     sock.close()

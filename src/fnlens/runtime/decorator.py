@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from fnlens.runtime.triggers import (
 from fnlens.runtime.watchdog import WATCHDOG
 
 F = TypeVar("F", bound=Callable[..., Any])
+_get_ident = threading.get_ident
 _current_invocation = scope._current.get  # the invocation this context runs in, if any
 # tracing's process-wide state, read without a call per invocation: non-empty once
 # OpenTelemetry was seen / while a fast-path span recorder is installed
@@ -161,6 +163,8 @@ class _Instrumented:
         self.after_response = settings.after_response
         if self.after_response:
             PHASE.install()
+        self._margin_s = settings.timeout_margin_ms / 1000.0
+        self._on_deadline_cb = self._on_deadline  # one bound method, not one per invocation
         self._identity: dict[str, Any] | None = None
         self._identity_by_arn: dict[Any, dict[str, Any]] = {}
 
@@ -214,12 +218,12 @@ class _Instrumented:
         trigger = detect_trigger(event)
         # Lambda's X-Ray header: inside the runtime loop, the one the runtime client just
         # received (and copied into _X_AMZN_TRACE_ID); elsewhere, the variable
-        if PHASE.handling:
-            decision = propagation.decide(
-                trigger.headers, settings.trace_parent, PHASE.lambda_trace_header()
-            )
+        handling = PHASE.handling
+        policy = settings.trace_parent
+        if handling and handling == _get_ident():
+            decision = propagation.decide(trigger.headers, policy, PHASE.trace_header)
         else:
-            decision = propagation.decide(trigger.headers, settings.trace_parent)
+            decision = propagation.decide(trigger.headers, policy)
         cold = TRACKER.on_invocation(started_at, settings.proactive_init_threshold_ms)
 
         inv = scope.Invocation(
@@ -242,15 +246,17 @@ class _Instrumented:
         inv.event = event
 
         remaining = getattr(context, "get_remaining_time_in_millis", None)
-        if callable(remaining):
+        if remaining is not None:
             try:
                 remaining_ms = float(remaining())
             except Exception:
                 remaining_ms = None
             if remaining_ms is not None:
-                inv.deadline_perf = started_perf + remaining_ms / 1000.0
-                deadline = time.monotonic() + (remaining_ms - settings.timeout_margin_ms) / 1000.0
-                inv.watchdog_token = WATCHDOG.arm(deadline, self._on_deadline, inv)
+                deadline_perf = inv.deadline_perf = started_perf + remaining_ms / 1000.0
+                # (the watchdog keeps time with perf_counter too)
+                inv.watchdog_token = WATCHDOG.arm(
+                    deadline_perf - self._margin_s, self._on_deadline_cb, inv
+                )
         return inv
 
     def _start_span_and_hooks(self, inv: scope.Invocation) -> None:
@@ -265,8 +271,10 @@ class _Instrumented:
             links = None
             link_factory = _LINKS.get("factory")
             # links: SQS messages' trace contexts, parent candidates the policy passed over
+            candidates = decision.candidates  # (TraceDecision.passed_over, inlined)
             if link_factory is not None and (
-                trigger.event_source == "aws:sqs" or decision.passed_over
+                trigger.event_source == "aws:sqs"
+                or (candidates and (len(candidates) > 1 or candidates[0] is not decision.parent))
             ):
                 try:
                     links = link_factory(inv)

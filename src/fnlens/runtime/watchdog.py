@@ -31,16 +31,17 @@ class Watchdog:
         # the armed set when it wakes, so the handler's thread never hands it the GIL.
         self._next_wake: float | None = None
 
-    def arm(self, deadline_monotonic: float, callback: Callable[..., None], *args: Any) -> int:
-        """Call ``callback(*args)`` (on the watchdog thread) at ``deadline`` unless disarmed.
+    def arm(self, deadline_perf: float, callback: Callable[..., None], *args: Any) -> int:
+        """Call ``callback(*args)`` (on the watchdog thread) at ``deadline_perf`` (a
+        ``time.perf_counter()`` value) unless disarmed.
 
         No lock on the common path (the dict update is atomic): only a deadline earlier
         than the thread's next wake-up, or a thread that is not in a timed wait, takes
         the lock and notifies."""
         token = next(self._tokens)
-        self._armed[token] = (deadline_monotonic, callback, args)
+        self._armed[token] = (deadline_perf, callback, args)
         next_wake = self._next_wake
-        if next_wake is not None and deadline_monotonic >= next_wake - COALESCE_S:
+        if next_wake is not None and deadline_perf >= next_wake - COALESCE_S:
             return token  # the thread wakes before this deadline and re-reads the set
         with self._cond:
             if self._thread is None:
@@ -49,7 +50,7 @@ class Watchdog:
                 )
                 self._thread.start()
             next_wake = self._next_wake
-            if next_wake is None or deadline_monotonic < next_wake - COALESCE_S:
+            if next_wake is None or deadline_perf < next_wake - COALESCE_S:
                 self._cond.notify()
         return token
 
@@ -71,7 +72,7 @@ class Watchdog:
                 token, (deadline, callback, args) = min(
                     list(self._armed.items()), key=lambda kv: kv[1][0]
                 )
-                remaining = deadline - time.monotonic()
+                remaining = deadline - time.perf_counter()
                 if remaining > 0:
                     self._next_wake = deadline
                     self._cond.wait(remaining)
