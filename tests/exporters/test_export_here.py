@@ -304,3 +304,50 @@ def test_a_request_that_cannot_be_sent_in_time_is_retried_elsewhere():
     transport = otlp_wire.socket_transport()
     sent = transport.begin(url, headers={}, timeout=5, data=b"x", send_within=0.5)
     assert not hasattr(sent, "ready") and transport.is_connection_error(sent.error)
+
+
+def test_an_export_left_unwaited_is_handed_to_the_worker():
+    """If the thread that sent a batch is interrupted before it reads the answer (the
+    flush after the response was cut short), the worker reads it: the queue is never
+    left with a batch in flight that nobody finishes."""
+    exported: list = []
+    started = Scripted(None, final=OK)
+    queue = _queue(lambda batch, s: started, exported)
+    queue.put("a")
+    inline = queue.export_here(0.01)
+    assert inline is not None
+    inline.hand_over()
+    assert queue.flush(5)
+    assert started.finished_on == ["fnlens-export-scripted"]
+    assert (queue.exported(), queue.dropped(), exported) == (1, 0, [])
+    queue.shutdown(1)
+
+
+def test_a_flush_interrupted_while_waiting_hands_the_rest_over(install, monkeypatch):
+    from fnlens.runtime.telemetry import Telemetry
+
+    exported: list = []
+    first, second = Scripted(None), Scripted(None)
+    queues = [_queue(lambda b, s: first, exported), _queue(lambda b, s: second, exported)]
+
+    class Part:
+        def __init__(self, queue):
+            self.queue = queue
+
+        def export_here(self, send_within_s):
+            return self.queue.export_here(send_within_s)
+
+        def flush(self, timeout_s):
+            self.queue.flush(timeout_s)
+
+    telemetry = Telemetry()
+    for queue in queues:
+        queue.put("x")
+        telemetry.add_sink(Part(queue))
+    monkeypatch.setattr(first, "wait", lambda timeout_s: (_ for _ in ()).throw(SystemExit(0)))
+    with pytest.raises(SystemExit):
+        telemetry.flush(0.05, here=True)
+    for queue in queues:
+        assert queue.flush(5)
+        queue.shutdown(1)
+    assert first.finished_on == second.finished_on == ["fnlens-export-scripted"]

@@ -313,22 +313,26 @@ class ExportQueue:
 class InlineExport:
     """A batch whose request the caller's thread sent (:meth:`ExportQueue.export_here`)."""
 
-    __slots__ = ("_batch", "_queue", "_started")
+    __slots__ = ("_batch", "_done", "_queue", "_started")
 
     def __init__(self, queue: ExportQueue, batch: list[Any], started: Any) -> None:
         self._queue = queue
         self._batch = batch
         self._started = started
+        self._done = False  # settled here or handed over: exactly once
 
     def wait(self, deadline_perf: float) -> bool:
         """Wait for the answer until ``deadline_perf`` (``time.perf_counter()``); True
         when the batch is settled, False when it went to the worker to finish."""
         queue, batch = self._queue, self._batch
+        if self._done:
+            return True
         try:
             outcome = self._started.wait(max(0.0, deadline_perf - time.perf_counter()))
         except Exception as exc:
             queue._report(exc)
             outcome = FAILED
+        self._done = True
         if outcome is None:  # not answered yet: the worker reads the answer
             queue._hand_over(batch, self._started)
             return False
@@ -337,3 +341,9 @@ class InlineExport:
             return False
         queue._settle(len(batch), outcome == OK)
         return True
+
+    def hand_over(self) -> None:
+        """Leave the answer to the worker without waiting for it."""
+        if not self._done:
+            self._done = True
+            self._queue._hand_over(self._batch, self._started)

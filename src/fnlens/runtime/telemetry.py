@@ -187,11 +187,16 @@ class Telemetry:
             except Exception as exc:
                 self.report_failure(part, "flush", exc)
         if sent:
-            for inline in sent:
-                try:
-                    inline.wait(deadline)
-                except Exception as exc:
-                    self.report_failure(inline, "wait", exc)
+            try:
+                while sent:
+                    try:
+                        sent[0].wait(deadline)
+                    except Exception as exc:
+                        self.report_failure(sent[0], "wait", exc)
+                    sent.pop(0)
+            finally:
+                for inline in sent:  # interrupted (e.g. SystemExit): the workers finish
+                    inline.hand_over()
             for part in parts:  # what was queued meanwhile, or beyond one batch
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
