@@ -118,6 +118,23 @@ class _FlushCapture:
         logs.emit_record = capturing
 
 
+def _event_and_context(request: Any) -> tuple[Any, Any]:
+    """What awslambdaric does with a fetched event before calling the handler: the X-Ray
+    header into ``_X_AMZN_TRACE_ID``, the body parsed, the runtime's own context."""
+    from awslambdaric.bootstrap import create_lambda_context
+
+    os.environ["_X_AMZN_TRACE_ID"] = request.x_amzn_trace_id or ""
+    ctx = create_lambda_context(
+        request.client_context,
+        request.cognito_identity,
+        request.deadline_time_in_ms,
+        request.invoke_id,
+        request.invoked_function_arn,
+        request.tenant_id,
+    )
+    return json.loads(request.event_body), ctx
+
+
 def child_run(variant: str, n: int, warmup: int, out: str) -> None:
     """The Lambda runtime loop, with awslambdaric's own Runtime API client: wait for
     the next event (a blocking network call, as between real invocations), run the
@@ -125,7 +142,6 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
     _like_lambda()
     sys.path.insert(0, str(HANDLERS))
     import app
-    from awslambdaric.bootstrap import create_lambda_context
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
     handler = getattr(app, SETUP[variant])()
@@ -146,20 +162,10 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
     timings: list[int] = []
     busy: list[int] = []  # event received → response posted and after-response work done
     perf = time.perf_counter_ns
-    environ = os.environ
     for _ in range(warmup + n):
         request = client.wait_next_invocation()
         received = perf()
-        environ["_X_AMZN_TRACE_ID"] = request.x_amzn_trace_id or ""  # as awslambdaric does
-        event = json.loads(request.event_body)
-        ctx = create_lambda_context(  # the runtime's own context object, built as it does
-            request.client_context,
-            request.cognito_identity,
-            request.deadline_time_in_ms,
-            request.invoke_id,
-            request.invoked_function_arn,
-            request.tenant_id,
-        )
+        event, ctx = _event_and_context(request)
         start = perf()
         result = handler(event, ctx)
         timings.append(perf() - start)
@@ -200,21 +206,11 @@ def child_cold(variant: str) -> None:
 
     handler = getattr(app, SETUP[variant])()
     elapsed_ms = (time.perf_counter() - start) * 1000
-    from awslambdaric.bootstrap import create_lambda_context
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
     client = LambdaRuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     request = client.wait_next_invocation()
-    os.environ["_X_AMZN_TRACE_ID"] = request.x_amzn_trace_id or ""
-    event = json.loads(request.event_body)
-    ctx = create_lambda_context(
-        request.client_context,
-        request.cognito_identity,
-        request.deadline_time_in_ms,
-        request.invoke_id,
-        request.invoked_function_arn,
-        request.tenant_id,
-    )
+    event, ctx = _event_and_context(request)
     first = time.perf_counter()
     result = handler(event, ctx)
     first_ms = (time.perf_counter() - first) * 1000
