@@ -160,9 +160,10 @@ def closed_port() -> int:
 
 
 def run_script(
-    script: str, env: dict[str, str], timeout_s: float = 60.0
+    script: str, env: dict[str, str], timeout_s: float = 60.0, args: list[str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run a Python snippet in a fresh interpreter (exporters configure once per process)."""
+    """Run a Python snippet in a fresh interpreter (exporters configure once per process);
+    ``args`` become its ``sys.argv[1:]``."""
     full_env = {
         k: v
         for k, v in os.environ.items()
@@ -171,7 +172,7 @@ def run_script(
     full_env.update(env)
     full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "src")])
     return subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *(args or [])],
         env=full_env,
         capture_output=True,
         text=True,

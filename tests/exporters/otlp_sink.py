@@ -42,10 +42,20 @@ def attributes(kvs: Any) -> dict[str, Any]:
 class OTLPSink:
     """Collects spans and log records (flattened to dicts) received over OTLP/HTTP."""
 
-    def __init__(self, delay_s: float = 0.0, refuse: int = 0, split_answer_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        delay_s: float = 0.0,
+        refuse: int = 0,
+        split_answer_s: float = 0.0,
+        retry_after: int | None = None,
+    ) -> None:
         self.delay_s = delay_s  # a slow backend: each request is answered this late
-        self.refuse = refuse  # answer this many requests "503 Service Unavailable" first
+        # answer this many requests "503 Service Unavailable" first (with retry_after:
+        # "429 Too Many Requests" and that Retry-After)
+        self.refuse = refuse
+        self.retry_after = retry_after
         self.refused = 0
+        self.refused_at: list[float] = []  # time.monotonic() of each refusal
         # > 0: the answer's head and body leave in two segments, this far apart
         self.split_answer_s = split_answer_s
         self.completed_at: list[float] = []  # time.monotonic() of each answered request
@@ -69,7 +79,11 @@ class OTLPSink:
                     refuse = sink.refused < sink.refuse
                     sink.refused += refuse
                 if refuse:  # nothing recorded: the client must send it again
-                    self.send_response(503)
+                    with sink._lock:
+                        sink.refused_at.append(time.monotonic())
+                    self.send_response(503 if sink.retry_after is None else 429)
+                    if sink.retry_after is not None:
+                        self.send_header("Retry-After", str(sink.retry_after))
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return

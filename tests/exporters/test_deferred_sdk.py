@@ -31,26 +31,42 @@ provider = trace.get_tracer_provider()
 report = {"after_init": sdk_loaded(), "provider": type(provider).__name__}
 ctx = LambdaContext(function_name="orders-api", function_version="42")
 handler(events.api_gateway_v2("GET /orders/{id}", path="/plain"), ctx)
+if sys.argv[1:] == ["own-processor"]:
+    # the common pattern: check for an SDK provider, add a processor of one's own
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    report["isinstance_sdk"] = isinstance(trace.get_tracer_provider(), TracerProvider)
+    memory = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
 handler(events.api_gateway_v2("GET /orders/{id}", path="/traced"), ctx)
 fnlens.flush(10.0)
+if sys.argv[1:] == ["own-processor"]:
+    report["own_processor_saw"] = sorted(s.name for s in memory.get_finished_spans())
 report["resource"] = dict(provider.resource.attributes)
 report["sdk_type"] = type(provider.sdk_provider()).__module__
 sys.stderr.write("REPORT " + json.dumps(report, default=list) + "\n")
 """
 
 
-@pytest.mark.e2e
-def test_the_sdk_is_imported_only_when_the_function_asks_for_a_tracer(otlp_sink):
+def _run(otlp_sink, *args: str) -> dict:
     env = lambda_env(
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
         FNLENS_FLUSH_MODE="budget",
     )
-    proc = run_script(SCRIPT, env)
+    proc = run_script(SCRIPT, env, args=list(args))
     assert proc.returncode == 0, proc.stderr
     line = next(x for x in proc.stderr.splitlines() if x.startswith("REPORT "))
-    report = json.loads(line[len("REPORT ") :])
+    return json.loads(line[len("REPORT ") :])
+
+
+@pytest.mark.e2e
+def test_the_sdk_is_imported_only_when_the_function_asks_for_a_tracer(otlp_sink):
+    report = _run(otlp_sink)
     assert report["after_init"] == []  # not during init
+    # (the first export imports it, on the export thread, after the first invocation)
     assert report["provider"] == "DeferredTracerProvider"
     assert report["sdk_type"].startswith("opentelemetry.sdk.trace")
     assert report["resource"]["faas.name"] == "orders-api"
@@ -64,3 +80,13 @@ def test_the_sdk_is_imported_only_when_the_function_asks_for_a_tracer(otlp_sink)
     assert query["trace_id"] == traced[0]["trace_id"]
     assert query["resource"]["faas.name"] == invocation["resource"]["faas.name"] == "orders-api"
     assert len([s for s in otlp_sink.spans if s["kind"] == 2]) == 2
+
+
+@pytest.mark.e2e
+def test_an_application_processor_on_fnlens_provider_sees_every_span(otlp_sink):
+    """Code that checks for an SDK provider and adds its own processor (a common
+    pattern) finds one, and its processor sees the invocation span too."""
+    report = _run(otlp_sink, "own-processor")
+    assert report["isinstance_sdk"] is True
+    assert report["own_processor_saw"] == ["GET /orders/{id}", "db.query"]
+    assert otlp_sink.wait_for(lambda s: len([x for x in s.spans if x["kind"] == 2]) >= 2)

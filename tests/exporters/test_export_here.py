@@ -145,10 +145,11 @@ def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
 
 # the queue's side, with a scripted exporter --------------------------------------------
 class Scripted:
-    """A started export whose answer comes when the test says so."""
+    """A started export: ``wait`` gives ``outcome`` (None: no answer yet); ``finish``
+    gives the answer already seen, else ``final`` (as ``otlp_wire.RawExport``)."""
 
-    def __init__(self, outcome: str | None, final: str = OK) -> None:
-        self.outcome, self.final = outcome, final
+    def __init__(self, outcome: str | None, final: str = OK, delay: float | None = 0.0):
+        self.outcome, self.final, self.delay = outcome, final, delay
         self.finished_on: list[str] = []
 
     def wait(self, timeout_s: float) -> str | None:
@@ -156,7 +157,10 @@ class Scripted:
 
     def finish(self) -> str:
         self.finished_on.append(threading.current_thread().name)
-        return self.final
+        return self.outcome if self.outcome is not None else self.final
+
+    def retry_delay(self) -> float | None:
+        return self.delay
 
 
 def _queue(start_export, exported: list) -> ExportQueue:
@@ -230,6 +234,9 @@ class ScriptedServer:
         self.sock.listen(1)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1/traces"
         self.answers, self.gap_s = answers, gap_s
+        # piece (answer, index) -> an Event the piece waits for (the test's go-ahead)
+        self.gates: dict[tuple[int, int], threading.Event] = {}
+        self.sent: list[tuple[int, int]] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -237,12 +244,16 @@ class ScriptedServer:
         conn, _ = self.sock.accept()
         conn.settimeout(5)
         with conn:
-            for pieces in self.answers:
+            for number, pieces in enumerate(self.answers):
                 data = b""
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(65536)
-                for piece in pieces:
+                for index, piece in enumerate(pieces):
+                    gate = self.gates.get((number, index))
+                    if gate is not None and not gate.wait(5):
+                        return
                     conn.sendall(piece)
+                    self.sent.append((number, index))
                     time.sleep(self.gap_s)
 
     def close(self) -> None:
@@ -251,14 +262,25 @@ class ScriptedServer:
 
 def test_an_answer_in_pieces_is_read_on_across_threads():
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
-    server = ScriptedServer([[head, b"he", b"llo"], [head + b"world"]], gap_s=0.05)
+    server = ScriptedServer([[head, b"he", b"llo"], [head + b"world"]])
+    go = {piece: threading.Event() for piece in [(0, 0), (0, 1), (0, 2)]}
+    server.gates.update(go)
     transport = otlp_wire.socket_transport()
     try:
         sent = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
-        first = sent.ready(0.0)
-        assert first is None  # nothing yet: not waited for
-        assert sent.ready(0.02) is None  # the head, maybe part of the body: kept
-        result = sent.result()  # as the export thread finishes it
+        assert sent.ready(0.0) is None  # nothing yet: not waited for
+        go[(0, 0)].set()
+        go[(0, 1)].set()
+        deadline = time.monotonic() + 5
+        while len(server.sent) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert sent.ready(0.05) is None  # the head and "he": kept, not complete
+        results = []
+        reader = threading.Thread(target=lambda: results.append(sent.result()))
+        reader.start()  # the export thread it was handed to reads on
+        go[(0, 2)].set()
+        reader.join(5)
+        (result,) = results
         assert (result.status_code, result.content()) == (200, b"hello")
         # the kept-alive connection is in step for the next request
         again = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
@@ -351,3 +373,123 @@ def test_a_flush_interrupted_while_waiting_hands_the_rest_over(install, monkeypa
         assert queue.flush(5)
         queue.shutdown(1)
     assert first.finished_on == second.finished_on == ["fnlens-export-scripted"]
+
+
+@pytest.mark.e2e
+def test_a_retry_after_is_honoured_before_sending_again(install, loop):
+    sink = OTLPSink().start()
+    try:
+        install(
+            ["otlp"],
+            otlp_endpoint=sink.endpoint,
+            otlp_timeout_s=5,
+            flush_mode="budget",
+            traces=True,
+            logs=False,  # one request per invocation
+        )
+
+        @fnlens.instrument(flush_budget_ms=BUDGET_MS)
+        def handler(event, context):
+            return {"statusCode": 200}
+
+        with capture():
+            loop(handler, 1)  # the first export (the worker's); later ones are inline
+            fnlens.flush(5.0)
+            sink.retry_after, sink.refuse = 1, 1  # the next request: 429, Retry-After: 1
+            loop(handler, 1)
+        fnlens.flush(10.0)
+        assert sink.wait_for(lambda s: len(s.spans) >= 2)
+        assert len(sink.refused_at) == 1
+        resent = [t for t in sink.completed_at if t > sink.refused_at[0]]
+        assert resent and min(resent) - sink.refused_at[0] >= 0.9  # waited as asked
+        assert len(sink.spans) == 2
+    finally:
+        sink.stop()
+
+
+def test_an_interrupted_send_leaves_nothing_in_flight():
+    exported: list = []
+
+    def interrupted(batch, send_within_s):
+        raise KeyboardInterrupt
+
+    queue = _queue(interrupted, exported)
+    queue.put("a")
+    with pytest.raises(KeyboardInterrupt):
+        queue.export_here(0.01)
+    assert queue.flush(5)  # the worker exported it: nothing wedged
+    assert (queue.exported(), queue.dropped(), exported) == (1, 0, [["a"]])
+    queue.shutdown(1)
+
+
+def test_a_handover_after_shutdown_is_counted_as_dropped():
+    exported: list = []
+    started = Scripted(None)
+    queue = _queue(lambda batch, s: started, exported)
+    queue.put("a")
+    queue._start()  # a worker, which stops at shutdown
+    inline = queue.export_here(0.01)
+    assert inline is not None
+    queue.shutdown(0.05)  # (waits for the batch in flight, in vain)
+    assert not inline.wait(time.perf_counter())  # no worker to finish it any more
+    assert queue.pending() == 0
+    assert (queue.exported(), queue.dropped()) == (0, 1)
+
+
+def test_a_forked_child_starts_with_an_empty_queue_of_its_own():
+    import os
+
+    exported: list = []
+    queue = _queue(None, exported)
+    queue.put("parent's")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's handlers
+        try:
+            queue.put("child's")
+            ok = queue.flush(5)
+            os.write(write, repr((ok, queue.pending(), exported)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    report = os.read(read, 1000).decode()
+    os.waitpid(pid, 0)
+    assert report == repr((True, 0, [["child's"]]))
+    assert queue.flush(5) and exported == [["parent's"]]
+    queue.shutdown(1)
+
+
+def test_interim_answers_are_skipped():
+    interim = b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+    final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    second = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno"
+    server = ScriptedServer([[interim, final], [second]], gap_s=0.01)
+    transport = otlp_wire.socket_transport()
+    try:
+        got = []
+        for _ in range(2):  # the connection stays in step
+            sent = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
+            result = sent.result()
+            got.append((result.status_code, result.content()))
+        assert got == [(200, b"ok"), (400, b"no")]
+    finally:
+        transport.close()
+        server.close()
+
+
+def test_a_large_answer_does_not_hold_the_caller_past_its_wait():
+    body = b"x" * (4 << 20)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    pieces = [head] + [body[i : i + (256 << 10)] for i in range(0, len(body), 256 << 10)]
+    server = ScriptedServer([pieces], gap_s=0.005)
+    transport = otlp_wire.socket_transport()
+    try:
+        sent = transport.begin(server.url, headers={}, timeout=10, data=b"x", send_within=1)
+        start = time.perf_counter()
+        assert sent.ready(0.02) is None
+        assert time.perf_counter() - start < 0.5
+        result = sent.result()  # the rest, as the export thread reads it
+        assert (result.status_code, len(result.content())) == (200, len(body))
+    finally:
+        transport.close()
+        server.close()

@@ -324,14 +324,19 @@ def parse_response(
     buffer: bytes, more: Any
 ) -> tuple[int, str, tuple[tuple[str, str], ...], bytes, bool, bytes]:
     """One HTTP/1.1 response from ``buffer``, calling ``more()`` for further bytes:
-    (status, reason, headers, body, close, the bytes after it)."""
-    while b"\r\n\r\n" not in buffer:
-        buffer += more()
-    head, _, rest = buffer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    version, _, status_reason = status_line.partition(" ")
-    code, _, reason = status_reason.partition(" ")
-    status = int(code)
+    (status, reason, headers, body, close, the bytes after it). Interim answers
+    (``100 Continue``, ``103 Early Hints``) are skipped: the final one is returned."""
+    while True:
+        while b"\r\n\r\n" not in buffer:
+            buffer += more()
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        version, _, status_reason = status_line.partition(" ")
+        code, _, reason = status_reason.partition(" ")
+        status = int(code)
+        if not (100 <= status < 200) or status == 101:
+            break
+        buffer = rest  # an interim answer has no body
     header_map = []
     length: int | None = None
     chunked = False
@@ -388,11 +393,38 @@ def parse_response(
     return status, reason, tuple(header_map), body, close, rest
 
 
+# ``InFlight.ready`` gathers at most this much of an answer (OTLP answers are tens of
+# bytes; a larger one is read by ``InFlight.result``, with the request's whole timeout)
+_READY_MAX_BYTES = 1 << 16
+_TRANSPORTS: Any = None  # the WeakSet of live transports (reset in a forked child)
+
+
+def _readable(sock: Any, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for ``sock`` to be readable (``poll``: no descriptor
+    limit, unlike ``select``)."""
+    import select
+
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(max(0.0, timeout_s) * 1000.0))
+
+
+def _forget_connections_after_fork() -> None:
+    for transport in list(_TRANSPORTS or ()):
+        transport.after_fork()
+
+
 def socket_transport() -> Any:
     """A :class:`SocketTransport` (the SDK base class is imported here, lazily)."""
-    import select
     import socket
+    import weakref
     from dataclasses import dataclass
+
+    global _TRANSPORTS
+    if _TRANSPORTS is None:
+        _TRANSPORTS = weakref.WeakSet()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
     from opentelemetry.exporter.http.transport._base import BaseHTTPResult, BaseHTTPTransport
 
@@ -464,10 +496,15 @@ def socket_transport() -> Any:
             sock = self._sock
             if sock is None or self._addr != addr:
                 self.close()
+                until = None if left is None else time.perf_counter() + left
                 sock = socket.create_connection(addr, timeout=left)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._sock, self._addr = sock, addr
                 sent = 0
+                if until is not None:  # connecting and sending share the time
+                    left = until - time.perf_counter()
+                    if left <= 0:
+                        raise TimeoutError("no time left to send after connecting")
             else:
                 self._nonblocking(sock)
                 try:
@@ -527,8 +564,22 @@ def socket_transport() -> Any:
             except Exception as exc:
                 return Result(error=exc)
             self._deadline = None if timeout is None else time.perf_counter() + timeout
+            started = time.perf_counter()
+            reused = self._sock is not None and self._addr == addr
             try:
                 sock = self._send(addr, request, send_within)
+            except (ConnectionError, OSError) as exc:
+                self.close()
+                # a kept-alive connection the collector closed meanwhile (idle timeout,
+                # a long freeze): once more on a new one, in the time that is left
+                left = send_within - (time.perf_counter() - started)
+                if not reused or isinstance(exc, TimeoutError) or left <= 0:
+                    return Result(error=exc)
+                try:
+                    sock = self._send(addr, request, left)
+                except Exception as again:
+                    self.close()
+                    return Result(error=again)
             except Exception as exc:
                 self.close()
                 return Result(error=exc)
@@ -570,9 +621,11 @@ def socket_transport() -> Any:
                     return Result(
                         status_code=status, reason=reason, body=content, header_map=header_map
                     )
+                left = deadline - time.perf_counter()
+                if (left <= 0 and self._buffer) or len(self._buffer) > _READY_MAX_BYTES:
+                    return None  # out of time, or a large answer: read in full elsewhere
                 try:
-                    left = deadline - time.perf_counter()
-                    if not select.select([sock], [], [], max(0.0, left))[0]:
+                    if not _readable(sock, left):
                         return None
                     self._nonblocking(sock)
                     chunk = sock.recv(65536)
@@ -606,6 +659,17 @@ def socket_transport() -> Any:
                 raise ConnectionError("the collector closed the connection")
             return chunk
 
+        def after_fork(self) -> None:
+            """In a forked child: the connection is the parent's; the child opens its own."""
+            sock, self._sock = self._sock, None
+            self._buffer = b""
+            self._timeout = -1.0
+            if sock is not None:
+                try:
+                    sock.detach()  # the descriptor stays the parent's: not shut down here
+                except OSError:
+                    pass
+
         def close(self) -> None:
             sock, self._sock = self._sock, None
             self._buffer = b""
@@ -636,7 +700,9 @@ def socket_transport() -> Any:
         def result(self) -> BaseHTTPResult:
             return self._transport._read(self._sock)
 
-    return SocketTransport()
+    transport = SocketTransport()
+    _TRANSPORTS.add(transport)
+    return transport
 
 
 def raw_export(exporter: Any, data: bytes) -> bool | None:
@@ -661,20 +727,52 @@ class RawExport:
     for :meth:`fnlens.exporters.queue.ExportQueue.export_here`: ``wait`` on the
     thread that sent it, ``finish`` on the export thread it may be handed to."""
 
-    __slots__ = ("_client", "_in_flight")
+    __slots__ = ("_client", "_in_flight", "_outcome_of", "_result")
 
     def __init__(self, client: Any, in_flight: Any) -> None:
         self._client = client
         self._in_flight = in_flight
+        self._result: Any = None  # the answer, once read
+        self._outcome_of: str | None = None
 
     def wait(self, timeout_s: float) -> str | None:
         """The outcome if the answer is complete within ``timeout_s``, else None."""
-        result = self._in_flight.ready(timeout_s)
-        return None if result is None else self._outcome(result)
+        if self._result is None:
+            result = self._in_flight.ready(timeout_s)
+            if result is None:
+                return None
+            self._result = result
+            self._outcome_of = self._outcome(result)
+        return self._outcome_of
 
     def finish(self) -> str:
-        """The outcome, reading the answer until the export's timeout."""
-        return self._outcome(self._in_flight.result())
+        """The outcome, reading the answer until the export's timeout (once)."""
+        if self._result is None:
+            self._result = self._in_flight.result()
+            self._outcome_of = self._outcome(self._result)
+        return self._outcome_of or "failed"
+
+    def retry_delay(self) -> float | None:
+        """Seconds to wait before sending again after a retryable answer: its
+        ``Retry-After`` (seconds), else the SDK's first backoff (1 s, jittered); none
+        after a connection error (a stale connection is retried at once, as the SDK
+        does). None: longer than the export's timeout — give up, as the SDK would."""
+        import random
+
+        result = self._result
+        if result is None or result.status_code is None:
+            return 0.0
+        delay = random.uniform(0.8, 1.2)
+        try:
+            after = result.headers().get("retry-after")
+            if after is not None and after.strip().isdigit():
+                delay = float(after.strip())
+        except Exception:
+            pass
+        timeout = getattr(self._client, "_timeout", None)
+        if isinstance(timeout, (int, float)) and delay > timeout:
+            return None
+        return delay
 
     def _outcome(self, result: Any) -> str:
         from fnlens.exporters.queue import FAILED, OK, RETRY

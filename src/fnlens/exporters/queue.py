@@ -14,6 +14,7 @@ the budget is handed to the worker, which finishes it — never lost.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -194,6 +195,9 @@ class ExportQueue:
         except Exception as exc:
             self._report(exc)
             started = RETRY
+        except BaseException:  # interrupted (SystemExit…): the batch is not left in flight
+            self._hand_over(batch, None)
+            raise
         if started is None or started == RETRY:
             self._hand_over(batch, None)  # the worker exports it, retries included
             return None
@@ -214,11 +218,19 @@ class ExportQueue:
         return batch
 
     def _hand_over(self, batch: list[Any], started: Any) -> None:
-        """Give a batch in flight to the worker: to finish ``started``, or export anew."""
+        """Give a batch in flight to the worker: to finish ``started``, or export anew.
+        After shutdown there is no worker: the batch is counted as dropped."""
         with self._cond:
-            self._handoff = (batch, started)
-            self._cond.notify_all()
-        if self._thread is None:
+            thread = self._thread
+            if self._stopping and (thread is None or not thread.is_alive()):
+                handed = False
+            else:
+                self._handoff = (batch, started)
+                self._cond.notify_all()
+                handed = True
+        if not handed:
+            self._settle(len(batch), False)
+        elif self._thread is None:
             self._start()
 
     def _finish_handoff(self, batch: list[Any], started: Any) -> None:
@@ -230,6 +242,20 @@ class ExportQueue:
                 self._report(exc)
                 outcome = FAILED
         if outcome == RETRY:
+            # a retryable answer (429, 503…) waits what it asked for, or the SDK's first
+            # backoff, as the exporter's own retry loop would; a connection error none
+            delay: float | None = 0.0
+            if started is not None:
+                try:
+                    delay = started.retry_delay()
+                except Exception:
+                    delay = 0.0
+            if delay is None:  # it asked for longer than the export may take: dropped
+                self._settle(len(batch), False)
+                return
+            if delay > 0:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stopping, timeout=delay)
             self._export_batch(batch)  # the whole export again, with the exporter's retries
         else:
             self._settle(len(batch), outcome == OK)
@@ -268,6 +294,23 @@ class ExportQueue:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, min(timeout_s, 0.5)))
+        if thread is None or not thread.is_alive():
+            with self._cond:
+                orphan, self._handoff = self._handoff, None
+            if orphan is not None:  # handed over as the worker stopped: nobody finishes it
+                self._settle(len(orphan[0]), False)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's worker, batch in flight and queued items are
+        the parent's (exporting them here too would send them twice)."""
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._thread = None
+        self._items.clear()
+        self._in_flight = 0
+        self._exporting = False
+        self._handoff = None
+        self._flush_requested = False
 
     def _start(self) -> None:
         with self._cond:
@@ -310,6 +353,15 @@ class ExportQueue:
                 pass
 
 
+def _reset_after_fork() -> None:
+    for queue in list(_ALL):
+        queue._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class InlineExport:
     """A batch whose request the caller's thread sent (:meth:`ExportQueue.export_here`)."""
 
@@ -337,7 +389,7 @@ class InlineExport:
             queue._hand_over(batch, self._started)
             return False
         if outcome == RETRY:  # e.g. a stale connection, 503: the worker exports it anew
-            queue._hand_over(batch, None)
+            queue._hand_over(batch, self._started)  # (which knows how long to wait first)
             return False
         queue._settle(len(batch), outcome == OK)
         return True

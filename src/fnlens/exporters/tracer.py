@@ -14,6 +14,7 @@ spans of its own never imports the SDK during its init phase.
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from fnlens.exporters.spans import BudgetSpanProcessor
 from fnlens.runtime import ids
 from fnlens.runtime.tracing import trace_id_hint
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # (re-entered: add_span_processor during an install)
 
 
 def _id_generator() -> Any:
@@ -79,7 +80,15 @@ def _api_provider_class() -> type:
         """fnlens's SDK ``TracerProvider``, built (and the SDK imported) at its first
         use: ``get_tracer`` or any attribute of the SDK provider (``resource``,
         ``add_span_processor``…). ``force_flush`` and ``shutdown`` before that concern
-        only fnlens's processors."""
+        only fnlens's processors.
+
+        A proxy in the manner of ``wrapt.ObjectProxy``: ``__class__`` is the SDK's
+        ``TracerProvider``, so ``isinstance(trace.get_tracer_provider(),
+        opentelemetry.sdk.trace.TracerProvider)`` holds as it did when the provider was
+        built at once (code that checks it before adding its processors keeps working;
+        the check builds the SDK provider)."""
+
+        _OWN = frozenset({"_resource_factory", "_sdk", "_build_lock"})
 
         def __init__(self, resource_factory: Callable[[], Any]) -> None:
             self._resource_factory = resource_factory
@@ -96,7 +105,11 @@ def _api_provider_class() -> type:
                         from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
                         sdk = SDKTracerProvider(
-                            resource=self._resource_factory(), id_generator=_id_generator()
+                            resource=self._resource_factory(),
+                            id_generator=_id_generator(),
+                            # shut down by this proxy's exit hook, registered when fnlens
+                            # installed it: after fnlens's own flush at exit, as before
+                            shutdown_on_exit=False,
                         )
                         sdk.add_span_processor(_ROUTER)
                         self._sdk = sdk
@@ -104,6 +117,17 @@ def _api_provider_class() -> type:
 
         def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
             return self.sdk_provider().get_tracer(*args, **kwargs)
+
+        def add_span_processor(self, span_processor: Any) -> None:
+            """The application's processor on fnlens's provider: it sees every span from
+            now on, the invocation span included (which then goes through the SDK
+            tracer instead of the fast path)."""
+            self.sdk_provider().add_span_processor(span_processor)
+            with _lock:
+                _state["fast"] = False
+                from fnlens.runtime.tracing import set_span_recorder
+
+                set_span_recorder(None)
 
         def force_flush(self, timeout_millis: int = 30_000) -> bool:
             if self._sdk is not None:
@@ -116,9 +140,13 @@ def _api_provider_class() -> type:
             else:
                 _ROUTER.shutdown()
 
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return type(self.sdk_provider())
+
         def __getattr__(self, name: str) -> Any:
-            if name.startswith("_"):  # (attributes not yet set, copy, pickle)
-                raise AttributeError(name)
+            if name in DeferredTracerProvider._OWN or name.startswith("__"):
+                raise AttributeError(name)  # (not set yet: copy, pickle, __init__)
             return getattr(self.sdk_provider(), name)
 
     return DeferredTracerProvider
@@ -144,10 +172,12 @@ def install_span_exporters(
         if not _state.get("installed"):
             provider = trace.get_tracer_provider()
             sdk_class = _sdk_provider_class()
-            if sdk_class is None or not isinstance(provider, sdk_class):
+            if sdk_class is None or not issubclass(type(provider), sdk_class):
                 ours = _api_provider_class()(resource_factory)
                 trace.set_tracer_provider(ours)
                 provider = trace.get_tracer_provider()  # set only once per process
+                if provider is ours:
+                    atexit.register(ours.shutdown)  # (the SDK provider would register its own)
                 if provider is ours and _fast_path_enabled():
                     # fnlens owns the provider: record invocation spans without the SDK
                     # tracer on the handler's thread (fnlens.runtime.tracing, fast path)
@@ -158,7 +188,9 @@ def install_span_exporters(
                 elif provider is ours:
                     ours.sdk_provider()  # the SDK path: spans through the SDK tracer
             sdk_class = _sdk_provider_class()
-            if sdk_class is not None and isinstance(provider, sdk_class):
+            # (type(), not isinstance(): fnlens's own deferred provider claims the SDK
+            # class, and gets the router when its SDK provider is built)
+            if sdk_class is not None and issubclass(type(provider), sdk_class):
                 provider.add_span_processor(_ROUTER)  # the application's provider
             _state["installed"] = True
             _state["provider"] = provider

@@ -163,8 +163,23 @@ class Telemetry:
             return 0.0
         start = time.perf_counter()
         deadline = start + max(0.0, budget_s)
+        if here and budget_s > 0 and any(hasattr(p, "export_here") for p in parts):
+            self._flush_here(parts, deadline)
+            return (time.perf_counter() - start) * 1000.0
+        for part in parts:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            try:
+                part.flush(remaining)
+            except Exception as exc:
+                self.report_failure(part, "flush", exc)
+        return (time.perf_counter() - start) * 1000.0
+
+    def _flush_here(self, parts: list[Any], deadline: float) -> None:
+        """``flush(here=True)``: send, flush the other parts, then read the answers."""
         sent: list[Any] = []
-        if here and budget_s > 0:
+        try:
             for part in parts:
                 export_here = getattr(part, "export_here", None)
                 if export_here is None:
@@ -176,37 +191,31 @@ class Telemetry:
                     continue
                 if inline is not None:
                     sent.append(inline)
-        for part in parts:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                break
-            if sent and getattr(part, "export_here", None) is not None:
-                continue  # after the answers below (its queue waits on them)
-            try:
-                part.flush(remaining)
-            except Exception as exc:
-                self.report_failure(part, "flush", exc)
-        if sent:
-            try:
-                while sent:
-                    try:
-                        sent[0].wait(deadline)
-                    except Exception as exc:
-                        self.report_failure(sent[0], "wait", exc)
-                    sent.pop(0)
-            finally:
-                for inline in sent:  # interrupted (e.g. SystemExit): the workers finish
-                    inline.hand_over()
-            for part in parts:  # what was queued meanwhile, or beyond one batch
+            for part in parts:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
-                if getattr(part, "export_here", None) is not None:
-                    try:
-                        part.flush(remaining)
-                    except Exception as exc:
-                        self.report_failure(part, "flush", exc)
-        return (time.perf_counter() - start) * 1000.0
+                if hasattr(part, "export_here"):
+                    continue  # after the answers below (its queue waits on them)
+                try:
+                    part.flush(remaining)
+                except Exception as exc:
+                    self.report_failure(part, "flush", exc)
+            while sent:
+                try:
+                    sent[0].wait(deadline)
+                except Exception as exc:
+                    self.report_failure(sent[0], "wait", exc)
+                sent.pop(0)
+        finally:
+            for inline in sent:  # interrupted (e.g. SystemExit): the workers finish them
+                inline.hand_over()
+        for part in parts:  # what was queued meanwhile or beyond one batch: at least
+            if hasattr(part, "export_here"):  # a nudge, when no time is left to wait
+                try:
+                    part.flush(max(0.0, deadline - time.perf_counter()))
+                except Exception as exc:
+                    self.report_failure(part, "flush", exc)
 
     def dropped(self) -> int:
         """Telemetry lost so far (cumulative over the process), as reported by exporters."""
