@@ -118,11 +118,16 @@ def test_late_or_refused_answers_are_finished_by_the_export_thread(install, loop
         sink.stop()
 
 
+def _nobody_listening() -> str:
+    """An endpoint on a loopback port nothing listens on (connections are refused)."""
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{placeholder.getsockname()[1]}"
+
+
 @pytest.mark.e2e
 def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
-    with socket.socket() as placeholder:  # a port nothing listens on
-        placeholder.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{placeholder.getsockname()[1]}"
+    endpoint = _nobody_listening()
     install(["otlp"], otlp_endpoint=endpoint, otlp_timeout_s=1, flush_mode="budget")
     sentinel = {"statusCode": 200, "body": "unchanged"}
 
@@ -320,9 +325,7 @@ def test_answers_of_every_framing_are_read_whole(pieces, status, body):
 
 
 def test_a_request_that_cannot_be_sent_in_time_is_retried_elsewhere():
-    with socket.socket() as placeholder:
-        placeholder.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{placeholder.getsockname()[1]}/v1/traces"
+    url = _nobody_listening() + "/v1/traces"
     transport = otlp_wire.socket_transport()
     sent = transport.begin(url, headers={}, timeout=5, data=b"x", send_within=0.5)
     assert not hasattr(sent, "ready") and transport.is_connection_error(sent.error)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -585,19 +585,27 @@ def socket_transport() -> Any:
                 return Result(error=exc)
             return InFlight(self, sock)
 
-        def _read(self, sock: socket.socket) -> BaseHTTPResult:
-            """The answer, read until the request's deadline."""
+        def _answer(self, more: Any) -> BaseHTTPResult:
+            """The answer parsed from the buffer (``more()`` for further bytes); the
+            connection is kept for the next request unless the answer closes it, or fails.
+            ``_Incomplete`` (from ``more``) passes through with the buffer untouched."""
             try:
                 status, reason, header_map, content, close, rest = parse_response(
-                    self._buffer, lambda: self._recv(sock)
+                    self._buffer, more
                 )
-            except Exception as exc:
+            except _Incomplete:
+                raise
+            except Exception as exc:  # malformed, timed out, or closed before its end
                 self.close()
                 return Result(error=exc)
             self._buffer = b"" if close else rest
             if close:
                 self.close()
             return Result(status_code=status, reason=reason, body=content, header_map=header_map)
+
+        def _read(self, sock: socket.socket) -> BaseHTTPResult:
+            """The answer, read until the request's deadline."""
+            return self._answer(lambda: self._recv(sock))
 
         def _ready(self, sock: socket.socket, timeout_s: float) -> BaseHTTPResult | None:
             """The answer if it is complete within ``timeout_s``; otherwise None. What
@@ -606,21 +614,9 @@ def socket_transport() -> Any:
             closed = False
             while True:
                 try:
-                    status, reason, header_map, content, close, rest = parse_response(
-                        self._buffer, _closed if closed else _incomplete
-                    )
+                    return self._answer(_closed if closed else _incomplete)
                 except _Incomplete:
                     pass
-                except Exception as exc:  # malformed, or closed before its end
-                    self.close()
-                    return Result(error=exc)
-                else:
-                    self._buffer = b"" if close else rest
-                    if close:
-                        self.close()
-                    return Result(
-                        status_code=status, reason=reason, body=content, header_map=header_map
-                    )
                 left = deadline - time.perf_counter()
                 if (left <= 0 and self._buffer) or len(self._buffer) > _READY_MAX_BYTES:
                     return None  # out of time, or a large answer: read in full elsewhere
@@ -660,23 +656,20 @@ def socket_transport() -> Any:
             return chunk
 
         def after_fork(self) -> None:
-            """In a forked child: the connection is the parent's; the child opens its own."""
-            sock, self._sock = self._sock, None
-            self._buffer = b""
-            self._timeout = -1.0
-            if sock is not None:
-                try:
-                    sock.detach()  # the descriptor stays the parent's: not shut down here
-                except OSError:
-                    pass
+            """In a forked child: the connection is the parent's; the child opens its own
+            (the descriptor is detached, not closed: it stays the parent's)."""
+            self._forget(lambda sock: sock.detach())
 
         def close(self) -> None:
+            self._forget(lambda sock: sock.close())
+
+        def _forget(self, release: Callable[[socket.socket], Any]) -> None:
             sock, self._sock = self._sock, None
             self._buffer = b""
             self._timeout = -1.0
             if sock is not None:
                 try:
-                    sock.close()
+                    release(sock)
                 except OSError:
                     pass
 

@@ -271,10 +271,8 @@ class _Instrumented:
             links = None
             link_factory = _LINKS.get("factory")
             # links: SQS messages' trace contexts, parent candidates the policy passed over
-            candidates = decision.candidates  # (TraceDecision.passed_over, inlined)
             if link_factory is not None and (
-                trigger.event_source == "aws:sqs"
-                or (candidates and (len(candidates) > 1 or candidates[0] is not decision.parent))
+                trigger.event_source == "aws:sqs" or decision.passed_over
             ):
                 try:
                     links = link_factory(inv)
