@@ -10,6 +10,7 @@ Public API (resolved lazily, PEP 562, so ``import fnlens`` costs next to nothing
 * :func:`current_context` — the current invocation's correlation fields.
 * :class:`InvocationContextFilter` — the same fields on standard-library log records.
 * :func:`flush` / :func:`shutdown` — push queued telemetry out.
+* :func:`tracer_provider` — the OpenTelemetry SDK provider the function's spans go through.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
         current_context,
         flush,
         shutdown,
+        tracer_provider,
     )
     from fnlens.runtime.decorator import instrument, set_route
     from fnlens.runtime.logs import add_invocation_context, get_logger
@@ -39,6 +41,7 @@ _LAZY: dict[str, str] = {
     "current_context": "fnlens.api",
     "flush": "fnlens.api",
     "shutdown": "fnlens.api",
+    "tracer_provider": "fnlens.api",
     "InvocationContextFilter": "fnlens.runtime.stdlib",
 }
 
@@ -53,6 +56,7 @@ __all__ = [
     "instrument",
     "set_route",
     "shutdown",
+    "tracer_provider",
 ]
 
 

@@ -31,6 +31,16 @@ def configure(
         TELEMETRY.add_hook(hook)
 
 
+def tracer_provider() -> Any:
+    """The OpenTelemetry SDK ``TracerProvider`` the function's spans go through (built
+    now if it was not yet): fnlens's own, or the one the application installed. None
+    when no span exporter is installed. Use it to add span processors of your own or
+    to read its resource and sampler."""
+    from fnlens.exporters.tracer import sdk_tracer_provider
+
+    return sdk_tracer_provider()
+
+
 def current_context() -> dict[str, Any]:
     """Correlation fields of the current invocation (empty outside one)."""
     inv = scope.current_invocation()

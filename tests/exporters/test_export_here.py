@@ -14,7 +14,7 @@ from otlp_sink import OTLPSink
 from test_after_response import BUDGET_MS, TOLERANCE_MS, RuntimeClient
 
 import fnlens
-from fnlens.exporters import otlp_wire
+from fnlens.exporters import _otlp_http
 from fnlens.exporters.queue import FAILED, OK, RETRY, ExportQueue
 from fnlens.testing import LambdaContext, capture, events
 
@@ -72,8 +72,9 @@ def test_the_runtime_thread_sends_after_the_response(install, otlp_sink, loop, m
     assert len(otlp_sink.spans) == 6
     assert [log["body"] for log in otlp_sink.logs] == ["work", "invocation"] * 6
     assert otlp_sink.requests == 12  # one request per signal and invocation
-    # only the first batch of each signal went through an export thread
-    assert sorted(len(v) for v in by_export_thread.values()) == [1, 1], by_export_thread
+    # the export threads prepared at installation: at most the first batch of a signal
+    # (when the runtime's thread got there before the preparation ended) went through them
+    assert all(len(v) <= 1 for v in by_export_thread.values()), by_export_thread
     assert all(r["telemetry_dropped"] == 0 for r in captured.records)
 
 
@@ -151,7 +152,7 @@ def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
 # the queue's side, with a scripted exporter --------------------------------------------
 class Scripted:
     """A started export: ``wait`` gives ``outcome`` (None: no answer yet); ``finish``
-    gives the answer already seen, else ``final`` (as ``otlp_wire.RawExport``)."""
+    gives the answer already seen, else ``final`` (as ``_otlp_http.RawExport``)."""
 
     def __init__(self, outcome: str | None, final: str = OK, delay: float | None = 0.0):
         self.outcome, self.final, self.delay = outcome, final, delay
@@ -270,7 +271,7 @@ def test_an_answer_in_pieces_is_read_on_across_threads():
     server = ScriptedServer([[head, b"he", b"llo"], [head + b"world"]])
     go = {piece: threading.Event() for piece in [(0, 0), (0, 1), (0, 2)]}
     server.gates.update(go)
-    transport = otlp_wire.socket_transport()
+    transport = _otlp_http.socket_transport()
     try:
         sent = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
         assert sent.ready(0.0) is None  # nothing yet: not waited for
@@ -311,7 +312,7 @@ def test_an_answer_in_pieces_is_read_on_across_threads():
 )
 def test_answers_of_every_framing_are_read_whole(pieces, status, body):
     server = ScriptedServer([pieces], gap_s=0.01)
-    transport = otlp_wire.socket_transport()
+    transport = _otlp_http.socket_transport()
     try:
         sent = transport.begin(server.url, headers={}, timeout=5, data=b"x", send_within=1)
         deadline = time.monotonic() + 5
@@ -326,7 +327,7 @@ def test_answers_of_every_framing_are_read_whole(pieces, status, body):
 
 def test_a_request_that_cannot_be_sent_in_time_is_retried_elsewhere():
     url = _nobody_listening() + "/v1/traces"
-    transport = otlp_wire.socket_transport()
+    transport = _otlp_http.socket_transport()
     sent = transport.begin(url, headers={}, timeout=5, data=b"x", send_within=0.5)
     assert not hasattr(sent, "ready") and transport.is_connection_error(sent.error)
 
@@ -467,7 +468,7 @@ def test_interim_answers_are_skipped():
     final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     second = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno"
     server = ScriptedServer([[interim, final], [second]], gap_s=0.01)
-    transport = otlp_wire.socket_transport()
+    transport = _otlp_http.socket_transport()
     try:
         got = []
         for _ in range(2):  # the connection stays in step
@@ -485,7 +486,7 @@ def test_a_large_answer_does_not_hold_the_caller_past_its_wait():
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
     pieces = [head] + [body[i : i + (256 << 10)] for i in range(0, len(body), 256 << 10)]
     server = ScriptedServer([pieces], gap_s=0.005)
-    transport = otlp_wire.socket_transport()
+    transport = _otlp_http.socket_transport()
     try:
         sent = transport.begin(server.url, headers={}, timeout=10, data=b"x", send_within=1)
         start = time.perf_counter()

@@ -36,6 +36,22 @@ from fnlens.runtime.response_phase import PHASE
 from fnlens.runtime.telemetry import TELEMETRY
 
 MODES = ("auto", "budget", "background", "extension")
+# After the Lambda response nobody waits: the wait for the collector's answers there is
+# billed, never felt, and what is still unanswered when the runtime asks for the next
+# event may be lost with the environment. So it waits longer than the in-invocation
+# budget — only as long as the answers take (about a round trip), and a collector that
+# misses it once is not waited for again until an export succeeds.
+AFTER_RESPONSE_BUDGET_MS = 100.0
+
+
+def after_response_budget_s() -> float:
+    from fnlens.config import parse_number
+
+    raw = os.environ.get("FNLENS_AFTER_RESPONSE_BUDGET_MS")
+    return (
+        parse_number("FNLENS_AFTER_RESPONSE_BUDGET_MS", raw, AFTER_RESPONSE_BUDGET_MS, minimum=0.0)
+        / 1000.0
+    )
 
 
 class FlushPolicy:
@@ -52,7 +68,9 @@ class FlushPolicy:
         # the decorator skips its per-invocation flush when nothing would wait anyway
         TELEMETRY.waits_in_invocation = requested == "budget"
         TELEMETRY.flushes_after_response = requested in ("budget", "extension")
-        if requested != "extension":
+        if requested == "budget":
+            TELEMETRY.after_response_budget_s = after_response_budget_s()
+        elif requested != "extension":
             TELEMETRY.after_response_budget_s = None
         return requested
 

@@ -2,19 +2,19 @@
 
 Configuration follows the OpenTelemetry specification's ``OTEL_EXPORTER_OTLP_*``
 variables (generic and per-signal endpoint, protocol, headers, timeout;
-compression and certificates are read by the exporters themselves). The
-exporters come from ``opentelemetry-exporter-otlp`` and are imported here,
-never on the runtime's hot path.
+compression and certificates are read by the exporters themselves). OTLP/HTTP
+goes through fnlens's own exporter (:mod:`fnlens.exporters._otlp_http`, standard
+library only); gRPC through the official ``opentelemetry-exporter-otlp-proto-grpc``
+exporter (the ``otlp-grpc`` extra), built on the export thread.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from fnlens.config import parse_number, warn_once
 from fnlens.exporters.flushing import POLICY
@@ -34,6 +34,11 @@ class OTLPConfig:
     endpoint: str
     headers: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
+    compression: str | None = None  # "gzip" or None
+    certificate: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    insecure: bool | None = None  # gRPC: OTEL_EXPORTER_OTLP_INSECURE
 
 
 def parse_headers(raw: str | None) -> dict[str, str]:
@@ -89,7 +94,53 @@ def resolve(
         raw = env.get(f"OTEL_EXPORTER_OTLP_{sig}_TIMEOUT") or env.get("OTEL_EXPORTER_OTLP_TIMEOUT")
         # The specification says milliseconds (default 10000).
         timeout_s = parse_number("OTEL_EXPORTER_OTLP_TIMEOUT", raw, 10_000.0, minimum=1.0) / 1000
-    return OTLPConfig(signal, proto, url, merged, float(timeout_s))
+
+    def signal_var(suffix: str) -> str | None:
+        value = env.get(f"OTEL_EXPORTER_OTLP_{sig}_{suffix}") or env.get(
+            f"OTEL_EXPORTER_OTLP_{suffix}"
+        )
+        return value.strip() if value and value.strip() else None
+
+    compression = (signal_var("COMPRESSION") or "none").lower()
+    if compression not in ("gzip", "none"):
+        warn_once(
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            f"OTLP compression {compression!r} is not supported (gzip, none); sending uncompressed",
+        )
+        compression = "none"
+    _check_url(url, proto)
+    return OTLPConfig(
+        signal,
+        proto,
+        url,
+        merged,
+        float(timeout_s),
+        compression="gzip" if compression == "gzip" else None,
+        certificate=signal_var("CERTIFICATE"),
+        client_certificate=signal_var("CLIENT_CERTIFICATE"),
+        client_key=signal_var("CLIENT_KEY"),
+        insecure=_insecure(signal_var("INSECURE")),
+    )
+
+
+def _insecure(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    return raw.lower() in ("true", "1", "yes")
+
+
+def _check_url(url: str, protocol: str) -> None:
+    """An endpoint that is not an http(s) URL warns once (the exporter then fails)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return
+    if protocol == "grpc" and not parts.scheme and ":" in url:
+        return  # host:port, as gRPC users write it
+    warn_once(
+        f"otlp-endpoint:{url}",
+        f"OTLP endpoint {url!r} is not an http:// or https:// URL; "
+        "set OTEL_EXPORTER_OTLP_ENDPOINT to e.g. http://127.0.0.1:4318",
+    )
 
 
 def _signal_url(base: str, path: str) -> str:
@@ -97,123 +148,82 @@ def _signal_url(base: str, path: str) -> str:
     return base if base.endswith(path) else base + path
 
 
-class LazyExporter:
-    """Builds the real exporter at its first export, on the export thread.
-
-    ``opentelemetry-exporter-otlp`` pulls in requests or grpc and the protobuf
-    encoders (~150 ms of imports); deferring them keeps them out of the function's
-    init phase. With ``FNLENS_FLUSH_MODE=extension`` they load after the first
-    response; with ``budget`` the first flush stops waiting at the budget.
-    """
-
-    def __init__(self, factory: Any, config: OTLPConfig) -> None:
-        self._factory = factory
-        self.config = config
-        self._exporter: Any = None
-        self._lock = threading.Lock()
-
-    def _get(self) -> Any:
-        with self._lock:
-            if self._exporter is None:
-                self._exporter = self._factory(self.config)
-            return self._exporter
-
-    def export(self, batch: Any) -> Any:
-        return self._get().export(batch)
-
-    @property
-    def ready(self) -> bool:
-        """The real exporter is built (its imports done)."""
-        return self._exporter is not None
-
-    def resolve(self) -> Any:
-        """The real exporter (built now if it was not yet)."""
-        return self._get()
-
-    def shutdown(self) -> None:
-        if self._exporter is not None:
-            self._exporter.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
+GRPC_EXTRA_HINT = (
+    "OTLP over gRPC needs the otlp-grpc extra: pip install 'fnlens[otlp-grpc]' "
+    "(or use OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, which needs nothing more)"
+)
 
 
-def lazy_span_exporter(config: OTLPConfig) -> LazyExporter:
-    return LazyExporter(span_exporter, config)
+def grpc_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("grpc") is not None
+    except (ImportError, ValueError):
+        return False
 
 
-def lazy_log_exporter(config: OTLPConfig) -> LazyExporter:
-    return LazyExporter(log_exporter, config)
+def grpc_exporter(config: OTLPConfig) -> Any:
+    """fnlens's own OTLP/gRPC exporter for one signal (grpcio's public API)."""
+    from fnlens.exporters._otlp_grpc import GrpcSettings, OtlpGrpcExporter
 
-
-# (signal, protocol) -> the official exporter class, imported on first use
-_EXPORTER_CLASSES = {
-    ("traces", "grpc"): (
-        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
-        "OTLPSpanExporter",
-    ),
-    ("traces", "http/protobuf"): (
-        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-        "OTLPSpanExporter",
-    ),
-    ("logs", "grpc"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
-    ("logs", "http/protobuf"): (
-        "opentelemetry.exporter.otlp.proto.http._log_exporter",
-        "OTLPLogExporter",
-    ),
-}
-
-
-def official_exporter(config: OTLPConfig) -> Any:
-    """The official OTLP exporter for the configured signal and protocol."""
-    import importlib
-
-    module, name = _EXPORTER_CLASSES[(config.signal, config.protocol)]
-    cls = getattr(importlib.import_module(module), name)
-    if config.protocol == "grpc":
-        return cls(
+    return OtlpGrpcExporter(
+        GrpcSettings(
             endpoint=config.endpoint,
-            headers=config.headers or None,
-            timeout=config.timeout_s,
-            insecure=config.endpoint.startswith("http://") or None,
+            headers=dict(config.headers),
+            timeout_s=config.timeout_s,
+            compression=config.compression,
+            certificate=config.certificate,
+            client_certificate=config.client_certificate,
+            client_key=config.client_key,
+            insecure=config.insecure,
+            signal=config.signal,
         )
-    return _http_exporter(cls, config)
+    )
+
+
+def http_exporter(config: OTLPConfig) -> Any:
+    """fnlens's own OTLP/HTTP exporter for one signal."""
+    from fnlens.exporters._otlp_http import HttpSettings, OtlpHttpExporter
+
+    return OtlpHttpExporter(
+        HttpSettings(
+            endpoint=config.endpoint,
+            headers=dict(config.headers),
+            timeout_s=config.timeout_s,
+            compression=config.compression,
+            certificate=config.certificate,
+            client_certificate=config.client_certificate,
+            client_key=config.client_key,
+            signal=config.signal,
+        )
+    )
+
+
+def build_exporter(config: OTLPConfig) -> Any:
+    """fnlens's own exporter for one signal and protocol. gRPC without grpcio installed
+    raises ``ImportError`` with the extra to install (said once, at installation)."""
+    if config.protocol == "grpc":
+        if not grpc_available():
+            raise ImportError(GRPC_EXTRA_HINT)
+        return grpc_exporter(config)
+    return http_exporter(config)
 
 
 def span_exporter(config: OTLPConfig) -> Any:
-    """The official OTLP span exporter for the configured protocol."""
-    return official_exporter(replace(config, signal="traces"))
+    return build_exporter(replace(config, signal="traces"))
 
 
 def log_exporter(config: OTLPConfig) -> Any:
-    """The official OTLP log exporter for the configured protocol."""
-    return official_exporter(replace(config, signal="logs"))
-
-
-def _http_exporter(cls: Any, config: OTLPConfig) -> Any:
-    """The SDK's OTLP/HTTP exporter; for a plain-http endpoint without certificates, with a
-    kept-alive socket transport (:mod:`fnlens.exporters.otlp_wire`) instead of a
-    ``requests`` session (the SDK's retries, compression and headers still apply)."""
-    kwargs: dict[str, Any] = {
-        "endpoint": config.endpoint,
-        "headers": config.headers or None,
-        "timeout": config.timeout_s,
-    }
-    from fnlens.exporters import otlp_wire
-
-    if otlp_wire.lean_transport_ok(config.endpoint, config.signal):
-        try:
-            return cls(**kwargs, _transport=otlp_wire.socket_transport())
-        except Exception:  # an SDK without pluggable transports
-            pass
-    return cls(**kwargs)
+    return build_exporter(replace(config, signal="logs"))
 
 
 class OTLPLogSink:
     """fnlens events (invocation records and user log lines) as OTLP log records.
 
-    ``emit`` queues the event (not a copy) in a bounded queue; conversion to SDK log records and
-    the export happen on the worker thread.
+    ``emit`` queues the event (not a copy) in a bounded queue; encoding and the export
+    happen on the worker thread (or on the runtime's thread after the response, see
+    ``ExportQueue.export_here``).
     """
 
     def __init__(
@@ -225,12 +235,10 @@ class OTLPLogSink:
         max_export_batch_size: int = 512,
         schedule_delay_s: float = 1.0,
     ) -> None:
-        self.exporter = exporter
-        # an SDK Resource, or a function that builds it (on the export thread)
+        self.exporter = exporter  # OtlpHttpExporter or OtlpGrpcExporter (export_bytes)
+        # the resource, or a function that builds it (on the export thread)
         self._resource_factory = resource if callable(resource) else (lambda: resource)
         self._resource_built: Any = None
-        self._factory: Any = None  # LogRecordFactory, built on the export thread
-        self._lean: bool | None = None  # protobuf written directly (otlp_wire)
         self.queue = ExportQueue(
             "otlp-logs",
             self._export,
@@ -239,7 +247,15 @@ class OTLPLogSink:
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(self, "export", exc),
             start_export=self._start_export,
+            prepare=self._prepare,
         )
+
+    def _prepare(self) -> None:
+        """Imports, the resource and the channel, on the worker before its first export."""
+        self._request([])
+        prepare = getattr(self.exporter, "prepare", None)
+        if prepare is not None:
+            prepare()
 
     def emit(self, event: Mapping[str, Any]) -> None:
         self.queue.put(event)  # events are not changed after emit
@@ -251,44 +267,23 @@ class OTLPLogSink:
             resource = self._resource_built = self._resource_factory()
         return resource
 
+    def _request(self, batch: Sequence[Mapping[str, Any]]) -> bytes:
+        from fnlens.exporters import otlp_wire
+
+        return otlp_wire.logs_request(batch, self._resource, otlp_wire.FNLENS_SCOPE)
+
     def _start_export(self, batch: list[dict[str, Any]], send_within_s: float) -> Any:
         """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
-        None while the exporter is not built yet or cannot (the worker exports)."""
-        if not self._lean or not getattr(self.exporter, "ready", True):
-            return None
-        if self._resource_built is None:
-            return None  # (the first export builds it, on the export thread)
-        from fnlens.exporters import otlp_wire
-        from fnlens.exporters.logrecords import scope
-
-        real = self.exporter.resolve() if hasattr(self.exporter, "resolve") else self.exporter
-        data = otlp_wire.logs_request(batch, self._resource, scope())
-        return otlp_wire.start_raw_export(real, data, send_within_s)
+        None when the exporter cannot (gRPC, https: the worker exports)."""
+        if self._resource_built is None or not self.exporter.can_begin():
+            return None  # (the worker builds the resource before its first export)
+        return self.exporter.begin(self._request(batch), send_within_s)
 
     def export_here(self, send_within_s: float) -> Any:
         return self.queue.export_here(send_within_s)
 
     def _export(self, batch: Sequence[dict[str, Any]]) -> bool:
-        real = self.exporter.resolve() if hasattr(self.exporter, "resolve") else self.exporter
-        if self._lean is None:
-            from fnlens.exporters import otlp_wire
-
-            self._lean = otlp_wire.usable(real)
-        if self._lean:
-            from fnlens.exporters import otlp_wire
-            from fnlens.exporters.logrecords import scope
-
-            data = otlp_wire.logs_request(batch, self._resource, scope())
-            sent = otlp_wire.raw_export(real, data)
-            if sent is not None:
-                return sent
-        if self._factory is None:
-            from fnlens.exporters.logrecords import LogRecordFactory
-
-            self._factory = LogRecordFactory(self._resource)
-        records = [self._factory.make(event) for event in batch]
-        result = self.exporter.export(records)
-        return getattr(result, "name", str(result)) == "SUCCESS"
+        return self.exporter.export_bytes(self._request(batch))
 
     def flush(self, timeout_s: float) -> None:
         POLICY.flush(self.queue, timeout_s)

@@ -47,6 +47,7 @@ class ExportQueue:
         schedule_delay_s: float = 1.0,
         on_error: Callable[[BaseException], None] | None = None,
         start_export: Callable[[list[Any], float], Any] | None = None,
+        prepare: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
         self._export = export
@@ -74,7 +75,13 @@ class ExportQueue:
         self._thread: threading.Thread | None = None
         # (batch, started export or None) the worker is to finish, or export in full
         self._handoff: tuple[list[Any], Any] | None = None
+        self._abandoned = False  # see abandon()
+        # prepare(): run first by the worker, started at once (imports, the resource):
+        # the first export then costs no more than the others — at exit, on SIGTERM
+        self._prepare = prepare
         _ALL.add(self)
+        if prepare is not None:
+            self._start()
 
     # hot path ---------------------------------------------------------------
     def put(self, item: Any) -> bool:
@@ -98,7 +105,7 @@ class ExportQueue:
             self._start()
         return True
 
-    def flush(self, timeout_s: float) -> bool:
+    def flush(self, timeout_s: float, *, wait_when_failing: bool = False) -> bool:
         """Ask the worker to export everything queued; wait at most ``timeout_s``.
 
         Returns True when nothing is left pending. ``timeout_s <= 0`` only nudges.
@@ -125,7 +132,7 @@ class ExportQueue:
                 self._exporting
                 and self._gave_up_on == self._export_seq
                 and timeout_s <= self._gave_up_after
-            ) or self._failing >= FAILING_AFTER:
+            ) or (self._failing >= FAILING_AFTER and not wait_when_failing):
                 return False
             while self._items or self._in_flight:
                 remaining = deadline - time.perf_counter()
@@ -150,6 +157,8 @@ class ExportQueue:
     def _settle(self, count: int, ok: bool) -> None:
         """Account for the batch in flight; the queue is free for the next export."""
         with self._cond:
+            if self._abandoned:
+                return  # counted as dropped when the queue was abandoned at exit
             if ok:
                 self._exported += count
                 self._failing = 0
@@ -300,6 +309,23 @@ class ExportQueue:
             if orphan is not None:  # handed over as the worker stopped: nobody finishes it
                 self._settle(len(orphan[0]), False)
 
+    def abandon(self) -> int:
+        """At exit, past its bound: stop; what is still queued or unanswered is counted
+        as dropped (exactly once) and the exporter's worker is not waited for. Returns
+        that count."""
+        with self._cond:
+            if self._stopping and not self._items and not self._in_flight:
+                return 0
+            self._stopping = True
+            lost = len(self._items) + self._in_flight
+            self._items.clear()
+            self._handoff = None  # (its batch is in flight: counted above)
+            self._dropped += lost
+            self._in_flight = 0
+            self._abandoned = True
+            self._cond.notify_all()
+        return lost
+
     def _after_fork(self) -> None:
         """In a forked child: the parent's worker, batch in flight and queued items are
         the parent's (exporting them here too would send them twice)."""
@@ -322,6 +348,11 @@ class ExportQueue:
         self._thread.start()
 
     def _run(self) -> None:
+        if self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception as exc:
+                self._report(exc)
         while True:
             started: Any = None
             handed_over = False

@@ -61,8 +61,38 @@ def resource_attributes(
     return attrs
 
 
+def full_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """``attributes`` with the ``telemetry.sdk.*`` attributes the SDK's
+    ``Resource.create`` adds (the spans fnlens records itself and the SDK's spans then
+    share one resource, byte for byte)."""
+    full = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": _sdk_version(),
+    }
+    full.update(attributes)
+    return full
+
+
+def _sdk_version() -> str:
+    """The OpenTelemetry version (the API's: API and SDK are released together). Not
+    ``importlib.metadata``: scanning the installed distributions takes 100+ ms; not
+    the SDK's module: the SDK is not imported until the function's code needs it."""
+    from opentelemetry.version import __version__ as otel_version
+
+    return str(otel_version)
+
+
+def wire_resource(attributes: Mapping[str, Any]) -> Any:
+    """The resource as fnlens's own OTLP encoder writes it (no SDK import)."""
+    from fnlens.exporters.otlp_wire import ResourceData
+
+    return ResourceData(full_attributes(attributes))
+
+
 def build_resource(attributes: Mapping[str, Any]) -> Any:
-    """An SDK ``Resource`` (imports the SDK: call only when installing exporters)."""
+    """An SDK ``Resource`` with the same attributes as :func:`wire_resource` (imports the
+    SDK: for the SDK's own tracer provider and the gRPC exporters)."""
     from opentelemetry.sdk.resources import Resource
 
-    return Resource.create(dict(attributes))
+    return Resource(full_attributes(attributes))

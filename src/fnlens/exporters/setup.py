@@ -155,15 +155,21 @@ def configure_exporters(
         attrs = resource_attributes(settings, identity=identity, env=env)
         installed.resource_attributes = attrs
         span_exporters: list[Any] = []
-        resource = None
+        resources: dict[str, Any] = {}
 
         def sdk_resource() -> Any:
-            nonlocal resource
-            if resource is None:
+            if "sdk" not in resources:
                 from fnlens.exporters.resource import build_resource
 
-                resource = build_resource(attrs)
-            return resource
+                resources["sdk"] = build_resource(attrs)
+            return resources["sdk"]
+
+        def wire_resource() -> Any:
+            if "wire" not in resources:
+                from fnlens.exporters.resource import wire_resource as build
+
+                resources["wire"] = build(attrs)
+            return resources["wire"]
 
         for name in names:
             try:
@@ -179,12 +185,12 @@ def configure_exporters(
                     }
                     if traces:
                         config = otlp.resolve("traces", **common)
-                        span_exporters.append(otlp.lazy_span_exporter(config))
+                        span_exporters.append(otlp.span_exporter(config))
                     if logs:
                         config = otlp.resolve("logs", **common)
                         sink = otlp.OTLPLogSink(
-                            otlp.lazy_log_exporter(config),
-                            sdk_resource,  # built on the export thread (SDK import)
+                            otlp.log_exporter(config),
+                            wire_resource,  # built on the export thread
                             **batch_options(env, "OTEL_BLRP"),
                         )
                         installed.sinks.append(sink)
@@ -233,7 +239,7 @@ def configure_exporters(
             from fnlens.exporters.tracer import install_span_exporters
 
             installed.span_processors = install_span_exporters(
-                span_exporters, sdk_resource, **batch_options(env, "OTEL_BSP")
+                span_exporters, sdk_resource, wire_resource, **batch_options(env, "OTEL_BSP")
             )
             from fnlens.exporters.spans import ProcessorFlushHook
 
@@ -318,30 +324,56 @@ def installed_exporters() -> list[InstalledExporters]:
     return list(_INSTALLED)
 
 
-def _flush_at_exit(per_exporter_s: float = 2.0, total_s: float | None = None) -> None:
-    """Queued telemetry goes out when the process ends (bounded: ``per_exporter_s`` per
-    exporter, and ``total_s`` in all when given)."""
+# At exit every queue is flushed at once, all within this bound (FNLENS_EXIT_TIMEOUT_MS).
+EXIT_TIMEOUT_S = 2.0
+
+
+def _exit_timeout_s() -> float:
+    raw = os.environ.get("FNLENS_EXIT_TIMEOUT_MS")
+    return parse_number("FNLENS_EXIT_TIMEOUT_MS", raw, EXIT_TIMEOUT_S * 1000, minimum=0.0) / 1000
+
+
+def _flush_at_exit(total_s: float | None = None) -> int:
+    """Queued telemetry goes out when the process ends: every exporter's queue is started
+    at once and all of them share one bound (``total_s``, by default
+    ``FNLENS_EXIT_TIMEOUT_MS``, 2 s). What is still queued or unanswered then is counted
+    as dropped and reported once; returns that count."""
     from fnlens.runtime.response_phase import run_pending
 
     run_pending()  # invocations still waiting for their response post are recorded first
-    deadline = None if total_s is None else time.monotonic() + total_s
-    for installed in list(_INSTALLED):
-        for part in (*installed.hooks, *installed.sinks):
-            wait_s = per_exporter_s
-            if deadline is not None:
-                wait_s = min(wait_s, deadline - time.monotonic())
-                if wait_s <= 0:
-                    return
-            try:
-                queue = getattr(part, "queue", None) or getattr(
-                    getattr(part, "processor", None), "queue", None
-                )
-                if queue is not None:
-                    queue.flush(wait_s)
-                else:
-                    part.flush(wait_s)
-            except Exception:
-                pass
+    total_s = _exit_timeout_s() if total_s is None else total_s
+    deadline = time.monotonic() + max(0.0, total_s)
+    parts = [p for installed in list(_INSTALLED) for p in (*installed.hooks, *installed.sinks)]
+    queues = [q for q in (_queue_of(p) for p in parts) if q is not None]
+    for queue in queues:
+        queue.nudge()  # all exports start now: the wait is the slowest, not the sum
+    for part in parts:
+        left = deadline - time.monotonic()
+        queue = _queue_of(part)
+        try:
+            if queue is not None:
+                queue.flush(max(0.0, left), wait_when_failing=False)
+            elif left > 0:
+                part.flush(left)
+        except Exception:
+            pass
+    lost = 0
+    for queue in queues:
+        try:
+            lost += queue.abandon()
+        except Exception:
+            pass
+    if lost:
+        warn_once(
+            "exit-dropped",
+            f"{lost} telemetry item(s) could not be exported before exit (within "
+            f"{total_s:.1f} s) and were dropped",
+        )
+    return lost
+
+
+def _queue_of(part: Any) -> Any:
+    return getattr(part, "queue", None) or getattr(getattr(part, "processor", None), "queue", None)
 
 
 # Lambda gives the runtime 500 ms after SIGTERM (sent when extensions are registered);
@@ -368,7 +400,7 @@ def _flush_on_sigterm() -> None:
 
     def on_sigterm(signum: int, frame: Any) -> None:
         try:
-            _flush_at_exit(per_exporter_s=SIGTERM_FLUSH_S, total_s=SIGTERM_FLUSH_S)
+            _flush_at_exit(total_s=SIGTERM_FLUSH_S)
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)

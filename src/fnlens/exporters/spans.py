@@ -18,7 +18,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from fnlens._version import __version__
 from fnlens.exporters.flushing import POLICY
 from fnlens.exporters.queue import ExportQueue
 from fnlens.runtime.telemetry import TELEMETRY
@@ -30,8 +29,8 @@ _FAST_LOCK = threading.Lock()
 
 def set_fast_span_resource(resource: Any) -> None:
     """The resource invocation spans recorded on the fast path are exported with: an
-    SDK ``Resource``, or a function that builds it (called once, on the export thread,
-    so that the SDK is not imported during the function's init)."""
+    SDK ``Resource`` or a :class:`~fnlens.exporters.otlp_wire.ResourceData`, or a
+    function that builds it (called once, on the export thread)."""
     _FAST.clear()
     _FAST["resource_factory"] = resource if callable(resource) else (lambda: resource)
 
@@ -46,9 +45,25 @@ def fast_span_heads() -> tuple[Any, Any] | None:
         with _FAST_LOCK:
             heads = _FAST.get("heads")
             if heads is None:
-                from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+                from fnlens.exporters.otlp_wire import FNLENS_SCOPE
 
-                heads = _FAST["heads"] = (factory(), InstrumentationScope("fnlens", __version__))
+                heads = _FAST["heads"] = (factory(), FNLENS_SCOPE)
+    return heads
+
+
+def _sdk_heads() -> tuple[Any, Any]:
+    """The fast-path resource and scope as SDK objects (for the SDK's exporters)."""
+    heads = _FAST.get("sdk_heads")
+    if heads is None:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        resource, scope = fast_span_heads() or (None, None)
+        if resource is not None and not isinstance(resource, Resource):
+            resource = Resource(dict(resource.attributes), resource.schema_url or None)
+        if scope is not None and not isinstance(scope, InstrumentationScope):
+            scope = InstrumentationScope(scope.name, scope.version)
+        heads = _FAST["sdk_heads"] = (resource, scope)
     return heads
 
 
@@ -71,7 +86,7 @@ def to_readable(fast: FastSpan) -> Any:
         if fast.status_code == 2
         else Status(StatusCode.UNSET)
     )
-    resource, scope = fast_span_heads() or (None, None)
+    resource, scope = _sdk_heads()
     return ReadableSpan(
         name=fast.name,
         context=context,
@@ -103,7 +118,8 @@ class BudgetSpanProcessor:
         schedule_delay_s: float = 1.0,
     ) -> None:
         self.exporter = exporter
-        self._lean: bool | None = None  # protobuf written directly (otlp_wire)
+        # fnlens's OTLP exporters take protobuf bytes (otlp_wire); others SDK spans
+        self._wire = hasattr(exporter, "export_bytes")
         self.queue = ExportQueue(
             f"spans-{type(exporter).__name__}",
             self._export,
@@ -112,58 +128,51 @@ class BudgetSpanProcessor:
             schedule_delay_s=schedule_delay_s,
             on_error=lambda exc: TELEMETRY.report_failure(exporter, "export", exc),
             start_export=self._start_export,
+            prepare=self._prepare if self._wire else None,
         )
+
+    def _prepare(self) -> None:
+        """Imports, the resource and the channel, on the worker before its first export."""
+        self._wire_request([])
+        fast_span_heads()
+        prepare = getattr(self.exporter, "prepare", None)
+        if prepare is not None:
+            prepare()
 
     def _export(self, batch: Sequence[Any]) -> bool:
         exporter = self.exporter
-        real = exporter.resolve() if hasattr(exporter, "resolve") else exporter
-        if self._lean is None:
-            from fnlens.exporters import otlp_wire
-
-            self._lean = otlp_wire.usable(real)
-        if self._lean and "resource_factory" in _FAST:
-            sent = self._export_lean(real, batch)
-            if sent is not None:
-                return sent
+        if self._wire:
+            return exporter.export_bytes(self._wire_request(batch))
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         spans = [to_readable(s) if type(s) is FastSpan else s for s in batch]
         return exporter.export(spans) == SpanExportResult.SUCCESS
 
-    def _export_lean(self, real: Any, batch: Sequence[Any]) -> bool | None:
-        from fnlens.exporters import otlp_wire
-
-        return otlp_wire.raw_export(real, self._lean_request(batch))
-
     def _start_export(self, batch: list[Any], send_within_s: float) -> Any:
         """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
-        None while the exporter is not built yet or cannot (the worker exports)."""
-        exporter = self.exporter
-        if not getattr(exporter, "ready", True) or not self._lean or "heads" not in _FAST:
-            return None  # (building the exporter imports the SDK's: not on this thread)
-        from fnlens.exporters import otlp_wire
+        None when the exporter cannot (gRPC, https: the worker exports)."""
+        if not self._wire or "heads" not in _FAST or not self.exporter.can_begin():
+            return None  # (the first export builds the resource, on the export thread)
+        return self.exporter.begin(self._wire_request(batch), send_within_s)
 
-        real = exporter.resolve() if hasattr(exporter, "resolve") else exporter
-        return otlp_wire.start_raw_export(real, self._lean_request(batch), send_within_s)
-
-    def _lean_request(self, batch: Sequence[Any]) -> bytes:
+    def _wire_request(self, batch: Sequence[Any]) -> bytes:
         """Fast-path spans written as protobuf directly; the rest (spans with links, the
-        handler's own SDK spans) through the SDK encoder, in the same request
+        handler's own SDK spans) from their public attributes, in the same request
         (``resource_spans`` is repeated: the bytes concatenate)."""
         from fnlens.exporters import otlp_wire
 
         fast = [s for s in batch if type(s) is FastSpan and not s.links]
-        resource, scope = fast_span_heads() or (None, None)
-        data = otlp_wire.spans_request(fast, resource, scope) if fast else b""
+        data = b""
+        if fast:
+            resource, scope = fast_span_heads() or (otlp_wire.ResourceData({}), None)
+            data = otlp_wire.spans_request(fast, resource, scope)
         if len(fast) < len(batch):
-            from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
             rest = [
                 to_readable(s) if type(s) is FastSpan else s
                 for s in batch
                 if not (type(s) is FastSpan and not s.links)
             ]
-            data += encode_spans(rest).SerializePartialToString()
+            data += otlp_wire.readable_spans_request(rest)
         return data
 
     # span processor -----------------------------------------------------------------

@@ -82,13 +82,9 @@ def _api_provider_class() -> type:
         ``add_span_processor``…). ``force_flush`` and ``shutdown`` before that concern
         only fnlens's processors.
 
-        A proxy in the manner of ``wrapt.ObjectProxy``: ``__class__`` is the SDK's
-        ``TracerProvider``, so ``isinstance(trace.get_tracer_provider(),
-        opentelemetry.sdk.trace.TracerProvider)`` holds as it did when the provider was
-        built at once (code that checks it before adding its processors keeps working;
-        the check builds the SDK provider)."""
-
-        _OWN = frozenset({"_resource_factory", "_sdk", "_build_lock"})
+        It is an OpenTelemetry API ``TracerProvider`` of its own, not an SDK one: code
+        that needs the SDK provider (``isinstance`` checks, its sampler, its resource
+        object) gets it from :meth:`sdk_provider` or ``fnlens.tracer_provider()``."""
 
         def __init__(self, resource_factory: Callable[[], Any]) -> None:
             self._resource_factory = resource_factory
@@ -102,9 +98,7 @@ def _api_provider_class() -> type:
                 with self._build_lock:
                     sdk = self._sdk
                     if sdk is None:
-                        from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
-
-                        sdk = SDKTracerProvider(
+                        sdk = _sdk_provider_subclass()(
                             resource=self._resource_factory(),
                             id_generator=_id_generator(),
                             # shut down by this proxy's exit hook, registered when fnlens
@@ -123,11 +117,6 @@ def _api_provider_class() -> type:
             now on, the invocation span included (which then goes through the SDK
             tracer instead of the fast path)."""
             self.sdk_provider().add_span_processor(span_processor)
-            with _lock:
-                _state["fast"] = False
-                from fnlens.runtime.tracing import set_span_recorder
-
-                set_span_recorder(None)
 
         def force_flush(self, timeout_millis: int = 30_000) -> bool:
             if self._sdk is not None:
@@ -140,16 +129,42 @@ def _api_provider_class() -> type:
             else:
                 _ROUTER.shutdown()
 
-        @property  # type: ignore[misc]
-        def __class__(self) -> type:
-            return type(self.sdk_provider())
-
-        def __getattr__(self, name: str) -> Any:
-            if name in DeferredTracerProvider._OWN or name.startswith("__"):
-                raise AttributeError(name)  # (not set yet: copy, pickle, __init__)
-            return getattr(self.sdk_provider(), name)
+        @property
+        def resource(self) -> Any:
+            """The SDK provider's resource (builds it)."""
+            return self.sdk_provider().resource
 
     return DeferredTracerProvider
+
+
+def _leave_fast_path() -> None:
+    """An application processor was added: invocation spans go through the SDK tracer
+    from now on, so that it sees them too."""
+    with _lock:
+        _state["fast"] = False
+        from fnlens.runtime.tracing import set_span_recorder
+
+        set_span_recorder(None)
+
+
+def _sdk_provider_subclass() -> type:
+    """The SDK's ``TracerProvider``, subclassed only to notice processors the
+    application adds (its public ``add_span_processor``)."""
+    cached = _state.get("sdk_class")
+    if cached is None:
+        from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
+
+        class FnlensSDKTracerProvider(SDKTracerProvider):
+            """fnlens's SDK provider: the function's resource, fnlens's id generator and
+            processors; a processor added here also sees the invocation spans."""
+
+            def add_span_processor(self, span_processor: Any) -> None:
+                super().add_span_processor(span_processor)
+                if span_processor is not _ROUTER:
+                    _leave_fast_path()
+
+        cached = _state["sdk_class"] = FnlensSDKTracerProvider
+    return cached
 
 
 def _sdk_provider_class() -> type | None:
@@ -160,7 +175,10 @@ def _sdk_provider_class() -> type | None:
 
 
 def install_span_exporters(
-    exporters: Sequence[Any], resource_factory: Callable[[], Any], **batch: Any
+    exporters: Sequence[Any],
+    resource_factory: Callable[[], Any],
+    wire_resource_factory: Callable[[], Any] | None = None,
+    **batch: Any,
 ) -> list[BudgetSpanProcessor]:
     """Wrap each exporter in a :class:`BudgetSpanProcessor` (``batch``: its queue and
     batch sizes, schedule delay) and make the provider live (fnlens's own, deferred,
@@ -172,7 +190,7 @@ def install_span_exporters(
         if not _state.get("installed"):
             provider = trace.get_tracer_provider()
             sdk_class = _sdk_provider_class()
-            if sdk_class is None or not issubclass(type(provider), sdk_class):
+            if sdk_class is None or not isinstance(provider, sdk_class):
                 ours = _api_provider_class()(resource_factory)
                 trace.set_tracer_provider(ours)
                 provider = trace.get_tracer_provider()  # set only once per process
@@ -183,14 +201,13 @@ def install_span_exporters(
                     # tracer on the handler's thread (fnlens.runtime.tracing, fast path)
                     from fnlens.exporters.spans import set_fast_span_resource
 
-                    set_fast_span_resource(resource_factory)
+                    set_fast_span_resource(wire_resource_factory or resource_factory)
                     _state["fast"] = True  # the recorder is set by _sync_recorder below
                 elif provider is ours:
                     ours.sdk_provider()  # the SDK path: spans through the SDK tracer
             sdk_class = _sdk_provider_class()
-            # (type(), not isinstance(): fnlens's own deferred provider claims the SDK
-            # class, and gets the router when its SDK provider is built)
-            if sdk_class is not None and issubclass(type(provider), sdk_class):
+            # (fnlens's own deferred provider adds the router when it builds its SDK one)
+            if sdk_class is not None and isinstance(provider, sdk_class):
                 provider.add_span_processor(_ROUTER)  # the application's provider
             _state["installed"] = True
             _state["provider"] = provider
@@ -234,5 +251,9 @@ def remove_all_processors() -> None:
         _sync_recorder()
 
 
-def provider() -> Any:
-    return _state.get("provider")
+def sdk_tracer_provider() -> Any:
+    """The SDK provider spans go through (fnlens's own is built now); None before any
+    span exporter was installed."""
+    provider = _state.get("provider")
+    sdk = getattr(provider, "sdk_provider", None)
+    return sdk() if callable(sdk) else provider
