@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from fnlens import _wiring  # noqa: F401  (the exporters register with the runtime)
 from fnlens._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover

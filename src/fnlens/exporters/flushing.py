@@ -70,6 +70,9 @@ class FlushPolicy:
         TELEMETRY.flushes_after_response = requested in ("budget", "extension")
         if requested == "budget":
             TELEMETRY.after_response_budget_s = after_response_budget_s()
+            TELEMETRY.after_response_explicit = bool(
+                os.environ.get("FNLENS_AFTER_RESPONSE_BUDGET_MS")
+            )
         elif requested != "extension":
             TELEMETRY.after_response_budget_s = None
         return requested

@@ -69,9 +69,12 @@ class ExportQueue:
         self._stopping = False
         self._export_seq = 0  # increments when the worker starts an export
         self._exporting = False
-        self._gave_up_on = -1  # export seq a flush already timed out waiting for
-        self._gave_up_after = 0.0  # ... and how long that flush had waited
         self._failing = 0  # consecutive failed exports (the backend is down or refusing)
+        # a flush ran out of time with an export still unanswered: until an export
+        # succeeds, flushes no more patient than that one only nudge (a stalled
+        # collector costs one budget in all, not one per invocation)
+        self._stalled = False
+        self._stalled_after = 0.0  # how long the flush that gave up had waited
         self._thread: threading.Thread | None = None
         # (batch, started export or None) the worker is to finish, or export in full
         self._handoff: tuple[list[Any], Any] | None = None
@@ -109,12 +112,11 @@ class ExportQueue:
         """Ask the worker to export everything queued; wait at most ``timeout_s``.
 
         Returns True when nothing is left pending. ``timeout_s <= 0`` only nudges.
-        When an earlier flush, at least as patient, already timed out on the export
-        still in progress (a hung or very slow backend), it does not wait again: a
-        stuck collector costs one budget, not one budget per invocation. After
-        ``FAILING_AFTER`` consecutive failed exports (a collector that is down or
-        refusing), flushes only nudge until an export succeeds again — no caller,
-        extension drain or exit waits for a backend that keeps failing.
+        The circuit breaker: once a flush ran out of time on an unanswered export (a
+        hung or very slow collector), or an export failed (down, refusing), flushes
+        only nudge until an export succeeds again — a failing collector costs one
+        budget, not one per invocation, and no extension drain waits for it; the
+        worker's next export is the probe. ``wait_when_failing`` (exit) waits anyway.
         """
         if not self._items and not self._in_flight:
             return True
@@ -128,18 +130,17 @@ class ExportQueue:
         with self._cond:
             self._flush_requested = True
             self._cond.notify_all()
-            if (
-                self._exporting
-                and self._gave_up_on == self._export_seq
-                and timeout_s <= self._gave_up_after
-            ) or (self._failing >= FAILING_AFTER and not wait_when_failing):
+            if not wait_when_failing and (
+                self._failing >= FAILING_AFTER
+                or (self._stalled and timeout_s <= self._stalled_after)
+            ):
                 return False
             while self._items or self._in_flight:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     if self._exporting and timeout_s > 0:
-                        self._gave_up_on = self._export_seq
-                        self._gave_up_after = timeout_s
+                        self._stalled = True
+                        self._stalled_after = max(self._stalled_after, timeout_s)
                     return False
                 self._cond.wait(remaining)
         return True
@@ -162,6 +163,8 @@ class ExportQueue:
             if ok:
                 self._exported += count
                 self._failing = 0
+                self._stalled = False
+                self._stalled_after = 0.0
             else:
                 self._dropped += count
                 self._failing += 1
@@ -196,6 +199,7 @@ class ExportQueue:
                 or self._handoff is not None
                 or not self._items
                 or self._failing >= FAILING_AFTER
+                or self._stalled
             ):
                 return None
             batch = self._take_batch()
@@ -268,6 +272,11 @@ class ExportQueue:
             self._export_batch(batch)  # the whole export again, with the exporter's retries
         else:
             self._settle(len(batch), outcome == OK)
+
+    def _mark_stalled(self, waited_s: float) -> None:
+        with self._cond:
+            self._stalled = True
+            self._stalled_after = max(self._stalled_after, waited_s)
 
     def nudge(self) -> None:
         """Ask the worker to export what is queued now, without waiting."""
@@ -396,13 +405,14 @@ if hasattr(os, "register_at_fork"):
 class InlineExport:
     """A batch whose request the caller's thread sent (:meth:`ExportQueue.export_here`)."""
 
-    __slots__ = ("_batch", "_done", "_queue", "_started")
+    __slots__ = ("_batch", "_done", "_queue", "_sent_at", "_started")
 
     def __init__(self, queue: ExportQueue, batch: list[Any], started: Any) -> None:
         self._queue = queue
         self._batch = batch
         self._started = started
         self._done = False  # settled here or handed over: exactly once
+        self._sent_at = time.perf_counter()
 
     def wait(self, deadline_perf: float) -> bool:
         """Wait for the answer until ``deadline_perf`` (``time.perf_counter()``); True
@@ -417,6 +427,7 @@ class InlineExport:
             outcome = FAILED
         self._done = True
         if outcome is None:  # not answered yet: the worker reads the answer
+            queue._mark_stalled(max(0.0, deadline_perf - self._sent_at))
             queue._hand_over(batch, self._started)
             return False
         if outcome == RETRY:  # e.g. a stale connection, 503: the worker exports it anew

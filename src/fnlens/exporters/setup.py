@@ -318,6 +318,9 @@ def reset_exporters(telemetry: Telemetry | None = None, timeout_s: float = 2.0) 
             installed.extension.stop()
     tracer.remove_all_processors()
     POLICY.resolve("budget")
+    from fnlens.runtime.tracing import reset_sampler
+
+    reset_sampler()
 
 
 def installed_exporters() -> list[InstalledExporters]:
@@ -352,7 +355,7 @@ def _flush_at_exit(total_s: float | None = None) -> int:
         queue = _queue_of(part)
         try:
             if queue is not None:
-                queue.flush(max(0.0, left), wait_when_failing=False)
+                queue.flush(max(0.0, left), wait_when_failing=True)
             elif left > 0:
                 part.flush(left)
         except Exception:

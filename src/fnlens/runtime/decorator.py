@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import threading
 import time
 import uuid
@@ -101,6 +102,10 @@ def instrument(handler: Any = None, **options: Any) -> Any:
 
     setup.ensure_configured(settings)
     instrumented = _Instrumented(handler, settings, span_name)
+    # a flush budget set on purpose bounds the wait after the response too
+    instrumented.budget_is_explicit = options.get("flush_budget_ms") is not None or bool(
+        os.environ.get("FNLENS_FLUSH_BUDGET_MS")
+    )
     TRACKER.mark_init_progress()
 
     if inspect.iscoroutinefunction(handler):
@@ -165,6 +170,7 @@ class _Instrumented:
             PHASE.install()
         self._margin_s = settings.timeout_margin_ms / 1000.0
         self._on_deadline_cb = self._on_deadline  # one bound method, not one per invocation
+        self.budget_is_explicit = False
         self._identity: dict[str, Any] | None = None
         self._identity_by_arn: dict[Any, dict[str, Any]] = {}
 
@@ -456,13 +462,19 @@ class _Instrumented:
         logs.emit_record(record, error, "".join(lines) if lines else "")
         if flush and after_response:
             # nobody waits any more: the record itself goes out in this flush too
-            TELEMETRY.flush(
-                self._flush_budget_s(inv, False, TELEMETRY.after_response_budget_s), here=True
-            )
+            TELEMETRY.flush(self._flush_budget_s(inv, False, self._after_response_s()), here=True)
         elif timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
         inv.hook_state.clear()
         inv.event = None
+
+    def _after_response_s(self) -> float | None:
+        """The wait for the collector after the response: the exporters' after-response
+        budget (nobody waits for it), unless this handler's budget was set on purpose."""
+        budget = TELEMETRY.after_response_budget_s
+        if budget is None or (self.budget_is_explicit and not TELEMETRY.after_response_explicit):
+            return None  # the handler's flush budget
+        return budget
 
     def _flush_budget_s(
         self, inv: scope.Invocation, timed_out: bool, budget_s: float | None = None

@@ -13,6 +13,26 @@ def reseed() -> None:
     _rng.seed(int.from_bytes(os.urandom(16), "big"))
 
 
+if hasattr(os, "register_at_fork"):  # a forked child (multiprocessing, pre-forking servers)
+    os.register_at_fork(after_in_child=reseed)
+
+
+def _register_snapstart_hook() -> None:
+    """With ``snapshot_restore_py`` (Lambda SnapStart for Python) present, every restored
+    copy of a snapshot reseeds: ids are never repeated across restored environments."""
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        return
+    try:
+        register_after_restore(reseed)
+    except Exception:
+        pass
+
+
+_register_snapstart_hook()
+
+
 def new_trace_id() -> str:
     """A W3C trace id (32 hex). The first 8 hex digits are the epoch seconds, so the
     same id is also a valid X-Ray trace id."""

@@ -79,20 +79,8 @@ def format_timestamp(epoch_seconds: float) -> str:
     return f"{cache[1]}.{micros:06d}Z"
 
 
-# structlog's registry of the context variables ``bind_contextvars`` created (private
-# to structlog: when it is not the dict it has been since structlog 20.1, every line
-# takes the documented path)
-_BOUND_VARS = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
-if not isinstance(_BOUND_VARS, dict):
-    _BOUND_VARS = None
-
-
 def merge_contextvars(method: str, event_dict: dict) -> dict:
-    """structlog's ``merge_contextvars``, skipped while nothing was ever bound with
-    ``bind_contextvars`` (it copies and scans every context variable of the context:
-    a few microseconds per line)."""
-    if _BOUND_VARS is not None and not _BOUND_VARS:
-        return event_dict
+    """structlog's ``merge_contextvars``: what ``bind_contextvars`` bound."""
     return structlog.contextvars.merge_contextvars(None, method, event_dict)
 
 
@@ -129,8 +117,7 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
         inv = _active[0]
     if inv is not None:
         event_dict = {**inv.log_context, **event_dict}
-    if _BOUND_VARS is None or _BOUND_VARS:
-        event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
+    event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
     if "exc_info" in event_dict:
         event_dict = structlog.processors.format_exc_info(None, method, event_dict)
     redactor = PIPELINE.redactor

@@ -1,20 +1,33 @@
 """Install exporters from configuration, once per process, importing them lazily.
 
-Only when an exporter is asked for (``FNLENS_EXPORTERS``, ``OTEL_TRACES_EXPORTER``,
-``OTEL_EXPORTER_OTLP_*``…) is ``fnlens.exporters`` imported, and with it the
-OpenTelemetry SDK and whatever that exporter needs.
+The runtime does not know the exporters: whoever does registers a *configurator*
+here (:func:`register_configurator`; the ``fnlens`` package registers
+``fnlens.exporters``'s on import). Only when an exporter is asked for
+(``FNLENS_EXPORTERS``, ``OTEL_TRACES_EXPORTER``, ``OTEL_EXPORTER_OTLP_*``…) is the
+configurator called, and with it whatever that exporter needs imported.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
+from collections.abc import Callable
 
 from fnlens.config import Settings
-from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.runtime.telemetry import TELEMETRY, Telemetry
 
 _lock = threading.Lock()
+
+Configurator = Callable[[Telemetry, Settings], object]
+_CONFIGURATORS: list[Configurator] = []
+
+
+def register_configurator(configurator: Configurator) -> None:
+    """Have ``configurator(telemetry, settings)`` install exporters the first time a
+    handler is decorated with exporters asked for in the environment."""
+    if configurator not in _CONFIGURATORS:
+        _CONFIGURATORS.append(configurator)
+
 
 # Environment variables that mean "an exporter beyond stdout is wanted".
 EXPORTER_ENV_VARS = (
@@ -41,12 +54,8 @@ def ensure_configured(settings: Settings) -> None:
         TELEMETRY.configured = True
         if not exporters_requested():
             return
-        try:
-            module = importlib.import_module("fnlens.exporters.setup")
-        except ImportError as exc:
-            TELEMETRY.report_failure(TELEMETRY, "configure", exc)
-            return
-        try:
-            module.configure_from_env(TELEMETRY, settings)
-        except Exception as exc:
-            TELEMETRY.report_failure(TELEMETRY, "configure", exc)
+        for configurator in list(_CONFIGURATORS):
+            try:
+                configurator(TELEMETRY, settings)
+            except Exception as exc:
+                TELEMETRY.report_failure(TELEMETRY, "configure", exc)

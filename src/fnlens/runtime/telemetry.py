@@ -68,6 +68,7 @@ class Telemetry:
         # (None: the handler's flush budget; the extension mode's drain limit).
         self.flushes_after_response = True
         self.after_response_budget_s: float | None = None
+        self.after_response_explicit = False  # FNLENS_AFTER_RESPONSE_BUDGET_MS was set
         self._counters: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self._errors = 0

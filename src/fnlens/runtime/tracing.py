@@ -83,20 +83,8 @@ def _ot() -> dict[str, Any]:
 
 
 def _context_functions(context: Any) -> dict[str, Any]:
-    """``get_current`` / ``attach`` / ``detach`` for the fast path. With the SDK's default
-    runtime context (a ``ContextVar``, what ``OTEL_PYTHON_CONTEXT`` selects unless set
-    otherwise) they are that variable's own ``get`` / ``set`` / ``reset`` — exactly
-    what the API functions end up calling, minus two Python calls each; any other
-    runtime context goes through the API."""
-    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
-    try:
-        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-
-        variable = getattr(runtime, "_current_context", None)
-        if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
-            return {"get_current": variable.get, "attach": variable.set, "detach": variable.reset}
-    except ImportError:
-        pass
+    """``get_current`` / ``attach`` / ``detach`` of the OpenTelemetry API (whatever
+    runtime context ``OTEL_PYTHON_CONTEXT`` selects)."""
     return {"get_current": context.get_current, "attach": context.attach, "detach": context.detach}
 
 
@@ -247,7 +235,6 @@ class FastSpan:
                         "exception.stacktrace": "".join(
                             traceback.format_exception(type(error), error, error.__traceback__)
                         ),
-                        "exception.escaped": "True",
                     },
                 ),
             )
@@ -415,11 +402,13 @@ def start_fast_span(
     """The invocation span on the fast path (see the module docstring), made current."""
     ot = _OT or _ot()
     parent = decision.parent
+    sampler = _SAMPLER[0] if _SAMPLER else _sampler()
     if parent is not None and parent.span_id:
-        trace_id, parent_span_id = parent.trace_id, parent.span_id
-        sampled, tracestate = parent.sampled, parent.tracestate
+        trace_id, parent_span_id, tracestate = parent.trace_id, parent.span_id, parent.tracestate
+        sampled = sampler.sampled(parent.sampled, trace_id)
     else:
-        trace_id, parent_span_id, sampled, tracestate = decision.trace_id, None, True, None
+        trace_id, parent_span_id, tracestate = decision.trace_id, None, None
+        sampled = sampler.sampled(None, trace_id)
     fast = FastSpan(
         name,
         trace_id,
@@ -441,6 +430,22 @@ def start_fast_span(
         )
     fast._token = ot["attach"](handler_context)
     return fast
+
+
+_SAMPLER: list[Any] = []
+
+
+def _sampler() -> Any:
+    """The sampler from ``OTEL_TRACES_SAMPLER`` (read once)."""
+    from fnlens.runtime.sampling import sampler_from_env
+
+    _SAMPLER[:] = [sampler_from_env()]
+    return _SAMPLER[0]
+
+
+def reset_sampler() -> None:
+    """Read ``OTEL_TRACES_SAMPLER`` again at the next span (tests, reconfiguration)."""
+    _SAMPLER.clear()
 
 
 def _with_baggage(decision: TraceDecision) -> Any:
