@@ -6,8 +6,8 @@ and the default is used instead.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -36,12 +36,13 @@ DEFAULT_REDACT_KEYS: tuple[str, ...] = (
 
 
 def warn_once(key: str, message: str) -> None:
-    """Print a configuration warning once per process (stderr, never raises)."""
+    """A configuration warning, once per process and key, on the ``fnlens`` logger
+    (without logging configured, Python prints it on stderr); never raises."""
     if key in _warned:
         return
     _warned.add(key)
     try:
-        sys.stderr.write(f"fnlens: warning: {message}\n")
+        logging.getLogger("fnlens").warning("fnlens: warning: %s", message)
     except Exception:
         pass
 

@@ -165,7 +165,7 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
         api.stop()
 
 
-def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(install, capfd):
+def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(install, capfd, caplog):
     import json as jsonlib
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -214,7 +214,7 @@ def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(insta
         assert installed.extension is not None
         assert _wait(lambda: len(calls) >= 4, 5.0)
         time.sleep(0.3)
-        assert _wait(lambda: "event/next answered HTTP 403" in capfd.readouterr().err, 2.0)
+        assert _wait(lambda: "event/next answered HTTP 403" in caplog.text, 2.0)
         # back-off: the gaps between retries grow (0.01 s, 0.02 s, …), no busy loop
         gaps = [b - a for a, b in itertools.pairwise(calls)]
         assert len(calls) < 60 and gaps[-1] >= gaps[0], gaps

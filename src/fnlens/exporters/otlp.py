@@ -251,8 +251,11 @@ class OTLPLogSink:
         )
 
     def _prepare(self) -> None:
-        """Imports, the resource and the channel, on the worker before its first export."""
-        self._request([])
+        """Imports and the channel, on the worker before its first export (the resource
+        is built at the first export: the first invocation's ARN is known then)."""
+        from fnlens.exporters import otlp_wire
+
+        otlp_wire.logs_request([], otlp_wire.ResourceData({}), otlp_wire.FNLENS_SCOPE)
         prepare = getattr(self.exporter, "prepare", None)
         if prepare is not None:
             prepare()
@@ -275,8 +278,8 @@ class OTLPLogSink:
     def _start_export(self, batch: list[dict[str, Any]], send_within_s: float) -> Any:
         """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
         None when the exporter cannot (gRPC, https: the worker exports)."""
-        if self._resource_built is None or not self.exporter.can_begin():
-            return None  # (the worker builds the resource before its first export)
+        if not self.exporter.can_begin():
+            return None
         return self.exporter.begin(self._request(batch), send_within_s)
 
     def export_here(self, send_within_s: float) -> Any:

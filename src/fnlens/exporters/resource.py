@@ -61,6 +61,25 @@ def resource_attributes(
     return attrs
 
 
+def arn_attributes(invoked_arn: str | None, version: str | None) -> dict[str, str]:
+    """``cloud.account.id`` and ``cloud.resource_id`` from an invoked function ARN. The
+    resource id is the function's ARN with the version this process runs (an alias
+    replaced by it, as the semantic conventions ask: one environment serves several
+    aliases), unqualified for ``$LATEST``."""
+    if not invoked_arn:
+        return {}
+    parts = invoked_arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[5] != "function":
+        return {}
+    out = {"cloud.account.id": parts[4]}
+    base = ":".join(parts[:7])
+    if version and version != "$LATEST":
+        out["cloud.resource_id"] = f"{base}:{version}"
+    else:
+        out["cloud.resource_id"] = base
+    return out
+
+
 def full_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """``attributes`` with the ``telemetry.sdk.*`` attributes the SDK's
     ``Resource.create`` adds (the spans fnlens records itself and the SDK's spans then
@@ -71,6 +90,13 @@ def full_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         "telemetry.sdk.version": _sdk_version(),
     }
     full.update(attributes)
+    if full.get("cloud.provider") == "aws":
+        from fnlens.runtime.telemetry import TELEMETRY
+
+        for key, value in arn_attributes(
+            TELEMETRY.invoked_arn, attributes.get("faas.version")
+        ).items():
+            full.setdefault(key, value)
     return full
 
 

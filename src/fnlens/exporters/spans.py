@@ -132,9 +132,9 @@ class BudgetSpanProcessor:
         )
 
     def _prepare(self) -> None:
-        """Imports, the resource and the channel, on the worker before its first export."""
+        """Imports and the channel, on the worker before its first export (the resource
+        is built at the first export: the first invocation's ARN is known then)."""
         self._wire_request([])
-        fast_span_heads()
         prepare = getattr(self.exporter, "prepare", None)
         if prepare is not None:
             prepare()
@@ -151,8 +151,8 @@ class BudgetSpanProcessor:
     def _start_export(self, batch: list[Any], send_within_s: float) -> Any:
         """Send ``batch`` from the calling thread (see ``ExportQueue.export_here``);
         None when the exporter cannot (gRPC, https: the worker exports)."""
-        if not self._wire or "heads" not in _FAST or not self.exporter.can_begin():
-            return None  # (the first export builds the resource, on the export thread)
+        if not self._wire or not self.exporter.can_begin():
+            return None
         return self.exporter.begin(self._wire_request(batch), send_within_s)
 
     def _wire_request(self, batch: Sequence[Any]) -> bytes:

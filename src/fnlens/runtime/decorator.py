@@ -219,6 +219,8 @@ class _Instrumented:
             full_identity["record_fields"] = {key: full_identity[key] for key in IDENTITY_FIELDS}
             if len(self._identity_by_arn) < 64:
                 self._identity_by_arn[arn] = full_identity
+            if TELEMETRY.invoked_arn is None and isinstance(arn, str) and arn:
+                TELEMETRY.invoked_arn = arn  # (cloud.resource_id, cloud.account.id)
 
         request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
         trigger = detect_trigger(event)
@@ -453,9 +455,11 @@ class _Instrumented:
             else (TELEMETRY.waits_in_invocation or timed_out)
         ) and bool(TELEMETRY.hooks or TELEMETRY.sinks)
         if flush and not after_response:
-            # the caller waits for this flush: the record says how long
-            budget_s = self._flush_budget_s(inv, timed_out)
-            record["telemetry_flush_ms"] = round(TELEMETRY.flush(budget_s), 3)
+            # The caller waits for the flush below, which sends this record too (an
+            # environment frozen after it and never thawed loses nothing): the record
+            # cannot hold that flush's own duration, so it says what the caller waited
+            # at the end of the previous invocation in this process.
+            record["telemetry_flush_ms"] = TELEMETRY.last_flush_ms
         record["telemetry_dropped"] = TELEMETRY.dropped()
 
         lines = inv.hook_state.get("stdout_lines")
@@ -463,6 +467,9 @@ class _Instrumented:
         if flush and after_response:
             # nobody waits any more: the record itself goes out in this flush too
             TELEMETRY.flush(self._flush_budget_s(inv, False, self._after_response_s()), here=True)
+        elif flush:
+            spent = TELEMETRY.flush(self._flush_budget_s(inv, timed_out), here=True)
+            TELEMETRY.last_flush_ms = round(spent, 3)
         elif timed_out and TELEMETRY.sinks:
             TELEMETRY.flush(self._flush_budget_s(inv, timed_out))
         inv.hook_state.clear()

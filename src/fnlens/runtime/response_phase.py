@@ -58,6 +58,26 @@ def runtime_client_class() -> type | None:
     return None
 
 
+def _say_if_unknown_shape() -> None:
+    """A runtime client is loaded but not in a shape fnlens knows (a release that
+    renamed its methods): say so once; telemetry is then recorded before the response
+    (the plain path), nothing is lost."""
+    loaded = [name for name in MODULES if name in sys.modules]
+    if not loaded:
+        return
+    from fnlens.config import warn_once
+
+    version = getattr(sys.modules.get("awslambdaric"), "__version__", None)
+    warn_once(
+        "response-phase-shape",
+        f"the Lambda runtime client ({loaded[0]}"
+        f"{' ' + str(version) if version else ''}) does not have the "
+        f"{NEXT_METHOD}/{'/'.join(POST_METHODS)} methods fnlens wraps; telemetry is "
+        "recorded before the response instead of after it (set FNLENS_AFTER_RESPONSE=false "
+        "to silence this)",
+    )
+
+
 class ResponsePhase:
     """Process-wide state of the runtime loop (one per process, :data:`PHASE`)."""
 
@@ -86,6 +106,7 @@ class ResponsePhase:
                 return True
             cls = runtime_client_class()
             if cls is None:
+                _say_if_unknown_shape()
                 return False
             names = (NEXT_METHOD, *POST_METHODS)
             originals = {name: vars(cls)[name] for name in names}

@@ -9,7 +9,7 @@ is guarded: an exporter failure is counted, never raised into the handler.
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -69,6 +69,12 @@ class Telemetry:
         self.flushes_after_response = True
         self.after_response_budget_s: float | None = None
         self.after_response_explicit = False  # FNLENS_AFTER_RESPONSE_BUDGET_MS was set
+        # what the caller waited for the flush at the end of the last invocation that
+        # flushed before returning (the next record reports it)
+        self.last_flush_ms = 0.0
+        # the first invoked function ARN seen in this process (the resource's
+        # cloud.resource_id and cloud.account.id come from it)
+        self.invoked_arn: str | None = None
         self._counters: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self._errors = 0
@@ -248,9 +254,12 @@ class Telemetry:
             return
         self._reported.add(key)
         try:
-            sys.stderr.write(
-                f"fnlens: {type(part).__name__}.{stage} failed: {type(exc).__name__}: {exc} "
-                "(telemetry only; the handler is unaffected)\n"
+            logging.getLogger("fnlens").warning(
+                "fnlens: %s.%s failed: %s: %s (telemetry only; the handler is unaffected)",
+                type(part).__name__,
+                stage,
+                type(exc).__name__,
+                exc,
             )
         except Exception:
             pass
