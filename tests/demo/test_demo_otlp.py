@@ -10,7 +10,6 @@ import pytest
 
 pytest.importorskip("awslambdaric")
 pytest.importorskip("duckdb")
-pytest.importorskip("opentelemetry.exporter.otlp")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exporters"))
 from otlp_sink import OTLPSink

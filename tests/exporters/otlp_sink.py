@@ -62,6 +62,8 @@ class OTLPSink:
         self.spans: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
         self.requests = 0
+        self.headers: list[dict[str, str]] = []  # each request's headers (lower-case names)
+        self.gzipped = 0  # requests that came gzip-compressed
         self._lock = threading.Lock()
         sink = self
 
@@ -88,6 +90,9 @@ class OTLPSink:
                     self.end_headers()
                     return
                 encoding = (self.headers.get("Content-Encoding") or "").lower()
+                with sink._lock:
+                    sink.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    sink.gzipped += encoding == "gzip"
                 if encoding == "gzip":
                     body = gzip.decompress(body)
                 elif encoding == "deflate":

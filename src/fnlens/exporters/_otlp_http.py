@@ -170,6 +170,16 @@ def _forget_connections_after_fork() -> None:
         transport.after_fork()
 
 
+def close_all_connections() -> None:
+    """Close every kept-alive connection (before a SnapStart snapshot); each transport
+    opens a new one at its next request."""
+    for transport in list(_TRANSPORTS or ()):
+        try:
+            transport.close()
+        except Exception:
+            pass
+
+
 def socket_transport() -> SocketTransport:
     """A new :class:`SocketTransport`, forgotten (not closed) in a forked child."""
     transport = SocketTransport()

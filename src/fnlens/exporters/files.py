@@ -98,6 +98,16 @@ class JsonlFileSink:
         self.queue.shutdown(2.0)
 
 
+def span_encoder_available() -> bool:
+    """The SDK's public span encoder (the ``files`` extra) is installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("opentelemetry.exporter.otlp.proto.common") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def encode_spans_json(spans: Sequence[Any]) -> dict[str, Any]:
     """SDK spans → one ``ExportTraceServiceRequest`` in the collector's JSON encoding."""
     from google.protobuf.json_format import MessageToDict

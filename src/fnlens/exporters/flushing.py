@@ -13,7 +13,8 @@
   after the response is sent until the queues are drained, so the caller waits
   for nothing. Falls back to ``budget`` when registration fails.
 * ``auto`` (default) — ``budget`` inside Lambda (``AWS_LAMBDA_RUNTIME_API`` set),
-  ``background`` elsewhere.
+  ``background`` elsewhere and on Lambda Managed Instances (never frozen, several
+  invocations at once).
 
 Outside an invocation (``fnlens.flush()``, shutdown, the extension's own drain)
 a flush always waits for the timeout it was given.
@@ -64,6 +65,8 @@ class FlushPolicy:
         """Set the effective mode from the requested one (``auto`` looks at the platform)."""
         if requested == "auto":
             requested = "budget" if os.environ.get("AWS_LAMBDA_RUNTIME_API") else "background"
+            if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "lambda-managed-instances":
+                requested = "background"  # never frozen; several invocations at once
         self.mode = requested
         # the decorator skips its per-invocation flush when nothing would wait anyway
         TELEMETRY.waits_in_invocation = requested == "budget"

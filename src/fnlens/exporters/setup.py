@@ -199,8 +199,15 @@ def configure_exporters(
 
                     directory = file_dir or env.get("FNLENS_FILE_DIR") or _default_file_dir(env)
                     installed.sinks.append(files.JsonlFileSink(directory))
-                    if traces:
+                    if traces and files.span_encoder_available():
                         span_exporters.append(files.OtlpJsonFileSpanExporter(directory))
+                    elif traces:
+                        warn_once(
+                            "install:file-spans",
+                            "the file exporter writes spans as OTLP JSON with the files "
+                            "extra: pip install 'fnlens[files]' (records and log lines are "
+                            "written without it)",
+                        )
                 elif name == "emf":
                     from fnlens.exporters.emf import DEFAULT_NAMESPACE, EMFHook
 
@@ -260,6 +267,7 @@ def configure_exporters(
         if not _INSTALLED:
             atexit.register(_flush_at_exit)
             _flush_on_sigterm()
+            _register_snapstart_hooks()
         _INSTALLED.append(installed)
     return installed
 
@@ -373,6 +381,36 @@ def _flush_at_exit(total_s: float | None = None) -> int:
             f"{total_s:.1f} s) and were dropped",
         )
     return lost
+
+
+def _before_snapshot() -> None:
+    """SnapStart, before the snapshot: what is queued goes out, and connections are
+    closed (a restored copy must not reuse the snapshot's sockets; each reopens its
+    own at its first export). Ids are reseeded after the restore (runtime.ids)."""
+    from fnlens.runtime.response_phase import run_pending
+
+    run_pending()
+    deadline = time.monotonic() + _exit_timeout_s()
+    for installed in list(_INSTALLED):
+        for part in (*installed.hooks, *installed.sinks):
+            try:
+                part.flush(max(0.0, deadline - time.monotonic()))
+            except Exception:
+                pass
+    from fnlens.exporters._otlp_http import close_all_connections
+
+    close_all_connections()
+
+
+def _register_snapstart_hooks() -> None:
+    try:
+        from snapshot_restore_py import register_before_snapshot
+    except ImportError:
+        return
+    try:
+        register_before_snapshot(_before_snapshot)
+    except Exception as exc:
+        warn_once("snapstart-hooks", f"could not register the SnapStart hooks: {exc}")
 
 
 def _queue_of(part: Any) -> Any:

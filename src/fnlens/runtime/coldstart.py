@@ -29,6 +29,10 @@ _IMPORTED_AT = time.time()
 ON_DEMAND = "on-demand"
 PROVISIONED = "provisioned-concurrency"
 SNAP_START = "snap-start"
+# Lambda Managed Instances: several runtime processes per environment, each with its
+# own init; the first invocation of each process is its cold start
+MANAGED_INSTANCES = "managed-instances"
+_MANAGED_ENV = "lambda-managed-instances"
 PROACTIVE = "proactive"
 
 
@@ -103,6 +107,9 @@ class ColdStartTracker:
             return ColdStartInfo(False, PROVISIONED, round(init_ms, 3))
         if env_type == SNAP_START:
             return ColdStartInfo(False, SNAP_START, None, snapstart_restore=True)
+        if env_type == _MANAGED_ENV:
+            cold_ms = max(0.0, (started_at - process_start) * 1000.0)
+            return ColdStartInfo(True, MANAGED_INSTANCES, round(cold_ms, 3))
         gap_ms = (started_at - init_end) * 1000.0
         if gap_ms > proactive_threshold_ms:
             return ColdStartInfo(False, PROACTIVE, round(init_ms, 3))
