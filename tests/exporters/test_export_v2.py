@@ -61,7 +61,7 @@ def test_sampler_variables_warn_and_fall_back(caplog):
 def test_invocation_spans_follow_otel_traces_sampler(
     install, otlp_sink, monkeypatch, sampler, exported
 ):
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)  # (read at the first span)
     install(["otlp"], otlp_endpoint=otlp_sink.endpoint, flush_mode="background")
 
     @fnlens.instrument
@@ -90,10 +90,12 @@ def test_resource_id_replaces_the_alias_with_the_version():
 
 
 @pytest.mark.e2e
-def test_gzip_compression_and_headers_reach_the_collector(install, otlp_sink, monkeypatch):
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme%20corp")
-    install(["otlp"], otlp_endpoint=otlp_sink.endpoint, flush_mode="background")
+def test_gzip_compression_and_headers_reach_the_collector(install, otlp_sink):
+    env = {
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=acme%20corp",
+    }
+    install(["otlp"], otlp_endpoint=otlp_sink.endpoint, flush_mode="background", env=env)
 
     @fnlens.instrument
     def handler(event, context):

@@ -90,13 +90,10 @@ def full_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         "telemetry.sdk.version": _sdk_version(),
     }
     full.update(attributes)
-    if full.get("cloud.provider") == "aws":
-        from fnlens.runtime.telemetry import TELEMETRY
+    from fnlens.runtime.telemetry import TELEMETRY
 
-        for key, value in arn_attributes(
-            TELEMETRY.invoked_arn, attributes.get("faas.version")
-        ).items():
-            full.setdefault(key, value)
+    for key, value in arn_attributes(TELEMETRY.invoked_arn, attributes.get("faas.version")).items():
+        full.setdefault(key, value)
     return full
 
 

@@ -329,6 +329,7 @@ def reset_exporters(telemetry: Telemetry | None = None, timeout_s: float = 2.0) 
     from fnlens.runtime.tracing import reset_sampler
 
     reset_sampler()
+    telemetry.invoked_arn = None
 
 
 def installed_exporters() -> list[InstalledExporters]:
