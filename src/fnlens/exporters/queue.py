@@ -27,6 +27,10 @@ ExportFn = Callable[[Sequence[Any]], bool]
 OK, FAILED, RETRY = "ok", "failed", "retry"
 _ALL: weakref.WeakSet[ExportQueue] = weakref.WeakSet()
 FAILING_AFTER = 3  # consecutive failed exports after which flushes stop waiting
+# a stalled collector is waited for again only by a flush this many times more patient
+# than the one that gave up (every invocation's budget is about the same: they skip;
+# fnlens.flush(5), the extension's drain or exit after a 5 ms budget wait)
+STALL_PATIENCE = 2.0
 
 
 class ExportQueue:
@@ -132,7 +136,7 @@ class ExportQueue:
             self._cond.notify_all()
             if not wait_when_failing and (
                 self._failing >= FAILING_AFTER
-                or (self._stalled and timeout_s <= self._stalled_after)
+                or (self._stalled and timeout_s <= STALL_PATIENCE * self._stalled_after)
             ):
                 return False
             while self._items or self._in_flight:
@@ -217,7 +221,7 @@ class ExportQueue:
         if isinstance(started, str):  # OK or FAILED without a request on the wire
             self._settle(len(batch), started == OK)
             return None
-        return InlineExport(self, batch, started)
+        return InlineExport(self, batch, started, send_within_s)
 
     def _take_batch(self) -> list[Any]:
         """Move the next batch into flight (the lock is held)."""
@@ -405,14 +409,16 @@ if hasattr(os, "register_at_fork"):
 class InlineExport:
     """A batch whose request the caller's thread sent (:meth:`ExportQueue.export_here`)."""
 
-    __slots__ = ("_batch", "_done", "_queue", "_sent_at", "_started")
+    __slots__ = ("_batch", "_budget_s", "_done", "_queue", "_started")
 
-    def __init__(self, queue: ExportQueue, batch: list[Any], started: Any) -> None:
+    def __init__(
+        self, queue: ExportQueue, batch: list[Any], started: Any, budget_s: float = 0.0
+    ) -> None:
         self._queue = queue
         self._batch = batch
         self._started = started
         self._done = False  # settled here or handed over: exactly once
-        self._sent_at = time.perf_counter()
+        self._budget_s = budget_s  # the time the caller had for this export
 
     def wait(self, deadline_perf: float) -> bool:
         """Wait for the answer until ``deadline_perf`` (``time.perf_counter()``); True
@@ -427,7 +433,7 @@ class InlineExport:
             outcome = FAILED
         self._done = True
         if outcome is None:  # not answered yet: the worker reads the answer
-            queue._mark_stalled(max(0.0, deadline_perf - self._sent_at))
+            queue._mark_stalled(self._budget_s)
             queue._hand_over(batch, self._started)
             return False
         if outcome == RETRY:  # e.g. a stale connection, 503: the worker exports it anew

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -268,6 +269,9 @@ def configure_exporters(
             atexit.register(_flush_at_exit)
             _flush_on_sigterm()
             _register_snapstart_hooks()
+            _FORKED_CHILD_FLUSH.register()
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(before=_FORKED_CHILD_FLUSH.register)
         _INSTALLED.append(installed)
     return installed
 
@@ -375,13 +379,30 @@ def _flush_at_exit(total_s: float | None = None) -> int:
             lost += queue.abandon()
         except Exception:
             pass
-    if lost:
-        warn_once(
-            "exit-dropped",
-            f"{lost} telemetry item(s) could not be exported before exit (within "
-            f"{total_s:.1f} s) and were dropped",
-        )
+    _report_drops_at_exit(lost, total_s)
     return lost
+
+
+def _report_drops_at_exit(abandoned: int, total_s: float) -> None:
+    """What no invocation record could report: drops after the last record (its
+    exports failed at exit, or were still unanswered at the bound)."""
+    try:
+        total = TELEMETRY.dropped()
+    except Exception:
+        return
+    since = total - TELEMETRY.reported_dropped
+    if since <= 0 and not abandoned:
+        return
+    detail = (
+        f"; {abandoned} of them still queued or unanswered after {total_s:.1f} s"
+        if abandoned
+        else ""
+    )
+    warn_once(
+        "exit-dropped",
+        f"telemetry dropped: {since} item(s) after the last invocation record "
+        f"({total} in all in this process){detail}",
+    )
 
 
 def _before_snapshot() -> None:
@@ -401,6 +422,39 @@ def _before_snapshot() -> None:
     from fnlens.exporters._otlp_http import close_all_connections
 
     close_all_connections()
+
+
+class _ForkedChildFlush:
+    """A ``multiprocessing`` child started by fork ends with ``os._exit`` — no ``atexit``.
+    multiprocessing runs its own finalizers there (``multiprocessing.util.Finalize``,
+    registered after the fork through ``register_after_fork``: the child clears the
+    parent's finalizers first). A child that ends through ``sys.exit`` runs ``atexit``
+    as usual; the second flush finds nothing left."""
+
+    registered = False
+
+    def register(self) -> None:
+        """Now, and before every fork (multiprocessing may be imported later)."""
+        if self.registered or "multiprocessing" not in sys.modules:
+            return
+        try:
+            from multiprocessing.util import register_after_fork
+
+            register_after_fork(self, _ForkedChildFlush._in_child)
+            self.registered = True
+        except Exception:
+            pass
+
+    def _in_child(self) -> None:
+        try:
+            from multiprocessing.util import Finalize
+
+            Finalize(None, _flush_at_exit, exitpriority=100)
+        except Exception:
+            pass
+
+
+_FORKED_CHILD_FLUSH = _ForkedChildFlush()
 
 
 def _register_snapstart_hooks() -> None:

@@ -460,7 +460,7 @@ class _Instrumented:
             # cannot hold that flush's own duration, so it says what the caller waited
             # at the end of the previous invocation in this process.
             record["telemetry_flush_ms"] = TELEMETRY.last_flush_ms
-        record["telemetry_dropped"] = TELEMETRY.dropped()
+        record["telemetry_dropped"] = TELEMETRY.reported_dropped = TELEMETRY.dropped()
 
         lines = inv.hook_state.get("stdout_lines")
         logs.emit_record(record, error, "".join(lines) if lines else "")

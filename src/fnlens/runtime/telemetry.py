@@ -75,6 +75,9 @@ class Telemetry:
         # the first invoked function ARN seen in this process (the resource's
         # cloud.resource_id and cloud.account.id come from it)
         self.invoked_arn: str | None = None
+        # the telemetry_dropped the last invocation record carried (at exit, what was
+        # dropped after it is reported on the fnlens logger)
+        self.reported_dropped = 0
         self._counters: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self._errors = 0
