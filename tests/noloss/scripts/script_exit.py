@@ -1,0 +1,26 @@
+"""A script that calls the decorated handler N times, then ends in the way asked.
+
+argv: N, then how the script ends: ``normal``, ``sys_exit`` (``sys.exit(3)``),
+``crash`` (the last invocation raises and nothing catches it) or ``freeze`` (after
+each invocation the process stops itself with SIGSTOP, as Lambda freezes an
+environment; the test looks at what arrived, then resumes it or kills it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from noloss_driver import invoke, mark
+
+n, how = int(sys.argv[1]), sys.argv[2]
+for seq in range(n):
+    last = seq == n - 1
+    invoke(seq, crash=last and how == "crash")
+    if how == "freeze":
+        mark("frozen", seq=seq)
+        os.kill(os.getpid(), signal.SIGSTOP)
+mark("exiting")
+if how == "sys_exit":
+    sys.exit(3)

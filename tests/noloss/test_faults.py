@@ -1,0 +1,94 @@
+"""A faulty collector, in budget mode (Lambda's environment, the caller waits at most the
+budget) and background mode (nothing waits): handler results unchanged, every item either
+accepted by the collector or counted as dropped — exactly, never both, never neither —,
+the per-invocation wait within the budget (one failed budget, then nothing until an export
+succeeds), and the exit bounded although the collector still misbehaves then.
+
+Items per invocation: the invocation span, the invocation record and one log line (the
+handler opens no span of its own here). Dropped = the last record's ``telemetry_dropped``
+(cumulative for the process) plus what fnlens reports on stderr as given up at exit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from . import _harness as h
+from ._accounting import reported_drops
+from ._faults import FAULTS, FaultyCollector, wait_quiet
+from .conftest import closed_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
+
+N = 40
+ITEMS_PER_INVOCATION = 3
+BUDGET_MS = 50.0
+MARGIN_MS = 100.0  # scheduling noise on a loaded 2-core machine
+PAID_MS = BUDGET_MS / 2  # an invocation that waited at least this long paid for the fault
+MAX_PAYING = 2  # the first failed budget (and one more for scheduling luck)
+EXIT_BOUND_S = 4.0  # the docs: at most 2 s per queue at exit
+
+
+@pytest.fixture(params=FAULTS)
+def faulty(request):
+    server = FaultyCollector(request.param)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("mode", ["budget", "background"])
+def test_collector_fault(faulty, tmp_path, mode):
+    env = h.otlp_env(
+        faulty.endpoint,
+        NOLOSS_CHILD_SPAN="0",
+        FNLENS_FLUSH_MODE=mode,
+        FNLENS_FLUSH_BUDGET_MS=str(int(BUDGET_MS)),
+    )
+    if mode == "budget":
+        env.update(h.lambda_env(closed_port()))
+    run = h.run("script_exit.py", env, tmp_path, [str(N), "normal"], timeout_s=60)
+    ended = time.monotonic()
+    exit_s = ended - run.marks("exiting")[0]["t"] if run.marks("exiting") else None
+    wait_quiet(faulty)
+    print(f"NOLOSS-MEASURE fault {faulty.fault}/{mode}: exit took {exit_s} s; {faulty.describe()}")
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = run.results()
+    assert len(results) == N and all(e["ok"] for e in results), "a handler result changed"
+    records = run.records()
+    assert len(records) == N, f"{len(records)} invocation records on stdout"
+
+    # the caller's wait
+    waits = [r["telemetry_flush_ms"] for r in records]
+    if mode == "background":
+        assert all(w == 0 for w in waits), waits
+    else:
+        over = [w for w in waits if w > BUDGET_MS + MARGIN_MS]
+        assert not over, f"{len(over)} invocations waited past the budget: {waits}"
+        if faulty.fault != "trickle":  # a trickle succeeds, slowly: each success may re-arm
+            paying = [w for w in waits if w >= PAID_MS]
+            assert len(paying) <= MAX_PAYING, (
+                f"{len(paying)} of {N} invocations paid for a collector that keeps failing: {waits}"
+            )
+
+    # the exit
+    assert exit_s is not None and exit_s < EXIT_BOUND_S, exit_s
+
+    # the accounting
+    sent = N * ITEMS_PER_INVOCATION
+    received = faulty.total_received()
+    counted = max(r["telemetry_dropped"] for r in records)
+    at_exit = sent - received - counted
+    assert received + counted <= sent, (
+        f"counted twice: {received} received + {counted} counted as dropped > {sent} sent"
+    )
+    if at_exit:
+        reported = reported_drops(run.stderr)
+        assert at_exit in reported or sent - received in reported, (
+            f"{sent} sent, {received} received, {counted} counted in records: {at_exit} "
+            f"neither arrived nor were reported at exit (numbers on drop lines: "
+            f"{sorted(reported)}); stderr: {run.stderr[-2000:]}"
+        )
+    if faulty.fault == "trickle":  # slow, but it answers: everything is delivered
+        assert received == sent and counted == 0, faulty.describe()
