@@ -122,6 +122,13 @@ class Run:
 
     def records(self) -> list[dict[str, Any]]:
         """fnlens's invocation records on stdout (for cross-checks only)."""
+        return self._stdout_events("invocation")
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The handler's log lines as fnlens wrote them on stdout."""
+        return self._stdout_events(USER_LINE)
+
+    def _stdout_events(self, name: str) -> list[dict[str, Any]]:
         out = []
         for line in self.stdout.splitlines():
             if line.startswith("{"):
@@ -129,7 +136,7 @@ class Run:
                     obj = json.loads(line)
                 except ValueError:
                     continue
-                if obj.get("event") == "invocation":
+                if obj.get("event") == name:
                     out.append(obj)
         return out
 
@@ -319,7 +326,7 @@ def assert_no_loss(
     repeated = {k: v for k, v in span_ids.items() if v > 1}
     if repeated:
         problems.append(f"{len(repeated)} span ids used more than once: {list(repeated)[:3]}")
-    assert not problems, f"{context}\n" + "\n".join(problems)
+    assert not problems, "; ".join(problems) + f"\n-- {context}"
     if spans and child_spans:
         parents = {(s["trace_id"], s["span_id"]) for s in got.invocation_spans}
         children = {(c["trace_id"], c["parent_span_id"]) for c in got.child_spans}

@@ -17,10 +17,15 @@ def _run(direct, tmp_path, n: int, parent: str, **sampler: str) -> tuple[h.Run, 
     assert run.returncode == 0, run.stderr[-3000:]
     sent = [e["rid"] for e in run.sent()]
     assert len(sent) == n and all(e["ok"] for e in run.results())
+    # spans are checked first (the test's subject), then the records
     got = h.wait_arrived(direct.sink, n, spans=False, timeout_s=10)
-    # not sampled away: every invocation record and log line, exactly once
-    h.assert_no_loss(got, sent, spans=False, context=run.stderr[-1500:])
     return run, got
+
+
+def _records_not_sampled(run: h.Run, got: h.Arrived) -> None:
+    """Sampling is for traces: every invocation record and log line arrives, once."""
+    sent = [e["rid"] for e in run.sent()]
+    h.assert_no_loss(got, sent, spans=False, context=run.stderr[-1500:])
 
 
 def _sampled_rids(got: h.Arrived) -> set[str]:
@@ -33,8 +38,10 @@ def _sampled_rids(got: h.Arrived) -> set[str]:
 
 
 def test_always_off_exports_no_invocation_span(direct, tmp_path):
-    _, got = _run(direct, tmp_path, 20, "none", OTEL_TRACES_SAMPLER="always_off")
-    assert got.invocation_spans == [] and got.child_spans == [], len(got.invocation_spans)
+    run, got = _run(direct, tmp_path, 20, "none", OTEL_TRACES_SAMPLER="always_off")
+    assert got.invocation_spans == [], f"{len(got.invocation_spans)} invocation spans exported"
+    assert got.child_spans == [], f"{len(got.child_spans)} child spans exported"
+    _records_not_sampled(run, got)
 
 
 def test_traceidratio_exports_about_the_ratio(direct, tmp_path):
@@ -52,6 +59,7 @@ def test_traceidratio_exports_about_the_ratio(direct, tmp_path):
     # binomial(200, 0.5): mean 100, standard deviation about 7; +-40 is over 5.5 of them
     assert 60 <= len(sampled) <= 140, len(sampled)
     assert sampled <= {e["rid"] for e in run.sent()}
+    _records_not_sampled(run, got)
 
 
 def test_parentbased_ratio_follows_the_incoming_parent(direct, tmp_path):
@@ -76,3 +84,4 @@ def test_parentbased_ratio_follows_the_incoming_parent(direct, tmp_path):
             _, trace_id, parent_id, _ = e["headers"]["traceparent"].split("-")
             span = by_rid[e["rid"]]
             assert (span["trace_id"], span["parent_span_id"]) == (trace_id, parent_id)
+    _records_not_sampled(run, got)
