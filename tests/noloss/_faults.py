@@ -35,19 +35,35 @@ TRICKLE_PIECES = 12
 TRICKLE_GAP_S = 0.045  # 12 pieces, 45 ms apart: the answer takes about 0.5 s
 
 
-def _items(path: str, body: bytes) -> tuple[str, int, bytes]:
-    """(signal, item count, the protobuf answer) of one export request."""
+def _string_attribute(attributes: Any, key: str) -> str | None:
+    for kv in attributes:
+        if kv.key == key:
+            return kv.value.string_value
+    return None
+
+
+def _items(path: str, body: bytes) -> tuple[str, int, list[str], bytes]:
+    """(signal, item count, request ids of invocation spans / records, the protobuf
+    answer) of one export request."""
     if path.endswith("/v1/traces"):
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
-        n = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-        return "traces", n, ExportTraceServiceResponse().SerializeToString()
+        spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+        rids = [_string_attribute(s.attributes, "faas.invocation_id") for s in spans]
+        answer = ExportTraceServiceResponse().SerializeToString()
+        return "traces", len(spans), [r for r in rids if r], answer
     if path.endswith("/v1/logs"):
         request = ExportLogsServiceRequest()
         request.ParseFromString(body)
-        n = sum(len(sl.log_records) for rl in request.resource_logs for sl in rl.scope_logs)
-        return "logs", n, ExportLogsServiceResponse().SerializeToString()
-    return "other", 0, b""
+        logs = [r for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+        rids = [
+            _string_attribute(r.attributes, "request_id")
+            for r in logs
+            if r.body.string_value == "invocation"
+        ]
+        answer = ExportLogsServiceResponse().SerializeToString()
+        return "logs", len(logs), [r for r in rids if r], answer
+    return "other", 0, [], b""
 
 
 class FaultyCollector:
@@ -62,15 +78,27 @@ class FaultyCollector:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.lock = threading.Lock()
         self.received = {"traces": 0, "logs": 0}  # items in accepted requests
+        # request ids of the invocation spans / invocation records accepted
+        self.received_rids: dict[str, list[str]] = {"traces": [], "logs": []}
         self.offered = {"traces": 0, "logs": 0}  # items in every request read
         self.requests = 0
         self.answers: list[int] = []  # status of each answer started
         self._stop = threading.Event()
         self._conns: list[socket.socket] = []
         if fault != "refused":  # a bound socket that never listens refuses connections
-            self.sock.listen(64)
-            self.sock.settimeout(0.1)
-            threading.Thread(target=self._accept, daemon=True).start()
+            self._listen()
+
+    def _listen(self) -> None:
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def recover(self) -> None:
+        """From now on answer like a healthy collector (connections that hang stay hung)."""
+        was = self.fault
+        self.fault = "ok"
+        if was == "refused":
+            self._listen()
 
     # counters -----------------------------------------------------------------------
     def total_received(self) -> int:
@@ -144,7 +172,7 @@ class FaultyCollector:
                 return body, buffer
 
     def _answer(self, conn: socket.socket, path: str, body: bytes) -> bool:
-        signal, n, reply = _items(path, body)
+        signal, n, rids, reply = _items(path, body)
         with self.lock:
             self.requests += 1
             if signal in self.offered:
@@ -167,6 +195,7 @@ class FaultyCollector:
         with self.lock:  # ok / trickle: accepted
             if signal in self.received:
                 self.received[signal] += n
+                self.received_rids[signal].extend(rids)
             self.answers.append(200)
         answer = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"

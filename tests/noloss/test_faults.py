@@ -102,3 +102,64 @@ def test_collector_fault(faulty, tmp_path, mode):
     if faulty.fault == "trickle" and (received != sent or counted):
         problems.append(f"a slow collector that answers must get everything: {faulty.describe()}")
     assert not problems, "; ".join(problems) + f"\n-- stderr: {run.stderr[-1500:]}"
+
+
+@pytest.mark.parametrize("mode", ["budget", "background"])
+@pytest.mark.parametrize("fault", ["refused", "hang", "500"])
+def test_collector_recovers(tmp_path, fault, mode):
+    """The collector fails for the first half of the invocations, then recovers: the
+    accounting stays exact, and nothing of the second half is lost (a probe succeeds,
+    the exporter delivers again, the exit flush sends the rest). A one-second export
+    timeout lets a request stuck on the hung collector end within the exit's bound."""
+    server = FaultyCollector(fault)
+    try:
+        env = h.otlp_env(
+            server.endpoint,
+            OTEL_EXPORTER_OTLP_TIMEOUT="1000",
+            NOLOSS_CHILD_SPAN="0",
+            FNLENS_FLUSH_MODE=mode,
+            FNLENS_FLUSH_BUDGET_MS=str(int(BUDGET_MS)),
+        )
+        if mode == "budget":
+            env.update(h.lambda_env(closed_port()))
+        run = h.start("script_exit.py", env, tmp_path, [str(N), "pause"])
+        try:
+            run.wait_mark("half", timeout_s=60)
+            server.recover()
+            run.tell("go")
+            code = run.wait(60)
+        finally:
+            run.kill()
+        wait_quiet(server)
+        print(f"NOLOSS-MEASURE recovery {fault}/{mode}: {server.describe()}")
+        assert code == 0, run.stderr[-3000:]
+        results, records = run.results(), run.records()
+        assert len(results) == N and all(e["ok"] for e in results)
+        assert len(records) == N
+        problems = []
+        sent = N * ITEMS_PER_INVOCATION
+        received = server.total_received()
+        counted = max(r["telemetry_dropped"] for r in records)
+        at_exit = sent - received - counted
+        if received + counted > sent:
+            problems.append(f"counted twice: {received} received + {counted} dropped > {sent}")
+        reported = reported_drops(run.stderr)
+        if at_exit and at_exit not in reported and sent - received not in reported:
+            problems.append(
+                f"{sent} sent, {received} received, {counted} counted in records: {at_exit} "
+                f"neither arrived nor were reported (stderr drop numbers: {sorted(reported)})"
+            )
+        second_half = [e["rid"] for e in run.sent()][N // 2 :]
+        with server.lock:
+            span_rids = set(server.received_rids["traces"])
+            log_rids = set(server.received_rids["logs"])
+        lost_spans = [r for r in second_half if r not in span_rids]
+        lost_records = [r for r in second_half if r not in log_rids]
+        if lost_spans or lost_records:
+            problems.append(
+                f"after the collector recovered, {len(lost_spans)} of {len(second_half)} "
+                f"invocation spans and {len(lost_records)} invocation records never arrived"
+            )
+        assert not problems, "; ".join(problems) + f"\n-- stderr: {run.stderr[-1500:]}"
+    finally:
+        server.close()

@@ -1,9 +1,11 @@
 """A script that calls the decorated handler N times, then ends in the way asked.
 
 argv: N, then how the script ends: ``normal``, ``sys_exit`` (``sys.exit(3)``),
-``crash`` (the last invocation raises and nothing catches it) or ``freeze`` (after
+``crash`` (the last invocation raises and nothing catches it), ``freeze`` (after
 each invocation the process stops itself with SIGSTOP, as Lambda freezes an
-environment; the test looks at what arrived, then resumes it or kills it).
+environment; the test looks at what arrived, then resumes it or kills it) or ``pause``
+(halfway, the script waits for a line on stdin: the test changes the collector meanwhile;
+then it ends normally).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ n, how = int(sys.argv[1]), sys.argv[2]
 for seq in range(n):
     last = seq == n - 1
     invoke(seq, crash=last and how == "crash")
+    if how == "pause" and seq == n // 2 - 1:
+        mark("half")
+        sys.stdin.readline()
     if how == "freeze":
         mark("frozen", seq=seq)
         os.kill(os.getpid(), signal.SIGSTOP)
