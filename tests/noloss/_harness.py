@@ -268,7 +268,7 @@ class _nolock:
         return None
 
 
-def wait_arrived(sink: Any, n: int, *, spans: bool = True, timeout_s: float = 15.0) -> Arrived:
+def wait_arrived(sink: Any, n: int, *, spans: bool = True, timeout_s: float = 5.0) -> Arrived:
     """Wait (bounded) until ``n`` invocation spans (if expected) and ``n`` invocation log
     records arrived, then a little longer so that duplicates and stragglers show."""
 

@@ -33,7 +33,7 @@ def test_background_export_while_running_then_bounded_exit(via_rotel, tmp_path):
         run.wait_mark("served", timeout_s=60)
         sent = _check_run(run, N)
         # nobody flushes and nothing exits: the background export delivers by itself
-        got = h.wait_arrived(via_rotel.sink, N, timeout_s=15)
+        got = h.wait_arrived(via_rotel.sink, N, timeout_s=8)
         h.assert_no_loss(got, sent, context=f"while running: {run.stderr[-1500:]}")
         told = time.monotonic()
         run.tell("exit")

@@ -18,7 +18,7 @@ def _run(direct, tmp_path, n: int, parent: str, **sampler: str) -> tuple[h.Run, 
     sent = [e["rid"] for e in run.sent()]
     assert len(sent) == n and all(e["ok"] for e in run.results())
     # spans are checked first (the test's subject), then the records
-    got = h.wait_arrived(direct.sink, n, spans=False, timeout_s=10)
+    got = h.wait_arrived(direct.sink, n, spans=False)
     return run, got
 
 
@@ -31,10 +31,18 @@ def _records_not_sampled(run: h.Run, got: h.Arrived) -> None:
 def _sampled_rids(got: h.Arrived) -> set[str]:
     rids = got.span_rids()
     assert max(rids.values(), default=1) == 1, "an invocation span arrived twice"
-    # a sampled invocation's own spans are sampled with it, an unsampled one's are not
-    parents = {(s["trace_id"], s["span_id"]) for s in got.invocation_spans}
-    assert {(c["trace_id"], c["parent_span_id"]) for c in got.child_spans} == parents
     return set(rids)
+
+
+def _children_follow(got: h.Arrived) -> None:
+    """A sampled invocation's own spans are sampled with it, an unsampled one's are not."""
+    parents = {(s["trace_id"], s["span_id"]) for s in got.invocation_spans}
+    children = {(c["trace_id"], c["parent_span_id"]) for c in got.child_spans}
+    assert children == parents, (
+        f"{len(got.invocation_spans)} invocation spans, {len(got.child_spans)} child spans: "
+        f"{len(children - parents)} children without their invocation span, "
+        f"{len(parents - children)} invocation spans without their child"
+    )
 
 
 def test_always_off_exports_no_invocation_span(direct, tmp_path):
@@ -57,8 +65,9 @@ def test_traceidratio_exports_about_the_ratio(direct, tmp_path):
     sampled = _sampled_rids(got)
     print(f"NOLOSS-MEASURE traceidratio 0.5: {len(sampled)} of {n} invocation spans exported")
     # binomial(200, 0.5): mean 100, standard deviation about 7; +-40 is over 5.5 of them
-    assert 60 <= len(sampled) <= 140, len(sampled)
+    assert 60 <= len(sampled) <= 140, f"{len(sampled)} of {n} invocation spans exported"
     assert sampled <= {e["rid"] for e in run.sent()}
+    _children_follow(got)
     _records_not_sampled(run, got)
 
 
@@ -77,7 +86,12 @@ def test_parentbased_ratio_follows_the_incoming_parent(direct, tmp_path):
     sent = run.sent()
     want = {e["rid"] for e in sent if e["headers"]["traceparent"].endswith("-01")}
     assert len(want) == n // 2
-    assert _sampled_rids(got) == want
+    sampled = _sampled_rids(got)
+    assert sampled == want, (
+        f"{len(sampled & want)} of {len(want)} with a sampled parent exported, "
+        f"{len(sampled - want)} with an unsampled parent exported"
+    )
+    _children_follow(got)
     by_rid = {s["attributes"]["faas.invocation_id"]: s for s in got.invocation_spans}
     for e in sent:
         if e["rid"] in want:  # the span continues the caller's trace
