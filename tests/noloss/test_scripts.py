@@ -71,6 +71,28 @@ def test_script_end_straight_to_the_sink(direct, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+@pytest.mark.parametrize("where", ["plain", "lambda"])
+def test_flush_pushes_out_everything_before_exit(via_rotel, tmp_path, where):
+    """``fnlens.flush(10)`` returns once everything queued is out: counted while the
+    process is stopped right after it, so neither exit nor a background batch helps;
+    after the process ends, nothing has arrived twice."""
+    run = h.start("script_exit.py", _env(via_rotel, where), tmp_path, [str(N), "flush"])
+    try:
+        run.wait_mark("flushed", timeout_s=60)
+        deadline = time.monotonic() + 10
+        while not h.stopped(run.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent = [e["rid"] for e in run.sent()]
+        got = h.wait_arrived(via_rotel.sink, N)
+        h.assert_no_loss(got, sent, context=f"after fnlens.flush(): {run.stderr[-1500:]}")
+        os.kill(run.proc.pid, signal.SIGCONT)
+        assert run.wait(30) == 0, run.stderr[-3000:]
+    finally:
+        run.kill()
+    h.assert_no_loss(h.wait_arrived(via_rotel.sink, N), sent, context="after exit")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
 def test_lambda_env_each_invocation_is_out_before_the_freeze(via_rotel, tmp_path):
     """Lambda's environment, no runtime loop: after each invocation the script stops
     itself (SIGSTOP, as Lambda freezes an environment). While it is stopped, everything

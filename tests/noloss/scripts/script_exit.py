@@ -5,7 +5,8 @@ argv: N, then how the script ends: ``normal``, ``sys_exit`` (``sys.exit(3)``),
 each invocation the process stops itself with SIGSTOP, as Lambda freezes an
 environment; the test looks at what arrived, then resumes it or kills it) or ``pause``
 (halfway, the script waits for a line on stdin: the test changes the collector meanwhile;
-then it ends normally).
+then it ends normally) or ``flush`` (``fnlens.flush(10)``, then SIGSTOP until the test
+has counted what arrived, then a normal end).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ for seq in range(n):
     if how == "freeze":
         mark("frozen", seq=seq)
         os.kill(os.getpid(), signal.SIGSTOP)
+if how == "flush":
+    import fnlens
+
+    fnlens.flush(10.0)
+    mark("flushed")
+    os.kill(os.getpid(), signal.SIGSTOP)
 mark("exiting")
 if how == "sys_exit":
     sys.exit(3)
