@@ -97,8 +97,11 @@ def _call(seq: int, headers: dict[str, str] | None, crash: bool) -> tuple[Any, A
 def invoke(seq: int, *, headers: dict[str, str] | None = None, crash: bool = False) -> Any:
     """Call the handler once; the ledger gets ``sent`` before and ``result`` after."""
     event, context, request_id = _call(seq, headers, crash)
+    start = time.perf_counter()
     result = handler(event, context)
-    _write({"kind": "result", "rid": request_id, "ok": result == expected(seq, request_id)})
+    wall_ms = (time.perf_counter() - start) * 1000.0  # what the caller waited, measured here
+    ok = result == expected(seq, request_id)
+    _write({"kind": "result", "rid": request_id, "ok": ok, "wall_ms": wall_ms})
     return result
 
 
