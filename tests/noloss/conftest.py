@@ -1,6 +1,6 @@
 """Fixtures of the no-loss matrix: the suite's OTLP sink and rotel (from
 ``tests/exporters/conftest.py``, loaded under its own name since that folder is no
-package), and a ``collector`` that is either rotel forwarding to the sink or the sink."""
+package): ``via_rotel`` (rotel forwarding to the sink) and ``direct`` (the sink itself)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,3 @@ def via_rotel(rotel: Any, otlp_sink: Any) -> Collector:
 def direct(otlp_sink: Any) -> Collector:
     """The sink itself as the OTLP/HTTP endpoint."""
     return Collector("sink", otlp_sink.endpoint, otlp_sink)
-
-
-@pytest.fixture(params=["rotel", "sink"])
-def collector(request: pytest.FixtureRequest) -> Collector:
-    return request.getfixturevalue("via_rotel" if request.param == "rotel" else "direct")
