@@ -25,21 +25,27 @@ def test_children_get_fresh_ids_and_export_their_own(direct, tmp_path, mode):
     assert len(by_pid) == 3 and sorted(by_pid.values()) == [K, K, 2 * K], by_pid
     assert all(e["ok"] for e in run.results()) and len(run.results()) == 4 * K
 
+    problems = []  # ids and delivery are checked both, so one run tells everything wrong
+
     # fresh ids in every process, from what fnlens wrote on stdout
     records = run.records()
     assert len(records) == 4 * K
-    assert len({r["span_id"] for r in records}) == 4 * K, "a span id repeats across processes"
-    assert len({r["trace_id"] for r in records}) == 4 * K, "a trace id repeats across processes"
+    for field in ("span_id", "trace_id"):
+        repeated = 4 * K - len({r[field] for r in records})
+        if repeated:
+            problems.append(f"{repeated} {field}s repeat across processes")
 
     got = h.wait_arrived(direct.sink, 4 * K)
     arrived_rids = got.span_rids() + got.log_rids()
     per_process = {
         pid: sum(arrived_rids[e["rid"]] for e in sent if e["pid"] == pid) for pid in by_pid
     }
-    h.assert_no_loss(
-        got,
-        [e["rid"] for e in sent],
-        context=f"{mode}: span + record arrivals per process {per_process} "
-        f"(want 2 per invocation: {dict(by_pid)}); {run.stderr[-1500:]}",
-    )
+    try:
+        h.assert_no_loss(got, [e["rid"] for e in sent])
+    except AssertionError as e:
+        problems.append(
+            f"{str(e).splitlines()[0]} (span + record arrivals per process {per_process}, "
+            f"want 2 per invocation: {dict(by_pid)})"
+        )
+    assert not problems, "; ".join(problems) + f"\n-- {mode}: {run.stderr[-1500:]}"
     h.assert_records_match(got, records)

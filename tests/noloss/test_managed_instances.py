@@ -45,8 +45,8 @@ def test_concurrent_invocations_keep_their_own_ids(direct, tmp_path):
         record = by_rid[line["request_id"]]
         assert line["seq"] == seq_of[line["request_id"]], line
         assert line["trace_id"] == record["trace_id"], line
-    for record in records:  # a process that is never frozen: the caller waits for nothing
-        assert record["telemetry_flush_ms"] == 0, record["telemetry_flush_ms"]
+    waits = [r["telemetry_flush_ms"] for r in records]  # never frozen: nothing to wait for
+    waited = [w for w in waits if w != 0]  # asserted last: delivery is checked either way
 
     # what arrived: everything, once, with the same ids
     got = h.wait_arrived(direct.sink, n)
@@ -63,3 +63,4 @@ def test_concurrent_invocations_keep_their_own_ids(direct, tmp_path):
             allowed = {span["span_id"], child["span_id"] if child else None}
             assert line["span_id"] in allowed, rid
     h.assert_no_loss(got, [e["rid"] for e in sent], context=run.stderr[-1500:])
+    assert not waited, f"{len(waited)} of {n} callers waited for telemetry (ms): {waited}"
