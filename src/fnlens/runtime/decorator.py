@@ -94,19 +94,10 @@ def instrument(handler: Any = None, **options: Any) -> Any:
         return lambda fn: instrument(fn, **options)
     if getattr(handler, "__fnlens_instrumented__", False):
         return handler  # applied twice: still one record per invocation
-    span_name = options.pop("span_name", None)
-    settings = settings_from_env().with_overrides(**options)
-    if settings.disabled:
+    instrumented = instrumentation(handler, **options)
+    if instrumented is None:
         return handler
-    from fnlens.runtime import setup
-
-    setup.ensure_configured(settings)
-    instrumented = _Instrumented(handler, settings, span_name)
-    # a flush budget set on purpose bounds the wait after the response too
-    instrumented.budget_is_explicit = options.get("flush_budget_ms") is not None or bool(
-        os.environ.get("FNLENS_FLUSH_BUDGET_MS")
-    )
-    TRACKER.mark_init_progress()
+    settings = instrumented.settings
 
     if inspect.iscoroutinefunction(handler):
 
@@ -152,6 +143,30 @@ def instrument(handler: Any = None, **options: Any) -> Any:
     wrapper.__fnlens_instrumented__ = True
     wrapper.__fnlens_settings__ = settings
     return wrapper
+
+
+def instrumentation(handler: Callable[..., Any], **options: Any) -> _Instrumented | None:
+    """The per-handler recorder ``instrument`` wraps a handler with (None when fnlens is
+    disabled): ``begin`` / ``finish`` / ``leave`` of one invocation, for adapters whose
+    request does not end when a function returns (a streamed WSGI response)."""
+    unknown = set(options) - {*_SETTING_ARGS, "span_name"}
+    if unknown:
+        raise TypeError(f"instrument() got unexpected arguments: {', '.join(sorted(unknown))}")
+    options = dict(options)
+    span_name = options.pop("span_name", None)
+    settings = settings_from_env().with_overrides(**options)
+    if settings.disabled:
+        return None
+    from fnlens.runtime import setup
+
+    setup.ensure_configured(settings)
+    instrumented = _Instrumented(handler, settings, span_name)
+    # a flush budget set on purpose bounds the wait after the response too
+    instrumented.budget_is_explicit = options.get("flush_budget_ms") is not None or bool(
+        os.environ.get("FNLENS_FLUSH_BUDGET_MS")
+    )
+    TRACKER.mark_init_progress()
+    return instrumented
 
 
 class _Instrumented:
@@ -437,6 +452,8 @@ class _Instrumented:
         }
         if inv.snapstart_restore:
             record["snapstart_restore"] = True
+        if inv.extra_fields:
+            record.update(inv.extra_fields)
 
         if inv.span is not None:
             span_error_message = None

@@ -46,6 +46,7 @@ class Invocation:
     watchdog_token: int | None = None
     ended_at: float | None = None  # epoch seconds when the handler returned (or timed out)
     error: BaseException | None = None  # what the handler raised
+    extra_fields: dict[str, Any] | None = None  # adapters' own record fields (http_ttfb_ms)
 
     def claim_finish(self) -> bool:
         """True for exactly one caller: the handler's return or the timeout watchdog."""

@@ -48,9 +48,33 @@ _RECORD_SOURCES = {
 }
 
 
+@dataclass(frozen=True)
+class WebRequest:
+    """An HTTP request served by a web application (ASGI / WSGI) rather than handed in
+    as a platform event: the adapters in ``fnlens.asgi`` / ``fnlens.wsgi`` pass one as
+    the invocation's event."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    source: str = "asgi"  # the event_source of the record
+
+    def trigger_info(self) -> TriggerInfo:
+        found = {k: v for k, v in self.headers.items() if k in PROPAGATION_HEADERS}
+        return TriggerInfo(
+            trigger=HTTP,
+            event_source=self.source,
+            http_method=self.method.upper() or None,
+            headers=found or None,
+            default_status=200,
+        )
+
+
 def detect_trigger(event: Any) -> TriggerInfo:
     """Classify an event; unknown shapes give ``trigger="other"`` and never raise."""
     if not isinstance(event, dict):
+        if isinstance(event, WebRequest):
+            return event.trigger_info()
         return TriggerInfo()
     request_context = event.get("requestContext")
     if isinstance(request_context, dict):
