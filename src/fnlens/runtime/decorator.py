@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import threading
 import time
 import uuid
@@ -251,7 +252,8 @@ class _Instrumented:
                 remaining_ms = float(remaining())
             except Exception:
                 remaining_ms = None
-            if remaining_ms is not None:
+            # (a context answering inf or nan has no deadline to keep)
+            if remaining_ms is not None and math.isfinite(remaining_ms):
                 deadline_perf = inv.deadline_perf = started_perf + remaining_ms / 1000.0
                 # (the watchdog keeps time with perf_counter too)
                 inv.watchdog_token = WATCHDOG.arm(
