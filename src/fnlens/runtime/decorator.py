@@ -21,6 +21,7 @@ from typing import Any, TypeVar, overload
 from fnlens.config import Settings, settings_from_env
 from fnlens.runtime import logs, propagation, scope, tracing
 from fnlens.runtime._marshal import marshal_error
+from fnlens.runtime._truncate import MAX_ERROR_MESSAGE_CHARS, truncate
 from fnlens.runtime.coldstart import TRACKER
 from fnlens.runtime.identity import IDENTITY_FIELDS, alias_from_arn, function_identity
 from fnlens.runtime.ids import new_span_id, w3c_to_xray
@@ -393,11 +394,12 @@ class _Instrumented:
         elif error is not None:
             outcome = "error"
             error_type = type(error).__name__
-            error_message = _safe_str(error)
+            error_message = truncate(_safe_str(error), MAX_ERROR_MESSAGE_CHARS)
         elif (unmarshallable := marshal_error(result)) is not None:
             # the runtime will answer Runtime.MarshalError: the caller sees a failure
             outcome = "error"
             error_type, error_message = unmarshallable
+            error_message = truncate(error_message, MAX_ERROR_MESSAGE_CHARS)
         else:
             outcome = "success"
             error_type = error_message = None

@@ -21,6 +21,7 @@ from structlog.exceptions import DropEvent
 from fnlens.config import warn_once
 from fnlens.runtime import scope
 from fnlens.runtime._safe_json import dumps_rebuilt, safe_repr
+from fnlens.runtime._truncate import MAX_STACK_TRACE_CHARS, truncate
 from fnlens.runtime._user_processors import isolate
 from fnlens.runtime.identity import IDENTITY_FIELDS
 from fnlens.runtime.redaction import Redactor
@@ -136,6 +137,7 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
         event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
     if "exc_info" in event_dict:
         event_dict = structlog.processors.format_exc_info(None, method, event_dict)
+        _bound_stack_trace(event_dict)
     redactor = PIPELINE.redactor
     if redactor is not None:
         redactor.redact_event_dict(event_dict, RECORD_FIELDS)
@@ -146,6 +148,13 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
     }
     ordered.update(event_dict)  # keys already present keep their place
     return ordered
+
+
+def _bound_stack_trace(event_dict: dict) -> None:
+    """A stack trace at most MAX_STACK_TRACE_CHARS long, its cut marked."""
+    trace = event_dict.get("exception")
+    if isinstance(trace, str) and len(trace) > MAX_STACK_TRACE_CHARS:
+        event_dict["exception"] = truncate(trace, MAX_STACK_TRACE_CHARS)
 
 
 def fan_out(_logger: Any, _method: str, event_dict: dict) -> dict:
@@ -254,6 +263,7 @@ def emit_record(
         if error is not None:
             event_dict["exc_info"] = error
             event_dict = structlog.processors.format_exc_info(None, method, event_dict)
+            _bound_stack_trace(event_dict)
         event_dict = merge_contextvars(method, event_dict)
         for processor in PIPELINE.user_processors:
             event_dict = processor(None, method, event_dict)
