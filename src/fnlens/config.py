@@ -7,6 +7,7 @@ and the default is used instead.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -60,19 +61,115 @@ def parse_bool(name: str, raw: str | None, default: bool) -> bool:
 
 
 def parse_number(
-    name: str, raw: str | None, default: float, *, minimum: float = 0.0, cast: Callable = float
+    name: str,
+    raw: str | None,
+    default: float,
+    *,
+    minimum: float = 0.0,
+    maximum: float = math.inf,
+    cast: Callable = float,
 ) -> Any:
+    """A number from the environment, or ``default`` (warned once) when it is not a
+    finite number within ``[minimum, maximum]``: ``nan`` and ``inf`` parse as floats
+    but no setting means them (``nan`` fails every comparison)."""
     if raw is None or raw.strip() == "":
         return default
     try:
         value = cast(raw.strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         warn_once(name, f"{name}={raw!r} is not a number; using {default}")
         return default
+    return check_number(name, value, default, minimum=minimum, maximum=maximum, shown=raw)
+
+
+def check_number(
+    name: str,
+    value: Any,
+    default: Any,
+    *,
+    minimum: float = 0.0,
+    maximum: float = math.inf,
+    shown: Any = None,
+) -> Any:
+    """``value`` when it is a finite number (not a bool) within ``[minimum, maximum]``,
+    else ``default`` with a warning (once per setting)."""
+    shown = value if shown is None else shown
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        warn_once(name, f"{name}={shown!r} is not a number; using {default}")
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
+        warn_once(name, f"{name}={shown!r} is not a finite number; using {default}")
+        return default
     if value < minimum:
-        warn_once(name, f"{name}={raw!r} is below {minimum}; using {default}")
+        warn_once(name, f"{name}={shown!r} is below {minimum:g}; using {default}")
+        return default
+    if value > maximum:
+        warn_once(name, f"{name}={shown!r} is above {maximum:g}; using {default}")
         return default
     return value
+
+
+# Setting name → (Settings field, minimum, maximum). Durations stop at Lambda's longest
+# timeout (15 minutes): a margin or budget beyond it cannot be meant.
+MAX_DURATION_MS = 900_000.0
+NUMERIC_SETTINGS: dict[str, tuple[str, float, float]] = {
+    "FNLENS_TIMEOUT_MARGIN_MS": ("timeout_margin_ms", 0.0, MAX_DURATION_MS),
+    "FNLENS_FLUSH_BUDGET_MS": ("flush_budget_ms", 0.0, MAX_DURATION_MS),
+    "FNLENS_PROACTIVE_INIT_THRESHOLD_MS": ("proactive_init_threshold_ms", 0.0, 86_400_000.0),
+}
+_NUMERIC_FIELDS = {
+    field_name: (env, lo, hi) for env, (field_name, lo, hi) in NUMERIC_SETTINGS.items()
+}
+
+OTLP_ENDPOINT_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
+
+
+def endpoint_problem(raw: str, protocol: str = "http/protobuf") -> str | None:
+    """Why ``raw`` is not an OTLP endpoint, or None when it is one.
+
+    The specification asks for a URL with an ``http`` or ``https`` scheme; gRPC
+    clients also take a bare ``host:port``."""
+    from urllib.parse import urlsplit
+
+    text = raw.strip()
+    try:
+        parts = urlsplit(text)
+        if parts.scheme in ("http", "https"):
+            if not parts.hostname:
+                return "it names no host"
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+            return None
+        if protocol == "grpc":
+            host, sep, port = text.rpartition(":")
+            if sep and host and port.isascii() and port.isdigit() and int(port) <= 65535:
+                return None
+    except ValueError as exc:
+        return str(exc)
+    return "it is not an http:// or https:// URL"
+
+
+def check_endpoints(env: Mapping[str, str]) -> None:
+    """Warn once for each OTLP endpoint variable that is not a URL (exports to it
+    would fail on every flush, each failure counted as a drop)."""
+    generic = (env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "").strip().lower()
+    for name in OTLP_ENDPOINT_VARIABLES:
+        raw = env.get(name)
+        if not raw:
+            continue
+        signal = name[len("OTEL_EXPORTER_OTLP_") : -len("ENDPOINT")]
+        protocol = (env.get(f"OTEL_EXPORTER_OTLP_{signal}PROTOCOL") or "").strip().lower()
+        problem = endpoint_problem(raw, protocol or generic or "http/protobuf")
+        if problem is not None:
+            warn_once(
+                f"{name}:{raw}",
+                f"{name}={raw!r} is not a valid OTLP endpoint ({problem}); "
+                "exports to it will fail and be counted as dropped",
+            )
 
 
 def parse_choice(name: str, raw: str | None, choices: Iterable[str], default: str) -> str:
@@ -128,7 +225,12 @@ class Settings:
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:
+        """Arguments over these settings; a numeric argument that is not a finite
+        number in range warns once and keeps the current value."""
         clean = {k: v for k, v in overrides.items() if v is not None}
+        for key in clean.keys() & _NUMERIC_FIELDS.keys():
+            _env, lo, hi = _NUMERIC_FIELDS[key]
+            clean[key] = check_number(key, clean[key], getattr(self, key), minimum=lo, maximum=hi)
         if "redact_keys" in clean:
             clean["redact_keys"] = tuple(k.lower() for k in clean["redact_keys"])
         return replace(self, **clean)
@@ -156,6 +258,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             dict.fromkeys([*DEFAULT_REDACT_KEYS, *(k.strip().lower() for k in extra.split(","))])
         )
         redact_keys = tuple(k for k in redact_keys if k)
+    check_endpoints(env)
     return Settings(
         disabled=parse_bool("FNLENS_DISABLED", env.get("FNLENS_DISABLED"), False),
         service=service,
@@ -166,16 +269,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_event_body=parse_bool("FNLENS_LOG_EVENT_BODY", env.get("FNLENS_LOG_EVENT_BODY"), False),
         redact=parse_bool("FNLENS_REDACT", env.get("FNLENS_REDACT"), True),
         redact_keys=redact_keys,
-        timeout_margin_ms=parse_number(
-            "FNLENS_TIMEOUT_MARGIN_MS", env.get("FNLENS_TIMEOUT_MARGIN_MS"), 100.0
-        ),
-        flush_budget_ms=parse_number(
-            "FNLENS_FLUSH_BUDGET_MS", env.get("FNLENS_FLUSH_BUDGET_MS"), 5.0
-        ),
-        proactive_init_threshold_ms=parse_number(
-            "FNLENS_PROACTIVE_INIT_THRESHOLD_MS",
-            env.get("FNLENS_PROACTIVE_INIT_THRESHOLD_MS"),
-            10_000.0,
+        timeout_margin_ms=_env_number(env, "FNLENS_TIMEOUT_MARGIN_MS", 100.0),
+        flush_budget_ms=_env_number(env, "FNLENS_FLUSH_BUDGET_MS", 5.0),
+        proactive_init_threshold_ms=_env_number(
+            env, "FNLENS_PROACTIVE_INIT_THRESHOLD_MS", 10_000.0
         ),
         trace_parent=parse_choice(
             "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
@@ -183,3 +280,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         after_response=parse_bool("FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True),
         resource_attributes=resource,
     )
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
+    _field, lo, hi = NUMERIC_SETTINGS[name]
+    return parse_number(name, env.get(name), default, minimum=lo, maximum=hi)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -101,11 +102,26 @@ def invoke(
     if not quiet:
         for line in result.logs:
             click.echo(line, err=True)
-    parsed = result.json()
-    click.echo(json.dumps(parsed, indent=2) if parsed is not None else result.payload.decode())
+    _echo_payload(result.payload, result.json())
     if result.outcome != "success":
         click.echo(
             f"invocation failed: {result.outcome} ({result.error_type or 'unknown error'})",
             err=True,
         )
         sys.exit(1)
+
+
+def _echo_payload(payload: bytes, parsed: Any) -> None:
+    """JSON pretty-printed; other text as it is; bytes that are not UTF-8 (a handler
+    returning ``bytes``) written raw, as ``aws lambda invoke`` writes its outfile."""
+    if parsed is not None:
+        click.echo(json.dumps(parsed, indent=2))
+        return
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        stream = click.get_binary_stream("stdout")
+        stream.write(payload)  # byte for byte: no newline added
+        stream.flush()
+        return
+    click.echo(text)

@@ -108,7 +108,6 @@ def resolve(
             f"OTLP compression {compression!r} is not supported (gzip, none); sending uncompressed",
         )
         compression = "none"
-    _check_url(url, proto)
     return OTLPConfig(
         signal,
         proto,
@@ -121,6 +120,12 @@ def resolve(
         client_key=signal_var("CLIENT_KEY"),
         insecure=_insecure(signal_var("INSECURE")),
     )
+
+
+def _insecure(raw: str | None) -> bool | None:
+    if raw is None:
+        return None
+    return raw.lower() in ("true", "1", "yes")
 
 
 def _insecure(raw: str | None) -> bool | None:

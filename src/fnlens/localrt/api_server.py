@@ -49,6 +49,9 @@ EXTENSION_NEXT = f"{EXTENSION_PREFIX}/event/next"
 INVOKE = "INVOKE"
 SHUTDOWN = "SHUTDOWN"
 MAX_EXTENSIONS = 10  # Lambda's limit per function
+# Lambda's synchronous response limit ("6 MB"): the figure its error message names
+MAX_RESPONSE_BYTES = 6_291_556
+RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Invocation:
     response_content_type: str | None = None
     error: bytes | None = None
     error_type: str | None = None
+    response_size: int | None = None  # bytes the runtime posted, when past the limit
     handed_out: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -258,6 +262,24 @@ class RuntimeApi:
         inv.finish()
         return True
 
+    def post_oversized_response(self, request_id: str, size: int) -> bool:
+        """A response past :data:`MAX_RESPONSE_BYTES`: the caller gets Lambda's
+        ``Function.ResponseSizeTooLarge`` error instead of the payload."""
+        inv = self._take(request_id)
+        if inv is None:
+            return False
+        inv.error = json.dumps(
+            {
+                "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                f"({MAX_RESPONSE_BYTES} bytes).",
+                "errorType": RESPONSE_TOO_LARGE,
+            }
+        ).encode()
+        inv.error_type = RESPONSE_TOO_LARGE
+        inv.response_size = size
+        inv.finish()
+        return True
+
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> bool:
         inv = self._take(request_id)
         if inv is None:
@@ -386,6 +408,12 @@ def _error_type_of(body: bytes) -> str | None:
 _INVALID_ID = b'{"errorMessage":"invalid request id","errorType":"InvalidRequestID"}'
 _UNKNOWN_PATH = b'{"errorMessage":"unknown path","errorType":"InvalidRequest"}'
 _SHUTTING_DOWN = b'{"errorMessage":"environment shutting down"}'
+_TOO_LARGE = json.dumps(
+    {
+        "errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+        "errorType": "RequestEntityTooLarge",
+    }
+).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -471,6 +499,12 @@ class _Handler(BaseHTTPRequestHandler):
             and parts[0] == "invocation"
             and parts[2] in ("response", "error")
         ):
+            if parts[2] == "response" and len(body) > MAX_RESPONSE_BYTES:
+                if api.post_oversized_response(parts[1], len(body)):
+                    self._reply(413, _TOO_LARGE)
+                else:
+                    self._reply(400, _INVALID_ID)
+                return
             if parts[2] == "response":
                 ok = api.post_response(parts[1], body, self.headers.get("Content-Type"))
             else:

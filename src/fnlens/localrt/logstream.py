@@ -91,7 +91,9 @@ class OutputPump:
         self._fd = fd
         self._stream = stream
         self._lock = threading.Lock()
-        self._partial = b""
+        # the line being read, in pieces: joined once when its newline arrives (adding
+        # each chunk to one bytes object would copy a long line once per chunk)
+        self._pending: list[bytes] = []
         self._eof = False
         os.set_blocking(fd, False)
         self._thread = threading.Thread(target=self._run, name="fnlens-localrt-pump", daemon=True)
@@ -117,17 +119,26 @@ class OutputPump:
                     chunk = b""
                 if not chunk:
                     self._eof = True
-                    if self._partial:
-                        self._emit(self._partial)
-                        self._partial = b""
+                    if self._pending:
+                        self._emit(b"".join(self._pending))
+                        self._pending = []
                     return
                 self._feed(chunk)
 
     def _feed(self, chunk: bytes) -> None:
-        data = self._partial + chunk
-        *lines, self._partial = data.split(b"\n")
+        """Linear in the bytes read, however long a line is."""
+        if b"\n" not in chunk:
+            self._pending.append(chunk)
+            return
+        first, *lines, rest = chunk.split(b"\n")
+        pending = self._pending
+        if pending:
+            pending.append(first)
+            first = b"".join(pending)
+        self._emit(first)
         for line in lines:
             self._emit(line)
+        self._pending = [rest] if rest else []
 
     def _emit(self, line: bytes) -> None:
         self._stream.write(line.decode("utf-8", "replace").rstrip("\r"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import threading
 import time
@@ -20,6 +21,8 @@ from typing import Any, TypeVar, overload
 
 from fnlens.config import Settings, settings_from_env
 from fnlens.runtime import logs, propagation, scope, tracing
+from fnlens.runtime._marshal import marshal_error
+from fnlens.runtime._truncate import MAX_ERROR_MESSAGE_CHARS, truncate
 from fnlens.runtime.coldstart import TRACKER
 from fnlens.runtime.identity import IDENTITY_FIELDS, alias_from_arn, function_identity
 from fnlens.runtime.ids import new_span_id, w3c_to_xray
@@ -274,7 +277,8 @@ class _Instrumented:
                 remaining_ms = float(remaining())
             except Exception:
                 remaining_ms = None
-            if remaining_ms is not None:
+            # (a context answering inf or nan has no deadline to keep)
+            if remaining_ms is not None and math.isfinite(remaining_ms):
                 deadline_perf = inv.deadline_perf = started_perf + remaining_ms / 1000.0
                 # (the watchdog keeps time with perf_counter too)
                 inv.watchdog_token = WATCHDOG.arm(
@@ -413,14 +417,20 @@ class _Instrumented:
         elif error is not None:
             outcome = "error"
             error_type = type(error).__name__
-            error_message = _safe_str(error)
+            error_message = truncate(_safe_str(error), MAX_ERROR_MESSAGE_CHARS)
+        elif (unmarshallable := marshal_error(result)) is not None:
+            # the runtime will answer Runtime.MarshalError: the caller sees a failure
+            outcome = "error"
+            error_type, error_message = unmarshallable
+            error_message = truncate(error_message, MAX_ERROR_MESSAGE_CHARS)
         else:
             outcome = "success"
             error_type = error_message = None
 
         status = None
         if trigger.is_http:
-            status = 500 if (error is not None or timed_out) else response_status(trigger, result)
+            failed = error is not None or timed_out or outcome == "error"
+            status = 500 if failed else response_status(trigger, result)
         failures = batch_failures(result) if trigger.batch_size is not None else None
         route = inv.http_route_override or trigger.http_route
 
@@ -459,6 +469,8 @@ class _Instrumented:
             span_error_message = None
             if timed_out:
                 span_error_message = "Timeout: " + (error_message or "")
+            elif outcome == "error":
+                span_error_message = f"{error_type}: {error_message}"
             elif status is not None and status >= 500:
                 span_error_message = f"HTTP {status}"
             # before the flush below

@@ -18,7 +18,11 @@ from typing import Any
 import structlog
 from structlog.exceptions import DropEvent
 
+from fnlens.config import warn_once
 from fnlens.runtime import scope
+from fnlens.runtime._safe_json import dumps_rebuilt, safe_repr
+from fnlens.runtime._truncate import MAX_STACK_TRACE_CHARS, truncate
+from fnlens.runtime._user_processors import isolate
 from fnlens.runtime.identity import IDENTITY_FIELDS
 from fnlens.runtime.redaction import Redactor
 from fnlens.runtime.telemetry import TELEMETRY
@@ -120,6 +124,7 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
     event_dict = structlog.contextvars.merge_contextvars(None, method, event_dict)
     if "exc_info" in event_dict:
         event_dict = structlog.processors.format_exc_info(None, method, event_dict)
+        _bound_stack_trace(event_dict)
     redactor = PIPELINE.redactor
     if redactor is not None:
         redactor.redact_event_dict(event_dict, RECORD_FIELDS)
@@ -130,6 +135,13 @@ def prepare_event(_logger: Any, method: str, event_dict: dict) -> dict:
     }
     ordered.update(event_dict)  # keys already present keep their place
     return ordered
+
+
+def _bound_stack_trace(event_dict: dict) -> None:
+    """A stack trace at most MAX_STACK_TRACE_CHARS long, its cut marked."""
+    trace = event_dict.get("exception")
+    if isinstance(trace, str) and len(trace) > MAX_STACK_TRACE_CHARS:
+        event_dict["exception"] = truncate(trace, MAX_STACK_TRACE_CHARS)
 
 
 def fan_out(_logger: Any, _method: str, event_dict: dict) -> dict:
@@ -148,7 +160,17 @@ def _json_default(value: Any) -> Any:
         return value.decode("utf-8", "replace")
     if isinstance(value, datetime):
         return value.isoformat()
-    return repr(value)
+    return safe_repr(value)
+
+
+def _dumps_slow(value: dict) -> str:
+    """What orjson refused: integers beyond 64 bits go through ``json``; anything
+    ``json`` refuses too (keys that are neither strings nor numbers, cycles, deep
+    nesting, ``repr`` that raises) is rebuilt into a value it takes. Never raises."""
+    try:
+        return json.dumps(value, default=_json_default, separators=(",", ":"), allow_nan=False)
+    except Exception:
+        return dumps_rebuilt(value)
 
 
 try:  # orjson is several times faster; the standard library is the fallback
@@ -159,13 +181,11 @@ try:  # orjson is several times faster; the standard library is the fallback
     def _dumps(value: dict) -> str:
         try:
             return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
-        except TypeError:  # e.g. integers beyond 64 bits
-            return json.dumps(value, default=_json_default, separators=(",", ":"))
+        except Exception:  # e.g. integers beyond 64 bits, tuple keys, cycles
+            return _dumps_slow(value)
 
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-
-    def _dumps(value: dict) -> str:
-        return json.dumps(value, default=_json_default, separators=(",", ":"))
+    _dumps = _dumps_slow
 
 
 def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
@@ -230,6 +250,7 @@ def emit_record(
         if error is not None:
             event_dict["exc_info"] = error
             event_dict = structlog.processors.format_exc_info(None, method, event_dict)
+            _bound_stack_trace(event_dict)
         event_dict = merge_contextvars(method, event_dict)
         for processor in PIPELINE.user_processors:
             event_dict = processor(None, method, event_dict)
@@ -275,7 +296,7 @@ class Pipeline:
         if redactor is not False:
             self.redactor = redactor  # type: ignore[assignment]
         if processors is not None:
-            self.user_processors = list(processors)
+            self.user_processors = isolate(list(processors))
         if level is not None:
             self.level = _LEVELS.get(level.lower(), self.level)
         self._rebuild()
@@ -312,23 +333,36 @@ def _logger_class(level: int) -> type:
         def _proxy_to_logger(
             self, method_name: str, event: str | None = None, **event_kw: Any
         ) -> Any:
-            pipeline = PIPELINE
-            if pipeline.user_processors or self._processors is not pipeline.processors:
-                return super()._proxy_to_logger(method_name, event, **event_kw)
-            context = self._context
-            event_dict = {**context, **event_kw} if context else event_kw
-            if event is not None:
-                event_dict["event"] = event
-            event_dict = prepare_event(None, method_name, event_dict)
-            if TELEMETRY.sinks:
-                TELEMETRY.emit(event_dict)
-            if pipeline.stdout:
-                _WRITER.msg(_dumps(event_dict))  # prepare_event built it in rendering order
+            try:
+                pipeline = PIPELINE
+                if pipeline.user_processors or self._processors is not pipeline.processors:
+                    return super()._proxy_to_logger(method_name, event, **event_kw)
+                context = self._context
+                event_dict = {**context, **event_kw} if context else event_kw
+                if event is not None:
+                    event_dict["event"] = event
+                event_dict = prepare_event(None, method_name, event_dict)
+                if TELEMETRY.sinks:
+                    TELEMETRY.emit(event_dict)
+                if pipeline.stdout:
+                    _WRITER.msg(_dumps(event_dict))  # prepare_event built it in rendering order
+            except Exception as exc:  # a log call never raises into the handler
+                _line_failed(exc)
             return None
 
     FnlensBoundLogger.__name__ = FnlensBoundLogger.__qualname__ = base.__name__
     _LOGGER_CLASSES[level] = FnlensBoundLogger
     return FnlensBoundLogger
+
+
+def _line_failed(exc: BaseException) -> None:
+    """A log line fnlens could not write: counted as dropped, reported once."""
+    TELEMETRY.count_drop()
+    warn_once(
+        "log-line",
+        f"a log line could not be written ({type(exc).__name__}: {safe_repr(exc)[:200]}); "
+        "it is counted in telemetry_dropped (reported once; the handler is unaffected)",
+    )
 
 
 def get_logger(**initial_values: Any) -> Any:

@@ -163,11 +163,23 @@ def response_status(info: TriggerInfo, response: Any) -> int | None:
     """The HTTP status the caller saw, from the handler's return value."""
     if isinstance(response, dict):
         status = response.get("statusCode")
-        if isinstance(status, int):
-            return status
-        if isinstance(status, str) and status.isdigit():
-            return int(status)
+        if type(status) is int:  # (not bool)
+            return status if _STATUS_MIN <= status <= _STATUS_MAX else None
+        if isinstance(status, str):
+            text = status.strip()
+            # ASCII digits only: str.isdigit() is true for "²" or "٣", which int() refuses
+            if 0 < len(text) <= 3 and text.isascii() and text.isdigit():
+                code = int(text)
+                return code if code >= _STATUS_MIN else None
+            return None
+        if status is not None:
+            return None  # a float, a list…: not a status API Gateway would pass on
     return info.default_status
+
+
+# RFC 9110 §15: a status code is a three-digit integer (100-599 are defined classes;
+# anything outside three digits is no status the caller can have seen)
+_STATUS_MIN, _STATUS_MAX = 100, 999
 
 
 def batch_failures(response: Any) -> int | None:

@@ -8,6 +8,7 @@ use and sleeps on a condition variable between deadlines.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,11 @@ from typing import Any
 # Without it, invocations whose deadlines jitter by a millisecond would each hand the
 # watchdog thread the GIL.
 COALESCE_S = 0.002
+# The longest single wait: Condition.wait() raises OverflowError past
+# threading.TIMEOUT_MAX (about 292 years on Linux, far less elsewhere), which would
+# end the thread and every later timeout with it. A later deadline is waited for in
+# steps of this.
+MAX_WAIT_S = 3600.0
 
 
 class Watchdog:
@@ -37,7 +43,10 @@ class Watchdog:
 
         No lock on the common path (the dict update is atomic): only a deadline earlier
         than the thread's next wake-up, or a thread that is not in a timed wait, takes
-        the lock and notifies."""
+        the lock and notifies. A deadline that is not a finite number (a context
+        reporting ``inf`` or ``nan`` milliseconds left) arms nothing: 0 is returned."""
+        if not isinstance(deadline_perf, (int, float)) or not math.isfinite(deadline_perf):
+            return 0
         token = next(self._tokens)
         self._armed[token] = (deadline_perf, callback, args)
         next_wake = self._next_wake
@@ -55,10 +64,17 @@ class Watchdog:
         return token
 
     def disarm(self, token: int | None) -> None:
-        if token is not None:
+        if token:
             self._armed.pop(token, None)  # atomic; no wake-up: see _next_wake
 
     def _run(self) -> None:
+        while True:  # nothing ends the thread: it serves every later invocation
+            try:
+                self._loop()
+            except Exception:  # pragma: no cover - defensive; _loop catches callbacks
+                time.sleep(0.01)
+
+    def _loop(self) -> None:
         # Invariant: _next_wake is set only while this thread is in a timed wait (it is
         # published under the lock just before waiting and cleared on waking), so an
         # arm() that reads a stale value armed before this thread's next read of the set.
@@ -74,6 +90,10 @@ class Watchdog:
                 )
                 remaining = deadline - time.perf_counter()
                 if remaining > 0:
+                    if remaining > MAX_WAIT_S:
+                        # wake early and look again (no _next_wake: arm() notifies)
+                        self._cond.wait(MAX_WAIT_S)
+                        continue
                     self._next_wake = deadline
                     self._cond.wait(remaining)
                     continue
