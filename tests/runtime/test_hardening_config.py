@@ -30,25 +30,25 @@ def _fresh_warnings():
         ("FNLENS_FLUSH_BUDGET_MS", "flush_budget_ms", 5.0),
     ],
 )
-def test_non_finite_or_out_of_range_durations_fall_back(name, field, default, raw, capsys):
+def test_non_finite_or_out_of_range_durations_fall_back(name, field, default, raw, caplog):
     settings = settings_from_env({name: raw})
     assert getattr(settings, field) == default
     settings_from_env({name: raw})  # again: still one warning
-    err = capsys.readouterr().err
+    err = caplog.text
     assert err.count(name) == 1, err
     assert "using" in err
 
 
-def test_proactive_threshold_rejects_nan(capsys):
+def test_proactive_threshold_rejects_nan(caplog):
     settings = settings_from_env({"FNLENS_PROACTIVE_INIT_THRESHOLD_MS": "nan"})
     assert settings.proactive_init_threshold_ms == 10_000.0
-    assert "FNLENS_PROACTIVE_INIT_THRESHOLD_MS" in capsys.readouterr().err
+    assert "FNLENS_PROACTIVE_INIT_THRESHOLD_MS" in caplog.text
 
 
-def test_valid_values_are_kept(capsys):
+def test_valid_values_are_kept(caplog):
     settings = settings_from_env({"FNLENS_TIMEOUT_MARGIN_MS": "250", "FNLENS_FLUSH_BUDGET_MS": "0"})
     assert (settings.timeout_margin_ms, settings.flush_budget_ms) == (250.0, 0.0)
-    assert capsys.readouterr().err == ""
+    assert caplog.text == ""
 
 
 def test_exporter_numbers_reject_nan_too():
@@ -74,13 +74,13 @@ def test_nan_margin_no_longer_records_every_invocation_as_a_timeout(monkeypatch,
     assert [r["http_status_code"] for r in records] == [200] * 3
 
 
-def test_non_finite_arguments_warn_and_keep_the_environment_value(monkeypatch, capsys):
+def test_non_finite_arguments_warn_and_keep_the_environment_value(monkeypatch, caplog):
     monkeypatch.setenv("FNLENS_FLUSH_BUDGET_MS", "7")
     settings = settings_from_env().with_overrides(
         flush_budget_ms=float("inf"), timeout_margin_ms=float("nan")
     )
     assert (settings.flush_budget_ms, settings.timeout_margin_ms) == (7.0, 100.0)
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "flush_budget_ms=inf" in err and "timeout_margin_ms=nan" in err
 
 
@@ -147,8 +147,8 @@ def test_infinite_flush_budget_with_a_hung_sink_costs_the_default_budget(monkeyp
         ),
     ],
 )
-def test_otlp_endpoint_that_is_not_a_url_is_flagged_once(env, flagged, capsys):
+def test_otlp_endpoint_that_is_not_a_url_is_flagged_once(env, flagged, caplog):
     settings_from_env(env)
     settings_from_env(env)
-    err = capsys.readouterr().err
+    err = caplog.text
     assert err.count("is not a valid OTLP endpoint") == (1 if flagged else 0), err
