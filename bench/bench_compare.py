@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_queries import DOC, build  # noqa: E402
+from bench_queries import DOC, build
 
-from fnlens.analysis.compare import Selector, compare  # noqa: E402
-from fnlens.analysis.db import open_db  # noqa: E402
+from fnlens.analysis.compare import Selector, compare
+from fnlens.analysis.db import open_db
 
 HEADING = "## Compare"
 TARGET_S = 2.0

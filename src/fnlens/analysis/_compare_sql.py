@@ -189,18 +189,23 @@ def aggregate(
     c_pred = _side_predicate(candidate, "c", params)
     columns = _columns(con)
     gb_s, cost_columns = _billed_gb_s(columns)
+    where = [f"({b_pred} OR {c_pred})"]
+    if function is not None:  # only the filters in use: DuckDB then prunes by zone maps
+        where.append("function_name = $function")
+    if since is not None:
+        where.append("ts >= $since")
+    if until is not None:
+        where.append("ts < $until")
     selected = f"""
         WITH sel AS (
             SELECT
                 {b_pred} AS is_b,
                 {b_pred} AND {c_pred} AS both_sides,
                 hash(http_method, http_route) AS h,
+                {gb_s} AS gb_s,
                 *
             FROM invocations
-            WHERE ($function IS NULL OR function_name = $function)
-              AND ($since IS NULL OR ts >= $since)
-              AND ($until IS NULL OR ts < $until)
-              AND ({b_pred} OR {c_pred})
+            WHERE {" AND ".join(where)}
         )
     """
     bin_sql = (
@@ -210,13 +215,13 @@ def aggregate(
     summary = _run(
         con,
         selected
-        + f"""
+        + """
         SELECT is_b, h, any_value(http_method), any_value(http_route),
             count(*),
             count_if(coalesce(outcome, 'success') <> 'success'),
             count_if(outcome = 'timeout'),
             count_if(coalesce(cold_start, init_duration_ms IS NOT NULL)),
-            count({gb_s}), sum({gb_s}), sum(({gb_s}) * ({gb_s})),
+            count(gb_s), sum(gb_s), sum(gb_s * gb_s),
             count_if(both_sides)
         FROM sel GROUP BY is_b, h
         """,
@@ -412,7 +417,16 @@ def _exact_percentiles(
         f"{b}, {k})"
         for i, is_b, h, b, k in targets
     )  # integers and booleans made here, never user text
-    bins = ", ".join(sorted({str(t[3]) for t in targets}))
+    bins = sorted({t[3] for t in targets})
+    # a cheap range filter first (bins are value ranges), the exact bin only on what passes
+    ranges = " OR ".join(
+        f"duration_ms BETWEEN {math.exp(b / DURATION_BINS) * (1 - 1e-9)!r} "
+        f"AND {math.exp((b + 1) / DURATION_BINS) * (1 + 1e-9)!r}"
+        for b in bins
+        if b > -100000
+    )
+    if any(b <= -100000 for b in bins):
+        ranges = " OR ".join(filter(None, [ranges, "duration_ms <= 0"]))
     rows = _run(
         con,
         selected
@@ -420,7 +434,7 @@ def _exact_percentiles(
         , targets(id, is_b, h, bin, k) AS (VALUES {values})
         , picked AS (
             SELECT is_b, h, {bin_sql} AS bin, duration_ms
-            FROM sel WHERE duration_ms IS NOT NULL AND {bin_sql} IN ({bins})
+            FROM sel WHERE {ranges}
         )
         SELECT t.id, list_sort(list(p.duration_ms))[any_value(t.k)]
         FROM picked p JOIN targets t
@@ -439,7 +453,9 @@ def _exact_percentiles(
                 sides[side].median_duration = sides[side].p50
 
 
-def _route_hashes(con: Any, keys: list[tuple[str | None, str]]) -> dict[tuple[str | None, str], int]:
+def _route_hashes(
+    con: Any, keys: list[tuple[str | None, str]]
+) -> dict[tuple[str | None, str], int]:
     """DuckDB's hash of (method, route) for each route, as the grouped queries keyed them."""
     out = {}
     for method, route in keys:

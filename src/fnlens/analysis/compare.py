@@ -227,7 +227,9 @@ def compare(
     for m in metrics:
         _judge(m, settings, len([t for t in tested if t.route is None]) or 1)
     n_b, n_c = agg.overall["baseline"].n, agg.overall["candidate"].n
-    verdict, reason = _verdict(metrics, agg.new_error_types, n_b, n_c, baseline, candidate, settings)
+    verdict, reason = _verdict(
+        metrics, agg.new_error_types, n_b, n_c, baseline, candidate, settings
+    )
     return Comparison(
         baseline=baseline,
         candidate=candidate,
@@ -523,7 +525,13 @@ def _verdict(
         side, sel = ("baseline", baseline) if n_b == 0 else ("candidate", candidate)
         return "inconclusive", f"not enough data: no invocations for the {side} ({sel.describe()})"
     failed = [m for m in metrics if m.status == "fail"]
-    reasons = [f"{m.label}{f' on {m.route}' if m.route else ''}: {m.note}" for m in failed]
+    reasons = [
+        f"{m.label}{f' on {m.route}' if m.route else ''} {_fmt_change(m, m.change or 0.0)} "
+        f"(allowed {_fmt_change(m, m.allowed)})"
+        for m in failed[:4]
+    ]
+    if len(failed) > 4:
+        reasons.append(f"{len(failed) - 4} more checks failed")
     if new_errors and s.fail_on_new_error_types:
         reasons.append("new error types: " + ", ".join(e["error_type"] for e in new_errors))
     if reasons:
