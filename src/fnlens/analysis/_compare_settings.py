@@ -75,7 +75,7 @@ class CompareSettings:
     alpha: float = 0.05
     power: float = 0.8
     correction: str = "holm"
-    route_min_samples: int = 100
+    route_min_samples: int = 50
     fail_on_new_error_types: bool = False
     seed: int = 0
     bootstrap_draws: int = 20_000
