@@ -173,3 +173,12 @@ def test_holm_and_benjamini_hochberg_by_hand() -> None:
     assert st.adjust_pvalues([], "holm") == []
     with pytest.raises(ValueError, match="unknown correction"):
         st.adjust_pvalues(p, "bonferroni-ish")
+
+
+@pytest.mark.parametrize(
+    ("x_b", "n_b", "x_c", "n_c"),
+    [(0, 60, 4, 50), (3, 40, 3, 40), (10, 12, 1, 9), (0, 5, 0, 5), (7, 300, 19, 280), (2, 9, 9, 9)],
+)
+def test_fisher_exact_matches_scipy(x_b: int, n_b: int, x_c: int, n_c: int) -> None:
+    ref = stats.fisher_exact([[x_c, n_c - x_c], [x_b, n_b - x_b]], alternative="greater")
+    assert st.fisher_greater(x_b, n_b, x_c, n_c) == pytest.approx(float(ref.pvalue), rel=1e-9)
