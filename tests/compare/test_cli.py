@@ -78,7 +78,9 @@ def test_exit_codes_and_json_schema(db: Path, candidate: str, code: int, verdict
 
 
 def test_markdown_is_a_pull_request_comment(db: Path) -> None:
-    proc = fnlens("compare", "--db", str(db), "--baseline", "1", "--candidate", "3", "-f", "markdown")
+    proc = fnlens(
+        "compare", "--db", str(db), "--baseline", "1", "--candidate", "3", "-f", "markdown"
+    )
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
     assert out.startswith("### fnlens compare: ")
@@ -133,8 +135,8 @@ def test_flags_and_toml_thresholds(db: Path, tmp_path: Path) -> None:
 
     config = tmp_path / "thresholds.toml"
     config.write_text(
-        "[compare]\nfail_on_new_error_types = true\ncorrection = \"bh\"\n"
-        "[compare.metrics.error_rate]\nallowed = \"10pp\"\n"
+        '[compare]\nfail_on_new_error_types = true\ncorrection = "bh"\n'
+        '[compare.metrics.error_rate]\nallowed = "10pp"\n'
     )
     proc = fnlens(
         "compare", "--db", str(db), "--baseline", "1", "--candidate", "3", "-f", "json",

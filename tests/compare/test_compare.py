@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("scipy")
 pytest.importorskip("duckdb")
 
-from fnlens.analysis.compare import (  # noqa: E402
+from fnlens.analysis.compare import (
     CompareError,
     CompareSettings,
     Selector,
@@ -20,7 +20,7 @@ from fnlens.analysis.compare import (  # noqa: E402
     load_settings,
 )
 
-from .synth import Shape, fresh_db, load  # noqa: E402
+from .synth import Shape, fresh_db, load
 
 
 def by_metric(result, route=None):
@@ -58,9 +58,7 @@ def test_values_are_what_the_rows_hold(regression) -> None:
         n = len(rows["outcome"])
         outcomes = Counter(rows["outcome"])
         durations = rows["duration_ms"]
-        assert getattr(m["error_rate"], side) == pytest.approx(
-            100 * (n - outcomes["success"]) / n
-        )
+        assert getattr(m["error_rate"], side) == pytest.approx(100 * (n - outcomes["success"]) / n)
         assert getattr(m["timeout_rate"], side) == pytest.approx(100 * outcomes["timeout"] / n)
         assert getattr(m["cold_start_rate"], side) == pytest.approx(
             100 * sum(rows["cold_start"]) / n

@@ -105,7 +105,9 @@ def test_required_sample_size_by_hand() -> None:
     za, zb = NormalDist().inv_cdf(0.95), NormalDist().inv_cdf(0.8)
     p1, p2 = 0.05, 0.06
     bar = (p1 + p2) / 2
-    n = ((za * math.sqrt(2 * bar * (1 - bar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) / 0.01) ** 2
+    n = (
+        (za * math.sqrt(2 * bar * (1 - bar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) / 0.01
+    ) ** 2
     assert st.required_n_proportions(0.05, 0.01, 0.05, 0.8) == math.ceil(n)
     assert st.required_n_proportions(0.0, 0.01, 0.05, 0.8) < st.required_n_proportions(
         0.05, 0.01, 0.05, 0.8
@@ -144,7 +146,9 @@ def test_quantile_rank_is_duckdb_quantile_disc() -> None:
     duckdb = pytest.importorskip("duckdb")
     con = duckdb.connect()
     for n in (1, 2, 10, 99, 1000):
-        con.execute("CREATE OR REPLACE TABLE t AS SELECT range::DOUBLE + 1 AS v FROM range($n)", {"n": n})
+        con.execute(
+            "CREATE OR REPLACE TABLE t AS SELECT range::DOUBLE + 1 AS v FROM range($n)", {"n": n}
+        )
         got = con.execute("SELECT quantile_disc(v, [0.5, 0.95, 0.99]) FROM t").fetchone()[0]
         assert got == [float(st.quantile_rank(n, q)) for q in (0.5, 0.95, 0.99)]
 
