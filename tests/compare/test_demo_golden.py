@@ -11,7 +11,7 @@ pytest.importorskip("awslambdaric")
 pytest.importorskip("scipy")
 pytest.importorskip("fnlens.analysis.ingest")
 
-from fnlens.demo import DemoOptions, run_demo  # noqa: E402
+from fnlens.demo import DemoOptions, run_demo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(400)]
 
