@@ -202,3 +202,42 @@ def test_fnlens_db_is_honoured(db: Path) -> None:
 def test_listed_in_help() -> None:
     proc = fnlens("--help")
     assert proc.returncode == 0 and "compare" in proc.stdout
+
+
+def test_ingest_and_export_honour_fnlens_db(tmp_path: Path) -> None:
+    """Every command that takes --db reads FNLENS_DB (issue 14): ingest writes there, export
+    and compare read from there."""
+    source = tmp_path / "records.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "timestamp": f"2026-11-22T10:00:{i:02d}.000000Z",
+                "level": "info",
+                "event": "invocation",
+                "service": "orders",
+                "function_name": "orders-api",
+                "function_version": "3",
+                "request_id": f"req-{i:04d}",
+                "cold_start": i == 0,
+                "duration_ms": 10.0 + i,
+                "outcome": "success",
+                "trigger": "http",
+                "http_method": "GET",
+                "http_route": "/orders",
+                "http_status_code": 200,
+            }
+        )
+        for i in range(20)
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "env.duckdb"
+    env = {"FNLENS_DB": str(target)}
+    proc = fnlens("ingest", str(source), "--no-progress", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert target.is_file()
+    con = duckdb.connect(str(target), read_only=True)
+    assert con.execute("SELECT count(*) FROM invocations").fetchone()[0] == len(lines)
+    con.close()
+    proc = fnlens("export", "--parquet", str(tmp_path / "lake"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert list((tmp_path / "lake").rglob("*.parquet"))
