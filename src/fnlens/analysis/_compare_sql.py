@@ -218,7 +218,7 @@ def aggregate(
         + """
         SELECT is_b, h, any_value(http_method), any_value(http_route),
             count(*),
-            count_if(coalesce(outcome, 'success') <> 'success'),
+            count_if(outcome <> 'success'),  -- NULL counts as success, as in the queries
             count_if(outcome = 'timeout'),
             count_if(coalesce(cold_start, init_duration_ms IS NOT NULL)),
             count(gb_s), sum(gb_s), sum(gb_s * gb_s),
@@ -259,7 +259,7 @@ def aggregate(
         SELECT is_b, error_type, count(*), arg_min(error_message, ts), arg_min(request_id, ts),
             min(ts)
         FROM sel
-        WHERE coalesce(outcome, 'success') <> 'success' AND error_type IS NOT NULL
+        WHERE outcome <> 'success' AND error_type IS NOT NULL
         GROUP BY is_b, error_type
         """,
         params,
