@@ -117,6 +117,7 @@ class Aggregates:
     new_error_types: list[dict[str, Any]] = field(default_factory=list)
     overlap: int = 0
     cost_columns: list[str] = field(default_factory=list)
+    route_hashes: dict[tuple[str | None, str], int] = field(default_factory=dict)
 
 
 def _run(con: Any, sql: str, params: dict[str, Any]) -> list[tuple]:
@@ -373,6 +374,7 @@ def _assemble(
         memory=memory,
         new_error_types=new_errors,
         overlap=overlap,
+        route_hashes={key: h for h, key in names.items()},
     )
 
 
@@ -387,7 +389,7 @@ def _exact_percentiles(
     that bin's values."""
     targets: list[tuple[int, bool, int | None, int, int]] = []  # id, is_b, h, bin, k
     owners: list[tuple[SideStats, str]] = []
-    route_hashes = _route_hashes(con, list(agg.route_durations))
+    route_hashes = agg.route_hashes
 
     def want(stats: SideStats, attr: str, hist: Histogram, q: float, is_b: bool, h: Any) -> None:
         if not hist.n:
@@ -451,14 +453,3 @@ def _exact_percentiles(
         for sides in agg.routes.values():
             if side in sides:
                 sides[side].median_duration = sides[side].p50
-
-
-def _route_hashes(
-    con: Any, keys: list[tuple[str | None, str]]
-) -> dict[tuple[str | None, str], int]:
-    """DuckDB's hash of (method, route) for each route, as the grouped queries keyed them."""
-    out = {}
-    for method, route in keys:
-        (value,) = con.execute("SELECT hash($m, $r)", {"m": method, "r": route}).fetchone()
-        out[(method, route)] = int(value)
-    return out
