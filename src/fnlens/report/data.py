@@ -117,7 +117,10 @@ def collect(
 def canaries(con: Any, per_version: list[Row], window: Row) -> list[tuple[str, Any]]:
     """``fnlens compare`` of each function's newest version against the previous one,
     with the default thresholds, over the report's window."""
-    from fnlens.analysis.compare import Selector, compare
+    try:
+        from fnlens.analysis.compare import Selector, compare
+    except ImportError:  # an installation without scipy: the rest of the report still works
+        return []
 
     newest: dict[str, list[str]] = {}
     for row in per_version:  # ordered by function, first_seen
