@@ -9,7 +9,13 @@ import click
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--db", default="fnlens.duckdb", show_default=True, help="DuckDB database file.")
+@click.option(
+    "--db",
+    default="fnlens.duckdb",
+    show_default=True,
+    envvar="FNLENS_DB",
+    help="DuckDB database file (env FNLENS_DB).",
+)
 @click.option("--strict", is_flag=True, help="Fail on the first malformed line or unknown file.")
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
@@ -51,7 +57,13 @@ def ingest(
     type=click.Path(file_okay=False),
     help="Output folder for Parquet files (partitioned by date and function).",
 )
-@click.option("--db", default="fnlens.duckdb", show_default=True, help="DuckDB database file.")
+@click.option(
+    "--db",
+    default="fnlens.duckdb",
+    show_default=True,
+    envvar="FNLENS_DB",
+    help="DuckDB database file (env FNLENS_DB).",
+)
 def export(out_dir: str, db: str) -> None:
     """Write the tables as Parquet, partitioned by date and function."""
     from fnlens.analysis.export import export_parquet

@@ -23,6 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "query": ("fnlens.cli.query", "query", "Run a canned query."),
     "sql": ("fnlens.cli.query", "sql", "Run ad-hoc SQL over the fnlens tables."),
     "report": ("fnlens.cli.report", "report", "Headline numbers, or a self-contained HTML report."),
+    "compare": (
+        "fnlens.cli.compare",
+        "compare",
+        "Canary verdict: candidate vs baseline (exit 0 pass, 1 fail, 2 inconclusive).",
+    ),
     "dashboard": (
         "fnlens.cli.dashboard",
         "dashboard",

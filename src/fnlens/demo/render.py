@@ -135,6 +135,24 @@ def print_result(result: DemoResult, console: Any) -> None:
         f"Explore: [bold]fnlens query per_version --db {result.db_path}[/bold], "
         f'[bold]fnlens sql "SELECT …" --db {result.db_path}[/bold]'
     )
+    if result.comparison is not None:
+        _verdict(result, console)
+
+
+def _verdict(result: DemoResult, console: Any) -> None:
+    """The demo ends with what a deployment pipeline would decide."""
+    from fnlens.report.canary import print_comparison
+
+    c = result.comparison
+    console.print()
+    console.print(
+        f"[bold]fnlens compare --baseline 1 --candidate 2 --function orders-api "
+        f"--db {result.db_path}[/bold]"
+    )
+    print_comparison(c, console)
+    console.print(
+        f"[bold]canary verdict for version 2: {c.verdict} (exit code {c.exit_code})[/bold]"
+    )
 
 
 def _worse(row: dict[str, Any], base: dict[str, Any]) -> bool:

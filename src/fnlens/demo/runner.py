@@ -53,6 +53,7 @@ class DemoResult:
     errors: list[Row] = field(default_factory=list)
     report_path: Path | None = None
     report_note: str | None = None
+    comparison: Any = None  # fnlens compare of version 2 against version 1
 
 
 Progress = Callable[[int], None]
@@ -181,8 +182,16 @@ def _query(result: DemoResult) -> None:
                 get_query("slow_routes").run(con, {**window, "version": version})
             )
         result.errors = _rows(get_query("top_errors").run(con, {**window, "limit": 5}))
+        result.comparison = _compare(con)
     finally:
         con.close()
+
+
+def _compare(con: Any) -> Any:
+    """The canary verdict for version 2 against version 1, default thresholds."""
+    from fnlens.analysis.compare import Selector, compare
+
+    return compare(con, Selector("1"), Selector("2"), function=FUNCTION_NAME)
 
 
 def _rows(cursor: Any) -> list[Row]:

@@ -49,7 +49,8 @@ def latency_over_time(timeline: dict[str, list[Row]]) -> go.Figure:
                     y=[r[metric] for r in rows],
                     name=f"{function} {label}" if len(timeline) > 1 else label,
                     legendgroup=function,
-                    mode="lines",
+                    # a line needs two points: a short run still shows its markers
+                    mode="lines" if len(rows) > 2 else "lines+markers",
                     line={"color": colour, "dash": dash, "width": 2 if label == "p95" else 1.4},
                 )
             )

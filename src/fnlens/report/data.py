@@ -36,7 +36,11 @@ WHERE ($since IS NULL OR ts >= $since)
 
 # Bucket sizes the charts may use, smallest first; the report picks the first that
 # gives at most ~MAX_BUCKETS points over the data's time span.
-_BUCKETS = (
+_BUCKETS = (  # from seconds: the demo's own run lasts about 35 s
+    timedelta(seconds=1),
+    timedelta(seconds=5),
+    timedelta(seconds=10),
+    timedelta(seconds=30),
     timedelta(minutes=1),
     timedelta(minutes=5),
     timedelta(minutes=15),
@@ -63,6 +67,8 @@ class ReportData:
     slow_routes: list[Row] = field(default_factory=list)
     top_errors: list[Row] = field(default_factory=list)
     timeouts: list[Row] = field(default_factory=list)
+    # (title, Comparison): each function's newest version against the one before it
+    canaries: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -104,7 +110,37 @@ def collect(
     data.slow_routes = run(con, "slow_routes", {**window, "limit": limit})
     data.top_errors = run(con, "top_errors", {**window, "limit": limit})
     data.timeouts = run(con, "timeouts", {**window, "bucket": chosen})
+    data.canaries = canaries(con, data.per_version, window)
     return data
+
+
+def canaries(con: Any, per_version: list[Row], window: Row) -> list[tuple[str, Any]]:
+    """``fnlens compare`` of each function's newest version against the previous one,
+    with the default thresholds, over the report's window."""
+    try:
+        from fnlens.analysis.compare import Selector, compare
+    except ImportError:  # an installation without scipy: the rest of the report still works
+        return []
+
+    newest: dict[str, list[str]] = {}
+    for row in per_version:  # ordered by function, first_seen
+        if row["version"] is not None:
+            newest.setdefault(row["function_name"], []).append(str(row["version"]))
+    out = []
+    for function, versions in newest.items():
+        if len(versions) < 2:
+            continue
+        base, cand = versions[-2], versions[-1]
+        result = compare(
+            con,
+            Selector(base),
+            Selector(cand),
+            function=function,
+            since=window.get("since"),
+            until=window.get("until"),
+        )
+        out.append((f"{function}: version {cand} vs {base}", result))
+    return out
 
 
 def run(con: Any, name: str, values: dict[str, Any]) -> list[Row]:
@@ -118,7 +154,7 @@ def run(con: Any, name: str, values: dict[str, Any]) -> list[Row]:
 def choose_bucket(first: datetime | None, last: datetime | None) -> timedelta:
     """The smallest bucket that keeps a chart under :data:`MAX_BUCKETS` points."""
     if first is None or last is None:
-        return _BUCKETS[1]
+        return timedelta(minutes=5)
     span = last - first
     for size in _BUCKETS:
         if span / size <= MAX_BUCKETS:

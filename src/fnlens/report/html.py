@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from fnlens._version import __version__
-from fnlens.report import charts, fmt
+from fnlens.report import canary, charts, fmt
 from fnlens.report.compare import VersionRow, compare_versions
 from fnlens.report.data import ReportData
 
@@ -37,6 +37,13 @@ def render_html(data: ReportData, *, title: str = "fnlens report") -> str:
                     "Each version compared with the previous version of the same function.",
                     _versions_table(versions) + plots.add(charts.versions_chart(versions)),
                     anchor="versions",
+                ),
+                _section(
+                    "Canary verdicts",
+                    "Each function's newest version against the previous one, as "
+                    "`fnlens compare` judges it with the default thresholds.",
+                    canary.html_section(data.canaries),
+                    anchor="canary",
                 ),
                 _section(
                     "Latency percentiles over time",
@@ -355,6 +362,7 @@ code.id { color:var(--muted); font-size:11px; }
 .delta { font-size:11px; font-weight:600; }
 .delta.bad { color:var(--bad); } .delta.good { color:var(--good); }
 .empty { color:var(--muted); font-style:italic; }
+.canary { margin-top:14px; } .canary h3 { margin:0 0 2px; font-size:14px; font-weight:650; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:8px 0 24px; }
 """
 
@@ -370,7 +378,7 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <header><h1>fnlens <span>report</span></h1><div class="meta">{window}</div></header>
 <main>
-<nav><a href="#headline">Headline</a><a href="#versions">Versions</a>
+<nav><a href="#headline">Headline</a><a href="#versions">Versions</a><a href="#canary">Canary</a>
 <a href="#latency">Latency</a><a href="#errors-over-time">Error rate</a>
 <a href="#cold-starts">Cold starts</a><a href="#routes">Slowest routes</a>
 <a href="#top-errors">Top errors</a><a href="#timeouts">Timeouts</a></nav>

@@ -11,6 +11,7 @@ from fnlens.report.data import ReportData
 
 def print_report(data: ReportData, console: Any | None = None) -> None:
     """Print the headline and the versions table, worst regression first."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -52,8 +53,17 @@ def print_report(data: ReportData, console: Any | None = None) -> None:
     console.print(headline)
     console.print()
 
-    table = Table(title="Versions, worst regression first", title_justify="left")
-    for name, justify in (
+    # below 110 columns the least-read columns go and the borders thin out, so that no
+    # column is squeezed to 3 characters in an 80-column terminal
+    narrow = console.width < 110
+    dropped = {"p50", "p99", "cold starts", "mean init"} if narrow else set()
+    table = Table(
+        title="Versions, worst regression first",
+        title_justify="left",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        pad_edge=not narrow,
+    )
+    columns = [
         ("function", "left"),
         ("version", "left"),
         ("status", "left"),
@@ -65,8 +75,18 @@ def print_report(data: ReportData, console: Any | None = None) -> None:
         ("cold starts", "right"),
         ("mean init", "right"),
         ("cost / 1M", "right"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=name == "status")  # type: ignore[arg-type]
+    ]
+    short = {"invocations": "calls", "error rate": "errors", "cost / 1M": "$ / 1M"}
+    for name, justify in columns:
+        if name in dropped:
+            continue
+        table.add_column(
+            short.get(name, name) if narrow else name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=name == "status" and not narrow,
+            overflow="fold",
+            min_width=10 if name == "status" else None,
+        )
     for v in compare_versions(data.per_version, data.cost):
         x = v.values
         if v.is_baseline:
@@ -75,19 +95,26 @@ def print_report(data: ReportData, console: Any | None = None) -> None:
             status = Text(f"worse: {v.worst} {fmt.change(v.severity)}", style="bold red")
         else:
             status = Text("ok", style="green")
-        table.add_row(
-            v.function_name,
-            str(v.version),
-            status,
-            fmt.num(x["invocations"]),
-            _with_change(fmt.pct(x["error_rate_pct"]), v.changes.get("error_rate_pct")),
-            fmt.ms(x["p50_ms"]),
-            _with_change(fmt.ms(x["p95_ms"]), v.changes.get("p95_ms")),
-            _with_change(fmt.ms(x["p99_ms"]), v.changes.get("p99_ms")),
-            _with_change(fmt.pct(x["cold_start_pct"]), v.changes.get("cold_start_pct")),
-            _with_change(fmt.ms(x["avg_init_ms"]), v.changes.get("avg_init_ms")),
-            _with_change(fmt.usd(x["cost_per_million_usd"]), v.changes.get("cost_per_million_usd")),
-        )
+        cells = {
+            "function": v.function_name,
+            "version": str(v.version),
+            "status": status,
+            "invocations": fmt.num(x["invocations"]),
+            "error rate": _with_change(
+                fmt.pct(x["error_rate_pct"]), v.changes.get("error_rate_pct")
+            ),
+            "p50": fmt.ms(x["p50_ms"]),
+            "p95": _with_change(fmt.ms(x["p95_ms"]), v.changes.get("p95_ms")),
+            "p99": _with_change(fmt.ms(x["p99_ms"]), v.changes.get("p99_ms")),
+            "cold starts": _with_change(
+                fmt.pct(x["cold_start_pct"]), v.changes.get("cold_start_pct")
+            ),
+            "mean init": _with_change(fmt.ms(x["avg_init_ms"]), v.changes.get("avg_init_ms")),
+            "cost / 1M": _with_change(
+                fmt.usd(x["cost_per_million_usd"]), v.changes.get("cost_per_million_usd")
+            ),
+        }
+        table.add_row(*(cells[name] for name, _ in columns if name not in dropped))
     console.print(table)
 
 
