@@ -37,7 +37,7 @@ class IsolatedProcessor:
         except DropEvent:
             raise
         except Exception as exc:
-            self._skip(f"raised {type(exc).__name__}: {safe_repr(exc)[:200]}")
+            self._skip(f"raised {type(exc).__name__}: {_text(exc)[:200]}")
             return event_dict
         if type(result) is dict:
             return result
@@ -70,3 +70,10 @@ def isolate(processors: list[Any]) -> list[IsolatedProcessor]:
 def _name(processor: Any) -> str:
     name = getattr(processor, "__qualname__", None) or type(processor).__qualname__
     return name if isinstance(name, str) else safe_repr(processor)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return safe_repr(exc)
