@@ -223,17 +223,27 @@ class FastSpan:
         if error is not None:
             import traceback
 
+            from fnlens.runtime._truncate import (
+                MAX_ERROR_MESSAGE_CHARS,
+                MAX_STACK_TRACE_CHARS,
+                truncate,
+            )
+
+            message = truncate(_safe_text(error), MAX_ERROR_MESSAGE_CHARS)
             self.status_code = 2
-            self.status_message = f"{type(error).__name__}: {error}"
+            self.status_message = f"{type(error).__name__}: {message}"
             self.events = (
                 (
                     "exception",
                     self.end_ns,
                     {
                         "exception.type": type(error).__qualname__,
-                        "exception.message": str(error),
-                        "exception.stacktrace": "".join(
-                            traceback.format_exception(type(error), error, error.__traceback__)
+                        "exception.message": message,
+                        "exception.stacktrace": truncate(
+                            "".join(
+                                traceback.format_exception(type(error), error, error.__traceback__)
+                            ),
+                            MAX_STACK_TRACE_CHARS,
                         ),
                     },
                 ),
@@ -245,6 +255,13 @@ class FastSpan:
             self.recorder(self)
 
     detach = SpanHandle.detach
+
+
+def _safe_text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__name__}: str() failed>"
 
 
 # The record fields the span's attributes come from, in the order they are written.
