@@ -240,6 +240,18 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRACE_PARENT_POLICIES = ("auto", "http", "xray", "none")
 
 
+def _log_level(env: Mapping[str, str]) -> str:
+    """``FNLENS_LOG_LEVEL``, else Powertools' ``POWERTOOLS_LOG_LEVEL``, else Lambda's
+    ``AWS_LAMBDA_LOG_LEVEL`` (set by the function's logging configuration)."""
+    for name in ("FNLENS_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"):
+        raw = env.get(name)
+        if raw:
+            value = raw.strip().lower()
+            value = {"warn": "warning", "fatal": "critical", "trace": "debug"}.get(value, value)
+            return parse_choice(name, value, LOG_LEVELS, "info")
+    return "info"
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Read ``FNLENS_*`` and the standard ``OTEL_*`` variables."""
     env = os.environ if env is None else env
@@ -248,6 +260,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         env.get("FNLENS_SERVICE")
         or env.get("OTEL_SERVICE_NAME")
         or resource.get("service.name")
+        or env.get("POWERTOOLS_SERVICE_NAME")  # a function moving from Powertools
         or None
     )
     service_version = env.get("FNLENS_SERVICE_VERSION") or resource.get("service.version") or None
@@ -263,7 +276,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         disabled=parse_bool("FNLENS_DISABLED", env.get("FNLENS_DISABLED"), False),
         service=service,
         service_version=service_version,
-        log_level=parse_choice("FNLENS_LOG_LEVEL", env.get("FNLENS_LOG_LEVEL"), LOG_LEVELS, "info"),
+        log_level=_log_level(env),
         stdout=parse_bool("FNLENS_STDOUT", env.get("FNLENS_STDOUT"), True),
         log_event=parse_bool("FNLENS_LOG_EVENT", env.get("FNLENS_LOG_EVENT"), False),
         log_event_body=parse_bool("FNLENS_LOG_EVENT_BODY", env.get("FNLENS_LOG_EVENT_BODY"), False),

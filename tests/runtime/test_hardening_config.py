@@ -152,3 +152,24 @@ def test_otlp_endpoint_that_is_not_a_url_is_flagged_once(env, flagged, caplog):
     settings_from_env(env)
     err = caplog.text
     assert err.count("is not a valid OTLP endpoint") == (1 if flagged else 0), err
+
+
+def test_powertools_and_lambda_variables_come_below_fnlens_own():
+    """A function moving from Powertools keeps its service name and log level."""
+    from fnlens.config import settings_from_env
+
+    moved = settings_from_env(
+        {"POWERTOOLS_SERVICE_NAME": "payments", "POWERTOOLS_LOG_LEVEL": "WARN"}
+    )
+    assert (moved.service, moved.log_level) == ("payments", "warning")
+    lambda_level = settings_from_env({"AWS_LAMBDA_LOG_LEVEL": "DEBUG"})
+    assert lambda_level.log_level == "debug"
+    ours = settings_from_env(
+        {
+            "FNLENS_SERVICE": "orders",
+            "POWERTOOLS_SERVICE_NAME": "payments",
+            "FNLENS_LOG_LEVEL": "error",
+            "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        }
+    )
+    assert (ours.service, ours.log_level) == ("orders", "error")

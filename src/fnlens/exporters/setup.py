@@ -213,7 +213,10 @@ def configure_exporters(
                     from fnlens.exporters.emf import DEFAULT_NAMESPACE, EMFHook
 
                     namespace = (
-                        emf_namespace or env.get("FNLENS_EMF_NAMESPACE") or DEFAULT_NAMESPACE
+                        emf_namespace
+                        or env.get("FNLENS_EMF_NAMESPACE")
+                        or env.get("POWERTOOLS_METRICS_NAMESPACE")
+                        or DEFAULT_NAMESPACE
                     )
                     installed.hooks.append(EMFHook(namespace))
                 elif name == "xray":
