@@ -1,12 +1,16 @@
 """Middleware benchmark: fnlens vs Powertools stacked vs OpenTelemetry's Lambda instrumentation.
 
-One run, one fresh process per variant, the same handler (``bench/handlers/app.py``)
-and the same API Gateway v2 event. For each variant it reports the median and p99
-wall time per invocation (µs), the overhead over the bare handler, the time the
-caller waits for telemetry at the end of an invocation (fnlens:
-``telemetry_flush_ms`` from its records; OpenTelemetry: the instrumentation's
-per-invocation ``force_flush``), and the cold cost of import + decorate in a fresh
-process (median over ``--cold-runs`` processes).
+One run, one fresh process per variant, mode and round, the same handler
+(``bench/handlers/app.py``) and the same API Gateway v2 event, in three modes: the
+awslambdaric runtime loop against an emulated Lambda service, the handler called
+directly in a process that never freezes (no Lambda environment), and called
+directly with Lambda's environment (the platform freezes: telemetry must be out
+before the handler returns). It reports per variant the handler call, response
+latency and billed time as the service sees them, CPU per invocation, the time the
+caller waits for telemetry and the flush at exit, as overheads over the bare
+handler and as ratios to Powertools' and OpenTelemetry's; and the cold cost of
+import + decorate in a fresh process. fnlens is read through its public output
+only (invocation records on stdout, ``fnlens.flush``).
 
 Local components: rotel (the collector used in tests) receives OTLP/HTTP for the
 fnlens-full and OpenTelemetry variants; a UDP socket on 127.0.0.1 receives the
@@ -14,6 +18,7 @@ X-Ray segments Powertools' Tracer sends.
 
     .venv/bin/python bench/bench_middleware.py                # print the tables
     .venv/bin/python bench/bench_middleware.py --write-docs   # and update docs/benchmarks.md
+    .venv/bin/python bench/bench_middleware.py --quick        # a smoke run
 """
 
 from __future__ import annotations
@@ -878,75 +883,70 @@ def _targets(results: dict, cold: dict) -> list[str]:
 NOTES = """
 ### Reading the numbers
 
-* **How it runs.** Every variant runs in its own process, as a Lambda function
-  does: `awslambdaric`'s runtime client fetches each event from a local stand-in
-  for the Lambda service (`fnlens.localrt`'s Runtime API and Extensions API on
-  one endpoint, the events queued up front), the handler gets the runtime's own
-  context object and runs (timed: *median µs*), the response is posted. The
-  service hands out the next event only once the runtime *and every registered
-  extension* have asked for it, as Lambda does. Between invocations the process
-  blocks on the network, so every variant starts each invocation with colder
-  caches than in a tight loop (the numbers are about twice a tight loop's).
-  Every child first does what the Lambda Python runtime does before it imports
-  a handler: stdout wrapped so that each write is flushed, and packages a Lambda
-  bundle would not contain (`rich`, `duckdb`, …) hidden. Nothing of the
-  measuring apparatus runs in the timed region: fnlens's flush time is read
-  where records are emitted (after the response).
-* **Three views of one invocation.** *median µs* is the handler call as the
-  runtime makes it (what the `@instrument` overhead adds to the function's
-  work). *Response latency* is the service's view, from handing the event out
-  to receiving the response. *Busy per invocation* runs from the event's
-  arrival in the function to the runtime being ready for the next one (handler,
-  response post and whatever runs after the post): what Lambda bills. The
-  stand-in service is Python and shares the machine's two vCPUs with the
-  function, the collector (rotel) and the exports, so the latency column carries
-  its own noise.
-* **After the response.** Inside the `awslambdaric` runtime loop fnlens records
-  the invocation (record, span end, EMF line, stdout write) and flushes after
-  the runtime has posted the response and before it asks for the next event
-  (`fnlens.runtime.response_phase`). There the runtime's thread sends the OTLP
-  requests itself — spans and log records both on the wire before either answer
-  is awaited — and waits for the answers at most the budget (a late answer is
-  read by the export thread it is handed to). So in the full rows the caller waits for no telemetry
-  (`telemetry_flush_ms` is 0), and the export is in the busy column instead —
-  Lambda bills it, the caller does not see it. OpenTelemetry's Lambda
-  instrumentation calls `force_flush()` inside the handler: the caller waits
-  for its export (about a millisecond against rotel on loopback, unbounded
-  against a slow collector: 30 s default timeout).
+* **Three ways a handler runs, one run.** Every variant runs in its own fresh
+  process, once per mode and round (the rounds interleave variants and modes,
+  so drift on the shared machine hits all alike):
+  * *runtime loop* — as a Lambda function: `awslambdaric`'s runtime client
+    fetches each event from a local stand-in for the Lambda service
+    (`fnlens.localrt`'s Runtime and Extensions API on one endpoint, the events
+    queued up front), the handler gets the runtime's own context object, the
+    response is posted. The service hands out the next event only once the
+    runtime *and every registered extension* have asked for it, as Lambda does.
+    stdout is wrapped as the Lambda runtime wraps it (every write flushed) and
+    packages a Lambda bundle would not contain (`rich`, `duckdb`, …) are hidden;
+  * *called directly, never frozen* — a container, a server, a test run: no
+    Lambda environment variable at all, the handler called in a loop with a
+    `fnlens.testing.LambdaContext`. fnlens picks its flush mode itself
+    (`auto`: export in the background). Powertools' Tracer turns itself off
+    outside Lambda (no `LAMBDA_TASK_ROOT`), so its row there is Logger+Metrics;
+    OpenTelemetry's Lambda instrumentation does nothing without
+    `AWS_LAMBDA_FUNCTION_NAME`, so it has no row;
+  * *called directly with Lambda's environment* — the variables Lambda sets
+    (a Runtime API address included, nothing queued there) and the X-Ray header
+    per invocation, but no runtime loop fnlens can hook: the platform may freeze
+    the process after each response, so telemetry must be out before the handler
+    returns (fnlens: `auto` → the flush budget, 5 ms by default).
+* **What is measured.** *Handler call*: wall time around the handler call, as
+  its caller sees it (in the direct modes that is everything the caller waits
+  for). *Response latency*: the service's view, from handing the event out to
+  receiving the response. *Billed*: also the service's view, from handing an
+  event out to the environment being ready for the next one (runtime and every
+  extension asked; with the events queued the next hand-out follows at once) —
+  what Lambda bills, export after the response included, whoever does it.
+  *Busy in the process*: the same from inside the function, event received to
+  the response post returning. *CPU per invocation*: the process's CPU time
+  (`time.process_time`, all threads: background exports included) over the
+  timed invocations, divided by their number. *Caller waits for telemetry*:
+  fnlens's `telemetry_flush_ms` from its invocation records on stdout;
+  OpenTelemetry's `force_flush()` inside the handler, timed. *Flush at exit*:
+  `fnlens.flush()` after the last invocation (what an exiting process waits).
+  Overheads are over the bare handler in the same mode; the ratios divide
+  fnlens's overhead by Powertools' (and OpenTelemetry's). A ratio is n/a where
+  the reference's overhead is not above the noise (≤ 0).
+* **Public API only.** The benchmark reads fnlens through what a user has: the
+  invocation records it prints (their `telemetry_flush_ms` and
+  `telemetry_dropped`; the run fails if a record is missing) and `fnlens.flush`.
+  The stand-in service is Python and shares the machine's two vCPUs with the
+  function, the collector (rotel, `blackhole` exporter) and the exports, so the
+  latency and billed columns carry its noise: compare variants within one run,
+  not across runs.
 * **Logs on stdout row.** The Powertools variant ships its logs the way Lambda
   functions usually do: JSON on stdout, which Lambda sends to CloudWatch Logs.
   The full fnlens variants also send every log line and invocation record over
   OTLP (the issue's "logs + spans + EMF, OTLP"), a second export per invocation
-  that Powertools does not do. This row is fnlens configured like Powertools:
+  that Powertools does not do. That row is fnlens configured like Powertools:
   logs on stdout only (`OTEL_LOGS_EXPORTER=none`), spans over OTLP, EMF.
-* **Extension row.** With `awslambdaric` the runtime's thread drains the queues
-  in extension mode too, then answers for the in-process extension (reads its
-  `INVOKE`, asks for the next event) without waking the extension's thread. That
-  socket work, right before the next event is handed out, is what the row costs
-  over `budget`; the mode is for runtime clients fnlens cannot hook.
-* **Where the full variant's overhead goes** (measured by switching parts off in
-  this loop): the span (ids, OpenTelemetry context) and the second sink on every
-  log line cost about 10 µs on the handler's thread; the rest is the export after
-  each response, which leaves the next invocation with colder caches — with
-  nothing sent (encoding kept) the full variant was about 7 µs faster, with no
-  work at all after the response about 18 µs. The handler's thread itself runs
-  about five times slower per call here than in a tight loop, for every variant.
-* **Billed time.** Exporting over OTLP/HTTP means a request/response round trip
-  to the collector per signal and invocation, where Powertools sends X-Ray UDP
-  datagrams and prints EMF without waiting for anything. The two requests (spans,
-  log records) travel together, so the busy column pays about one round trip plus
-  encoding; it is well under OpenTelemetry's, whose flush is also in the caller's
-  time.
+* **Extension row** (runtime loop only): `FNLENS_FLUSH_MODE=extension`, the
+  in-process Lambda extension; the environment is ready for the next event only
+  once it has asked for it, which the billed column includes.
 * **Cold cost.** Import + decorate in a fresh process, with the same Lambda-like
-  bundle for every variant. structlog's own import (it imports `asyncio`) is
-  most of fnlens's share; the OpenTelemetry SDK (fnlens's `TracerProvider` is
-  built at its first `get_tracer()`), the OTLP exporter modules and protobuf
-  are imported on the export thread at the first export, not during init; the
-  in-process extension registers over a raw socket (no `http.client` during
-  init). The *first invocation* column is the handler call of the first event,
-  in the runtime loop: work deferred out of init that the caller still waits
-  for shows there (the first export — exporter built, its modules imported —
-  happens after that response, on the export thread).
+  bundle for every variant (Powertools: creating Logger, Tracer and Metrics
+  too); interpreter start-up excluded. The *first invocation* column is the
+  handler call of the first event, in the runtime loop: work deferred out of
+  init that the caller still waits for shows there.
+* **Set-up.** `pip install -e '.[bench]' -c bench/constraints.txt` in a fresh
+  virtualenv installs the versions listed under *Machine*
+  (`tests/bench/test_bench_setup.py` does that and runs `--quick`).
 """
 
 
