@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
+DIAGNOSTICS: list[str] = []  # fnlens's own stderr lines from the function
 
 
 def versions() -> dict[str, str]:
@@ -28,7 +29,8 @@ def loop(request_ids: list[str], environment: dict[str, str]) -> list[dict]:
         )
         for n, rid in enumerate(request_ids):
             result = fn.invoke({"n": n}, request_id=rid)
-            results.append({"outcome": result.outcome, "body": result.json(), "logs": result.logs})
+            results.append({"outcome": result.outcome, "body": result.json()})
+            DIAGNOSTICS.extend(line for line in result.logs if line.startswith("fnlens:"))
     return results
 
 
@@ -51,7 +53,7 @@ def main() -> None:
     mode, request_ids = sys.argv[1], sys.argv[2].split(",")
     environment = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     results = loop(request_ids, environment) if mode == "loop" else direct(request_ids)
-    print(json.dumps({"versions": versions(), "results": results}))
+    print(json.dumps({"versions": versions(), "results": results, "diagnostics": DIAGNOSTICS}))
 
 
 if __name__ == "__main__":
