@@ -1,12 +1,16 @@
 """Middleware benchmark: fnlens vs Powertools stacked vs OpenTelemetry's Lambda instrumentation.
 
-One run, one fresh process per variant, the same handler (``bench/handlers/app.py``)
-and the same API Gateway v2 event. For each variant it reports the median and p99
-wall time per invocation (µs), the overhead over the bare handler, the time the
-caller waits for telemetry at the end of an invocation (fnlens:
-``telemetry_flush_ms`` from its records; OpenTelemetry: the instrumentation's
-per-invocation ``force_flush``), and the cold cost of import + decorate in a fresh
-process (median over ``--cold-runs`` processes).
+One run, one fresh process per variant, mode and round, the same handler
+(``bench/handlers/app.py``) and the same API Gateway v2 event, in three modes: the
+awslambdaric runtime loop against an emulated Lambda service, the handler called
+directly in a process that never freezes (no Lambda environment), and called
+directly with Lambda's environment (the platform freezes: telemetry must be out
+before the handler returns). It reports per variant the handler call, response
+latency and billed time as the service sees them, CPU per invocation, the time the
+caller waits for telemetry and the flush at exit, as overheads over the bare
+handler and as ratios to Powertools' and OpenTelemetry's; and the cold cost of
+import + decorate in a fresh process. fnlens is read through its public output
+only (invocation records on stdout, ``fnlens.flush``).
 
 Local components: rotel (the collector used in tests) receives OTLP/HTTP for the
 fnlens-full and OpenTelemetry variants; a UDP socket on 127.0.0.1 receives the
@@ -14,11 +18,13 @@ X-Ray segments Powertools' Tracer sends.
 
     .venv/bin/python bench/bench_middleware.py                # print the tables
     .venv/bin/python bench/bench_middleware.py --write-docs   # and update docs/benchmarks.md
+    .venv/bin/python bench/bench_middleware.py --quick        # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -95,29 +101,6 @@ def _event() -> dict[str, Any]:
     return event
 
 
-class _FlushCapture:
-    """Keeps fnlens's ``telemetry_flush_ms`` of each invocation record (the time the
-    caller waited for telemetry) by wrapping the function that emits records. Not a
-    structlog processor: a user processor puts every log line on structlog's generic
-    path; not a sink: a sink would add a flush per invocation to the stdout variant."""
-
-    def __init__(self) -> None:
-        self.flush_ms: list[float] = []
-        self.dropped = 0
-
-    def install(self) -> None:
-        from fnlens.runtime import logs
-
-        emit_record = logs.emit_record
-
-        def capturing(record: Any, *args: Any, **kwargs: Any) -> Any:
-            self.flush_ms.append(record.get("telemetry_flush_ms") or 0.0)
-            self.dropped = record.get("telemetry_dropped") or 0
-            return emit_record(record, *args, **kwargs)
-
-        logs.emit_record = capturing
-
-
 def _event_and_context(request: Any) -> tuple[Any, Any]:
     """What awslambdaric does with a fetched event before calling the handler: the X-Ray
     header into ``_X_AMZN_TRACE_ID``, the body parsed, the runtime's own context."""
@@ -135,34 +118,41 @@ def _event_and_context(request: Any) -> tuple[Any, Any]:
     return json.loads(request.event_body), ctx
 
 
+def _finish_child(variant: str, result: dict[str, Any], out: str) -> None:
+    """The measured part is over: what is still queued goes out (``fnlens.flush``, the
+    public API; timed, as the wait at exit), then the samples are written."""
+    import app
+
+    if variant.startswith("fnlens"):
+        import fnlens
+
+        start = time.perf_counter()
+        fnlens.flush(10.0)
+        result["exit_flush_ms"] = (time.perf_counter() - start) * 1000
+    elif variant == "otel":
+        result["waits_ms"] = [ns / 1e6 for ns in app.FORCE_FLUSH_NS]
+    Path(out).write_text(json.dumps(result))
+
+
 def child_run(variant: str, n: int, warmup: int, out: str) -> None:
     """The Lambda runtime loop, with awslambdaric's own Runtime API client: wait for
     the next event (a blocking network call, as between real invocations), run the
-    handler (timed), post the response."""
+    handler (timed), post the response. fnlens's records go to stdout, which the
+    parent reads afterwards (``telemetry_flush_ms``: what the caller waited)."""
     _like_lambda()
     sys.path.insert(0, str(HANDLERS))
     import app
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
     handler = getattr(app, SETUP[variant])()
-    capture = None
-    if variant.startswith("fnlens"):
-        import fnlens
-
-        capture = _FlushCapture()
-        capture.install()
-    extension = None
-    if variant == "fnlens-full-ext":
-        from fnlens.exporters.setup import installed_exporters
-
-        extension = installed_exporters()[0].extension
-        if extension is None:
-            raise RuntimeError("the in-process extension did not register")
     client = LambdaRuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
     timings: list[int] = []
     busy: list[int] = []  # event received → response posted and after-response work done
     perf = time.perf_counter_ns
-    for _ in range(warmup + n):
+    cpu_start = 0.0
+    for index in range(warmup + n):
+        if index == warmup:
+            cpu_start = time.process_time()
         request = client.wait_next_invocation()
         received = perf()
         event, ctx = _event_and_context(request)
@@ -171,28 +161,53 @@ def child_run(variant: str, n: int, warmup: int, out: str) -> None:
         timings.append(perf() - start)
         client.post_invocation_result(request.invoke_id, json.dumps(result))
         busy.append(perf() - received)
-    waits_ms: list[float] = []
-    dropped = 0
-    if capture is not None:
-        waits_ms = capture.flush_ms[warmup:]
-        dropped = capture.dropped
-    elif variant == "otel":
-        waits_ms = [ns / 1e6 for ns in app.FORCE_FLUSH_NS[warmup:]]
-    result = {
-        "variant": variant,
-        "timings_ns": timings[warmup:],
-        "busy_ns": busy[warmup:],
-        "waits_ms": waits_ms,
-        "dropped": dropped,
-        "after_response_ms": extension.drains[warmup:] if extension is not None else [],
-    }
-    if variant.startswith("fnlens"):
-        import fnlens
-        from fnlens.runtime.telemetry import TELEMETRY
+    cpu_s = time.process_time() - cpu_start
+    samples = {"timings_ns": timings, "busy_ns": busy, "cpu_s": cpu_s, "waits_ms": []}
+    _finish_child(variant, samples, out)
 
-        fnlens.flush(10.0)
-        result["dropped"] = TELEMETRY.dropped()  # after everything queued was exported
-    Path(out).write_text(json.dumps(result))
+
+def child_direct(variant: str, mode: str, n: int, warmup: int, out: str) -> None:
+    """The handler called directly, no runtime loop: the caller's own time per call.
+
+    ``server`` — a process that never freezes (a container, a server, a test run): no
+    Lambda environment variables, stdout as a normal process has it; ``frozen`` —
+    Lambda's environment variables (the platform freezes the process after each
+    response, so telemetry must be out before the handler returns), stdout wrapped as
+    the Lambda runtime wraps it and the X-Ray header set per invocation as the
+    platform sets it."""
+    sys.meta_path.insert(0, _HideFromBundle())
+    if mode == "frozen":
+        _like_lambda()
+    sys.path.insert(0, str(HANDLERS))
+    import app
+
+    from fnlens.testing import LambdaContext
+
+    handler = getattr(app, SETUP[variant])()
+    body = json.dumps(_event())
+    timings: list[int] = []
+    perf = time.perf_counter_ns
+    cpu_start = 0.0
+    for index in range(warmup + n):
+        if index == warmup:
+            cpu_start = time.process_time()
+        ctx = LambdaContext(
+            function_name="orders-api", function_version="1", memory_limit_in_mb=256
+        )
+        if mode == "frozen":
+            os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
+        event = json.loads(body)
+        start = perf()
+        handler(event, ctx)
+        timings.append(perf() - start)
+    cpu_s = time.process_time() - cpu_start
+    samples = {"timings_ns": timings, "busy_ns": [], "cpu_s": cpu_s, "waits_ms": []}
+    _finish_child(variant, samples, out)
+
+
+def _trace_header() -> str:
+    now = time.time()
+    return f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
 
 
 def child_cold(variant: str) -> None:
@@ -388,72 +403,135 @@ def lambda_environment(invocations: int) -> Iterator[tuple[str, list[Any]]]:
         server.stop()
 
 
-def run_variant(
-    variant: str, otlp_port: int, udp_port: int, n: int, warmup: int, tmp: Path
-) -> dict:
-    """One fresh function process: raw samples (µs / ms) of its timed invocations."""
-    out = tmp / f"{variant}.json"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--child",
-        variant,
-        "--n",
-        str(n),
-        "--warmup",
-        str(warmup),
-        "--out",
-        str(out),
-    ]
-    with lambda_environment(warmup + n) as (address, invocations):
+# Environment variables a process outside Lambda does not have.
+LAMBDA_ONLY = ("AWS_LAMBDA_", "LAMBDA_", "_X_AMZN_TRACE_ID", "AWS_EXECUTION_ENV", "AWS_XRAY_")
+
+
+def mode_env(env: dict[str, str], mode: str) -> dict[str, str]:
+    """The runtime loop's environment, adjusted for a direct-call mode. fnlens picks
+    its flush mode itself there (``auto``), as a user's process would."""
+    if mode == "loop":
+        return env
+    env = {k: v for k, v in env.items() if k != "FNLENS_FLUSH_MODE"}
+    if mode == "server":
+        env = {k: v for k, v in env.items() if not k.startswith(LAMBDA_ONLY)}
+    return env
+
+
+def invocation_records(path: Path) -> list[dict[str, Any]]:
+    """fnlens's invocation records among a child's stdout lines (its public output)."""
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{") and '"invocation"' in line:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if obj.get("event") == "invocation":
+                records.append(obj)
+    return records
+
+
+def _child(
+    cmd: list[str], env: dict[str, str], variant: str, stdout_path: Path, out: Path, timeout: int
+) -> dict[str, Any]:
+    with stdout_path.open("w") as stdout:
         proc = subprocess.run(
-            cmd,
-            env=variant_env(variant, otlp_port, udp_port, address),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=900,
+            cmd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout
         )
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"variant {variant} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(out.read_text())
+
+
+def _samples(
+    variant: str, data: dict[str, Any], stdout_path: Path, n: int, warmup: int
+) -> dict[str, Any]:
+    """The timed invocations' samples (µs, ms), fnlens's from its records on stdout."""
+    waits = data["waits_ms"][warmup:]
+    dropped = 0
+    if variant.startswith("fnlens"):
+        records = invocation_records(stdout_path)
+        if len(records) != warmup + n:
+            raise RuntimeError(
+                f"variant {variant}: {len(records)} invocation records on stdout, "
+                f"{warmup + n} invocations"
+            )
+        waits = [r.get("telemetry_flush_ms") or 0.0 for r in records[warmup:]]
+        dropped = records[-1].get("telemetry_dropped") or 0  # the process's count so far
+    return {
+        "us": [t / 1000 for t in data["timings_ns"][warmup:]],
+        "busy_us": [t / 1000 for t in data["busy_ns"][warmup:]],
+        "cpu_us": data["cpu_s"] * 1e6 / n,
+        "waits_ms": waits,
+        "dropped": dropped,
+        "exit_flush_ms": data.get("exit_flush_ms"),
+    }
+
+
+def run_variant(
+    variant: str, otlp_port: int, udp_port: int, n: int, warmup: int, tmp: Path
+) -> dict:
+    """One fresh function process in the runtime loop: samples of its timed invocations."""
+    out = tmp / f"{variant}.json"
+    out.unlink(missing_ok=True)
+    stdout_path = tmp / f"{variant}.stdout"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", variant]
+    cmd += ["--n", str(n), "--warmup", str(warmup), "--out", str(out)]
+    with lambda_environment(warmup + n) as (address, invocations):
+        env = variant_env(variant, otlp_port, udp_port, address)
+        data = _child(cmd, env, variant, stdout_path, out, timeout=900)
     failed = next((inv.error for inv in invocations if inv.error is not None), None)
     if failed is not None:
         raise RuntimeError(f"variant {variant}: the handler failed: {failed[:500]!r}")
-    data = json.loads(out.read_text())
-    us = [t / 1000 for t in data["timings_ns"]]
-    waits = data["waits_ms"]
-    return {
-        "us": us,
-        "busy_us": [t / 1000 for t in data["busy_ns"]],
-        "latency_us": [(inv.finished_at - inv.handed_out_at) * 1e6 for inv in invocations[warmup:]],
-        "waits_ms": waits,
-        "after_response_ms": data["after_response_ms"],
-        "dropped": data["dropped"],
-    }
+    samples = _samples(variant, data, stdout_path, n, warmup)
+    timed = invocations[warmup:]
+    samples["latency_us"] = [(inv.finished_at - inv.handed_out_at) * 1e6 for inv in timed]
+    # billed, as the service sees it: from handing an event out to the environment being
+    # ready for the next (runtime and every extension asked; events are queued, so the
+    # next hand-out follows at once)
+    samples["billed_us"] = [
+        (after.handed_out_at - inv.handed_out_at) * 1e6 for inv, after in itertools.pairwise(timed)
+    ]
+    return samples
+
+
+def run_direct(
+    variant: str, mode: str, otlp_port: int, udp_port: int, n: int, warmup: int, tmp: Path
+) -> dict:
+    """One fresh process calling the handler directly (``server`` or ``frozen``)."""
+    out = tmp / f"{variant}-{mode}.json"
+    out.unlink(missing_ok=True)
+    stdout_path = tmp / f"{variant}-{mode}.stdout"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--direct", variant, "--mode", mode]
+    cmd += ["--n", str(n), "--warmup", str(warmup), "--out", str(out)]
+    # frozen: Lambda's variables name a Runtime API (Lambda always sets one); nothing is
+    # queued there and the handler is called directly, as by a runtime fnlens cannot hook
+    with lambda_environment(0) as (address, _):
+        env = mode_env(variant_env(variant, otlp_port, udp_port, address), mode)
+        data = _child(cmd, env, variant, stdout_path, out, timeout=900)
+    return _samples(variant, data, stdout_path, n, warmup)
 
 
 def summarize(samples: list[dict]) -> dict:
     """Pool the samples of every round of one variant into the reported statistics."""
 
     def pooled(key: str) -> list[float]:
-        return [value for sample in samples for value in sample[key]]
+        return [value for sample in samples for value in sample.get(key, [])]
 
-    us, latencies = pooled("us"), pooled("latency_us")
-    waits, after, busy = pooled("waits_ms"), pooled("after_response_ms"), pooled("busy_us")
-    return {
-        "median_us": statistics.median(us),
-        "p99_us": pct(us, 0.99),
-        "busy_median_us": statistics.median(busy),
-        "busy_p99_us": pct(busy, 0.99),
-        "latency_median_us": statistics.median(latencies),
-        "latency_p99_us": pct(latencies, 0.99),
-        "wait_median_ms": pct(waits, 0.5) if waits else None,
-        "wait_p99_ms": pct(waits, 0.99) if waits else None,
-        "dropped": sum(sample["dropped"] for sample in samples),
-        "after_response_median_ms": pct(after, 0.5) if after else None,
-        "after_response_p99_ms": pct(after, 0.99) if after else None,
-        "round_medians_us": [statistics.median(sample["us"]) for sample in samples],
-    }
+    def stats(key: str) -> tuple[float | None, float | None]:
+        values = pooled(key)
+        return (statistics.median(values), pct(values, 0.99)) if values else (None, None)
+
+    summary: dict[str, Any] = {}
+    for key in ("us", "busy_us", "latency_us", "billed_us", "waits_ms"):
+        summary[key] = stats(key)
+    summary["cpu_us"] = statistics.median(s["cpu_us"] for s in samples)
+    summary["dropped"] = sum(s["dropped"] for s in samples)
+    exits = [s["exit_flush_ms"] for s in samples if s.get("exit_flush_ms") is not None]
+    summary["exit_flush_ms"] = max(exits) if exits else None
+    summary["round_medians_us"] = [statistics.median(s["us"]) for s in samples]
+    return summary
 
 
 def run_cold(variant: str, otlp_port: int, udp_port: int, runs: int) -> tuple[float, float]:
@@ -513,6 +591,31 @@ def machine() -> str:
     )
 
 
+MODES: dict[str, str] = {
+    "loop": "awslambdaric runtime loop",
+    "server": "called directly, a process that never freezes",
+    "frozen": "called directly with Lambda's environment (the platform freezes)",
+}
+# The extension mode needs the runtime loop; OpenTelemetry's Lambda instrumentation
+# does nothing without AWS_LAMBDA_FUNCTION_NAME, so it has no row outside Lambda.
+MODE_VARIANTS = {
+    "loop": tuple(VARIANTS),
+    "server": ("bare", "fnlens", "fnlens-full", "fnlens-spans", "powertools"),
+    "frozen": ("bare", "fnlens", "fnlens-full", "fnlens-spans", "powertools", "otel"),
+}
+
+
+def label(variant: str, mode: str) -> str:
+    """A variant's row name in one mode: outside the runtime loop fnlens picks its flush
+    mode itself; Powertools' Tracer turns itself off outside Lambda."""
+    text = VARIANTS[variant]
+    if mode != "loop":
+        text = text.replace("flush_mode=budget", "flush mode auto")
+    if mode == "server" and variant == "powertools":
+        text += ", Tracer off outside Lambda"
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=3000, help="timed invocations per variant")
@@ -526,19 +629,41 @@ def main() -> None:
         "--n invocations per variant in all",
     )
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help="loop (awslambdaric runtime loop), server (direct call, never frozen), "
+        "frozen (direct call with Lambda's environment)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: --n 60 --warmup 10 --cold-runs 1 --rounds 1 (numbers meaningless)",
+    )
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--child")
+    parser.add_argument("--direct")
+    parser.add_argument("--mode", choices=[m for m in MODES if m != "loop"])
     parser.add_argument("--cold")
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.child:
         child_run(args.child, args.n, args.warmup, args.out)
         return
+    if args.direct:
+        child_direct(args.direct, args.mode, args.n, args.warmup, args.out)
+        return
     if args.cold:
         child_cold(args.cold)
         return
+    if args.quick:
+        args.n, args.warmup, args.cold_runs, args.rounds = 60, 10, 1, 1
 
     variants = [v for v in args.variants.split(",") if v]
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted({*variants} - set(VARIANTS)) + sorted({*modes} - set(MODES))
+    if unknown:
+        parser.error(f"unknown variant or mode: {', '.join(unknown)}")
     # A bundle installed with pip holds compiled bytecode for every package; fnlens runs
     # from this checkout, so compile it too (with PYTHONDONTWRITEBYTECODE set, or after
     # an edit, every cold start would otherwise compile fnlens's modules from source).
@@ -549,18 +674,31 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="fnlens-bench-"))
     rotel_proc, otlp_port = start_rotel(tmp)
     udp = UdpDrain()
-    samples: dict[str, list[dict]] = {variant: [] for variant in variants}
+    runs: dict[str, dict[str, list[dict]]] = {mode: {} for mode in modes}
     cold: dict[str, float] = {}
     first: dict[str, float] = {}
     rounds = max(1, args.rounds)
     per_round = max(1, args.n // rounds)
     try:
         for round_index in range(rounds):
-            for variant in variants:
-                print(f"round {round_index + 1}/{rounds}: {variant} …", file=sys.stderr, flush=True)
-                samples[variant].append(
-                    run_variant(variant, otlp_port, udp.port, per_round, args.warmup, tmp)
-                )
+            for mode in modes:
+                for variant in variants:
+                    if variant not in MODE_VARIANTS[mode]:
+                        continue
+                    print(
+                        f"round {round_index + 1}/{rounds}: {mode} {variant} …",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    if mode == "loop":
+                        sample = run_variant(
+                            variant, otlp_port, udp.port, per_round, args.warmup, tmp
+                        )
+                    else:
+                        sample = run_direct(
+                            variant, mode, otlp_port, udp.port, per_round, args.warmup, tmp
+                        )
+                    runs[mode].setdefault(variant, []).append(sample)
         for variant in variants:
             cold[variant], first[variant] = run_cold(variant, otlp_port, udp.port, args.cold_runs)
     finally:
@@ -569,7 +707,10 @@ def main() -> None:
         rotel_proc.terminate()
         rotel_proc.wait(10)
 
-    results = {variant: summarize(runs) for variant, runs in samples.items()}
+    results = {
+        mode: {variant: summarize(samples) for variant, samples in by_variant.items()}
+        for mode, by_variant in runs.items()
+    }
     command = "python bench/bench_middleware.py " + " ".join(
         a for a in sys.argv[1:] if a != "--write-docs"
     )
@@ -583,145 +724,111 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+def _pair(values: tuple[float | None, float | None], digits: int = 1) -> str:
+    return f"{_fmt(values[0], digits)} / {_fmt(values[1], digits)}"
+
+
+class Ratios:
+    """Overheads over the bare handler, and their ratios to a reference variant's."""
+
+    def __init__(self, rows: dict[str, dict]) -> None:
+        self.rows = rows
+
+    def over_bare(self, variant: str, key: str, at: int = 0) -> float | None:
+        if variant not in self.rows or "bare" not in self.rows:
+            return None
+        value, base = self.rows[variant][key], self.rows["bare"][key]
+        if isinstance(value, tuple):
+            value, base = value[at], base[at]
+        if value is None or base is None:
+            return None
+        return value - base
+
+    def ratio(self, variant: str, reference: str, key: str, at: int = 0) -> float | None:
+        ours, theirs = self.over_bare(variant, key, at), self.over_bare(reference, key, at)
+        if ours is None or theirs is None or theirs <= 0:
+            return None
+        return ours / theirs
+
+
+def _ratio_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}x"
+
+
+def _mode_table(mode: str, rows: dict[str, dict], cold: dict, first: dict) -> list[str]:
+    ratios = Ratios(rows)
+    loop = mode == "loop"
+    head = "| variant | handler call median / p99 µs | over bare median / p99 µs "
+    if loop:
+        head += (
+            "| response latency median / p99 µs | billed median / p99 µs "
+            "| billed over bare median µs | busy in the process median / p99 µs "
+        )
+    head += "| CPU per invocation µs | caller waits for telemetry median / p99 ms "
+    head += "| flush at exit ms |"
+    if loop:
+        head += " import + decorate ms | first invocation ms |"
+    columns = head.count("|") - 1
+    lines = [head, "| --- |" + " ---: |" * (columns - 1)]
+    for variant, row in rows.items():
+        cells = [
+            label(variant, mode),
+            _pair(row["us"]),
+            f"{_fmt(ratios.over_bare(variant, 'us'))} / {_fmt(ratios.over_bare(variant, 'us', 1))}",
+        ]
+        if loop:
+            cells += [
+                _pair(row["latency_us"]),
+                _pair(row["billed_us"]),
+                _fmt(ratios.over_bare(variant, "billed_us")),
+                _pair(row["busy_us"]),
+            ]
+        waits = "n/a" if row["waits_ms"][0] is None else _pair(row["waits_ms"], 3)
+        cells += [_fmt(row["cpu_us"]), waits, _fmt(row["exit_flush_ms"], 2)]
+        if loop:
+            cells += [_fmt(cold.get(variant), 2), _fmt(first.get(variant), 2)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def render(
     results: dict, cold: dict, first: dict, args: Any, udp_received: int, command: str
 ) -> str:
-    bare = results.get("bare", {"median_us": 0.0, "p99_us": 0.0})
     lines = [
         "## Middleware",
         "",
-        f"Command: `{command}` ({args.n} timed invocations per variant, in "
+        f"Command: `{command}` ({args.n} timed invocations per variant and mode, in "
         f"{args.rounds} rounds that interleave the variants, each round a fresh process "
-        f"with {args.warmup} warm-up invocations running the Lambda runtime loop with "
-        "awslambdaric's client against an emulated Lambda service "
-        "(fnlens.localrt's Runtime and Extensions API); statistics over the pooled "
-        "samples; cold cost = "
-        f"median of {args.cold_runs} fresh processes).",
+        f"with {args.warmup} warm-up invocations; statistics over the pooled samples; "
+        f"import + decorate = median of {args.cold_runs} fresh processes).",
         "",
         f"Machine: {machine()}.",
-        "",
-        "| variant | median µs | p99 µs | overhead median µs | overhead p99 µs "
-        "| caller waits for telemetry, median / p99 ms | response latency median / p99 µs "
-        "| busy per invocation median / p99 µs | import + decorate ms "
-        "| first invocation ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for variant, row in results.items():
-        wait = (
-            "n/a"
-            if row["wait_median_ms"] is None
-            else f"{row['wait_median_ms']:.3f} / {row['wait_p99_ms']:.3f}"
+    for mode, rows in results.items():
+        lines += ["", f"### {MODES[mode][0].upper()}{MODES[mode][1:]}", ""]
+        lines += _mode_table(mode, rows, cold, first)
+        spread = "; ".join(
+            f"{label(v, mode)} {' / '.join(f'{m:.1f}' for m in row['round_medians_us'])}"
+            for v, row in rows.items()
         )
-        lines.append(
-            f"| {VARIANTS[variant]} | {_fmt(row['median_us'])} | {_fmt(row['p99_us'])} "
-            f"| {_fmt(row['median_us'] - bare['median_us'])} "
-            f"| {_fmt(row['p99_us'] - bare['p99_us'])} | {wait} "
-            f"| {_fmt(row['latency_median_us'])} / {_fmt(row['latency_p99_us'])} "
-            f"| {_fmt(row['busy_median_us'])} / {_fmt(row['busy_p99_us'])} "
-            f"| {_fmt(cold.get(variant), 2)} | {_fmt(first.get(variant), 2)} |"
-        )
-    lines += [
-        "",
-        "Median of each round (µs), for the spread: "
-        + "; ".join(
-            f"{VARIANTS[v]} {' / '.join(f'{m:.1f}' for m in row['round_medians_us'])}"
-            for v, row in results.items()
-        )
-        + ".",
-    ]
-    lines += ["", "Ratios (targets from DESIGN §8):", ""]
-
-    def overhead(v: str, key: str) -> float | None:
-        if v not in results or "bare" not in results:
-            return None
-        return results[v][key] - bare[key]
-
-    def ratio(a: float | None, b: float | None) -> str:
-        if a is None or b is None or b <= 0:
-            return "n/a"
-        return f"{a / b:.3f}"
-
-    pt_med, pt_p99 = overhead("powertools", "median_us"), overhead("powertools", "p99_us")
-    ot_med, ot_p99 = overhead("otel", "median_us"), overhead("otel", "p99_us")
-    otel_wait = results.get("otel", {})
-    for v in ("fnlens", "fnlens-full", "fnlens-full-ext", "fnlens-spans"):
-        if v not in results:
-            continue
-        med, p99 = overhead(v, "median_us"), overhead(v, "p99_us")
-        row = results[v]
-        lines.append(
-            f"- {VARIANTS[v]}: overhead / Powertools stacked = {ratio(med, pt_med)} median, "
-            f"{ratio(p99, pt_p99)} p99 (target ≤ 0.3); / OpenTelemetry = {ratio(med, ot_med)} "
-            f"median, {ratio(p99, ot_p99)} p99; import + decorate / Powertools = "
-            f"{ratio(cold.get(v), cold.get('powertools'))} (target ≤ 0.5)"
-            + (
-                f"; caller wait / OTel force_flush = "
-                f"{ratio(row['wait_median_ms'], otel_wait.get('wait_median_ms'))} median, "
-                f"{ratio(row['wait_p99_ms'], otel_wait.get('wait_p99_ms'))} p99 (target ≤ 0.1); "
-                f"telemetry_dropped = {row['dropped']}"
-                if row["wait_median_ms"] is not None and otel_wait
-                else ""
-            )
-        )
-    pt_lat = overhead("powertools", "latency_median_us")
-    pt_busy = overhead("powertools", "busy_median_us")
-    for v in ("fnlens", "fnlens-full", "fnlens-full-ext", "fnlens-spans"):
-        if v in results:
-            lat, busy = overhead(v, "latency_median_us"), overhead(v, "busy_median_us")
-            lines.append(
-                f"- {VARIANTS[v]}: response latency (event handed out → response received) "
-                f"over the bare handler {_fmt(lat)} µs median = {ratio(lat, pt_lat)}x "
-                f"Powertools stacked; busy per invocation (what Lambda bills: handler, "
-                f"response post, work after the response) over the bare handler "
-                f"{_fmt(busy)} µs median = {ratio(busy, pt_busy)}x Powertools stacked"
-            )
-
-    def verdict(a: float | None, b: float | None, target: float) -> str:
-        if a is None or b is None or b <= 0:
-            return "n/a"
-        return f"{'met' if a / b <= target else 'missed'} ({a / b:.2f})"
-
-    for full in ("fnlens-full", "fnlens-full-ext", "fnlens-spans"):
-        if full not in results or "powertools" not in results or "bare" not in results:
-            continue
-        row = results[full]
-        per_round = [
-            (e - b) / (p - b)
-            for e, b, p in zip(
-                row["round_medians_us"],
-                results["bare"]["round_medians_us"],
-                results["powertools"]["round_medians_us"],
-                strict=True,
-            )
-            if p > b
-        ]
-        checks = [
-            ("per-invocation overhead <= 0.3x Powertools (median)",
-             verdict(overhead(full, "median_us"), pt_med, 0.3)
-             + "; per round " + " / ".join(f"{r:.3f}" for r in per_round)),
-            ("per-invocation overhead <= 0.3x Powertools (p99)",
-             verdict(overhead(full, "p99_us"), pt_p99, 0.3)),
-            ("import + decorate <= 0.5x Powertools",
-             verdict(cold.get(full), cold.get("powertools"), 0.5)),
-        ]  # fmt: skip
-        if "otel" in results:
-            checks += [
-                ("caller wait <= 0.1x OpenTelemetry's flush, median",
-                 verdict(row["wait_median_ms"], otel_wait.get("wait_median_ms"), 0.1)),
-                ("caller wait <= 0.1x OpenTelemetry's flush, p99",
-                 verdict(row["wait_p99_ms"], otel_wait.get("wait_p99_ms"), 0.1)),
-            ]  # fmt: skip
-        lines += ["", f"Targets for {VARIANTS[full]}:", ""]
-        lines += [f"- {name}: {result}" for name, result in checks]
-    ext = results.get("fnlens-full-ext")
-    if ext and ext.get("after_response_median_ms") is not None:
-        lines += [
-            "",
-            "In extension mode the extension's own work after each response (reading the "
-            "`INVOKE`, draining what the runtime's thread left, asking for the next "
-            f"event): {ext['after_response_median_ms']:.3f} ms median, "
-            f"{ext['after_response_p99_ms']:.3f} ms p99 (the caller does not wait for it).",
-        ]
+        lines += ["", f"Median handler call of each round (µs), for the spread: {spread}."]
+        ratios = Ratios(rows)
+        lines += ["", "Overhead over the bare handler, as a ratio to Powertools stacked "
+                  "(and to OpenTelemetry's instrumentation):", ""]  # fmt: skip
+        keys = [("handler call", "us")]
+        if mode == "loop":
+            keys = [("response latency", "latency_us"), ("billed", "billed_us"), *keys]
+        keys.append(("CPU per invocation", "cpu_us"))
+        for variant in rows:
+            if not variant.startswith("fnlens"):
+                continue
+            parts = []
+            for what, key in keys:
+                pt = _ratio_text(ratios.ratio(variant, "powertools", key))
+                ot = _ratio_text(ratios.ratio(variant, "otel", key))
+                parts.append(f"{what} {pt} ({ot})")
+            lines.append(f"- {label(variant, mode)}: " + "; ".join(parts))
+    lines += _targets(results, cold)
     lines += [
         "",
         f"X-Ray segment documents received on the local UDP socket: {udp_received}.",
@@ -729,78 +836,117 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def _verdict(value: float | None, target: float, extra: bool = True) -> str:
+    if value is None:
+        return "n/a"
+    return f"{'met' if value <= target and extra else 'missed'} ({value:.2f}x)"
+
+
+def _targets(results: dict, cold: dict) -> list[str]:
+    """Issue 12's targets for the full variant, against Powertools stacked, same run."""
+    full = "fnlens-full"
+    lines = ["", f"Targets for {VARIANTS[full]} (overhead over bare / Powertools stacked):", ""]
+    checks: list[tuple[str, str]] = []
+    loop = Ratios(results.get("loop", {}))
+    if full in loop.rows and "powertools" in loop.rows:
+        checks += [
+            ("runtime loop, response latency <= 0.3x (median)",
+             _verdict(loop.ratio(full, "powertools", "latency_us"), 0.3)),
+            ("runtime loop, billed time <= 0.5x (median)",
+             _verdict(loop.ratio(full, "powertools", "billed_us"), 0.5)),
+        ]  # fmt: skip
+    server = Ratios(results.get("server", {}))
+    if full in server.rows and "powertools" in server.rows:
+        waits = server.rows[full]["waits_ms"]
+        waited = waits[1] is not None and waits[1] > 0
+        checks.append(
+            (
+                "direct call, never frozen, <= 0.3x with caller wait 0 "
+                f"(p99 wait {_fmt(waits[1], 3)} ms)",
+                _verdict(server.ratio(full, "powertools", "us"), 0.3, extra=not waited),
+            )
+        )
+    frozen = Ratios(results.get("frozen", {}))
+    if full in frozen.rows and "powertools" in frozen.rows:
+        checks.append(
+            ("direct call, the platform freezes, <= 1x (median)",
+             _verdict(frozen.ratio(full, "powertools", "us"), 1.0))
+        )  # fmt: skip
+    if full in cold and "powertools" in cold and "bare" in cold:
+        cold_ratio = (cold[full] - cold["bare"]) / max(1e-9, cold["powertools"] - cold["bare"])
+        checks.append(("import + decorate <= 0.25x", _verdict(cold_ratio, 0.25)))
+    if not checks:
+        return []
+    return lines + [f"- {name}: {result}" for name, result in checks]
+
+
 NOTES = """
 ### Reading the numbers
 
-* **How it runs.** Every variant runs in its own process, as a Lambda function
-  does: `awslambdaric`'s runtime client fetches each event from a local stand-in
-  for the Lambda service (`fnlens.localrt`'s Runtime API and Extensions API on
-  one endpoint, the events queued up front), the handler gets the runtime's own
-  context object and runs (timed: *median µs*), the response is posted. The
-  service hands out the next event only once the runtime *and every registered
-  extension* have asked for it, as Lambda does. Between invocations the process
-  blocks on the network, so every variant starts each invocation with colder
-  caches than in a tight loop (the numbers are about twice a tight loop's).
-  Every child first does what the Lambda Python runtime does before it imports
-  a handler: stdout wrapped so that each write is flushed, and packages a Lambda
-  bundle would not contain (`rich`, `duckdb`, …) hidden. Nothing of the
-  measuring apparatus runs in the timed region: fnlens's flush time is read
-  where records are emitted (after the response).
-* **Three views of one invocation.** *median µs* is the handler call as the
-  runtime makes it (what the `@instrument` overhead adds to the function's
-  work). *Response latency* is the service's view, from handing the event out
-  to receiving the response. *Busy per invocation* runs from the event's
-  arrival in the function to the runtime being ready for the next one (handler,
-  response post and whatever runs after the post): what Lambda bills. The
-  stand-in service is Python and shares the machine's two vCPUs with the
-  function, the collector (rotel) and the exports, so the latency column carries
-  its own noise.
-* **After the response.** Inside the `awslambdaric` runtime loop fnlens records
-  the invocation (record, span end, EMF line, stdout write) and flushes after
-  the runtime has posted the response and before it asks for the next event
-  (`fnlens.runtime.response_phase`). There the runtime's thread sends the OTLP
-  requests itself — spans and log records both on the wire before either answer
-  is awaited — and waits for the answers at most the budget (a late answer is
-  read by the export thread it is handed to). So in the full rows the caller waits for no telemetry
-  (`telemetry_flush_ms` is 0), and the export is in the busy column instead —
-  Lambda bills it, the caller does not see it. OpenTelemetry's Lambda
-  instrumentation calls `force_flush()` inside the handler: the caller waits
-  for its export (about a millisecond against rotel on loopback, unbounded
-  against a slow collector: 30 s default timeout).
+* **Three ways a handler runs, one run.** Every variant runs in its own fresh
+  process, once per mode and round (the rounds interleave variants and modes,
+  so drift on the shared machine hits all alike):
+  * *runtime loop* — as a Lambda function: `awslambdaric`'s runtime client
+    fetches each event from a local stand-in for the Lambda service
+    (`fnlens.localrt`'s Runtime and Extensions API on one endpoint, the events
+    queued up front), the handler gets the runtime's own context object, the
+    response is posted. The service hands out the next event only once the
+    runtime *and every registered extension* have asked for it, as Lambda does.
+    stdout is wrapped as the Lambda runtime wraps it (every write flushed) and
+    packages a Lambda bundle would not contain (`rich`, `duckdb`, …) are hidden;
+  * *called directly, never frozen* — a container, a server, a test run: no
+    Lambda environment variable at all, the handler called in a loop with a
+    `fnlens.testing.LambdaContext`. fnlens picks its flush mode itself
+    (`auto`: export in the background). Powertools' Tracer turns itself off
+    outside Lambda (no `LAMBDA_TASK_ROOT`), so its row there is Logger+Metrics;
+    OpenTelemetry's Lambda instrumentation does nothing without
+    `AWS_LAMBDA_FUNCTION_NAME`, so it has no row;
+  * *called directly with Lambda's environment* — the variables Lambda sets
+    (a Runtime API address included, nothing queued there) and the X-Ray header
+    per invocation, but no runtime loop fnlens can hook: the platform may freeze
+    the process after each response, so telemetry must be out before the handler
+    returns (fnlens: `auto` → the flush budget, 5 ms by default).
+* **What is measured.** *Handler call*: wall time around the handler call, as
+  its caller sees it (in the direct modes that is everything the caller waits
+  for). *Response latency*: the service's view, from handing the event out to
+  receiving the response. *Billed*: also the service's view, from handing an
+  event out to the environment being ready for the next one (runtime and every
+  extension asked; with the events queued the next hand-out follows at once) —
+  what Lambda bills, export after the response included, whoever does it.
+  *Busy in the process*: the same from inside the function, event received to
+  the response post returning. *CPU per invocation*: the process's CPU time
+  (`time.process_time`, all threads: background exports included) over the
+  timed invocations, divided by their number. *Caller waits for telemetry*:
+  fnlens's `telemetry_flush_ms` from its invocation records on stdout;
+  OpenTelemetry's `force_flush()` inside the handler, timed. *Flush at exit*:
+  `fnlens.flush()` after the last invocation (what an exiting process waits).
+  Overheads are over the bare handler in the same mode; the ratios divide
+  fnlens's overhead by Powertools' (and OpenTelemetry's). A ratio is n/a where
+  the reference's overhead is not above the noise (≤ 0).
+* **Public API only.** The benchmark reads fnlens through what a user has: the
+  invocation records it prints (their `telemetry_flush_ms` and
+  `telemetry_dropped`; the run fails if a record is missing) and `fnlens.flush`.
+  The stand-in service is Python and shares the machine's two vCPUs with the
+  function, the collector (rotel, `blackhole` exporter) and the exports, so the
+  latency and billed columns carry its noise: compare variants within one run,
+  not across runs.
 * **Logs on stdout row.** The Powertools variant ships its logs the way Lambda
   functions usually do: JSON on stdout, which Lambda sends to CloudWatch Logs.
   The full fnlens variants also send every log line and invocation record over
   OTLP (the issue's "logs + spans + EMF, OTLP"), a second export per invocation
-  that Powertools does not do. This row is fnlens configured like Powertools:
+  that Powertools does not do. That row is fnlens configured like Powertools:
   logs on stdout only (`OTEL_LOGS_EXPORTER=none`), spans over OTLP, EMF.
-* **Extension row.** With `awslambdaric` the runtime's thread drains the queues
-  in extension mode too, then answers for the in-process extension (reads its
-  `INVOKE`, asks for the next event) without waking the extension's thread. That
-  socket work, right before the next event is handed out, is what the row costs
-  over `budget`; the mode is for runtime clients fnlens cannot hook.
-* **Where the full variant's overhead goes** (measured by switching parts off in
-  this loop): the span (ids, OpenTelemetry context) and the second sink on every
-  log line cost about 10 µs on the handler's thread; the rest is the export after
-  each response, which leaves the next invocation with colder caches — with
-  nothing sent (encoding kept) the full variant was about 7 µs faster, with no
-  work at all after the response about 18 µs. The handler's thread itself runs
-  about five times slower per call here than in a tight loop, for every variant.
-* **Billed time.** Exporting over OTLP/HTTP means a request/response round trip
-  to the collector per signal and invocation, where Powertools sends X-Ray UDP
-  datagrams and prints EMF without waiting for anything. The two requests (spans,
-  log records) travel together, so the busy column pays about one round trip plus
-  encoding; it is well under OpenTelemetry's, whose flush is also in the caller's
-  time.
+* **Extension row** (runtime loop only): `FNLENS_FLUSH_MODE=extension`, the
+  in-process Lambda extension; the environment is ready for the next event only
+  once it has asked for it, which the billed column includes.
 * **Cold cost.** Import + decorate in a fresh process, with the same Lambda-like
-  bundle for every variant. structlog's own import (it imports `asyncio`) is
-  most of fnlens's share; the OpenTelemetry SDK (fnlens's `TracerProvider` is
-  built at its first `get_tracer()`), the OTLP exporter modules and protobuf
-  are imported on the export thread at the first export, not during init; the
-  in-process extension registers over a raw socket (no `http.client` during
-  init). The *first invocation* column is the handler call of the first event,
-  in the runtime loop: work deferred out of init that the caller still waits
-  for shows there (the first export — exporter built, its modules imported —
-  happens after that response, on the export thread).
+  bundle for every variant (Powertools: creating Logger, Tracer and Metrics
+  too); interpreter start-up excluded. The *first invocation* column is the
+  handler call of the first event, in the runtime loop: work deferred out of
+  init that the caller still waits for shows there.
+* **Set-up.** `pip install -e '.[bench]' -c bench/constraints.txt` in a fresh
+  virtualenv installs the versions listed under *Machine*
+  (`tests/bench/test_bench_setup.py` does that and runs `--quick`).
 """
 
 
