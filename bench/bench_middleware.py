@@ -629,7 +629,7 @@ def render(
         )
         + ".",
     ]
-    lines += ["", "Ratios (targets from DESIGN §8):", ""]
+    lines += ["", "Ratios (the targets are checked under each variant below):", ""]
 
     def overhead(v: str, key: str) -> float | None:
         if v not in results or "bare" not in results:
