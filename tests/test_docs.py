@@ -126,3 +126,19 @@ def test_no_references_to_documents_the_repository_does_not_hold() -> None:
         "cite docs/architecture.md or the user page instead of the design document:\n"
         + "\n".join(found)
     )
+
+
+def _marked_command(marker: str) -> str:
+    """The fenced block right after ``<!-- marker -->`` in README.md (what .ci/run reads)."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"<!-- {marker} -->")
+    fence = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("```"))
+    end = next(i for i in range(fence + 1, len(lines)) if lines[i].startswith("```"))
+    return "\n".join(lines[fence + 1 : end]).strip()
+
+
+@pytest.mark.parametrize("marker", ["demo-command", "test-command"])
+def test_contributing_gives_the_readme_commands(marker: str) -> None:
+    command = _marked_command(marker)
+    assert command.startswith("python3 -m venv .venv")
+    assert f"```bash\n{command}\n```" in (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
