@@ -1,7 +1,7 @@
 """The public modules type-check (mypy, strict) and a decorated handler keeps its signature.
 
 ``mypy`` runs with the configuration in ``pyproject.toml`` ([tool.mypy]: the public
-modules and ``tests/typing/``), from the repository root so that its cache
+modules and ``tests/typecheck/``), from the repository root so that its cache
 (``.mypy_cache``) is reused between runs. A negative control makes sure the check
 sees a wrong call to a decorated handler at all.
 """
