@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -99,16 +100,16 @@ def test_relative_links_resolve(page: Path) -> None:
 # Split so that this file does not match itself.
 _ABSENT = re.compile("DESIGN" + r"(\.md)?\s*§|" + "DESIGN" + r"\.md|shared/" + "DESIGN")
 _TEXT_SUFFIXES = {".py", ".md", ".toml", ".sql", ".json", ".yaml", ".yml", ".txt", ".cfg"}
-_SKIP_DIRS = {".venv", ".git", "__pycache__", ".mypy_cache", ".ruff_cache", "node_modules"}
+# what a run leaves behind (not the repository's own text)
+_OUTPUT_DIRS = {"__pycache__", "node_modules", "build", "dist", "test-artifacts", "fnlens-demo"}
 
 
 def _repository_text_files() -> list[Path]:
     files = [ROOT / ".ci" / "run"]
-    for path in ROOT.rglob("*"):
-        if _SKIP_DIRS & set(path.relative_to(ROOT).parts):
-            continue
-        if path.is_file() and path.suffix in _TEXT_SUFFIXES:
-            files.append(path)
+    for folder, dirs, names in os.walk(ROOT):
+        # hidden folders (.git, .venv, caches) and run output are not walked into
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _OUTPUT_DIRS]
+        files += [Path(folder, n) for n in names if Path(n).suffix in _TEXT_SUFFIXES]
     return sorted(files)
 
 
