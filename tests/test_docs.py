@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from pathlib import Path
@@ -83,17 +84,23 @@ def test_the_pages_are_found() -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_relative_links_resolve(page: Path) -> None:
     broken: list[str] = []
-    for number, line in _prose_lines(page):
-        for target in _LINK.findall(line):
-            if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
-                continue
-            path_part, _, fragment = target.partition("#")
-            resolved = (page.parent / path_part).resolve() if path_part else page
-            where = f"{page.relative_to(ROOT)}:{number}: {target}"
-            if not resolved.exists():
-                broken.append(f"{where} (no such file)")
-            elif fragment and resolved.suffix == ".md" and fragment not in _anchors(resolved):
-                broken.append(f"{where} (no heading #{fragment})")
+    prose = _prose_lines(page)
+    text = "\n".join(line for _, line in prose)  # a link's text may span lines
+    starts = [0]
+    for _, line in prose:
+        starts.append(starts[-1] + len(line) + 1)
+    for match in _LINK.finditer(text):
+        target = match.group(1)
+        number = prose[bisect.bisect_right(starts, match.start()) - 1][0]
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
+            continue
+        path_part, _, fragment = target.partition("#")
+        resolved = (page.parent / path_part).resolve() if path_part else page
+        where = f"{page.relative_to(ROOT)}:{number}: {target}"
+        if not resolved.exists():
+            broken.append(f"{where} (no such file)")
+        elif fragment and resolved.suffix == ".md" and fragment not in _anchors(resolved):
+            broken.append(f"{where} (no heading #{fragment})")
     assert broken == []
 
 
