@@ -1,4 +1,4 @@
-"""Time `fnlens compare` over N invocation rows (default 10 M); target < 2 s (DESIGN §8).
+"""Time `fnlens compare` over N invocation rows (default 10 M); target < 2 s (docs/benchmarks.md).
 
 The rows are bench_queries.py's generated data (same SQL, same file layout).
 Timed as the CLI runs it: a read-only open of the database, then the whole
@@ -77,7 +77,7 @@ def markdown(results: list[tuple[str, dict]], rows: int, load: tuple[float, floa
         f"`bench/bench_compare.py --rows {rows}`: `fnlens compare` over bench_queries.py's "
         f"{rows:,} generated invocations, timed as the command runs it (read-only open, the "
         "grouped DuckDB scans, the statistics, the verdict); one warm-up run, then the median "
-        f"and max of the timed runs. Target (DESIGN §8): under {TARGET_S:g} s.",
+        f"and max of the timed runs. Target: under {TARGET_S:g} s.",
         "",
         f"Machine: {platform.platform()}, Python {platform.python_version()}, "
         f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; 1-minute load average "

@@ -1,5 +1,5 @@
-"""The middleware's import path stays light (DESIGN §3): a Lambda bundle must not need
-DuckDB, boto3, the X-Ray SDK, gRPC or the CLI's libraries."""
+"""The middleware's import path stays light (docs/architecture.md, "Import rules"): a
+Lambda bundle must not need DuckDB, boto3, the X-Ray SDK, gRPC or the CLI's libraries."""
 
 from __future__ import annotations
 

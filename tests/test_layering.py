@@ -1,4 +1,4 @@
-"""One-way layers (DESIGN §3, issue 12 item 3): ``fnlens.runtime`` imports neither
+"""One-way layers (docs/architecture.md, issue 12 item 3): ``fnlens.runtime`` imports neither
 ``fnlens.exporters`` nor ``fnlens.analysis``, and nothing imports ``fnlens.cli``.
 
 Two checks, because each sees what the other cannot: import-linter's contracts in

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fnlens.runtime import logs, response_phase, scope
-from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.runtime.telemetry import TELEMETRY, InvocationHook, RecordSink
+
+if TYPE_CHECKING:  # pragma: no cover
+    from structlog.typing import Processor
 
 
 def configure(
     *,
-    processors: Iterable[Any] | None = None,
-    sinks: Iterable[Any] | None = None,
-    hooks: Iterable[Any] | None = None,
+    processors: Iterable[Processor] | None = None,
+    sinks: Iterable[RecordSink] | None = None,
+    hooks: Iterable[InvocationHook] | None = None,
     stdout: bool | None = None,
     log_level: str | None = None,
 ) -> None:

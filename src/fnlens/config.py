@@ -1,4 +1,4 @@
-"""Settings: arguments beat environment variables, which beat defaults (DESIGN §7).
+"""Settings: arguments beat environment variables, which beat defaults (docs/api.md).
 
 A bad environment value never crashes the function: it warns once on stderr
 and the default is used instead.

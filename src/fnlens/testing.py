@@ -243,8 +243,9 @@ class _Events:
                 "SenderId": "AIDAIENQZJOLO23YVJ4VO",
                 "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
             }
-            if trace_headers and i < len(trace_headers) and trace_headers[i]:
-                attributes["AWSTraceHeader"] = trace_headers[i]
+            header = trace_headers[i] if trace_headers and i < len(trace_headers) else None
+            if header:
+                attributes["AWSTraceHeader"] = header
             records.append(
                 {
                     "messageId": str(uuid.uuid4()),

@@ -40,6 +40,11 @@ def test_sql_files_are_in_the_wheel(wheel: Path) -> None:
         assert f"fnlens/_data/queries/{name}.sql" in names
 
 
+def test_the_wheel_is_marked_typed(wheel: Path) -> None:
+    # PEP 561: type checkers read fnlens's annotations from an installed wheel
+    assert "fnlens/py.typed" in zipfile.ZipFile(wheel).namelist()
+
+
 def test_queries_run_from_the_unpacked_wheel(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

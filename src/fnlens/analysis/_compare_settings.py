@@ -1,6 +1,6 @@
 """Thresholds for ``fnlens compare``: documented defaults, a TOML file, flags on top.
 
-Order of precedence (DESIGN §7): flags beat the file, which beats the defaults.
+Order of precedence: flags beat the file, which beats the defaults.
 Every allowed change is a *worsening* the team accepts: percentage points for
 rates, a relative change for latency, memory and cost.
 """

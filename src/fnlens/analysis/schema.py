@@ -1,4 +1,4 @@
-"""The analysis schema (DESIGN §5): three tables every input format is loaded into.
+"""The analysis schema: three tables every input format is loaded into (docs/ingest.md).
 
 Canned queries read only these tables. Column names are a public contract:
 dashboards, reports and users' own SQL depend on them.

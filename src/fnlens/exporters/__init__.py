@@ -7,10 +7,12 @@ exporter imports its SDK inside the function that installs it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["configure_exporters", "reset_exporters"]
 
 
-def __getattr__(name: str):  # PEP 562: keep ``import fnlens.exporters`` free
+def __getattr__(name: str) -> Any:  # PEP 562: keep ``import fnlens.exporters`` free
     if name in __all__:
         from fnlens.exporters import setup
 

@@ -4,8 +4,9 @@ Configuration follows the OpenTelemetry specification's ``OTEL_EXPORTER_OTLP_*``
 variables (generic and per-signal endpoint, protocol, headers, timeout;
 compression and certificates are read by the exporters themselves). OTLP/HTTP
 goes through fnlens's own exporter (:mod:`fnlens.exporters._otlp_http`, standard
-library only); gRPC through the official ``opentelemetry-exporter-otlp-proto-grpc``
-exporter (the ``otlp-grpc`` extra), built on the export thread.
+library only); gRPC through fnlens's own grpcio exporter
+(:mod:`fnlens.exporters._otlp_grpc`, the ``otlp-grpc`` extra), built on the export
+thread.
 """
 
 from __future__ import annotations

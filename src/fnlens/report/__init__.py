@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fnlens.report.data import ReportData
 
 __all__ = ["build", "write_html"]
 
@@ -22,12 +26,12 @@ def build(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     bucket: timedelta | str | None = None,
-):
+) -> ReportData:
     """Run the report's queries over a fnlens database file; returns a ReportData."""
     from fnlens.analysis.db import open_db
     from fnlens.report.data import collect
 
-    con = open_db(db_path)
+    con = open_db(Path(db_path))
     try:
         return collect(con, function=function, since=since, until=until, bucket=bucket)
     finally:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from fnlens.config import Settings, settings_from_env
 from fnlens.runtime import logs, propagation, scope, tracing
@@ -36,7 +36,9 @@ from fnlens.runtime.triggers import (
 )
 from fnlens.runtime.watchdog import WATCHDOG
 
-F = TypeVar("F", bound=Callable[..., Any])
+# `instrument` keeps the handler's signature for type checkers (parameters and result)
+P = ParamSpec("P")
+R = TypeVar("R")
 _get_ident = threading.get_ident
 _current_invocation = scope._current.get  # the invocation this context runs in, if any
 # tracing's process-wide state, read without a call per invocation: non-empty once
@@ -61,7 +63,7 @@ _SETTING_ARGS = (
 
 
 @overload
-def instrument(handler: F) -> F: ...
+def instrument(handler: Callable[P, R]) -> Callable[P, R]: ...
 
 
 @overload
@@ -81,7 +83,7 @@ def instrument(
     log_level: str | None = None,
     after_response: bool | None = None,
     span_name: str | None = None,
-) -> Callable[[F], F]: ...
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
 def instrument(handler: Any = None, **options: Any) -> Any:
