@@ -120,4 +120,6 @@ def load(con: Any, *shapes: Shape, seed: int = 0) -> dict[str, dict[str, list[An
 def fresh_db() -> Any:
     from fnlens.analysis.db import memory_db
 
-    return memory_db()
+    con = memory_db()
+    con.execute("SET threads TO 1")  # a few thousand rows: threads only add scheduling
+    return con

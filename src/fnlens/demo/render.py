@@ -21,6 +21,7 @@ def _num(value: Any) -> str:
 
 def print_result(result: DemoResult, console: Any) -> None:
     """Headline, per-version comparison (canned ``per_version``), routes and errors."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -53,37 +54,40 @@ def print_result(result: DemoResult, console: Any) -> None:
     )
     console.print(grid)
 
-    versions = Table(title="Per version (canned query: per_version)", title_justify="left")
-    for name in (
-        "version",
-        "invocations",
-        "error rate",
-        "p50",
-        "p95",
-        "p99",
-        "cold starts",
-        "avg init",
-    ):
+    # below 100 columns: thin borders and no p50/p99, so no column is squeezed unreadable
+    narrow = console.width < 100
+    versions = Table(
+        title="Per version (canned query: per_version)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+    )
+    names = ["version", "invocations", "error rate", "p50", "p95", "p99", "cold starts", "avg init"]
+    shown = [n for n in names if not (narrow and n in ("p50", "p99"))]
+    for name in shown:
         versions.add_column(name, justify="left" if name == "version" else "right")
     base = result.per_version[0] if result.per_version else None
     for row in result.per_version:
         style = None
         if base is not None and row is not base and _worse(row, base):
             style = "bold red"
-        versions.add_row(
-            str(row["version"]),
-            _num(row["invocations"]),
-            _pct(row["error_rate_pct"]),
-            _ms(row["p50_ms"]),
-            _ms(row["p95_ms"]),
-            _ms(row["p99_ms"]),
-            f"{_num(row['cold_starts'])} ({_pct(row['cold_start_pct'])})",
-            _ms(row["avg_init_ms"]),
-            style=style,
-        )
+        cells = {
+            "version": str(row["version"]),
+            "invocations": _num(row["invocations"]),
+            "error rate": _pct(row["error_rate_pct"]),
+            "p50": _ms(row["p50_ms"]),
+            "p95": _ms(row["p95_ms"]),
+            "p99": _ms(row["p99_ms"]),
+            "cold starts": f"{_num(row['cold_starts'])} ({_pct(row['cold_start_pct'])})",
+            "avg init": _ms(row["avg_init_ms"]),
+        }
+        versions.add_row(*(cells[n] for n in shown), style=style)
     console.print(versions)
 
-    routes = Table(title="Routes by version, p95 (canned query: slow_routes)", title_justify="left")
+    routes = Table(
+        title="Routes by version, p95 (canned query: slow_routes)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+    )
     routes.add_column("route")
     by_route: dict[str, dict[str, Any]] = {}
     for version, rows in result.routes.items():
