@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -60,6 +61,19 @@ def local() -> None:
 @click.option("--json-logs", is_flag=True, help="Lambda's JSON log format (platform.* records).")
 @click.option("--out", type=click.Path(file_okay=False), help="Also write the log stream here.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the response only, not the logs.")
+@click.option(
+    "--managed-instances",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Lambda Managed Instances: N runtime processes per environment (JSON logs forced).",
+)
+@click.option(
+    "--concurrent",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Send the event this many times at once (one response per line).",
+)
 def invoke(
     handler: str,
     event_file: str | None,
@@ -71,6 +85,8 @@ def invoke(
     json_logs: bool,
     out: str | None,
     quiet: bool,
+    managed_instances: int | None,
+    concurrent: int,
 ) -> None:
     """Invoke HANDLER (``module.function`` or ``path/to/module.function``) once.
 
@@ -95,17 +111,35 @@ def invoke(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     name = function_name or handler_name.rsplit(".", 1)[0].replace(".", "-")
-    with LocalLambda(name, out_dir=out, timestamps=True) as fn:
+    with LocalLambda(name, out_dir=out, timestamps=True, managed_instances=managed_instances) as fn:
         fn.update_code(code)
-        result = fn.invoke(event)
-    if not quiet:
-        for line in result.logs:
-            click.echo(line, err=True)
-    parsed = result.json()
-    click.echo(json.dumps(parsed, indent=2) if parsed is not None else result.payload.decode())
-    if result.outcome != "success":
+        results = invoke_concurrently(fn, event, concurrent)
+    failed = [r for r in results if r.outcome != "success"]
+    for result in results:
+        if not quiet:
+            for line in result.logs:
+                click.echo(line, err=True)
+        parsed = result.json()
+        text = result.payload.decode("utf-8", "replace") if parsed is None else None
+        if concurrent > 1:
+            click.echo(json.dumps(parsed, separators=(",", ":")) if text is None else text)
+        else:
+            click.echo(json.dumps(parsed, indent=2) if text is None else text)
+    for result in failed:
+        which = f" {result.request_id}" if concurrent > 1 else ""
         click.echo(
-            f"invocation failed: {result.outcome} ({result.error_type or 'unknown error'})",
+            f"invocation{which} failed: {result.outcome} ({result.error_type or 'unknown error'})",
             err=True,
         )
+    if failed:
         sys.exit(1)
+
+
+def invoke_concurrently(fn: Any, event: bytes, count: int) -> list[Any]:
+    """``count`` invocations of ``event`` at once, results in the order they were sent."""
+    if count == 1:
+        return [fn.invoke(event)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: fn.invoke(event), range(count)))

@@ -129,8 +129,13 @@ class RuntimeApi:
         on_handout: Any = None,
         on_init_error: Any = None,
         function_info: Mapping[str, str] | None = None,
+        *,
+        extension_events: tuple[str, ...] = (INVOKE,),
     ) -> None:
         self._cond = threading.Condition()
+        # what extensions may subscribe to: INVOKE for internal extensions of on-demand
+        # functions; SHUTDOWN only under Lambda Managed Instances; both for external ones
+        self.extension_events = extension_events
         self._pending: deque[Invocation] = deque()
         self._on_handout = on_handout
         self._on_init_error = on_init_error
@@ -293,14 +298,8 @@ class RuntimeApi:
         except (ValueError, AttributeError) as exc:
             raise ApiError(403, "InvalidRequestFormat", str(exc)) from exc
         for event in events:
-            if event == SHUTDOWN:
-                raise ApiError(
-                    403,
-                    "Extension.InvalidEventType",
-                    f"{event}: internal extensions cannot subscribe to SHUTDOWN",
-                )
-            if event != INVOKE:
-                raise ApiError(403, "Extension.InvalidEventType", f"{event}: unknown event type")
+            if event not in self.extension_events:
+                raise ApiError(403, "Extension.InvalidEventType", _refusal(event, self))
         with self._cond:
             if self.closed or self.first_next_at is not None:
                 raise ApiError(
@@ -339,6 +338,32 @@ class RuntimeApi:
                 return None
             return ext.last_event
 
+    def shutdown_extensions(self, reason: str, grace_s: float) -> int:
+        """Send ``SHUTDOWN`` to every extension subscribed to it, and wait up to
+        ``grace_s`` for each to ask for its next event (its cleanup is over); returns
+        how many are still busy then."""
+        deadline = time.monotonic() + grace_s
+        with self._cond:
+            subscribers = [e for e in self.extensions.values() if SHUTDOWN in e.events]
+            event = {
+                "eventType": SHUTDOWN,
+                "shutdownReason": reason,
+                "deadlineMs": int((time.time() + grace_s) * 1000),
+            }
+            calls = {}
+            for ext in subscribers:
+                ext.last_event = event
+                ext.waiting = False
+                ext.delivered += 1
+                calls[ext.id] = ext.next_calls
+            self._cond.notify_all()
+            while True:
+                busy = [e for e in subscribers if e.next_calls <= calls[e.id]]
+                remaining = deadline - time.monotonic()
+                if not busy or remaining <= 0 or self.closed:
+                    return len(busy)
+                self._cond.wait(remaining)
+
     def _extension(self, identifier: str) -> Extension:
         if not identifier:
             raise ApiError(
@@ -361,7 +386,11 @@ class RuntimeApi:
 
     # state (call with self._cond held) ------------------------------------
     def _all_waiting(self) -> bool:
-        return all(ext.waiting for ext in self.extensions.values())
+        """Init: every extension asked for its first event. Afterwards only those that
+        get ``INVOKE`` events hold an invoke back."""
+        if self.init_end_at is None:
+            return all(ext.waiting for ext in self.extensions.values())
+        return all(ext.waiting for ext in self.extensions.values() if ext.gets_invokes)
 
     def _ready_at(self) -> float | None:
         invoke = [ext for ext in self.extensions.values() if ext.gets_invokes]
@@ -373,6 +402,15 @@ class RuntimeApi:
         """Lambda's init phase ends when the runtime and every extension called next."""
         if self.init_end_at is None and self.first_next_at is not None and self._all_waiting():
             self.init_end_at = time.time()
+
+
+def _refusal(event: str, api: RuntimeApi) -> str:
+    if event not in (INVOKE, SHUTDOWN):
+        return f"{event}: unknown event type"
+    if event == SHUTDOWN:
+        return f"{event}: internal extensions cannot subscribe to SHUTDOWN"
+    allowed = ", ".join(api.extension_events)
+    return f"{event}: extensions of this function can subscribe to {allowed} only"
 
 
 def _error_type_of(body: bytes) -> str | None:

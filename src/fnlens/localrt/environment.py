@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from fnlens.localrt import platform
-from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+from fnlens.localrt._process_role import ProcessRole, StreamView
+from fnlens.localrt.api_server import INVOKE, SHUTDOWN, Invocation, RuntimeApi, RuntimeApiServer
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.ids import new_log_stream_name
 from fnlens.localrt.logstream import Echo, LogStream, OutputPump
@@ -77,6 +78,7 @@ class InvocationResult:
     # hand-out → response posted: what a synchronous caller waits for (work the
     # runtime or an extension does after the response counts in Duration, not here)
     response_ms: float | None = None
+    process_id: int | None = None  # the runtime process that ran it (Managed Instances: one of N)
 
     def json(self) -> Any:
         """The payload decoded as JSON (None when it is empty or not JSON)."""
@@ -102,13 +104,24 @@ class RuntimeOptions:
 class Environment:
     """An execution environment: one process, one Runtime API server, one log stream."""
 
-    def __init__(self, version: str, code: FunctionCode, options: RuntimeOptions) -> None:
-        self.id = f"{options.function_name}:{version}#{next(_counter)}"
+    def __init__(
+        self,
+        version: str,
+        code: FunctionCode,
+        options: RuntimeOptions,
+        *,
+        process: ProcessRole | None = None,
+    ) -> None:
+        self.role = process or ProcessRole()
+        self.id = self.role.id or f"{options.function_name}:{version}#{next(_counter)}"
         self.version = version
         self.code = code
         self.options = options
-        self.fmt = platform.JSON if code.log_format == "json" else platform.TEXT
-        self.stream_name = new_log_stream_name(version)
+        json_logs = code.log_format == "json" or self.role.managed
+        self.fmt = platform.JSON if json_logs else platform.TEXT
+        self.stream_name = (
+            self.role.stream.name if self.role.stream else new_log_stream_name(version)
+        )
         self.invocations = 0
         self.last_used = time.monotonic()
         self.exit_code: int | None = None
@@ -124,13 +137,18 @@ class Environment:
         self.post_runtime_extensions_ms: dict[str, float] = {}  # request id -> ms
         self.extension_timeouts = 0  # invoke phases ended by the timeout after the response
         self.post_response_timeouts = 0  # the runtime itself still busy at the deadline
+        self._still_running: Invocation | None = None  # Managed Instances: past its timeout
 
-        path = None
-        if options.out_dir is not None:
-            path = Path(options.out_dir) / options.function_name / f"{self.stream_name}.log"
-        self.stream = LogStream(
-            self.stream_name, path, echo=options.echo, timestamps=options.timestamps
-        )
+        self.stream: LogStream | StreamView
+        if self.role.stream is not None:
+            self.stream = self.role.stream  # one of several processes writing one stream
+        else:
+            path = None
+            if options.out_dir is not None:
+                path = Path(options.out_dir) / options.function_name / f"{self.stream_name}.log"
+            self.stream = LogStream(
+                self.stream_name, path, echo=options.echo, timestamps=options.timestamps
+            )
         self.api = RuntimeApi(
             on_handout=self._on_handout,
             on_init_error=self._interrupt,
@@ -139,12 +157,14 @@ class Environment:
                 "functionVersion": version,
                 "handler": code.handler,
             },
+            extension_events=(SHUTDOWN,) if self.role.managed else (INVOKE,),
         )
         self.server = RuntimeApiServer(self.api).start()
         self.stream.start_capture()  # the first invocation's logs include the init phase
-        self.stream.write(
-            platform.init_start(self.fmt, options.function_name, version, options.region)
-        )
+        if self.role.stream is None:
+            self.stream.write(
+                platform.init_start(self.fmt, options.function_name, version, options.region)
+            )
         self.started_at = time.time()
         self.proc = subprocess.Popen(
             [options.python, "-m", "awslambdaric", code.handler],
@@ -175,7 +195,7 @@ class Environment:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(code.memory_mb),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{o.function_name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": self.role.init_type,
                 "AWS_REGION": o.region,
                 "AWS_DEFAULT_REGION": o.region,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_python{py}",
@@ -189,8 +209,9 @@ class Environment:
                 ),
             }
         )
-        if code.log_format == "json":
+        if self.fmt == platform.JSON:
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env.update(self.role.environment)
         return env
 
     @property
@@ -307,7 +328,17 @@ class Environment:
                 if self.alive:
                     self.api.submit(inv)
                 result = self._await(inv, cold, qualifier)
-                following = self._follow_extensions(inv)
+                if self._still_running is inv:
+                    self._still_running = None
+                    following = True
+                    threading.Thread(
+                        target=self._await_still_running,
+                        args=(inv,),
+                        name="fnlens-localrt-overrun",
+                        daemon=True,
+                    ).start()
+                else:
+                    following = self._follow_extensions(inv)
                 return result
             finally:
                 self._inflight = None
@@ -323,6 +354,8 @@ class Environment:
         remaining = inv.timeout_s - (time.time() - inv.handed_out_at)
         inv.done.wait(max(0.0, remaining))
         if not inv.done.is_set():
+            if self.role.managed:
+                return self._timed_out_running(inv, cold, qualifier)
             return self._timed_out(inv, cold, qualifier)
         if inv.finished_at is None:
             return self._crashed(inv, cold, qualifier)
@@ -353,7 +386,8 @@ class Environment:
     def _init_duration(self, cold: bool) -> float | None:
         """Process start until the runtime and every extension asked for their first event."""
         end = self.api.init_end_at or self.api.first_next_at
-        if not cold or end is None:
+        if not cold or end is None or self.role.managed:
+            # Managed Instances: init is over before traffic is routed, REPORT has none
             return None
         return round((end - self.started_at) * 1000.0, 2)
 
@@ -402,6 +436,27 @@ class Environment:
         )
         payload = _error_payload("Sandbox.Timedout", message)
         return self._result(inv, cold, qualifier, report, payload, "timeout", "Sandbox.Timedout")
+
+    def _timed_out_running(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
+        """Managed Instances do not enforce the timeout: the caller gets the timeout
+        error, the process goes on running the handler and takes no invocation until
+        it asks for its next event (other processes of the environment carry on)."""
+        self.pump.drain()
+        self.stream.write(platform.timed_out(self.fmt, inv.request_id, inv.timeout_s))
+        report = self._report(inv, cold, round(inv.timeout_s * 1000.0, 2), "timeout", None)
+        self.post_response_timeouts += 1
+        self._still_running = inv
+        message = (
+            f"RequestId: {inv.request_id} Error: Task timed out after {inv.timeout_s:.2f} seconds"
+        )
+        payload = _error_payload("Sandbox.Timedout", message)
+        return self._result(inv, cold, qualifier, report, payload, "timeout", "Sandbox.Timedout")
+
+    def _await_still_running(self, inv: Invocation) -> None:
+        try:
+            self.api.wait_runtime_done(inv, 900.0, lambda: not self.alive)
+        finally:
+            self._settle()
 
     def _crashed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         self.pump.wait_eof(1.0)
@@ -470,7 +525,8 @@ class Environment:
             max_memory_used_mb=report.max_memory_used_mb,
             init_duration_ms=report.init_duration_ms,
             cold_start=cold,
-            environment_id=self.id,
+            environment_id=self.role.environment_id or self.id,
+            process_id=self.proc.pid,
             log_stream=self.stream_name,
             trace_header=inv.trace_header,
             logs=self.stream.stop_capture(),
@@ -489,6 +545,8 @@ class Environment:
         if self._closed:
             return
         self._closed = True
+        if not kill and self.proc.poll() is None:
+            self.api.shutdown_extensions("spindown", self.role.shutdown_grace_s)
         if self.proc.poll() is None:
             try:
                 if not kill and self.api.extensions:

@@ -69,11 +69,17 @@ def _tracing(trace_header: str | None) -> dict[str, Any] | None:
     return tracing
 
 
-def init_start(fmt: str, function_name: str, version: str, region: str) -> str:
+def init_start(
+    fmt: str,
+    function_name: str,
+    version: str,
+    region: str,
+    initialization_type: str = "on-demand",
+) -> str:
     arn = f"arn:aws:lambda:{region}::runtime:{runtime_version()}"
     if fmt == JSON:
         record = {
-            "initializationType": "on-demand",
+            "initializationType": initialization_type,
             "phase": "init",
             "runtimeVersion": runtime_version(),
             "runtimeVersionArn": arn,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnlens.localrt._managed import ManagedEnvironment
 from fnlens.localrt.environment import Environment, InvocationResult, RuntimeOptions
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.ids import function_arn, new_request_id, new_trace_header
@@ -54,6 +55,7 @@ class LocalLambda:
         account_id: str = "123456789012",
         max_idle_s: float | None = None,
         seed: int | None = None,
+        managed_instances: int | None = None,
     ) -> None:
         self.options = RuntimeOptions(
             function_name=function_name,
@@ -64,6 +66,11 @@ class LocalLambda:
             timestamps=timestamps,
         )
         self.max_idle_s = max_idle_s
+        if managed_instances is not None and managed_instances < 1:
+            raise ValueError(f"managed_instances must be >= 1, got {managed_instances}")
+        # Lambda Managed Instances: N runtime processes per environment, concurrent invokes
+        self.managed_instances = managed_instances
+        self._managed: dict[str, list[ManagedEnvironment]] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._versions: dict[str, FunctionCode] = {}
@@ -82,7 +89,8 @@ class LocalLambda:
         """Set ``$LATEST``; its idle environments are retired (new code, new environments)."""
         with self._lock:
             self._versions[LATEST] = code
-            retired = self._idle.pop(LATEST, [])
+            retired: list[Environment | ManagedEnvironment] = list(self._idle.pop(LATEST, []))
+            retired.extend(self._managed.pop(LATEST, []))
         for env in retired:
             env.close()
 
@@ -161,6 +169,10 @@ class LocalLambda:
 
     @contextmanager
     def _environment(self, version: str, code: FunctionCode) -> Iterator[Environment]:
+        if self.managed_instances is not None:
+            with self._managed_process(version, code) as proc:
+                yield proc
+            return
         self._reap_idle()
         with self._lock:
             pool = self._idle.setdefault(version, [])
@@ -182,6 +194,36 @@ class LocalLambda:
         finally:
             # busy until the invoke phase is over (extensions may work after the response)
             env.when_settled(lambda: self._release(env, version, code))
+
+    @contextmanager
+    def _managed_process(self, version: str, code: FunctionCode) -> Iterator[Environment]:
+        """A free process of a managed-instances environment of ``version``; a new
+        environment when every process of every one is busy (Lambda routes to the
+        environments with capacity and scales out when there is none)."""
+        with self._lock:
+            pool = self._managed.setdefault(version, [])
+            for dead in [e for e in pool if not e.alive]:
+                pool.remove(dead)
+                dead.close()
+            found = next(((e, p) for e in pool if (p := e.acquire()) is not None), None)
+            if found is None:
+                env = ManagedEnvironment(version, code, self.options, self.managed_instances or 1)
+                pool.append(env)
+                self.environments_started += 1
+                proc = env.acquire()
+                if proc is None:  # every process died at once
+                    raise RuntimeError(f"{env.id}: no runtime process started")
+                found = (env, proc)
+        env, proc = found
+        try:
+            yield proc
+        finally:
+            proc.when_settled(lambda: env.release(proc))
+
+    def managed_environments(self) -> list[ManagedEnvironment]:
+        """Every live Lambda Managed Instances environment."""
+        with self._lock:
+            return [e for pool in self._managed.values() for e in pool if e.alive]
 
     def _release(self, env: Environment, version: str, code: FunctionCode) -> None:
         with self._lock:
@@ -206,16 +248,23 @@ class LocalLambda:
 
     # inspection and shutdown ----------------------------------------------------------
     def environments(self) -> list[Environment]:
-        """Every live environment, idle or busy."""
+        """Every live environment, idle or busy (under Managed Instances: every live
+        runtime process, see :meth:`managed_environments` for the environments)."""
         with self._lock:
             idle = [e for pool in self._idle.values() for e in pool]
-            return [e for e in [*idle, *self._busy] if e.alive]
+            managed = [p for pool in self._managed.values() for e in pool for p in e.processes]
+            return [e for e in [*idle, *self._busy, *managed] if e.alive]
 
     def close(self) -> None:
         """Shut every environment down (SIGTERM, then SIGKILL after a grace period)."""
         with self._lock:
-            envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
+            envs: list[Environment | ManagedEnvironment] = [
+                e for pool in self._idle.values() for e in pool
+            ]
+            envs += list(self._busy)
+            envs += [e for pool in self._managed.values() for e in pool]
             self._idle.clear()
+            self._managed.clear()
         threads = [threading.Thread(target=e.close) for e in envs]
         for t in threads:
             t.start()
