@@ -69,3 +69,6 @@ class ProcessRole:
     init_type: str = "on-demand"
     environment: dict[str, str] = field(default_factory=dict)
     shutdown_grace_s: float = 0.5
+    # SnapStart: init, the before-snapshot hooks, then the process parks in restore/next
+    # (the snapshot) until its first invocation restores it
+    snap_start: bool = False

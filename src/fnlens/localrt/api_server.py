@@ -43,6 +43,8 @@ from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
 NEXT = f"{PREFIX}/invocation/next"
+RESTORE_NEXT = f"{PREFIX}/restore/next"  # SnapStart: the runtime's init is over, snapshot now
+RESTORE_ERROR = f"{PREFIX}/restore/error"  # an after-restore hook raised
 EXTENSION_PREFIX = "/2020-01-01/extension"
 EXTENSION_REGISTER = f"{EXTENSION_PREFIX}/register"
 EXTENSION_NEXT = f"{EXTENSION_PREFIX}/event/next"
@@ -152,6 +154,11 @@ class RuntimeApi:
         self.runtime_asked_at: float | None = None
         self._unreleased = False  # an INVOKE extensions have not been given yet
         self.closed = False
+        # SnapStart: the runtime parks in restore/next once init and the before-snapshot
+        # hooks are done (the snapshot); it resumes when the environment is restored
+        self.snapshot_at: float | None = None
+        self.restore_started_at: float | None = None
+        self.restore_error: tuple[str | None, bytes] | None = None
 
     # called by the environment -------------------------------------------
     def submit(self, invocation: Invocation) -> None:
@@ -208,6 +215,38 @@ class RuntimeApi:
                 self._cond.wait(remaining)
             invocation.runtime_done_at = self.runtime_asked_at
             return self.runtime_asked_at
+
+    # SnapStart -------------------------------------------------------------
+    def restore_next(self) -> bool:
+        """The runtime's ``GET restore/next``: blocks until :meth:`restore` (False when
+        the environment closes first)."""
+        with self._cond:
+            self.snapshot_at = time.time()
+            self._cond.notify_all()
+            while not self.closed and self.restore_started_at is None:
+                self._cond.wait()
+            return self.restore_started_at is not None
+
+    def wait_snapshot(self, timeout_s: float, give_up: Callable[[], bool]) -> bool:
+        """Block until the runtime is parked in restore/next (its init is over)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self.snapshot_at is None:
+                remaining = deadline - time.monotonic()
+                if self.closed or remaining <= 0 or give_up():
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+            return True
+
+    def restore(self) -> None:
+        """Restore from the snapshot: restore/next answers, after-restore hooks run."""
+        with self._cond:
+            self.restore_started_at = time.time()
+            self._cond.notify_all()
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        self.restore_error = (error_type or _error_type_of(body), body)
+        self.post_init_error(body, error_type or "Runtime.AfterRestoreError")
 
     # called by the HTTP handler: Runtime API ----------------------------
     def next_invocation(self) -> Invocation | None:
@@ -453,6 +492,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == EXTENSION_NEXT:
             self._extension_next(api)
             return
+        if self.path == RESTORE_NEXT:
+            if api.restore_next():
+                self._reply(200, b"")
+            else:
+                self._reply(410, _SHUTTING_DOWN)
+            return
         if self.path != NEXT:
             self._reply(404, _UNKNOWN_PATH)
             return
@@ -498,6 +543,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, reply, {"Lambda-Extension-Identifier": ext.id})
             return
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+        if path == RESTORE_ERROR:
+            api.post_restore_error(body, error_type)
+            self._reply(202, b'{"status":"OK"}')
+            return
         if path == f"{PREFIX}/init/error":
             api.post_init_error(body, error_type)
             self._reply(202, b'{"status":"OK"}')

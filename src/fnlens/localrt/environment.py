@@ -138,6 +138,7 @@ class Environment:
         self.extension_timeouts = 0  # invoke phases ended by the timeout after the response
         self.post_response_timeouts = 0  # the runtime itself still busy at the deadline
         self._still_running: Invocation | None = None  # Managed Instances: past its timeout
+        self.restore_duration_ms: float | None = None  # SnapStart: restore → first next
 
         self.stream: LogStream | StreamView
         if self.role.stream is not None:
@@ -161,7 +162,7 @@ class Environment:
         )
         self.server = RuntimeApiServer(self.api).start()
         self.stream.start_capture()  # the first invocation's logs include the init phase
-        if self.role.stream is None:
+        if self.role.stream is None and not self.role.snap_start:
             self.stream.write(
                 platform.init_start(self.fmt, options.function_name, version, options.region)
             )
@@ -292,8 +293,26 @@ class Environment:
         while len(self.post_runtime_extensions_ms) > KEEP_POST_RUNTIME:
             del self.post_runtime_extensions_ms[next(iter(self.post_runtime_extensions_ms))]
 
+    def _restore(self) -> None:
+        """SnapStart: once the snapshot exists (init and the before-snapshot hooks are
+        over, the runtime waits in restore/next), restore this environment from it."""
+        ready = self.api.wait_snapshot(
+            INIT_TIMEOUT_S, lambda: not self.alive or self.api.init_error is not None
+        )
+        if not ready:
+            return  # init failed or took too long: the invocation reports it
+        self.pump.drain()
+        o = self.options
+        self.stream.write(platform.restore_start(self.fmt, o.function_name, self.version, o.region))
+        self.api.restore()
+
     def _on_handout(self, inv: Invocation) -> None:
         self.pump.drain()  # init-phase lines come before START
+        if self.restore_duration_ms is None and self.api.restore_started_at is not None:
+            # the runtime asked for work: the after-restore hooks are over
+            end = self.api.first_next_at or time.time()
+            self.restore_duration_ms = round((end - self.api.restore_started_at) * 1000.0, 2)
+            self.stream.write(platform.restore_report(self.fmt, self.restore_duration_ms))
         self.stream.write(platform.start(self.fmt, inv.request_id, self.version, inv.trace_header))
 
     # invoke -----------------------------------------------------------------------
@@ -325,6 +344,8 @@ class Environment:
             if not cold:
                 self.stream.start_capture()
             try:
+                if cold and self.role.snap_start:
+                    self._restore()
                 if self.alive:
                     self.api.submit(inv)
                 result = self._await(inv, cold, qualifier)
@@ -386,7 +407,7 @@ class Environment:
     def _init_duration(self, cold: bool) -> float | None:
         """Process start until the runtime and every extension asked for their first event."""
         end = self.api.init_end_at or self.api.first_next_at
-        if not cold or end is None or self.role.managed:
+        if not cold or end is None or self.role.managed or self.role.snap_start:
             # Managed Instances: init is over before traffic is routed, REPORT has none
             return None
         return round((end - self.started_at) * 1000.0, 2)
@@ -417,6 +438,12 @@ class Environment:
             sampled=self.code.tracing == "Active",
             status=status,
             error_type=error_type,
+            restore_duration_ms=self.restore_duration_ms if cold else None,
+            billed_restore_duration_ms=(
+                max(1, math.ceil(self.restore_duration_ms))
+                if cold and self.restore_duration_ms is not None
+                else None
+            ),
         )
         end = platform.end(self.fmt, inv.request_id)
         if end is not None:
@@ -477,7 +504,12 @@ class Environment:
     def _init_failed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         """Init raised (``/init/error``), crashed, or ran past Lambda's 10 s init limit."""
         self.pump.wait_eof(0.5) if not self.alive else self.pump.drain()
-        if self.api.init_error is not None:
+        if self.api.restore_error is not None:
+            error_type, payload = "Runtime.AfterRestoreError", self.api.restore_error[1]
+            if self.api.restore_started_at is not None:
+                ms = round((time.time() - self.api.restore_started_at) * 1000.0, 2)
+                self.stream.write(platform.restore_report(self.fmt, ms, "error"))
+        elif self.api.init_error is not None:
             error_type, payload = self.api.init_error
             error_type = error_type or "Runtime.Unknown"
         elif self.exit_code is None:

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from fnlens.localrt._managed import ManagedEnvironment
+from fnlens.localrt._process_role import ProcessRole
 from fnlens.localrt.environment import Environment, InvocationResult, RuntimeOptions
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.ids import function_arn, new_request_id, new_trace_header
 from fnlens.localrt.logstream import Echo
 
 LATEST = "$LATEST"
+SNAP_START = "snap-start"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class LocalLambda:
         # Lambda Managed Instances: N runtime processes per environment, concurrent invokes
         self.managed_instances = managed_instances
         self._managed: dict[str, list[ManagedEnvironment]] = {}
+        # SnapStart: per published version, one environment initialised and snapshotted
+        # ahead of need (Lambda snapshots at publish time); a new environment restores it
+        self._snapshots: dict[str, Environment] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._versions: dict[str, FunctionCode] = {}
@@ -104,7 +109,25 @@ class LocalLambda:
             version = str(self._next_version)
             self._next_version += 1
             self._versions[version] = code
+            if code.snap_start:
+                self._snapshots[version] = self._snap_environment(version, code)
         return version
+
+    def _snap_environment(self, version: str, code: FunctionCode) -> Environment:
+        role = ProcessRole(init_type=SNAP_START, snap_start=True)
+        return Environment(version, code, self.options, process=role)
+
+    def _new_environment(self, version: str, code: FunctionCode) -> Environment:
+        """An on-demand environment, or, for a SnapStart version, the snapshot restored
+        (and the next one prepared)."""
+        if not (code.snap_start and version != LATEST):
+            return Environment(version, code, self.options)
+        with self._lock:
+            env = self._snapshots.pop(version, None)
+            if env is None or not env.alive:
+                env = self._snap_environment(version, code)
+            self._snapshots[version] = self._snap_environment(version, code)
+        return env
 
     def create_alias(
         self,
@@ -184,7 +207,7 @@ class LocalLambda:
                     break
                 candidate.close()
         if env is None:
-            env = Environment(version, code, self.options)
+            env = self._new_environment(version, code)
             with self._lock:
                 self.environments_started += 1
         with self._lock:
@@ -263,6 +286,8 @@ class LocalLambda:
             ]
             envs += list(self._busy)
             envs += [e for pool in self._managed.values() for e in pool]
+            envs += list(self._snapshots.values())
+            self._snapshots.clear()
             self._idle.clear()
             self._managed.clear()
         threads = [threading.Thread(target=e.close) for e in envs]
