@@ -138,6 +138,8 @@ class RuntimeApi:
         # what extensions may subscribe to: INVOKE for internal extensions of on-demand
         # functions; SHUTDOWN only under Lambda Managed Instances; both for external ones
         self.extension_events = extension_events
+        self.external_phase = False  # external extensions registering: INVOKE and SHUTDOWN
+        self.telemetry: Any = None  # the environment's Telemetry API hub, when it has one
         self._pending: deque[Invocation] = deque()
         self._on_handout = on_handout
         self._on_init_error = on_init_error
@@ -336,8 +338,9 @@ class RuntimeApi:
                 raise ValueError("events must be a list of strings")
         except (ValueError, AttributeError) as exc:
             raise ApiError(403, "InvalidRequestFormat", str(exc)) from exc
+        allowed = (INVOKE, SHUTDOWN) if self.external_phase else self.extension_events
         for event in events:
-            if event not in self.extension_events:
+            if event not in allowed:
                 raise ApiError(403, "Extension.InvalidEventType", _refusal(event, self))
         with self._cond:
             if self.closed or self.first_next_at is not None:
@@ -358,7 +361,11 @@ class RuntimeApi:
                 )
             ext = Extension(str(uuid.uuid4()), name, tuple(dict.fromkeys(events)), time.time())
             self.extensions[ext.id] = ext
-            return ext
+        if self.telemetry is not None:
+            self.telemetry.platform(
+                "platform.extension", {"name": name, "state": "Ready", "events": list(ext.events)}
+            )
+        return ext
 
     def extension_next(self, identifier: str) -> dict[str, Any] | None:
         """Block until the next event for this extension; None when shutting down.
@@ -527,6 +534,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(410, _SHUTTING_DOWN)
             return
         self._reply(200, json.dumps(event).encode())
+
+    def do_PUT(self) -> None:
+        """The Telemetry API: ``PUT /2022-07-01/telemetry`` subscribes an extension."""
+        from fnlens.localrt._telemetry import API_PATH, TelemetryError, parse_subscription
+
+        api = self.server.api
+        body = self._read_body()
+        api.calls.append(("PUT", self.path))
+        if self.path != API_PATH or api.telemetry is None:
+            self._reply(404, _UNKNOWN_PATH)
+            return
+        try:
+            ext = api._extension(self.headers.get("Lambda-Extension-Identifier") or "")
+            api.telemetry.subscribe(parse_subscription(ext.name, body))
+        except ApiError as exc:
+            self._reply(exc.status, exc.body())
+            return
+        except TelemetryError as exc:
+            self._reply(400, exc.body())
+            return
+        self._reply(200, b"OK")
 
     def do_POST(self) -> None:
         api = self.server.api

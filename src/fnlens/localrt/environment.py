@@ -40,6 +40,7 @@ from typing import Any
 
 from fnlens.localrt import platform
 from fnlens.localrt._process_role import ProcessRole, StreamView
+from fnlens.localrt._telemetry import TeeStream, TelemetryHub
 from fnlens.localrt.api_server import INVOKE, SHUTDOWN, Invocation, RuntimeApi, RuntimeApiServer
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.ids import new_log_stream_name
@@ -160,13 +161,20 @@ class Environment:
             },
             extension_events=(SHUTDOWN,) if self.role.managed else (INVOKE,),
         )
+        self.telemetry = TelemetryHub()
+        self.api.telemetry = self.telemetry
         self.server = RuntimeApiServer(self.api).start()
+        self._init_reported = False
+        self.extension_procs: list[subprocess.Popen[bytes]] = []
+        self._extension_pumps: list[OutputPump] = []
         self.stream.start_capture()  # the first invocation's logs include the init phase
         if self.role.stream is None and not self.role.snap_start:
             self.stream.write(
                 platform.init_start(self.fmt, options.function_name, version, options.region)
             )
         self.started_at = time.time()
+        self.telemetry.platform("platform.initStart", self._init_start_record())
+        self._start_extensions()
         self.proc = subprocess.Popen(
             [options.python, "-m", "awslambdaric", code.handler],
             cwd=str(code.code_dir),
@@ -177,8 +185,102 @@ class Environment:
             start_new_session=True,
         )
         assert self.proc.stdout is not None
-        self.pump = OutputPump(self.proc.stdout.fileno(), self.stream)
+        self.pump = OutputPump(
+            self.proc.stdout.fileno(),
+            TeeStream(self.stream, self.telemetry.function),  # type: ignore[arg-type]
+        )
         threading.Thread(target=self._watch, name="fnlens-localrt-watch", daemon=True).start()
+
+    # external extensions and the Telemetry API -------------------------------------
+    def _init_start_record(self) -> dict[str, Any]:
+        o = self.options
+        version = platform.runtime_version()
+        return {
+            "initializationType": self.role.init_type,
+            "phase": "init",
+            "runtimeVersion": version,
+            "runtimeVersionArn": f"arn:aws:lambda:{o.region}::runtime:{version}",
+            "functionName": o.function_name,
+            "functionVersion": self.version,
+            "instanceMaxMemory": self.code.memory_mb,
+        }
+
+    def _start_extensions(self) -> None:
+        """Start the external extensions (``FunctionCode.extensions``, Lambda's
+        ``/opt/extensions``) before the runtime, and give them the time to register."""
+        if not self.code.extensions:
+            return
+        env = self._child_env()
+        self.api.external_phase = True
+        try:
+            for path in self.code.extensions:
+                argv = [self.options.python, str(path)] if str(path).endswith(".py") else [path]
+                proc = subprocess.Popen(
+                    [str(a) for a in argv],
+                    cwd=str(self.code.code_dir),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                self.extension_procs.append(proc)
+                assert proc.stdout is not None
+                tee = TeeStream(self.stream, self.telemetry.extension)
+                self._extension_pumps.append(OutputPump(proc.stdout.fileno(), tee))  # type: ignore[arg-type]
+            deadline = time.monotonic() + INIT_TIMEOUT_S
+            while time.monotonic() < deadline:
+                registered = len(self.api.extensions)
+                exited = sum(1 for p in self.extension_procs if p.poll() is not None)
+                if registered + exited >= len(self.extension_procs):
+                    break
+                time.sleep(0.01)
+        finally:
+            self.api.external_phase = False
+
+    def _telemetry_init_done(self) -> None:
+        if self._init_reported:
+            return
+        self._init_reported = True
+        if self.role.snap_start:
+            self.telemetry.init_over()
+            return
+        init_type = self.role.init_type
+        self.telemetry.platform(
+            "platform.initRuntimeDone",
+            {"initializationType": init_type, "phase": "init", "status": "success"},
+        )
+        end = self.api.init_end_at or self.api.first_next_at or time.time()
+        self.telemetry.platform(
+            "platform.initReport",
+            {
+                "initializationType": init_type,
+                "phase": "init",
+                "status": "success",
+                "metrics": {"durationMs": round((end - self.started_at) * 1000.0, 3)},
+            },
+        )
+        self.telemetry.init_over()
+
+    def _telemetry_done(self, inv: Invocation, report: platform.Report) -> None:
+        tracing = platform.tracing_record(inv.trace_header)
+        done: dict[str, Any] = {"requestId": inv.request_id, "status": report.status}
+        produced = len(inv.response or inv.error or b"")
+        done["metrics"] = {"durationMs": report.duration_ms, "producedBytes": produced}
+        if inv.handed_out_at is not None and inv.finished_at is not None:
+            latency = round((inv.finished_at - inv.handed_out_at) * 1000.0, 3)
+            start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(inv.handed_out_at))
+            start += f".{int(inv.handed_out_at * 1000) % 1000:03d}Z"
+            done["spans"] = [
+                {"name": "responseLatency", "start": start, "durationMs": latency},
+                {"name": "responseDuration", "start": start, "durationMs": 0.0},
+            ]
+        if tracing:
+            done["tracing"] = tracing
+        if report.error_type:
+            done["errorType"] = report.error_type
+        self.telemetry.platform("platform.runtimeDone", done)
+        self.telemetry.platform("platform.report", platform.report_record(report))
 
     # environment ----------------------------------------------------------------
     def _child_env(self) -> dict[str, str]:
@@ -304,15 +406,29 @@ class Environment:
         self.pump.drain()
         o = self.options
         self.stream.write(platform.restore_start(self.fmt, o.function_name, self.version, o.region))
+        record = self._init_start_record()
+        del record["initializationType"], record["phase"]
+        self.telemetry.platform("platform.restoreStart", record)
         self.api.restore()
 
     def _on_handout(self, inv: Invocation) -> None:
         self.pump.drain()  # init-phase lines come before START
+        self._telemetry_init_done()
         if self.restore_duration_ms is None and self.api.restore_started_at is not None:
             # the runtime asked for work: the after-restore hooks are over
             end = self.api.first_next_at or time.time()
             self.restore_duration_ms = round((end - self.api.restore_started_at) * 1000.0, 2)
             self.stream.write(platform.restore_report(self.fmt, self.restore_duration_ms))
+            self.telemetry.platform("platform.restoreRuntimeDone", {"status": "success"})
+            self.telemetry.platform(
+                "platform.restoreReport",
+                {"status": "success", "metrics": {"durationMs": self.restore_duration_ms}},
+            )
+        start: dict[str, Any] = {"requestId": inv.request_id, "version": self.version}
+        tracing = platform.tracing_record(inv.trace_header)
+        if tracing:
+            start["tracing"] = tracing
+        self.telemetry.platform("platform.start", start)
         self.stream.write(platform.start(self.fmt, inv.request_id, self.version, inv.trace_header))
 
     # invoke -----------------------------------------------------------------------
@@ -450,6 +566,7 @@ class Environment:
             self.stream.write(end)
         self.stream.write(platform.report(self.fmt, report))
         self.stream.flush()
+        self._telemetry_done(inv, report)
         return report
 
     def _timed_out(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
@@ -578,7 +695,10 @@ class Environment:
             return
         self._closed = True
         if not kill and self.proc.poll() is None:
-            self.api.shutdown_extensions("spindown", self.role.shutdown_grace_s)
+            self.telemetry.flush(1.0)  # what extensions subscribed to reaches them first
+            # Lambda's shutdown phase: 2 s with external extensions, else the runtime's 0.5 s
+            grace = 2.0 if self.extension_procs else self.role.shutdown_grace_s
+            self.api.shutdown_extensions("spindown", grace)
         if self.proc.poll() is None:
             try:
                 if not kill and self.api.extensions:
@@ -596,10 +716,29 @@ class Environment:
         except subprocess.TimeoutExpired:
             pass
         self.pump.wait_eof(1.0)
+        self._stop_extensions()
+        self.telemetry.close()
         self.server.stop()
         self.stream.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+    def _stop_extensions(self) -> None:
+        for proc in self.extension_procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                pass
+        for pump in self._extension_pumps:
+            pump.wait_eof(1.0)
+        for proc in self.extension_procs:
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _error_payload(error_type: str, message: str) -> bytes:

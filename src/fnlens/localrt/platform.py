@@ -71,6 +71,16 @@ def _tracing(trace_header: str | None) -> dict[str, Any] | None:
     return tracing
 
 
+def tracing_record(trace_header: str | None) -> dict[str, Any] | None:
+    """The ``tracing`` object of ``platform.*`` records."""
+    return _tracing(trace_header)
+
+
+def report_record(r: Report) -> dict[str, Any]:
+    """The ``record`` of a ``platform.report`` event."""
+    return json.loads(report(JSON, r))["record"]
+
+
 def init_start(
     fmt: str,
     function_name: str,
