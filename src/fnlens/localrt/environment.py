@@ -48,6 +48,7 @@ from fnlens.localrt.logstream import Echo, LogStream, OutputPump
 from fnlens.localrt.memory import peak_rss_mb
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
+TELEMETRY_FLUSH_S = 5.0  # telemetry still queued when an environment closes
 KEEP_POST_RUNTIME = 1000  # post-runtime extension durations kept per environment
 _PASSTHROUGH_PREFIXES = ("FNLENS_", "OTEL_")
 _BASE_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "SYSTEMROOT")
@@ -695,7 +696,9 @@ class Environment:
             return
         self._closed = True
         if not kill and self.proc.poll() is None:
-            self.telemetry.flush(1.0)  # what extensions subscribed to reaches them first
+            # what extensions subscribed to reaches them before SHUTDOWN (generous: a
+            # local run favours delivery over Lambda's 2 s shutdown budget)
+            self.telemetry.flush(TELEMETRY_FLUSH_S)
             # Lambda's shutdown phase: 2 s with external extensions, else the runtime's 0.5 s
             grace = 2.0 if self.extension_procs else self.role.shutdown_grace_s
             self.api.shutdown_extensions("spindown", grace)

@@ -18,6 +18,7 @@ OUT = os.environ["TELEMETRY_OUT"]
 PROTOCOL = os.environ.get("TELEMETRY_PROTOCOL", "HTTP")
 SCHEMA = os.environ.get("TELEMETRY_SCHEMA", "2025-01-29")
 SLOW_S = float(os.environ.get("TELEMETRY_SLOW_S", "0"))
+EXPECT_REPORTS = int(os.environ.get("TELEMETRY_EXPECT_REPORTS", "1"))
 RECEIVED: list[dict] = []
 LOCK = threading.Lock()
 
@@ -87,13 +88,13 @@ while True:
         break
     event = json.loads(body)
     if event["eventType"] == "SHUTDOWN":
-        # late batches: wait until nothing new arrived for 0.3 s (at most 1 s)
-        seen, quiet_since, give_up = -1, time.monotonic(), time.monotonic() + 1.0
-        while time.monotonic() < give_up and time.monotonic() - quiet_since < 0.3:
+        # events still on their way (TCP): wait for the reports expected, at most 1.5 s
+        give_up = time.monotonic() + 1.5
+        while time.monotonic() < give_up:
             with LOCK:
-                count = len(RECEIVED)
-            if count != seen:
-                seen, quiet_since = count, time.monotonic()
+                reports = sum(1 for e in RECEIVED if e["type"] == "platform.report")
+            if reports >= EXPECT_REPORTS:
+                break
             time.sleep(0.02)
         with LOCK, open(OUT + ".tmp", "w", encoding="utf-8") as fh:
             for item in RECEIVED:
