@@ -129,5 +129,5 @@ def test_a_subscriber_that_falls_behind_gets_logs_dropped(tmp_path: Path) -> Non
     # droppedRecords counts every stream: besides the lines, at most the ~10 platform
     # and extension events of this run could have been dropped
     assert lost > 0 and delivered + lost <= lines + 10
-    assert any(e["type"] == "platform.report" for e in received)
+    # (platform events emitted while the queue is full are dropped too, as the count says)
     assert result.outcome == "success"
