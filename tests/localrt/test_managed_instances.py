@@ -156,3 +156,28 @@ def test_timeout_is_reported_but_the_process_runs_on(out_dir: Path, tmp_path: Pa
     assert fast.outcome == "success"
     assert after.outcome == "success" and after.environment_id == slow.environment_id
     assert fn.environments_started == 1
+
+
+def test_new_code_lets_running_invocations_finish(out_dir: Path, tmp_path: Path) -> None:
+    fn = _fn(out_dir, tmp_path)
+    try:
+        results: list = []
+        slow = threading.Thread(target=lambda: results.append(fn.invoke({"sleep_s": 1.0})))
+        slow.start()
+        pause = threading.Event()
+        for _ in range(1500):  # until the slow invocation is under way (bounded)
+            envs = fn.managed_environments()
+            if envs and any(not p.settled for e in envs for p in e.processes):
+                break
+            pause.wait(0.02)
+        (old,) = fn.managed_environments()
+        fn.update_code(FunctionCode("mi_app.handler", HANDLERS, timeout_s=10))
+        after = fn.invoke({"seq": 2})
+        slow.join(30)
+    finally:
+        fn.close()
+    (first,) = results
+    assert first.outcome == "success" and after.outcome == "success"
+    assert after.environment_id != first.environment_id == old.id
+    assert fn.environments_started == 2
+    assert not old.alive  # closed once its invocation was over

@@ -91,6 +91,10 @@ def test_extension_receives_platform_function_and_extension_events(
     done = by_kind["platform.runtimeDone"]
     assert [d["requestId"] for d in done] == [first, second]
     assert all(d["status"] == "success" and d["metrics"]["producedBytes"] == 12 for d in done)
+    for d, result in zip(done, results, strict=True):  # handout -> response posted
+        (span,) = d["spans"]
+        assert span["name"] == "responseLatency"
+        assert abs(span["durationMs"] - result.response_ms) < 0.01
     reports = by_kind["platform.report"]
     for report, result in zip(reports, results, strict=True):
         assert report["requestId"] == result.request_id

@@ -59,6 +59,7 @@ class ManagedEnvironment:
         self._lock = threading.Lock()
         self._busy: set[Environment] = set()
         self._closed = False
+        self._retired = False  # new code deployed: no new invocations, close once idle
         self.last_used = time.monotonic()
         self.processes: list[Environment] = [
             Environment(
@@ -89,7 +90,7 @@ class ManagedEnvironment:
     def acquire(self) -> Environment | None:
         """A free process, now marked busy; None when every process is busy."""
         with self._lock:
-            if self._closed:
+            if self._closed or self._retired:
                 return None
             for proc in self.processes:
                 if proc.alive and proc not in self._busy and proc.settled:
@@ -100,7 +101,18 @@ class ManagedEnvironment:
     def release(self, proc: Environment) -> None:
         with self._lock:
             self._busy.discard(proc)
+            idle_retired = self._retired and not self._busy
         self.last_used = time.monotonic()
+        if idle_retired:
+            self.close()
+
+    def retire(self) -> None:
+        """Take no new invocations; close once those running are over."""
+        with self._lock:
+            self._retired = True
+            idle = not self._busy
+        if idle:
+            self.close()
 
     def close(self, *, kill: bool = False) -> None:
         """Stop every process at once (SHUTDOWN to extensions first), then the stream."""

@@ -272,10 +272,9 @@ class Environment:
             latency = round((inv.finished_at - inv.handed_out_at) * 1000.0, 3)
             start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(inv.handed_out_at))
             start += f".{int(inv.handed_out_at * 1000) % 1000:03d}Z"
-            done["spans"] = [
-                {"name": "responseLatency", "start": start, "durationMs": latency},
-                {"name": "responseDuration", "start": start, "durationMs": 0.0},
-            ]
+            # responseLatency only: localrt does not time the response's transfer, so it
+            # sends no responseDuration span rather than an invented one
+            done["spans"] = [{"name": "responseLatency", "start": start, "durationMs": latency}]
         if tracing:
             done["tracing"] = tracing
         if report.error_type:

@@ -73,6 +73,7 @@ class LocalLambda:
         # Lambda Managed Instances: N runtime processes per environment, concurrent invokes
         self.managed_instances = managed_instances
         self._managed: dict[str, list[ManagedEnvironment]] = {}
+        self._retired_managed: list[ManagedEnvironment] = []  # finishing on old code
         # SnapStart: per published version, one environment initialised and snapshotted
         # ahead of need (Lambda snapshots at publish time); a new environment restores it
         self._snapshots: dict[str, Environment] = {}
@@ -94,10 +95,15 @@ class LocalLambda:
         """Set ``$LATEST``; its idle environments are retired (new code, new environments)."""
         with self._lock:
             self._versions[LATEST] = code
-            retired: list[Environment | ManagedEnvironment] = list(self._idle.pop(LATEST, []))
-            retired.extend(self._managed.pop(LATEST, []))
+            retired = self._idle.pop(LATEST, [])
+            retired_managed = self._managed.pop(LATEST, [])
         for env in retired:
             env.close()
+        for managed in retired_managed:
+            managed.retire()  # invocations under way finish on the old code
+        with self._lock:
+            self._retired_managed = [e for e in self._retired_managed if e.alive]
+            self._retired_managed += [e for e in retired_managed if e.alive]
 
     def publish_version(self, code: FunctionCode | None = None) -> str:
         """Freeze ``code`` (or ``$LATEST``) as the next numbered version; returns its number."""
@@ -286,7 +292,8 @@ class LocalLambda:
             ]
             envs += list(self._busy)
             envs += [e for pool in self._managed.values() for e in pool]
-            envs += list(self._snapshots.values())
+            envs += list(self._snapshots.values()) + self._retired_managed
+            self._retired_managed = []
             self._snapshots.clear()
             self._idle.clear()
             self._managed.clear()
