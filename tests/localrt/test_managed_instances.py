@@ -181,3 +181,15 @@ def test_new_code_lets_running_invocations_finish(out_dir: Path, tmp_path: Path)
     assert after.environment_id != first.environment_id == old.id
     assert fn.environments_started == 2
     assert not old.alive  # closed once its invocation was over
+
+
+def test_external_extensions_are_refused_with_a_clear_error(out_dir: Path) -> None:
+    fn = LocalLambda("mi-fn", out_dir=out_dir, managed_instances=2)
+    ext = HANDLERS.parent / "extensions" / "telemetry_ext.py"
+    fn.update_code(FunctionCode("mi_app.handler", HANDLERS, extensions=(ext,)))
+    try:
+        with pytest.raises(ValueError, match="not emulated under managed_instances"):
+            fn.invoke({})
+        assert fn.managed_environments() == []
+    finally:
+        fn.close()

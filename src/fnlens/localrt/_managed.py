@@ -40,6 +40,11 @@ class ManagedEnvironment:
     ) -> None:
         if processes < 1:
             raise ValueError(f"a managed-instances environment needs >= 1 process, got {processes}")
+        if code.extensions:
+            raise ValueError(
+                "external extensions (FunctionCode.extensions) are not emulated under "
+                "managed_instances; internal ones (SHUTDOWN only) are"
+            )
         self.id = f"{options.function_name}:{version}#mi{next(_counter)}"
         self.version = version
         self.code = code

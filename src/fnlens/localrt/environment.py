@@ -174,7 +174,8 @@ class Environment:
                 platform.init_start(self.fmt, options.function_name, version, options.region)
             )
         self.started_at = time.time()
-        self.telemetry.platform("platform.initStart", self._init_start_record())
+        if not self.role.snap_start:  # a restored environment reports its restore instead
+            self.telemetry.platform("platform.initStart", self._init_start_record())
         self._start_extensions()
         self.proc = subprocess.Popen(
             [options.python, "-m", "awslambdaric", code.handler],
