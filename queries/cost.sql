@@ -3,6 +3,8 @@
 --   size: billed_duration_ms / 1000 * memory_size_mb / 1024 (the handler duration rounded up to
 --   the next ms when the billed duration is unknown), plus a per-request charge. Defaults are
 --   AWS's x86 on-demand prices in us-east-1 (arm64: 0.0000133334 per GB-s); free tier ignored.
+--   The GB-second model does not apply to Lambda Managed Instances (init_type
+--   managed-instances), billed per instance: pricing_note says so on the rows it concerns.
 -- param: since TIMESTAMP = NULL                -- start of the time window (inclusive, UTC)
 -- param: until TIMESTAMP = NULL                -- end of the time window (exclusive, UTC)
 -- param: function VARCHAR = NULL               -- only this function_name
@@ -20,13 +22,18 @@ SELECT
     round(billed_gb_s * $price_per_gb_second + invocations * $price_per_request, 6)
         AS total_cost_usd,
     round(1e6 * (billed_gb_s * $price_per_gb_second + invocations * $price_per_request)
-        / invocations, 6) AS cost_per_million_usd
+        / invocations, 6) AS cost_per_million_usd,
+    CASE WHEN managed_instances > 0 THEN
+        'Lambda Managed Instances: billed per EC2 instance plus a management fee, not per '
+        || 'GB-second; ' || managed_instances || ' of these invocations ran there'
+    END AS pricing_note
 FROM (
     SELECT
         function_name,
         version,
         memory_size_mb,
         count(*) AS invocations,
+        count_if(init_type = 'managed-instances') AS managed_instances,
         coalesce(sum(coalesce(billed_duration_ms, ceil(duration_ms)) / 1000.0
             * memory_size_mb / 1024.0), 0) AS billed_gb_s
     FROM invocations

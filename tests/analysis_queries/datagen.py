@@ -93,7 +93,14 @@ def generate(n: int = 3000, seed: int = 7) -> list[dict[str, Any]]:
                 "request_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 "trace_id": f"{rng.getrandbits(128):032x}",
                 "cold_start": cold_start,
-                "init_type": "snap-start" if snapstart else "on-demand",
+                "init_type": (
+                    "snap-start"
+                    if snapstart
+                    # a few on Lambda Managed Instances: cost says its model does not apply
+                    else "managed-instances"
+                    if function == "worker" and version == "8" and i % 5 == 0
+                    else "on-demand"
+                ),
                 "init_duration_ms": init,
                 "duration_ms": duration,
                 "billed_duration_ms": billed,

@@ -318,6 +318,16 @@ def memory(rows: list[Row], p: dict[str, Any]) -> list[Row]:
     )
 
 
+def _managed_note(rs: list[Row]) -> str | None:
+    n = sum(1 for r in rs if r["init_type"] == "managed-instances")
+    if not n:
+        return None
+    return (
+        "Lambda Managed Instances: billed per EC2 instance plus a management fee, not per "
+        f"GB-second; {n} of these invocations ran there"
+    )
+
+
 def cost(rows: list[Row], p: dict[str, Any]) -> list[Row]:
     out = []
     for (fn, version, mem), rs in group(
@@ -337,6 +347,7 @@ def cost(rows: list[Row], p: dict[str, Any]) -> list[Row]:
                 "request_cost_usd": requests,
                 "total_cost_usd": compute + requests,
                 "cost_per_million_usd": 1e6 * (compute + requests) / len(rs),
+                "pricing_note": _managed_note(rs),
             }
         )
 
@@ -419,6 +430,54 @@ def billed_duration(rows: list[Row], p: dict[str, Any]) -> list[Row]:
     return sorted(out, key=lambda r: r["bucket"])
 
 
+def concurrency(rows: list[Row], p: dict[str, Any]) -> list[Row]:
+    """Brute force: the concurrency at an instant t is the number of invocations with
+    start <= t < end; within a bucket it can only rise at the bucket's start or at an
+    invocation start, so those instants are the candidates for the peak."""
+    size: timedelta = p["bucket"]
+    runs = [
+        (r, r["ts"], r["ts"] + timedelta(microseconds=round(r["duration_ms"] * 1000)))
+        for r in window(rows, p)
+        if r["duration_ms"] is not None and r["duration_ms"] > 0
+    ]
+    out = []
+    groups = group(runs, lambda x: (x[0]["function_name"], x[0]["log_stream"]))
+    for (fn, env), rs in groups.items():
+        buckets: dict[datetime, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for _, start, end in rs:
+            b = bucket_of(start, size)
+            while b < end:
+                buckets[b].append((start, end))
+                b += size
+        for b, spans in buckets.items():
+            candidates = [b] + [s for s, _ in spans if s >= b]
+            peak = max(sum(1 for s, e in spans if s <= t < e) for t in candidates)
+            busy = sum(
+                ((min(e, b + size) - max(s, b)) / timedelta(microseconds=1)) / 1000
+                for s, e in spans
+            )
+            out.append(
+                {
+                    "function_name": fn,
+                    "environment": env,
+                    "bucket": b,
+                    "invocations": sum(1 for s, _ in spans if s >= b),
+                    "peak_concurrency": peak,
+                    "busy_ms": busy,
+                    "avg_concurrency": busy / (size / timedelta(milliseconds=1)),
+                }
+            )
+    return sorted(
+        out,
+        key=lambda r: (
+            r["function_name"],
+            r["environment"] is None,
+            r["environment"] or "",
+            r["bucket"],
+        ),
+    )
+
+
 REFERENCES: dict[str, Callable[[list[Row], dict[str, Any]], list[Row]]] = {
     f.__name__: f
     for f in (
@@ -435,5 +494,6 @@ REFERENCES: dict[str, Callable[[list[Row], dict[str, Any]], list[Row]]] = {
         warm_latency,
         most_expensive,
         billed_duration,
+        concurrency,
     )
 }

@@ -23,7 +23,7 @@ WINDOW = {
     "until": (START + timedelta(minutes=100)).isoformat() + "Z",
     "function": "orders-api",
 }
-BUCKETED = ("cold_starts", "timeline", "timeouts", "billed_duration")
+BUCKETED = ("cold_starts", "timeline", "timeouts", "billed_duration", "concurrency")
 
 CASES: list[tuple[str, dict[str, str]]] = []
 for _name in sorted(reference.REFERENCES):
@@ -57,6 +57,8 @@ def test_query_matches_reference(
     actual = fetch_dicts(con.execute(query.sql, bound))
     expected = reference.REFERENCES[name](rows, bound)
     tolerance = {"compute_cost_usd": 5.0001e-10} if name == "most_expensive" else None
+    if name == "concurrency":  # busy_ms rounded to 3 places, avg_concurrency to 4
+        tolerance = {"busy_ms": 5.0001e-4, "avg_concurrency": 5.0001e-5}
     assert_rows(actual, expected, tolerance)
 
 
@@ -78,5 +80,6 @@ def test_data_set_covers_the_edge_cases(rows: list[dict[str, Any]]) -> None:
     assert any(r["ts"] == START + timedelta(minutes=20) for r in rows)  # since, inclusive
     assert any(r["ts"] == START + timedelta(minutes=100) for r in rows)  # until, exclusive
     assert any(r["max_memory_used_mb"] == r["memory_size_mb"] for r in rows)
+    assert any(r["init_type"] == "managed-instances" for r in rows)  # cost's pricing_note
     assert len({(r["function_name"], r["version"]) for r in rows}) >= 5
     assert len({r["memory_size_mb"] for r in rows}) >= 4

@@ -83,3 +83,25 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
     assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
     proc = _fnlens("local", "invoke", "nowhere/app.handler")
     assert proc.returncode != 0 and "no such folder" in proc.stderr
+
+
+def test_invoke_managed_instances_concurrently() -> None:
+    handlers = Path(__file__).parent / "handlers"
+    proc = _fnlens(
+        "local",
+        "invoke",
+        f"{handlers}/mi_app.handler",
+        "--managed-instances",
+        "2",
+        "--concurrent",
+        "2",
+        "--event",
+        "-",
+        stdin='{"seq": 7, "sleep_s": 0.3}',
+    )
+    assert proc.returncode == 0, proc.stderr
+    responses = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(responses) == 2 and len({r["pid"] for r in responses}) == 2
+    assert {r["init_type"] for r in responses} == {"lambda-managed-instances"}
+    assert {r["log_format"] for r in responses} == {"JSON"}
+    assert proc.stderr.count('"type":"platform.report"') == 2

@@ -61,6 +61,19 @@ def local() -> None:
 @click.option("--json-logs", is_flag=True, help="Lambda's JSON log format (platform.* records).")
 @click.option("--out", type=click.Path(file_okay=False), help="Also write the log stream here.")
 @click.option("--quiet", "-q", is_flag=True, help="Print the response only, not the logs.")
+@click.option(
+    "--managed-instances",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Lambda Managed Instances: N runtime processes per environment (JSON logs forced).",
+)
+@click.option(
+    "--concurrent",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Send the event this many times at once (one response per line).",
+)
 def invoke(
     handler: str,
     event_file: str | None,
@@ -72,6 +85,8 @@ def invoke(
     json_logs: bool,
     out: str | None,
     quiet: bool,
+    managed_instances: int | None,
+    concurrent: int,
 ) -> None:
     """Invoke HANDLER (``module.function`` or ``path/to/module.function``) once.
 
@@ -96,26 +111,33 @@ def invoke(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     name = function_name or handler_name.rsplit(".", 1)[0].replace(".", "-")
-    with LocalLambda(name, out_dir=out, timestamps=True) as fn:
+    with LocalLambda(name, out_dir=out, timestamps=True, managed_instances=managed_instances) as fn:
         fn.update_code(code)
-        result = fn.invoke(event)
-    if not quiet:
-        for line in result.logs:
-            click.echo(line, err=True)
-    _echo_payload(result.payload, result.json())
-    if result.outcome != "success":
+        results = invoke_concurrently(fn, event, concurrent)
+    failed = [r for r in results if r.outcome != "success"]
+    for result in results:
+        if not quiet:
+            for line in result.logs:
+                click.echo(line, err=True)
+        _echo_payload(result.payload, result.json(), compact=concurrent > 1)
+    for result in failed:
+        which = f" {result.request_id}" if concurrent > 1 else ""
         click.echo(
-            f"invocation failed: {result.outcome} ({result.error_type or 'unknown error'})",
+            f"invocation{which} failed: {result.outcome} ({result.error_type or 'unknown error'})",
             err=True,
         )
+    if failed:
         sys.exit(1)
 
 
-def _echo_payload(payload: bytes, parsed: Any) -> None:
-    """JSON pretty-printed; other text as it is; bytes that are not UTF-8 (a handler
-    returning ``bytes``) written raw, as ``aws lambda invoke`` writes its outfile."""
+def _echo_payload(payload: bytes, parsed: Any, *, compact: bool = False) -> None:
+    """JSON pretty-printed (one line each when several answers are printed); other text
+    as it is; bytes that are not UTF-8 (a handler returning ``bytes``) written raw, as
+    ``aws lambda invoke`` writes its outfile."""
     if parsed is not None:
-        click.echo(json.dumps(parsed, indent=2))
+        click.echo(
+            json.dumps(parsed, separators=(",", ":")) if compact else json.dumps(parsed, indent=2)
+        )
         return
     try:
         text = payload.decode("utf-8")
@@ -125,3 +147,13 @@ def _echo_payload(payload: bytes, parsed: Any) -> None:
         stream.flush()
         return
     click.echo(text)
+
+
+def invoke_concurrently(fn: Any, event: bytes, count: int) -> list[Any]:
+    """``count`` invocations of ``event`` at once, results in the order they were sent."""
+    if count == 1:
+        return [fn.invoke(event)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: fn.invoke(event), range(count)))

@@ -8,6 +8,7 @@ See ``docs/local-runtime.md``.
 
 from __future__ import annotations
 
+from fnlens.localrt._managed import ManagedEnvironment
 from fnlens.localrt.environment import Environment, InvocationResult, RuntimeOptions
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.service import LATEST, Alias, LocalLambda
@@ -19,5 +20,6 @@ __all__ = [
     "FunctionCode",
     "InvocationResult",
     "LocalLambda",
+    "ManagedEnvironment",
     "RuntimeOptions",
 ]

@@ -43,6 +43,8 @@ from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
 NEXT = f"{PREFIX}/invocation/next"
+RESTORE_NEXT = f"{PREFIX}/restore/next"  # SnapStart: the runtime's init is over, snapshot now
+RESTORE_ERROR = f"{PREFIX}/restore/error"  # an after-restore hook raised
 EXTENSION_PREFIX = "/2020-01-01/extension"
 EXTENSION_REGISTER = f"{EXTENSION_PREFIX}/register"
 EXTENSION_NEXT = f"{EXTENSION_PREFIX}/event/next"
@@ -133,8 +135,15 @@ class RuntimeApi:
         on_handout: Any = None,
         on_init_error: Any = None,
         function_info: Mapping[str, str] | None = None,
+        *,
+        extension_events: tuple[str, ...] = (INVOKE,),
     ) -> None:
         self._cond = threading.Condition()
+        # what extensions may subscribe to: INVOKE for internal extensions of on-demand
+        # functions; SHUTDOWN only under Lambda Managed Instances; both for external ones
+        self.extension_events = extension_events
+        self.external_phase = False  # external extensions registering: INVOKE and SHUTDOWN
+        self.telemetry: Any = None  # the environment's Telemetry API hub, when it has one
         self._pending: deque[Invocation] = deque()
         self._on_handout = on_handout
         self._on_init_error = on_init_error
@@ -151,6 +160,11 @@ class RuntimeApi:
         self.runtime_asked_at: float | None = None
         self._unreleased = False  # an INVOKE extensions have not been given yet
         self.closed = False
+        # SnapStart: the runtime parks in restore/next once init and the before-snapshot
+        # hooks are done (the snapshot); it resumes when the environment is restored
+        self.snapshot_at: float | None = None
+        self.restore_started_at: float | None = None
+        self.restore_error: tuple[str | None, bytes] | None = None
 
     # called by the environment -------------------------------------------
     def submit(self, invocation: Invocation) -> None:
@@ -207,6 +221,38 @@ class RuntimeApi:
                 self._cond.wait(remaining)
             invocation.runtime_done_at = self.runtime_asked_at
             return self.runtime_asked_at
+
+    # SnapStart -------------------------------------------------------------
+    def restore_next(self) -> bool:
+        """The runtime's ``GET restore/next``: blocks until :meth:`restore` (False when
+        the environment closes first)."""
+        with self._cond:
+            self.snapshot_at = time.time()
+            self._cond.notify_all()
+            while not self.closed and self.restore_started_at is None:
+                self._cond.wait()
+            return self.restore_started_at is not None
+
+    def wait_snapshot(self, timeout_s: float, give_up: Callable[[], bool]) -> bool:
+        """Block until the runtime is parked in restore/next (its init is over)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self.snapshot_at is None:
+                remaining = deadline - time.monotonic()
+                if self.closed or remaining <= 0 or give_up():
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+            return True
+
+    def restore(self) -> None:
+        """Restore from the snapshot: restore/next answers, after-restore hooks run."""
+        with self._cond:
+            self.restore_started_at = time.time()
+            self._cond.notify_all()
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        self.restore_error = (error_type or _error_type_of(body), body)
+        self.post_init_error(body, error_type or "Runtime.AfterRestoreError")
 
     # called by the HTTP handler: Runtime API ----------------------------
     def next_invocation(self) -> Invocation | None:
@@ -314,15 +360,10 @@ class RuntimeApi:
                 raise ValueError("events must be a list of strings")
         except (ValueError, AttributeError) as exc:
             raise ApiError(403, "InvalidRequestFormat", str(exc)) from exc
+        allowed = (INVOKE, SHUTDOWN) if self.external_phase else self.extension_events
         for event in events:
-            if event == SHUTDOWN:
-                raise ApiError(
-                    403,
-                    "Extension.InvalidEventType",
-                    f"{event}: internal extensions cannot subscribe to SHUTDOWN",
-                )
-            if event != INVOKE:
-                raise ApiError(403, "Extension.InvalidEventType", f"{event}: unknown event type")
+            if event not in allowed:
+                raise ApiError(403, "Extension.InvalidEventType", _refusal(event, self))
         with self._cond:
             if self.closed or self.first_next_at is not None:
                 raise ApiError(
@@ -342,7 +383,11 @@ class RuntimeApi:
                 )
             ext = Extension(str(uuid.uuid4()), name, tuple(dict.fromkeys(events)), time.time())
             self.extensions[ext.id] = ext
-            return ext
+        if self.telemetry is not None:
+            self.telemetry.platform(
+                "platform.extension", {"name": name, "state": "Ready", "events": list(ext.events)}
+            )
+        return ext
 
     def extension_next(self, identifier: str) -> dict[str, Any] | None:
         """Block until the next event for this extension; None when shutting down.
@@ -360,6 +405,32 @@ class RuntimeApi:
             if ext.delivered == seen:
                 return None
             return ext.last_event
+
+    def shutdown_extensions(self, reason: str, grace_s: float) -> int:
+        """Send ``SHUTDOWN`` to every extension subscribed to it, and wait up to
+        ``grace_s`` for each to ask for its next event (its cleanup is over); returns
+        how many are still busy then."""
+        deadline = time.monotonic() + grace_s
+        with self._cond:
+            subscribers = [e for e in self.extensions.values() if SHUTDOWN in e.events]
+            event = {
+                "eventType": SHUTDOWN,
+                "shutdownReason": reason,
+                "deadlineMs": int((time.time() + grace_s) * 1000),
+            }
+            calls = {}
+            for ext in subscribers:
+                ext.last_event = event
+                ext.waiting = False
+                ext.delivered += 1
+                calls[ext.id] = ext.next_calls
+            self._cond.notify_all()
+            while True:
+                busy = [e for e in subscribers if e.next_calls <= calls[e.id]]
+                remaining = deadline - time.monotonic()
+                if not busy or remaining <= 0 or self.closed:
+                    return len(busy)
+                self._cond.wait(remaining)
 
     def _extension(self, identifier: str) -> Extension:
         if not identifier:
@@ -383,7 +454,11 @@ class RuntimeApi:
 
     # state (call with self._cond held) ------------------------------------
     def _all_waiting(self) -> bool:
-        return all(ext.waiting for ext in self.extensions.values())
+        """Init: every extension asked for its first event. Afterwards only those that
+        get ``INVOKE`` events hold an invoke back."""
+        if self.init_end_at is None:
+            return all(ext.waiting for ext in self.extensions.values())
+        return all(ext.waiting for ext in self.extensions.values() if ext.gets_invokes)
 
     def _ready_at(self) -> float | None:
         invoke = [ext for ext in self.extensions.values() if ext.gets_invokes]
@@ -395,6 +470,15 @@ class RuntimeApi:
         """Lambda's init phase ends when the runtime and every extension called next."""
         if self.init_end_at is None and self.first_next_at is not None and self._all_waiting():
             self.init_end_at = time.time()
+
+
+def _refusal(event: str, api: RuntimeApi) -> str:
+    if event not in (INVOKE, SHUTDOWN):
+        return f"{event}: unknown event type"
+    if event == SHUTDOWN:
+        return f"{event}: internal extensions cannot subscribe to SHUTDOWN"
+    allowed = ", ".join(api.extension_events)
+    return f"{event}: extensions of this function can subscribe to {allowed} only"
 
 
 def _error_type_of(body: bytes) -> str | None:
@@ -443,6 +527,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == EXTENSION_NEXT:
             self._extension_next(api)
             return
+        if self.path == RESTORE_NEXT:
+            if api.restore_next():
+                self._reply(200, b"")
+            else:
+                self._reply(410, _SHUTTING_DOWN)
+            return
         if self.path != NEXT:
             self._reply(404, _UNKNOWN_PATH)
             return
@@ -473,6 +563,27 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(200, json.dumps(event).encode())
 
+    def do_PUT(self) -> None:
+        """The Telemetry API: ``PUT /2022-07-01/telemetry`` subscribes an extension."""
+        from fnlens.localrt._telemetry import API_PATH, TelemetryError, parse_subscription
+
+        api = self.server.api
+        body = self._read_body()
+        api.calls.append(("PUT", self.path))
+        if self.path != API_PATH or api.telemetry is None:
+            self._reply(404, _UNKNOWN_PATH)
+            return
+        try:
+            ext = api._extension(self.headers.get("Lambda-Extension-Identifier") or "")
+            api.telemetry.subscribe(parse_subscription(ext.name, body))
+        except ApiError as exc:
+            self._reply(exc.status, exc.body())
+            return
+        except TelemetryError as exc:
+            self._reply(400, exc.body())
+            return
+        self._reply(200, b"OK")
+
     def do_POST(self) -> None:
         api = self.server.api
         body = self._read_body()
@@ -488,6 +599,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, reply, {"Lambda-Extension-Identifier": ext.id})
             return
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+        if path == RESTORE_ERROR:
+            api.post_restore_error(body, error_type)
+            self._reply(202, b'{"status":"OK"}')
+            return
         if path == f"{PREFIX}/init/error":
             api.post_init_error(body, error_type)
             self._reply(202, b'{"status":"OK"}')

@@ -39,13 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from fnlens.localrt import platform
-from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+from fnlens.localrt._process_role import ProcessRole, StreamView
+from fnlens.localrt._telemetry import TeeStream, TelemetryHub
+from fnlens.localrt.api_server import INVOKE, SHUTDOWN, Invocation, RuntimeApi, RuntimeApiServer
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.ids import new_log_stream_name
 from fnlens.localrt.logstream import Echo, LogStream, OutputPump
 from fnlens.localrt.memory import peak_rss_mb
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
+TELEMETRY_FLUSH_S = 5.0  # telemetry still queued when an environment closes
 KEEP_POST_RUNTIME = 1000  # post-runtime extension durations kept per environment
 _PASSTHROUGH_PREFIXES = ("FNLENS_", "OTEL_")
 _BASE_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "SYSTEMROOT")
@@ -77,6 +80,7 @@ class InvocationResult:
     # hand-out → response posted: what a synchronous caller waits for (work the
     # runtime or an extension does after the response counts in Duration, not here)
     response_ms: float | None = None
+    process_id: int | None = None  # the runtime process that ran it (Managed Instances: one of N)
 
     def json(self) -> Any:
         """The payload decoded as JSON (None when it is empty or not JSON)."""
@@ -102,13 +106,24 @@ class RuntimeOptions:
 class Environment:
     """An execution environment: one process, one Runtime API server, one log stream."""
 
-    def __init__(self, version: str, code: FunctionCode, options: RuntimeOptions) -> None:
-        self.id = f"{options.function_name}:{version}#{next(_counter)}"
+    def __init__(
+        self,
+        version: str,
+        code: FunctionCode,
+        options: RuntimeOptions,
+        *,
+        process: ProcessRole | None = None,
+    ) -> None:
+        self.role = process or ProcessRole()
+        self.id = self.role.id or f"{options.function_name}:{version}#{next(_counter)}"
         self.version = version
         self.code = code
         self.options = options
-        self.fmt = platform.JSON if code.log_format == "json" else platform.TEXT
-        self.stream_name = new_log_stream_name(version)
+        json_logs = code.log_format == "json" or self.role.managed
+        self.fmt = platform.JSON if json_logs else platform.TEXT
+        self.stream_name = (
+            self.role.stream.name if self.role.stream else new_log_stream_name(version)
+        )
         self.invocations = 0
         self.last_used = time.monotonic()
         self.exit_code: int | None = None
@@ -124,13 +139,19 @@ class Environment:
         self.post_runtime_extensions_ms: dict[str, float] = {}  # request id -> ms
         self.extension_timeouts = 0  # invoke phases ended by the timeout after the response
         self.post_response_timeouts = 0  # the runtime itself still busy at the deadline
+        self._still_running: Invocation | None = None  # Managed Instances: past its timeout
+        self.restore_duration_ms: float | None = None  # SnapStart: restore → first next
 
-        path = None
-        if options.out_dir is not None:
-            path = Path(options.out_dir) / options.function_name / f"{self.stream_name}.log"
-        self.stream = LogStream(
-            self.stream_name, path, echo=options.echo, timestamps=options.timestamps
-        )
+        self.stream: LogStream | StreamView
+        if self.role.stream is not None:
+            self.stream = self.role.stream  # one of several processes writing one stream
+        else:
+            path = None
+            if options.out_dir is not None:
+                path = Path(options.out_dir) / options.function_name / f"{self.stream_name}.log"
+            self.stream = LogStream(
+                self.stream_name, path, echo=options.echo, timestamps=options.timestamps
+            )
         self.api = RuntimeApi(
             on_handout=self._on_handout,
             on_init_error=self._interrupt,
@@ -139,13 +160,23 @@ class Environment:
                 "functionVersion": version,
                 "handler": code.handler,
             },
+            extension_events=(SHUTDOWN,) if self.role.managed else (INVOKE,),
         )
+        self.telemetry = TelemetryHub()
+        self.api.telemetry = self.telemetry
         self.server = RuntimeApiServer(self.api).start()
+        self._init_reported = False
+        self.extension_procs: list[subprocess.Popen[bytes]] = []
+        self._extension_pumps: list[OutputPump] = []
         self.stream.start_capture()  # the first invocation's logs include the init phase
-        self.stream.write(
-            platform.init_start(self.fmt, options.function_name, version, options.region)
-        )
+        if self.role.stream is None and not self.role.snap_start:
+            self.stream.write(
+                platform.init_start(self.fmt, options.function_name, version, options.region)
+            )
         self.started_at = time.time()
+        if not self.role.snap_start:  # a restored environment reports its restore instead
+            self.telemetry.platform("platform.initStart", self._init_start_record())
+        self._start_extensions()
         self.proc = subprocess.Popen(
             [options.python, "-m", "awslambdaric", code.handler],
             cwd=str(code.code_dir),
@@ -156,8 +187,101 @@ class Environment:
             start_new_session=True,
         )
         assert self.proc.stdout is not None
-        self.pump = OutputPump(self.proc.stdout.fileno(), self.stream)
+        self.pump = OutputPump(
+            self.proc.stdout.fileno(),
+            TeeStream(self.stream, self.telemetry.function),  # type: ignore[arg-type]
+        )
         threading.Thread(target=self._watch, name="fnlens-localrt-watch", daemon=True).start()
+
+    # external extensions and the Telemetry API -------------------------------------
+    def _init_start_record(self) -> dict[str, Any]:
+        o = self.options
+        version = platform.runtime_version()
+        return {
+            "initializationType": self.role.init_type,
+            "phase": "init",
+            "runtimeVersion": version,
+            "runtimeVersionArn": f"arn:aws:lambda:{o.region}::runtime:{version}",
+            "functionName": o.function_name,
+            "functionVersion": self.version,
+            "instanceMaxMemory": self.code.memory_mb,
+        }
+
+    def _start_extensions(self) -> None:
+        """Start the external extensions (``FunctionCode.extensions``, Lambda's
+        ``/opt/extensions``) before the runtime, and give them the time to register."""
+        if not self.code.extensions:
+            return
+        env = self._child_env()
+        self.api.external_phase = True
+        try:
+            for path in self.code.extensions:
+                argv = [self.options.python, str(path)] if str(path).endswith(".py") else [path]
+                proc = subprocess.Popen(
+                    [str(a) for a in argv],
+                    cwd=str(self.code.code_dir),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                self.extension_procs.append(proc)
+                assert proc.stdout is not None
+                tee = TeeStream(self.stream, self.telemetry.extension)
+                self._extension_pumps.append(OutputPump(proc.stdout.fileno(), tee))  # type: ignore[arg-type]
+            deadline = time.monotonic() + INIT_TIMEOUT_S
+            while time.monotonic() < deadline:
+                registered = len(self.api.extensions)
+                exited = sum(1 for p in self.extension_procs if p.poll() is not None)
+                if registered + exited >= len(self.extension_procs):
+                    break
+                time.sleep(0.01)
+        finally:
+            self.api.external_phase = False
+
+    def _telemetry_init_done(self) -> None:
+        if self._init_reported:
+            return
+        self._init_reported = True
+        if self.role.snap_start:
+            self.telemetry.init_over()
+            return
+        init_type = self.role.init_type
+        self.telemetry.platform(
+            "platform.initRuntimeDone",
+            {"initializationType": init_type, "phase": "init", "status": "success"},
+        )
+        end = self.api.init_end_at or self.api.first_next_at or time.time()
+        self.telemetry.platform(
+            "platform.initReport",
+            {
+                "initializationType": init_type,
+                "phase": "init",
+                "status": "success",
+                "metrics": {"durationMs": round((end - self.started_at) * 1000.0, 3)},
+            },
+        )
+        self.telemetry.init_over()
+
+    def _telemetry_done(self, inv: Invocation, report: platform.Report) -> None:
+        tracing = platform.tracing_record(inv.trace_header)
+        done: dict[str, Any] = {"requestId": inv.request_id, "status": report.status}
+        produced = len(inv.response or inv.error or b"")
+        done["metrics"] = {"durationMs": report.duration_ms, "producedBytes": produced}
+        if inv.handed_out_at is not None and inv.finished_at is not None:
+            latency = round((inv.finished_at - inv.handed_out_at) * 1000.0, 3)
+            start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(inv.handed_out_at))
+            start += f".{int(inv.handed_out_at * 1000) % 1000:03d}Z"
+            # responseLatency only: localrt does not time the response's transfer, so it
+            # sends no responseDuration span rather than an invented one
+            done["spans"] = [{"name": "responseLatency", "start": start, "durationMs": latency}]
+        if tracing:
+            done["tracing"] = tracing
+        if report.error_type:
+            done["errorType"] = report.error_type
+        self.telemetry.platform("platform.runtimeDone", done)
+        self.telemetry.platform("platform.report", platform.report_record(report))
 
     # environment ----------------------------------------------------------------
     def _child_env(self) -> dict[str, str]:
@@ -175,7 +299,7 @@ class Environment:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(code.memory_mb),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{o.function_name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": self.role.init_type,
                 "AWS_REGION": o.region,
                 "AWS_DEFAULT_REGION": o.region,
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_python{py}",
@@ -189,8 +313,9 @@ class Environment:
                 ),
             }
         )
-        if code.log_format == "json":
+        if self.fmt == platform.JSON:
             env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env.update(self.role.environment)
         return env
 
     @property
@@ -271,8 +396,40 @@ class Environment:
         while len(self.post_runtime_extensions_ms) > KEEP_POST_RUNTIME:
             del self.post_runtime_extensions_ms[next(iter(self.post_runtime_extensions_ms))]
 
+    def _restore(self) -> None:
+        """SnapStart: once the snapshot exists (init and the before-snapshot hooks are
+        over, the runtime waits in restore/next), restore this environment from it."""
+        ready = self.api.wait_snapshot(
+            INIT_TIMEOUT_S, lambda: not self.alive or self.api.init_error is not None
+        )
+        if not ready:
+            return  # init failed or took too long: the invocation reports it
+        self.pump.drain()
+        o = self.options
+        self.stream.write(platform.restore_start(self.fmt, o.function_name, self.version, o.region))
+        record = self._init_start_record()
+        del record["initializationType"], record["phase"]
+        self.telemetry.platform("platform.restoreStart", record)
+        self.api.restore()
+
     def _on_handout(self, inv: Invocation) -> None:
         self.pump.drain()  # init-phase lines come before START
+        self._telemetry_init_done()
+        if self.restore_duration_ms is None and self.api.restore_started_at is not None:
+            # the runtime asked for work: the after-restore hooks are over
+            end = self.api.first_next_at or time.time()
+            self.restore_duration_ms = round((end - self.api.restore_started_at) * 1000.0, 2)
+            self.stream.write(platform.restore_report(self.fmt, self.restore_duration_ms))
+            self.telemetry.platform("platform.restoreRuntimeDone", {"status": "success"})
+            self.telemetry.platform(
+                "platform.restoreReport",
+                {"status": "success", "metrics": {"durationMs": self.restore_duration_ms}},
+            )
+        start: dict[str, Any] = {"requestId": inv.request_id, "version": self.version}
+        tracing = platform.tracing_record(inv.trace_header)
+        if tracing:
+            start["tracing"] = tracing
+        self.telemetry.platform("platform.start", start)
         self.stream.write(platform.start(self.fmt, inv.request_id, self.version, inv.trace_header))
 
     # invoke -----------------------------------------------------------------------
@@ -304,10 +461,22 @@ class Environment:
             if not cold:
                 self.stream.start_capture()
             try:
+                if cold and self.role.snap_start:
+                    self._restore()
                 if self.alive:
                     self.api.submit(inv)
                 result = self._await(inv, cold, qualifier)
-                following = self._follow_extensions(inv)
+                if self._still_running is inv:
+                    self._still_running = None
+                    following = True
+                    threading.Thread(
+                        target=self._await_still_running,
+                        args=(inv,),
+                        name="fnlens-localrt-overrun",
+                        daemon=True,
+                    ).start()
+                else:
+                    following = self._follow_extensions(inv)
                 return result
             finally:
                 self._inflight = None
@@ -323,6 +492,8 @@ class Environment:
         remaining = inv.timeout_s - (time.time() - inv.handed_out_at)
         inv.done.wait(max(0.0, remaining))
         if not inv.done.is_set():
+            if self.role.managed:
+                return self._timed_out_running(inv, cold, qualifier)
             return self._timed_out(inv, cold, qualifier)
         if inv.finished_at is None:
             return self._crashed(inv, cold, qualifier)
@@ -353,7 +524,8 @@ class Environment:
     def _init_duration(self, cold: bool) -> float | None:
         """Process start until the runtime and every extension asked for their first event."""
         end = self.api.init_end_at or self.api.first_next_at
-        if not cold or end is None:
+        if not cold or end is None or self.role.managed or self.role.snap_start:
+            # Managed Instances: init is over before traffic is routed, REPORT has none
             return None
         return round((end - self.started_at) * 1000.0, 2)
 
@@ -383,12 +555,19 @@ class Environment:
             sampled=self.code.tracing == "Active",
             status=status,
             error_type=error_type,
+            restore_duration_ms=self.restore_duration_ms if cold else None,
+            billed_restore_duration_ms=(
+                max(1, math.ceil(self.restore_duration_ms))
+                if cold and self.restore_duration_ms is not None
+                else None
+            ),
         )
         end = platform.end(self.fmt, inv.request_id)
         if end is not None:
             self.stream.write(end)
         self.stream.write(platform.report(self.fmt, report))
         self.stream.flush()
+        self._telemetry_done(inv, report)
         return report
 
     def _timed_out(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
@@ -402,6 +581,27 @@ class Environment:
         )
         payload = _error_payload("Sandbox.Timedout", message)
         return self._result(inv, cold, qualifier, report, payload, "timeout", "Sandbox.Timedout")
+
+    def _timed_out_running(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
+        """Managed Instances do not enforce the timeout: the caller gets the timeout
+        error, the process goes on running the handler and takes no invocation until
+        it asks for its next event (other processes of the environment carry on)."""
+        self.pump.drain()
+        self.stream.write(platform.timed_out(self.fmt, inv.request_id, inv.timeout_s))
+        report = self._report(inv, cold, round(inv.timeout_s * 1000.0, 2), "timeout", None)
+        self.post_response_timeouts += 1
+        self._still_running = inv
+        message = (
+            f"RequestId: {inv.request_id} Error: Task timed out after {inv.timeout_s:.2f} seconds"
+        )
+        payload = _error_payload("Sandbox.Timedout", message)
+        return self._result(inv, cold, qualifier, report, payload, "timeout", "Sandbox.Timedout")
+
+    def _await_still_running(self, inv: Invocation) -> None:
+        try:
+            self.api.wait_runtime_done(inv, 900.0, lambda: not self.alive)
+        finally:
+            self._settle()
 
     def _crashed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         self.pump.wait_eof(1.0)
@@ -422,7 +622,12 @@ class Environment:
     def _init_failed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         """Init raised (``/init/error``), crashed, or ran past Lambda's 10 s init limit."""
         self.pump.wait_eof(0.5) if not self.alive else self.pump.drain()
-        if self.api.init_error is not None:
+        if self.api.restore_error is not None:
+            error_type, payload = "Runtime.AfterRestoreError", self.api.restore_error[1]
+            if self.api.restore_started_at is not None:
+                ms = round((time.time() - self.api.restore_started_at) * 1000.0, 2)
+                self.stream.write(platform.restore_report(self.fmt, ms, "error"))
+        elif self.api.init_error is not None:
             error_type, payload = self.api.init_error
             error_type = error_type or "Runtime.Unknown"
         elif self.exit_code is None:
@@ -470,7 +675,8 @@ class Environment:
             max_memory_used_mb=report.max_memory_used_mb,
             init_duration_ms=report.init_duration_ms,
             cold_start=cold,
-            environment_id=self.id,
+            environment_id=self.role.environment_id or self.id,
+            process_id=self.proc.pid,
             log_stream=self.stream_name,
             trace_header=inv.trace_header,
             logs=self.stream.stop_capture(),
@@ -489,6 +695,13 @@ class Environment:
         if self._closed:
             return
         self._closed = True
+        if not kill and self.proc.poll() is None:
+            # what extensions subscribed to reaches them before SHUTDOWN (generous: a
+            # local run favours delivery over Lambda's 2 s shutdown budget)
+            self.telemetry.flush(TELEMETRY_FLUSH_S)
+            # Lambda's shutdown phase: 2 s with external extensions, else the runtime's 0.5 s
+            grace = 2.0 if self.extension_procs else self.role.shutdown_grace_s
+            self.api.shutdown_extensions("spindown", grace)
         if self.proc.poll() is None:
             try:
                 if not kill and self.api.extensions:
@@ -506,10 +719,29 @@ class Environment:
         except subprocess.TimeoutExpired:
             pass
         self.pump.wait_eof(1.0)
+        self._stop_extensions()
+        self.telemetry.close()
         self.server.stop()
         self.stream.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+    def _stop_extensions(self) -> None:
+        for proc in self.extension_procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                pass
+        for pump in self._extension_pumps:
+            pump.wait_eof(1.0)
+        for proc in self.extension_procs:
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _error_payload(error_type: str, message: str) -> bytes:

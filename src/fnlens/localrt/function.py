@@ -23,6 +23,12 @@ class FunctionCode:
     tracing: str = "PassThrough"
     log_format: str = "text"  # "text" or "json" (Lambda's JSON log format)
     description: str = ""
+    # SnapStart (``ApplyOn: PublishedVersions``): published versions start from a snapshot
+    # taken after init; $LATEST runs on demand, as on Lambda
+    snap_start: bool = False
+    # external extensions (what Lambda starts from /opt/extensions): executables, or
+    # Python files run with the runtime's interpreter; started before the runtime
+    extensions: tuple[str | Path, ...] = ()
 
     def __post_init__(self) -> None:
         if "." not in self.handler:

@@ -53,6 +53,8 @@ class Report:
     sampled: bool = False
     status: str = "success"  # success | timeout | error (runtime crash)
     error_type: str | None = None
+    restore_duration_ms: float | None = None  # SnapStart: the first invocation after a restore
+    billed_restore_duration_ms: int | None = None
 
 
 def _json(kind: str, record: dict[str, Any], now: float | None) -> str:
@@ -69,11 +71,27 @@ def _tracing(trace_header: str | None) -> dict[str, Any] | None:
     return tracing
 
 
-def init_start(fmt: str, function_name: str, version: str, region: str) -> str:
+def tracing_record(trace_header: str | None) -> dict[str, Any] | None:
+    """The ``tracing`` object of ``platform.*`` records."""
+    return _tracing(trace_header)
+
+
+def report_record(r: Report) -> dict[str, Any]:
+    """The ``record`` of a ``platform.report`` event."""
+    return json.loads(report(JSON, r))["record"]
+
+
+def init_start(
+    fmt: str,
+    function_name: str,
+    version: str,
+    region: str,
+    initialization_type: str = "on-demand",
+) -> str:
     arn = f"arn:aws:lambda:{region}::runtime:{runtime_version()}"
     if fmt == JSON:
         record = {
-            "initializationType": "on-demand",
+            "initializationType": initialization_type,
             "phase": "init",
             "runtimeVersion": runtime_version(),
             "runtimeVersionArn": arn,
@@ -82,6 +100,29 @@ def init_start(fmt: str, function_name: str, version: str, region: str) -> str:
         }
         return _json("platform.initStart", record, None)
     return f"INIT_START Runtime Version: {runtime_version()}\tRuntime Version ARN: {arn}"
+
+
+def restore_start(fmt: str, function_name: str, version: str, region: str) -> str:
+    """SnapStart: a new environment resumes from the version's snapshot."""
+    arn = f"arn:aws:lambda:{region}::runtime:{runtime_version()}"
+    if fmt == JSON:
+        record = {
+            "runtimeVersion": runtime_version(),
+            "runtimeVersionArn": arn,
+            "functionName": function_name,
+            "functionVersion": version,
+        }
+        return _json("platform.restoreStart", record, None)
+    return f"RESTORE_START Runtime Version: {runtime_version()}\tRuntime Version ARN: {arn}"
+
+
+def restore_report(fmt: str, duration_ms: float, status: str = "success") -> str:
+    """The restore is over: the after-restore hooks ran and the runtime asked for work."""
+    if fmt == JSON:
+        record = {"status": status, "metrics": {"durationMs": duration_ms}}
+        return _json("platform.restoreReport", record, None)
+    line = f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms"
+    return line if status == "success" else f"{line}\tStatus: {status}"
 
 
 def start(fmt: str, request_id: str, version: str, trace_header: str | None) -> str:
@@ -134,6 +175,9 @@ def report(fmt: str, r: Report) -> str:
         }
         if r.init_duration_ms is not None:
             metrics["initDurationMs"] = r.init_duration_ms
+        if r.restore_duration_ms is not None:
+            metrics["restoreDurationMs"] = r.restore_duration_ms
+            metrics["billedRestoreDurationMs"] = r.billed_restore_duration_ms
         record: dict[str, Any] = {"requestId": r.request_id, "metrics": metrics, "status": r.status}
         if r.error_type:
             record["errorType"] = r.error_type
@@ -151,6 +195,9 @@ def report(fmt: str, r: Report) -> str:
         parts.append(f"Max Memory Used: {r.max_memory_used_mb} MB")
     if r.init_duration_ms is not None:
         parts.append(f"Init Duration: {r.init_duration_ms:.2f} ms")
+    if r.restore_duration_ms is not None:
+        parts.append(f"Restore Duration: {r.restore_duration_ms:.2f} ms")
+        parts.append(f"Billed Restore Duration: {r.billed_restore_duration_ms} ms")
     if r.status != "success":
         parts.append(f"Status: {r.status}")
         if r.error_type:

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnlens.localrt._managed import ManagedEnvironment
+from fnlens.localrt._process_role import ProcessRole
 from fnlens.localrt.environment import Environment, InvocationResult, RuntimeOptions
 from fnlens.localrt.function import FunctionCode
 from fnlens.localrt.ids import function_arn, new_request_id, new_trace_header
 from fnlens.localrt.logstream import Echo
 
 LATEST = "$LATEST"
+SNAP_START = "snap-start"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class LocalLambda:
         account_id: str = "123456789012",
         max_idle_s: float | None = None,
         seed: int | None = None,
+        managed_instances: int | None = None,
     ) -> None:
         self.options = RuntimeOptions(
             function_name=function_name,
@@ -64,6 +68,15 @@ class LocalLambda:
             timestamps=timestamps,
         )
         self.max_idle_s = max_idle_s
+        if managed_instances is not None and managed_instances < 1:
+            raise ValueError(f"managed_instances must be >= 1, got {managed_instances}")
+        # Lambda Managed Instances: N runtime processes per environment, concurrent invokes
+        self.managed_instances = managed_instances
+        self._managed: dict[str, list[ManagedEnvironment]] = {}
+        self._retired_managed: list[ManagedEnvironment] = []  # finishing on old code
+        # SnapStart: per published version, one environment initialised and snapshotted
+        # ahead of need (Lambda snapshots at publish time); a new environment restores it
+        self._snapshots: dict[str, Environment] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._versions: dict[str, FunctionCode] = {}
@@ -83,8 +96,14 @@ class LocalLambda:
         with self._lock:
             self._versions[LATEST] = code
             retired = self._idle.pop(LATEST, [])
+            retired_managed = self._managed.pop(LATEST, [])
         for env in retired:
             env.close()
+        for managed in retired_managed:
+            managed.retire()  # invocations under way finish on the old code
+        with self._lock:
+            self._retired_managed = [e for e in self._retired_managed if e.alive]
+            self._retired_managed += [e for e in retired_managed if e.alive]
 
     def publish_version(self, code: FunctionCode | None = None) -> str:
         """Freeze ``code`` (or ``$LATEST``) as the next numbered version; returns its number."""
@@ -96,7 +115,25 @@ class LocalLambda:
             version = str(self._next_version)
             self._next_version += 1
             self._versions[version] = code
+            if code.snap_start:
+                self._snapshots[version] = self._snap_environment(version, code)
         return version
+
+    def _snap_environment(self, version: str, code: FunctionCode) -> Environment:
+        role = ProcessRole(init_type=SNAP_START, snap_start=True)
+        return Environment(version, code, self.options, process=role)
+
+    def _new_environment(self, version: str, code: FunctionCode) -> Environment:
+        """An on-demand environment, or, for a SnapStart version, the snapshot restored
+        (and the next one prepared)."""
+        if not (code.snap_start and version != LATEST):
+            return Environment(version, code, self.options)
+        with self._lock:
+            env = self._snapshots.pop(version, None)
+            if env is None or not env.alive:
+                env = self._snap_environment(version, code)
+            self._snapshots[version] = self._snap_environment(version, code)
+        return env
 
     def create_alias(
         self,
@@ -161,6 +198,10 @@ class LocalLambda:
 
     @contextmanager
     def _environment(self, version: str, code: FunctionCode) -> Iterator[Environment]:
+        if self.managed_instances is not None:
+            with self._managed_process(version, code) as proc:
+                yield proc
+            return
         self._reap_idle()
         with self._lock:
             pool = self._idle.setdefault(version, [])
@@ -172,7 +213,7 @@ class LocalLambda:
                     break
                 candidate.close()
         if env is None:
-            env = Environment(version, code, self.options)
+            env = self._new_environment(version, code)
             with self._lock:
                 self.environments_started += 1
         with self._lock:
@@ -182,6 +223,36 @@ class LocalLambda:
         finally:
             # busy until the invoke phase is over (extensions may work after the response)
             env.when_settled(lambda: self._release(env, version, code))
+
+    @contextmanager
+    def _managed_process(self, version: str, code: FunctionCode) -> Iterator[Environment]:
+        """A free process of a managed-instances environment of ``version``; a new
+        environment when every process of every one is busy (Lambda routes to the
+        environments with capacity and scales out when there is none)."""
+        with self._lock:
+            pool = self._managed.setdefault(version, [])
+            for dead in [e for e in pool if not e.alive]:
+                pool.remove(dead)
+                dead.close()
+            found = next(((e, p) for e in pool if (p := e.acquire()) is not None), None)
+            if found is None:
+                env = ManagedEnvironment(version, code, self.options, self.managed_instances or 1)
+                pool.append(env)
+                self.environments_started += 1
+                proc = env.acquire()
+                if proc is None:  # every process died at once
+                    raise RuntimeError(f"{env.id}: no runtime process started")
+                found = (env, proc)
+        env, proc = found
+        try:
+            yield proc
+        finally:
+            proc.when_settled(lambda: env.release(proc))
+
+    def managed_environments(self) -> list[ManagedEnvironment]:
+        """Every live Lambda Managed Instances environment."""
+        with self._lock:
+            return [e for pool in self._managed.values() for e in pool if e.alive]
 
     def _release(self, env: Environment, version: str, code: FunctionCode) -> None:
         with self._lock:
@@ -206,16 +277,26 @@ class LocalLambda:
 
     # inspection and shutdown ----------------------------------------------------------
     def environments(self) -> list[Environment]:
-        """Every live environment, idle or busy."""
+        """Every live environment, idle or busy (under Managed Instances: every live
+        runtime process, see :meth:`managed_environments` for the environments)."""
         with self._lock:
             idle = [e for pool in self._idle.values() for e in pool]
-            return [e for e in [*idle, *self._busy] if e.alive]
+            managed = [p for pool in self._managed.values() for e in pool for p in e.processes]
+            return [e for e in [*idle, *self._busy, *managed] if e.alive]
 
     def close(self) -> None:
         """Shut every environment down (SIGTERM, then SIGKILL after a grace period)."""
         with self._lock:
-            envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
+            envs: list[Environment | ManagedEnvironment] = [
+                e for pool in self._idle.values() for e in pool
+            ]
+            envs += list(self._busy)
+            envs += [e for pool in self._managed.values() for e in pool]
+            envs += list(self._snapshots.values()) + self._retired_managed
+            self._retired_managed = []
+            self._snapshots.clear()
             self._idle.clear()
+            self._managed.clear()
         threads = [threading.Thread(target=e.close) for e in envs]
         for t in threads:
             t.start()

@@ -1,0 +1,42 @@
+"""Handler for the SnapStart tests: hooks from snapshot_restore_py record when they ran."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+from fnlens import instrument
+
+EVENTS: list[str] = []
+INIT_PID = os.getpid()
+
+
+@register_before_snapshot
+def first_registered() -> None:  # runs last: before-snapshot hooks run in reverse order
+    EVENTS.append("before:first_registered")
+
+
+@register_before_snapshot
+def second_registered() -> None:
+    EVENTS.append("before:second_registered")
+
+
+@register_after_restore
+def reconnect() -> None:
+    if os.environ.get("SNAP_FAIL_RESTORE"):
+        raise RuntimeError("cannot reconnect after restore")
+    time.sleep(float(os.environ.get("SNAP_RESTORE_SLEEP_S", "0")))
+    EVENTS.append("after:reconnect")
+
+
+@instrument(service="snap")
+def handler(event, context):
+    EVENTS.append(f"invoke:{context.aws_request_id}")
+    return {
+        "events": list(EVENTS),
+        "pid": os.getpid(),
+        "init_pid": INIT_PID,
+        "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+    }

@@ -1,0 +1,150 @@
+"""SnapStart emulation: init and the before-snapshot hooks once per snapshot, then a
+restore per new environment (after-restore hooks, RESTORE_START / RESTORE_REPORT,
+``Restore Duration`` and ``Billed Restore Duration`` in REPORT)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from fnlens.localrt import LATEST, FunctionCode, LocalLambda
+
+from .conftest import HANDLERS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytest.importorskip("snapshot_restore_py")
+
+RESTORE_SLEEP_S = 0.2
+
+
+def _fn(out_dir: Path, log_format: str = "text", **env: str) -> tuple[LocalLambda, str]:
+    fn = LocalLambda("snap-fn", out_dir=out_dir)
+    environment = {"SNAP_RESTORE_SLEEP_S": str(RESTORE_SLEEP_S), **env}
+    code = FunctionCode(
+        "snap_app.handler",
+        HANDLERS,
+        snap_start=True,
+        log_format=log_format,
+        environment=environment,
+    )
+    fn.update_code(code)
+    return fn, fn.publish_version()
+
+
+def _report_fields(line: str) -> dict[str, str]:
+    return dict(re.findall(r"([A-Za-z ]+): ([^\t]+?)(?: ms| MB)?\t", line.split("\t", 1)[1] + "\t"))
+
+
+def _record(result) -> dict:
+    return next(json.loads(x) for x in result.logs if '"event":"invocation"' in x)
+
+
+def test_restore_runs_hooks_and_reports_restore_duration(out_dir: Path) -> None:
+    fn, version = _fn(out_dir)
+    try:
+        first = fn.invoke({}, version)
+        warm = fn.invoke({}, version)
+        barrier = threading.Barrier(2, timeout=30)
+        results: list = []
+
+        def call() -> None:
+            barrier.wait()
+            results.append(fn.invoke({"n": 1}, version))
+
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        fn.close()
+    assert first.outcome == warm.outcome == "success", first.payload
+    assert {r.outcome for r in results} == {"success"}
+    payload = first.json()
+    assert payload["init_type"] == "snap-start"
+    rid = first.request_id
+    assert payload["events"] == [
+        "before:second_registered",
+        "before:first_registered",
+        "after:reconnect",
+        f"invoke:{rid}",
+    ]
+    # the log stream of a restored environment: RESTORE_START, RESTORE_REPORT, START ...
+    kinds = [line.split(" ", 1)[0] for line in first.logs if line.split(" ", 1)[0].isupper()]
+    assert kinds[:3] == ["RESTORE_START", "RESTORE_REPORT", "START"], first.logs
+    assert "INIT_START" not in kinds
+    report = next(x for x in first.logs if x.startswith("REPORT "))
+    fields = _report_fields(report)
+    assert "Init Duration" not in fields
+    restore_ms = float(fields["Restore Duration"])
+    assert restore_ms >= RESTORE_SLEEP_S * 1000  # the after-restore hook's time counts
+    assert int(fields["Billed Restore Duration"]) == -int(-restore_ms // 1)
+    assert first.init_duration_ms is None
+    restore_line = next(x for x in first.logs if x.startswith("RESTORE_REPORT"))
+    assert f"Restore Duration: {restore_ms:.2f} ms" in restore_line
+    record = _record(first)
+    assert record["init_type"] == "snap-start" and record["cold_start"] is False
+    assert record.get("snapstart_restore") is True
+
+    # warm: same environment, no restore
+    assert warm.environment_id == first.environment_id
+    assert "Restore Duration" not in next(x for x in warm.logs if x.startswith("REPORT "))
+    assert not any(x.startswith("RESTORE_") for x in warm.logs)
+    # two at once: one reuses the environment, the other restores a new one
+    restored = [r for r in results if any(x.startswith("RESTORE_START") for x in r.logs)]
+    assert len(restored) == 1
+    assert restored[0].environment_id not in (first.environment_id,)
+    assert "Restore Duration" in next(x for x in restored[0].logs if x.startswith("REPORT "))
+    assert restored[0].json()["events"][:3] == payload["events"][:3]
+
+
+def test_json_format_restore_events(out_dir: Path) -> None:
+    fn, version = _fn(out_dir, log_format="json")
+    try:
+        result = fn.invoke({}, version)
+    finally:
+        fn.close()
+    assert result.outcome == "success", result.payload
+    events = [json.loads(x) for x in result.logs if x.startswith('{"time"')]
+    kinds = [e["type"] for e in events]
+    assert kinds == [
+        "platform.restoreStart",
+        "platform.restoreReport",
+        "platform.start",
+        "platform.report",
+    ]
+    start = events[0]["record"]
+    assert start["functionName"] == "snap-fn" and start["functionVersion"] == version
+    restore = events[1]["record"]
+    assert restore["status"] == "success"
+    metrics = events[3]["record"]["metrics"]
+    assert metrics["restoreDurationMs"] == restore["metrics"]["durationMs"]
+    assert metrics["billedRestoreDurationMs"] == -int(-metrics["restoreDurationMs"] // 1)
+    assert "initDurationMs" not in metrics
+
+
+def test_latest_runs_on_demand(out_dir: Path) -> None:
+    fn, _ = _fn(out_dir)
+    try:
+        result = fn.invoke({}, LATEST)
+    finally:
+        fn.close()
+    assert result.json()["init_type"] == "on-demand"
+    assert result.cold_start and result.init_duration_ms is not None
+    assert not any(x.startswith("RESTORE_") for x in result.logs)
+
+
+def test_after_restore_hook_failure(out_dir: Path) -> None:
+    fn, version = _fn(out_dir, SNAP_FAIL_RESTORE="1")
+    try:
+        result = fn.invoke({}, version)
+    finally:
+        fn.close()
+    assert result.outcome == "init_error"
+    assert result.error_type == "Runtime.AfterRestoreError"
+    assert "cannot reconnect after restore" in result.payload.decode()
+    assert any(x.startswith("RESTORE_REPORT") and "Status: error" in x for x in result.logs)
