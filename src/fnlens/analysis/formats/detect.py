@@ -59,6 +59,8 @@ def detect(inp: Input) -> Detection:
                 return _text_detection(inp, lines)
             return Detection("json-lines", "documents")  # let the reader report the error
         kind = classify(doc) if isinstance(doc, dict) else "json-lines"
+        if kind == "lambda-json":  # pretty-printed platform events: a Telemetry API dump
+            kind = "lambda-telemetry"
         rest = stripped[end:].lstrip()
         if kind == "cloudwatch-subscription" and rest.startswith("{") and "awslogs" not in doc:
             kind = "firehose"
@@ -127,9 +129,10 @@ def _array_kind(inp: Input) -> str:
         kinds[classify(item) if isinstance(item, dict) else "json-lines"] += 1
     if not kinds:
         return "json-lines"
-    if "lambda-telemetry" in kinds and "lambda-json" in kinds:
-        return "lambda-telemetry"
-    return kinds.most_common(1)[0][0]
+    kind = kinds.most_common(1)[0][0]
+    if kind == "lambda-json" or "lambda-telemetry" in kinds:
+        return "lambda-telemetry"  # platform events in a JSON array: a Telemetry API batch
+    return kind
 
 
 def _unknown(path: str, why: str) -> str:

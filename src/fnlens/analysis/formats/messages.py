@@ -119,7 +119,8 @@ def _generic(
         {
             "ts": own or ts,
             "level": level_of(obj.get("level")),
-            "message": text(obj.get("message", obj.get("msg"))),
+            # an object with no message key (a pretty-printed payload) is its own message
+            "message": text(obj.get("message", obj.get("msg", obj))),
             "request_id": obj.get("request_id") or obj.get("requestId") or ctx.current_request,
             "trace_id": obj.get("trace_id"),
             "span_id": obj.get("span_id"),
