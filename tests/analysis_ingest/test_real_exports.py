@@ -555,3 +555,33 @@ def test_reingesting_every_real_fixture_is_idempotent(db: Path) -> None:
     assert again.totals == first.totals
     assert again.added["spans"] == 0 and again.added["logs"] == 0
     assert again.added["invocations"] == 0
+
+
+def test_database_from_an_older_fnlens_gets_the_new_columns(tmp_path: Path) -> None:
+    from fnlens.analysis.db import open_db
+    from fnlens.analysis.schema import INVOCATIONS_COLUMNS
+
+    old_columns = dict(
+        list(INVOCATIONS_COLUMNS.items())[: list(INVOCATIONS_COLUMNS).index("source") + 1]
+    )
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE invocations (" + ", ".join(f"{n} {t}" for n, t in old_columns.items()) + ")"
+    )
+    con.execute("INSERT INTO invocations (request_id, init_duration_ms) VALUES ('old-1', 5.0)")
+    con.close()
+    con = open_db(path)  # read-only: the file is not written, queries see the columns
+    try:
+        assert run_query(con, "cold_starts", {"bucket": "1 day"})[0]["max_init_ms"] == 5.0
+    finally:
+        con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    assert "restore_duration_ms" not in {
+        r[0] for r in con.execute("DESCRIBE invocations").fetchall()
+    }
+    con.close()
+    report = ingest([REAL / "runtime_lines.log"], db=path, progress=False)
+    assert report.totals["invocations"] == 5
+    restore = rows(path, "SELECT count(restore_duration_ms) FROM invocations")
+    assert restore == [(1,)]
