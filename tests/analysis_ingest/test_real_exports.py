@@ -103,10 +103,8 @@ def test_runtime_formatted_lines_every_runtime(db: Path) -> None:
             current = ln.split("RequestId: ")[1].split()[0]
         elif ln.startswith("END "):
             current = None
-        elif ln.startswith(("REPORT ", "XRAY ", "INIT_START")):
-            continue
-        elif ln.startswith((" ", "\t", "Traceback")):
-            continue
+        elif ln.startswith(("REPORT ", "XRAY ", "INIT_START", " ", "\t", "Traceback")):
+            continue  # platform lines, and continuations of the line above
         else:
             expected.append((number, current))
     expected.insert(0, (1, None))  # INIT_START is kept as a log line
@@ -126,7 +124,7 @@ def test_runtime_formatted_lines_every_runtime(db: Path) -> None:
             assert level == {"WARN": "warning", "fail": "error"}.get(parts[2], parts[2].lower())
             assert msg.split("\n")[0] == "\t".join(parts[3:])
         if ln.startswith("[INFO]\t"):  # Python: [LEVEL]\t<ts>\t<id>\t<message>
-            _, ts_text, request_id, msg = ln.split("\t")
+            _, ts_text, _, msg = ln.split("\t")
             assert by_line[n] == (
                 "info",
                 msg,
