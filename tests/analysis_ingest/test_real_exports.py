@@ -1,4 +1,4 @@
-"""Issue 13: what real exports contain, shape by shape (fixtures in fixtures/real/).
+"""Issue 13: what real exports contain, shape by shape (fixtures in real_exports/).
 
 Each fixture was written from the public documentation of its format (Lambda's runtime
 logging pages, the Telemetry API schema reference, `get-query-results`, `sam logs`,
@@ -22,9 +22,9 @@ from fnlens.analysis.catalog import get_query
 from fnlens.analysis.errors import IngestError
 from fnlens.analysis.ingest import ingest
 
-from .conftest import FIXTURES, invocation, rows
+from .conftest import invocation, rows
 
-REAL = FIXTURES / "real"
+REAL = Path(__file__).parent / "real_exports"
 S3_OBJECT = next((REAL / "s3").rglob("000000"))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

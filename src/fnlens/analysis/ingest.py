@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from fnlens.analysis import _text_sql
 from fnlens.analysis.errors import FileReport, IngestError, IngestReport, UnknownFormatError
 from fnlens.analysis.formats import insights
 from fnlens.analysis.formats.context import StreamContext
@@ -179,6 +180,32 @@ def _ingest_file(
             advance(path, inp.raw.seek(0, 2), final=True)
             return fr
         fr.format = det.format
+        if fast and det.format in _text_sql.FORMATS:
+
+            def python_rows(batch: list[tuple]) -> None:
+                for number, raw, log_stream, version, current, last_report in batch:
+                    ctx.log_stream, ctx.stream_version = log_stream, version
+                    ctx.current_request, ctx.last_report = current, last_report
+                    try:
+                        handle_message(raw, None, number, ctx)
+                    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                        on_error(number, str(exc) or type(exc).__name__)
+
+            staged = _text_sql.stage_text(
+                loader.con,
+                path,
+                det.format,
+                source,
+                stream.group(0) if stream else None,
+                inp.gzip,
+                python_rows,
+            )
+            if staged is not None:  # else: something only the Python parsers read
+                sink.counts["invocations"] += staged[0]
+                sink.counts["logs"] += staged[1]
+                fr.reader = "sql"
+                advance(path, inp.raw.seek(0, 2), final=True)
+                return _finish(fr, sink, before, strict, path)
         skip_invocations = False
         if det.fast and fast:
             try:
@@ -209,6 +236,10 @@ def _ingest_file(
         if inp.truncated:
             on_error(None, "cannot read further: gzip data is truncated")
         advance(path, inp.position(), final=True)
+    return _finish(fr, sink, before, strict, path)
+
+
+def _finish(fr: FileReport, sink: Sink, before: dict[str, int], strict: bool, path: Path):
     fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
     if strict and not any(fr.records.values()):
         raise IngestError(

@@ -35,6 +35,9 @@ _REPORT_FIELD = re.compile(
     r"Max Memory Used|Memory Size|Duration|XRAY TraceId|SegmentId|Sampled|Status|Error Type):"
     r"\s*(\S+)"
 )
+# a timeout / crash line ranks just ahead of its REPORT (42), which has the same outcome
+# but no message: the merge then keeps the message whatever order the rows arrive in
+TIMEOUT_RANK = 41.9
 TIMEOUT = re.compile(r"^(?:(\S+)\s+)?Task timed out after\s+([\d.]+)\s+seconds")
 CRASH = re.compile(
     r"^(?:RequestId: (\S+)\s+)?Error: (Runtime exited (?:with error|without).*)$", re.S
@@ -259,6 +262,7 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
                     "outcome": "timeout",
                     "error_type": "Sandbox.Timedout",
                     "error_message": msg[len(request_id) :].strip(),
+                    "_rank": TIMEOUT_RANK,
                 },
                 "report",
             )
@@ -283,7 +287,8 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
                     "request_id": request_id,
                     "outcome": "error",
                     "error_type": error_type,
-                    "error_message": detail[0],
+                    "error_message": detail[0].strip(),
+                    "_rank": TIMEOUT_RANK,
                 },
                 "report",
             )
