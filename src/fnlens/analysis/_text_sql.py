@@ -54,9 +54,9 @@ _RAW_CONTINUATION = (
     r"Runtime\.[A-Za-z]+\s*$)"
 )
 # at most four prefixes, in the orders the formats write them
-_PREFIXES = (
-    rf"(?s)^(?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?(.*)$"
-)
+# at most four prefixes, in the orders the formats write them; only the prefixes are
+# captured (capturing the rest too makes RE2 walk every line with its slow engine)
+_PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
 _MORE_PREFIX = rf"^(?:{_TS}|{_STREAM})[ \t]"
 _TIMEOUT = r"^(?:\S+\s+)?Task timed out after\s+[\d.]+\s+seconds"
 _TIMEOUT_ID = r"^(?:(\S+)\s+)?Task timed out"
@@ -83,26 +83,11 @@ _REPORT = (
     r"Billed Duration: (\d+(?:\.\d+)?) ms\s+Memory Size: (\d+) MB\s+"
     r"Max Memory Used: (\d+) MB"
     r"(?:\s+Init Duration: (\d+(?:\.\d+)?) ms)?"
-    r"(?:\s+Restore Duration: (\d+(?:\.\d+)?) ms)?"
-    r"(?:\s+Billed Restore Duration: (\d+(?:\.\d+)?) ms)?"
+    r"(?:\s+Restore Duration: (\d+(?:\.\d+)?) ms"
+    r"(?:\s+Billed Restore Duration: (\d+(?:\.\d+)?) ms)?)?"
     r"(?:\s+Status: (\S+))?(?:\s+Error Type: (\S+))?"
     r"(?:\s+XRAY TraceId: (\S+)\s+SegmentId: (\S+)(?:\s+Sampled: (\S+))?)?\s*$"
 )
-_REPORT_GROUPS = [
-    "rid",
-    "dur",
-    "billed",
-    "mem",
-    "maxmem",
-    "init",
-    "restore",
-    "billed_restore",
-    "status",
-    "error_type",
-    "xray",
-    "segment",
-    "sampled",
-]
 _LEVEL_SQL = (
     "CASE lower({x}) WHEN 'warn' THEN 'warning' WHEN 'information' THEN 'info' "
     "WHEN 'fail' THEN 'error' WHEN 'crit' THEN 'critical' WHEN 'trce' THEN 'trace' "
@@ -139,7 +124,7 @@ def stage_text(
     except duckdb.Error:
         return None
     finally:
-        for t in ("_tx_lines", "_tx_events", "_tx_parsed"):
+        for t in ("_tx_lines", "_tx_events", "_tx_parsed", "_tx_reports"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -190,29 +175,43 @@ def _stage(
     own_stream = "true" if fmt in ("aws-logs-tail", "sam-logs") else "false"
     py_ts = _ts(f"regexp_extract(msg, {_q(_PY_APP)}, 2)")
     java_ts = _ts(f"regexp_extract(msg, {_q(_JAVA_APP)}, 1)")
-    groups = ", ".join(f"'{g}'" for g in _REPORT_GROUPS)
+    prefix = (
+        f"CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN regexp_extract(line, {_q(_PREFIXES)}, "
+        "['whole', 'ts1', 'stream', 'ts2', 'ts3']) END"
+    )
     con.execute(
         f"""CREATE TEMP TABLE _tx_parsed AS
         WITH pre AS (
-          SELECT n, line, regexp_extract(line, {_q(_PREFIXES)},
-            ['ts1', 'stream', 'ts2', 'ts3', 'rest']) AS p FROM {events} WHERE line <> ''
-        ), stripped AS (
-          SELECT n, line, trim(p.rest, {_WS}) AS msg, p.rest AS rest,
-            coalesce(nullif(p.ts3, ''), nullif(p.ts2, ''), nullif(p.ts1, '')) AS ts_text,
-            nullif(p.stream, '') AS line_stream, p.ts1 AS p_ts1, p.ts2 AS p_ts2, p.ts3 AS p_ts3
+          SELECT n, line, {prefix} AS p FROM {events} WHERE line <> ''
+        ), cut AS (
+          SELECT n, line, CASE WHEN p IS NULL OR p.whole = '' THEN line
+              ELSE line[length(p.whole) + 1:] END AS pre_v,
+            coalesce(p.ts1, '') AS p_ts1, coalesce(p.stream, '') AS p_stream,
+            coalesce(p.ts2, '') AS p_ts2, coalesce(p.ts3, '') AS p_ts3
           FROM pre
+        ),
+        stripped AS (
+          SELECT n, line, pre_v AS rest,
+            CASE WHEN regexp_matches(pre_v, '^\\s|\\s$') THEN trim(pre_v, {_WS}) ELSE pre_v END
+              AS msg,
+            coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
+            nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3
+          FROM cut
         ), classified AS (
           SELECT *, CASE
             WHEN msg = '' THEN 'empty'
             WHEN line_stream IS NOT NULL AND NOT {own_stream} THEN 'other'
-            WHEN regexp_matches(rest, {_q(_MORE_PREFIX)}) THEN 'py'
-            WHEN {bad_ts} THEN 'py'
-            WHEN starts_with(msg, '{{') THEN
-              CASE WHEN contains(msg, '"platform.') THEN 'other' ELSE 'py' END
+            WHEN ascii(rest) BETWEEN 48 AND 57
+              AND regexp_matches(rest, {_q(_MORE_PREFIX)}) THEN 'py'
+            WHEN ts_text IS NOT NULL AND ({bad_ts}) THEN 'py'
             WHEN starts_with(msg, 'REPORT RequestId:') THEN
               CASE WHEN regexp_matches(msg, {_q(_REPORT)}) THEN 'report' ELSE 'py' END
-            WHEN regexp_matches(msg, '^START RequestId: \\S') THEN 'start'
-            WHEN regexp_matches(msg, '^END RequestId: \\S') THEN 'end'
+            WHEN starts_with(msg, 'START RequestId: ')
+              AND regexp_matches(msg, '^START RequestId: \\S') THEN 'start'
+            WHEN starts_with(msg, 'END RequestId: ')
+              AND regexp_matches(msg, '^END RequestId: \\S') THEN 'end'
+            WHEN starts_with(msg, '{{') THEN
+              CASE WHEN contains(msg, '"platform.') THEN 'other' ELSE 'py' END
             WHEN starts_with(msg, 'XRAY TraceId:') THEN 'py'
             WHEN regexp_matches(msg, {_q(_TIMEOUT)}) THEN 'timeout'
             WHEN regexp_matches(msg, {_q(_CRASH)}) THEN 'py'
@@ -231,12 +230,18 @@ def _stage(
           coalesce(line_stream, {path_stream}) AS log_stream,
           coalesce(nullif(regexp_extract(line_stream, {_q(_STREAM_VERSION)}, 1), ''),
             {path_version}) AS stream_version,
-          CASE WHEN kind = 'report' THEN regexp_extract(msg, {_q(_REPORT)}, [{groups}]) END AS r,
           CASE kind WHEN 'start' THEN regexp_extract(msg, '^START RequestId: (\\S+)', 1)
             WHEN 'end' THEN regexp_extract(msg, '^END RequestId: (\\S+)', 1) END AS marker_id,
           CASE WHEN kind = 'start' THEN nullif(regexp_extract(msg,
             '^START RequestId: \\S+\\s+Version: (\\S+)', 1), '') END AS start_version
         FROM classified"""
+    )
+    # the REPORT fields in a statement of their own: inside a CASE, DuckDB would compute
+    # the blanked text once per field instead of once per line
+    con.execute(
+        "CREATE TEMP TABLE _tx_reports AS SELECT n, "
+        f"{_report_struct('msg', 'rb')} AS r FROM ("
+        f"  SELECT n, msg, {_blanked('msg')} AS rb FROM _tx_parsed WHERE kind = 'report')"
     )
     if con.execute("SELECT count(*) FROM _tx_parsed WHERE kind = 'other'").fetchone()[0]:
         return None
@@ -245,6 +250,41 @@ def _stage(
         f"SELECT count(*) FROM _tx_parsed WHERE kind IN ({_STATEFUL})"
     ).fetchone()[0]
     return _insert(con, source_file, bool(needs_current), handle_python)
+
+
+def _blanked(msg: str) -> str:
+    """``msg`` with every blank (tab, newline, …) a space."""
+    for code in (9, 10, 11, 12, 13):
+        msg = f"replace({msg}, chr({code}), ' ')"
+    return msg
+
+
+def _report_struct(msg: str, blank: str) -> str:
+    """The fields of a canonical REPORT line (checked by _REPORT) with string functions.
+
+    In a canonical line each label appears once and in order, so the text after its
+    first occurrence up to the next blank is its value; that is several times faster
+    than one regular expression with a capture group per field. ``blank`` is the
+    column holding ``msg`` with blanks made spaces (computed once).
+    """
+
+    def after(label: str) -> str:
+        return f"split_part(split_part({blank}, '{label}: ', 2), ' ', 1)"
+
+    fields = {
+        "rid": f"regexp_extract({msg}, '^REPORT RequestId: (\\S+)', 1)",
+        "dur": after("Duration"),
+        "billed": after("Billed Duration"),
+        "mem": after("Memory Size"),
+        "maxmem": after("Max Memory Used"),
+        "init": after("Init Duration"),
+        "restore": after("Restore Duration"),
+        "billed_restore": after("Billed Restore Duration"),
+        "status": after("Status"),
+        "error_type": after("Error Type"),
+        "xray": after("XRAY TraceId"),
+    }
+    return "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
 
 
 def _insert(
@@ -260,7 +300,8 @@ def _insert(
         con.execute(
             f"""CREATE TEMP TABLE _tx_current AS
             WITH marks AS (
-              SELECT n, kind, marker_id, coalesce(r.rid, py_report) AS rid FROM _tx_parsed
+              SELECT n, kind, marker_id, coalesce(x.r.rid, py_report) AS rid
+              FROM _tx_parsed LEFT JOIN _tx_reports x USING (n)
               WHERE kind IN ('start', 'end', 'report', {_STATEFUL})
             ), opened AS (
               SELECT *, last_value(CASE WHEN kind = 'start' THEN marker_id END IGNORE NULLS)
@@ -367,13 +408,30 @@ def _insert_rows(
     def select(exprs: dict[str, str]) -> str:
         return ", ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in inv_cols)
 
-    n_inv = con.execute(
-        f"INSERT INTO _stage_invocations SELECT {select(report)} FROM _tx_parsed "
-        "WHERE kind = 'report' "
+    rows = (
+        f"SELECT {select(report)} FROM _tx_parsed "
+        "JOIN _tx_reports USING (n) WHERE kind = 'report' "
         f"UNION ALL SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start' "
         f"UNION ALL SELECT {select(timeout)} FROM _tx_parsed "
         f"WHERE kind = 'timeout' AND {timeout_id} <> ''"
+    )
+    has_python_rows = con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM _tx_parsed WHERE kind = 'py' LIMIT 1)"
     ).fetchone()[0]
+    if has_python_rows:  # their rows join these in the loader's merge, as on the Python path
+        n_inv = con.execute(f"INSERT INTO _stage_invocations {rows}").fetchone()[0]
+    else:
+        # START, timeout and REPORT of one invocation become one row here, by the loader's
+        # own rules, so the merge sees each request id once (its fast path)
+        con.execute(f"CREATE TEMP TABLE _tx_inv AS {rows}")
+        try:
+            n_inv = con.execute("SELECT count(*) FROM _tx_inv").fetchone()[0]
+            con.execute(
+                f"INSERT INTO _stage_invocations SELECT {_premerge(inv_cols)} FROM _tx_inv "
+                "GROUP BY request_id"
+            )
+        finally:
+            con.execute("DROP TABLE IF EXISTS _tx_inv")
     level = _LEVEL_SQL
     py_app = f"regexp_extract(msg, {_q(_PY_APP)}, "
     node = f"regexp_extract(msg, {_q(_NODE_APP)}, "
@@ -426,6 +484,39 @@ def _insert_rows(
         "WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
     ).fetchone()[0]
     return int(n_inv), int(n_logs)
+
+
+def _premerge(cols: list[str]) -> str:
+    """Aggregates merging one file's rows of an invocation: the loader's precedence rules
+    (each column from the lowest-ranked row that has it; outcome by severity within a
+    rank; the error from the row the outcome came from)."""
+    severity = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
+    out = []
+    for col in cols:
+        if col == "request_id":
+            out.append("request_id")
+        elif col == "version":
+            out.append(
+                "coalesce(nullif(arg_min(service_version, _rank), ''), "
+                "arg_min(function_version, _rank)) AS version"
+            )
+        elif col == "outcome":
+            out.append(
+                f"arg_min(outcome, _rank * 10 + {severity}) "
+                "FILTER (WHERE outcome IS NOT NULL) AS outcome"
+            )
+        elif col in ("error_type", "error_message"):
+            out.append(
+                f"arg_min_null({col}, _rank * 10 + {severity}) "
+                f"FILTER (WHERE outcome IS NOT NULL) AS {col}"
+            )
+        elif col == "source":
+            out.append("'report' AS source")
+        elif col == "_rank":
+            out.append("min(_rank) AS _rank")
+        else:
+            out.append(f"arg_min({col}, _rank) AS {col}")
+    return ", ".join(out)
 
 
 def _version(stream: str | None) -> str | None:
