@@ -90,15 +90,16 @@ COPY (
 S3_SQL = """
 COPY (
   SELECT unnest([
-    timestamp || ' START RequestId: ' || request_id || ' Version: ' || function_version,
-    timestamp || ' ' || timestamp || chr(9) || request_id || chr(9) || 'INFO' || chr(9)
+    ts || ' START RequestId: ' || request_id || ' Version: ' || function_version,
+    ts || ' ' || ts || chr(9) || request_id || chr(9) || 'INFO' || chr(9)
       || 'loaded order for ' || http_route,
-    timestamp || ' END RequestId: ' || request_id,
-    timestamp || ' REPORT RequestId: ' || request_id || chr(9) || 'Duration: ' || duration_ms
+    ts || ' END RequestId: ' || request_id,
+    ts || ' REPORT RequestId: ' || request_id || chr(9) || 'Duration: ' || duration_ms
       || ' ms' || chr(9) || 'Billed Duration: ' || ceil(duration_ms)::INT || ' ms' || chr(9)
       || 'Memory Size: 512 MB' || chr(9) || 'Max Memory Used: 90 MB' || chr(9)
   ]) AS line
-  FROM read_json('{src}')
+  FROM (SELECT *, strftime(CAST(timestamp AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ') AS ts
+        FROM read_json('{src}'))
 ) TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01')
 """
 
@@ -176,6 +177,7 @@ def generate_text(src: Path, n: int, workdir: Path, shape: str = "raw") -> Path:
     path = workdir / (f"report_{n}.log" if shape == "raw" else f"s3_{n}.log")
     if not path.exists():
         con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
         sql = (TEXT_SQL if shape == "raw" else S3_SQL).replace("{src}", str(src))
         con.execute(sql.replace("{path}", str(path)))
         con.close()
