@@ -25,7 +25,14 @@ from typing import Any
 
 import duckdb
 
-from fnlens.analysis.formats.lambda_text import TIMEOUT_RANK
+from fnlens.analysis.formats.lambda_text import (
+    CONTINUATION_PATTERN,
+    LEVEL_PATTERN,
+    STREAM_PATTERN,
+    TIMEOUT_RANK,
+    TS_PATTERN,
+    UUID_PATTERN,
+)
 from fnlens.analysis.sink import RANK, STAGE_COLUMNS
 
 __all__ = ["FORMATS", "PythonRows", "stage_text"]
@@ -36,23 +43,17 @@ PythonRows = Callable[[list[tuple[Any, ...]]], None]
 
 FORMATS = frozenset({"lambda-text", "cloudwatch-s3-export", "aws-logs-tail", "sam-logs"})
 
-_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
-_STREAM = r"\d{4}/\d{2}/\d{2}/\[[^\]]*\][0-9a-zA-Z]+"
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_LEVEL = (
-    r"TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|"
-    r"trce|dbug|info|warn|fail|crit|trace|debug|error|critical|Information|Warning|Error"
-)
+_TS = TS_PATTERN
+_STREAM = STREAM_PATTERN
+_UUID = UUID_PATTERN
+_LEVEL = LEVEL_PATTERN
 # where an event starts, per format (the rest are continuation lines)
 _EVENT_START = {
     "cloudwatch-s3-export": rf"^{_TS}[ \t]",
     "aws-logs-tail": rf"^{_TS}[ \t]",
     "sam-logs": rf"^{_STREAM}[ \t]",
 }
-_RAW_CONTINUATION = (
-    r"^(?:[ \t]+\S|Traceback \(most recent call last\):|[}\]]+[,;]?\s*$|Caused by: |"
-    r"Runtime\.[A-Za-z]+\s*$)"
-)
+_RAW_CONTINUATION = CONTINUATION_PATTERN
 # at most four prefixes, in the orders the formats write them
 # at most four prefixes, in the orders the formats write them; only the prefixes are
 # captured (capturing the rest too makes RE2 walk every line with its slow engine)
@@ -408,30 +409,38 @@ def _insert_rows(
     def select(exprs: dict[str, str]) -> str:
         return ", ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in inv_cols)
 
-    rows = (
-        f"SELECT {select(report)} FROM _tx_parsed "
-        "JOIN _tx_reports USING (n) WHERE kind = 'report' "
-        f"UNION ALL SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start' "
-        f"UNION ALL SELECT {select(timeout)} FROM _tx_parsed "
-        f"WHERE kind = 'timeout' AND {timeout_id} <> ''"
-    )
+    sides = {
+        "s": f"SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start'",
+        "t": f"SELECT {select(timeout)} FROM _tx_parsed "
+        f"WHERE kind = 'timeout' AND {timeout_id} <> ''",
+        "r": f"SELECT {select(report)} FROM _tx_parsed JOIN _tx_reports USING (n) "
+        "WHERE kind = 'report'",
+    }
+    counts = con.execute(
+        "SELECT "
+        + ", ".join(
+            f"(SELECT count(*) FROM ({q})), (SELECT count(DISTINCT request_id) FROM ({q}))"
+            for q in sides.values()
+        )
+    ).fetchone()
+    n_inv = counts[0] + counts[2] + counts[4]
     has_python_rows = con.execute(
         "SELECT count(*) FROM (SELECT 1 FROM _tx_parsed WHERE kind = 'py' LIMIT 1)"
     ).fetchone()[0]
-    if has_python_rows:  # their rows join these in the loader's merge, as on the Python path
-        n_inv = con.execute(f"INSERT INTO _stage_invocations {rows}").fetchone()[0]
+    once = counts[0] == counts[1] and counts[2] == counts[3] and counts[4] == counts[5]
+    if has_python_rows or not once:
+        # rows from Python (or repeated ones) join these in the loader's merge, as on the
+        # Python path
+        con.execute("INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values()))
     else:
         # START, timeout and REPORT of one invocation become one row here, by the loader's
-        # own rules, so the merge sees each request id once (its fast path)
-        con.execute(f"CREATE TEMP TABLE _tx_inv AS {rows}")
-        try:
-            n_inv = con.execute("SELECT count(*) FROM _tx_inv").fetchone()[0]
-            con.execute(
-                f"INSERT INTO _stage_invocations SELECT {_premerge(inv_cols)} FROM _tx_inv "
-                "GROUP BY request_id"
-            )
-        finally:
-            con.execute("DROP TABLE IF EXISTS _tx_inv")
+        # precedence rules (START 41 < timeout 41.9 < REPORT 42; outcome and error from
+        # the timeout line when there is one), so the merge sees each request id once
+        con.execute(
+            f"INSERT INTO _stage_invocations SELECT {_combine(inv_cols)} FROM "
+            f"({sides['s']}) s FULL JOIN ({sides['t']}) t USING (request_id) "
+            f"FULL JOIN ({sides['r']}) r USING (request_id)"
+        )
     level = _LEVEL_SQL
     py_app = f"regexp_extract(msg, {_q(_PY_APP)}, "
     node = f"regexp_extract(msg, {_q(_NODE_APP)}, "
@@ -486,36 +495,25 @@ def _insert_rows(
     return int(n_inv), int(n_logs)
 
 
-def _premerge(cols: list[str]) -> str:
-    """Aggregates merging one file's rows of an invocation: the loader's precedence rules
-    (each column from the lowest-ranked row that has it; outcome by severity within a
-    rank; the error from the row the outcome came from)."""
-    severity = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
+def _combine(cols: list[str]) -> str:
+    """One row from an invocation's START (s), timeout line (t) and REPORT (r): what the
+    loader's merge gives for them (each column from the lowest rank that has it; outcome
+    by severity; the error from the row the outcome came from)."""
     out = []
     for col in cols:
         if col == "request_id":
             out.append("request_id")
-        elif col == "version":
-            out.append(
-                "coalesce(nullif(arg_min(service_version, _rank), ''), "
-                "arg_min(function_version, _rank)) AS version"
-            )
         elif col == "outcome":
-            out.append(
-                f"arg_min(outcome, _rank * 10 + {severity}) "
-                "FILTER (WHERE outcome IS NOT NULL) AS outcome"
-            )
+            out.append("coalesce(t.outcome, r.outcome) AS outcome")
         elif col in ("error_type", "error_message"):
             out.append(
-                f"arg_min_null({col}, _rank * 10 + {severity}) "
-                f"FILTER (WHERE outcome IS NOT NULL) AS {col}"
+                f"CASE WHEN t.outcome IS NOT NULL THEN t.{col} "
+                f"WHEN r.outcome IS NOT NULL THEN r.{col} END AS {col}"
             )
         elif col == "source":
             out.append("'report' AS source")
-        elif col == "_rank":
-            out.append("min(_rank) AS _rank")
-        else:
-            out.append(f"arg_min({col}, _rank) AS {col}")
+        else:  # version too: service_version is never set by text lines
+            out.append(f"coalesce(s.{col}, t.{col}, r.{col}) AS {col}")
     return ", ".join(out)
 
 

@@ -21,10 +21,11 @@ from typing import Any
 from fnlens.analysis.formats.context import StreamContext, level_of, minus_ms, xray_to_w3c
 from fnlens.analysis.formats.timeparse import parse_ts
 
-PREFIX_TS = re.compile(
-    r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)[ \t]+(.*)$", re.S
-)
-PREFIX_STREAM = re.compile(r"^(\d{4}/\d{2}/\d{2}/\[[^\]]*\][0-9a-zA-Z]+)[ \t]+(.*)$", re.S)
+# the patterns as text too: the SQL text path (analysis/_text_sql.py) uses the same ones
+TS_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+STREAM_PATTERN = r"\d{4}/\d{2}/\d{2}/\[[^\]]*\][0-9a-zA-Z]+"
+PREFIX_TS = re.compile(rf"^({TS_PATTERN})[ \t]+(.*)$", re.S)
+PREFIX_STREAM = re.compile(rf"^({STREAM_PATTERN})[ \t]+(.*)$", re.S)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 START = re.compile(r"^START RequestId: (\S+)(?:\s+Version: (\S+))?")
 END = re.compile(r"^END RequestId: (\S+)")
@@ -51,25 +52,26 @@ PY_APP = re.compile(
     re.S,
 )
 PY_BARE = re.compile(r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\s(.*)$", re.S)
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_LEVEL = (
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+LEVEL_PATTERN = (
     r"TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|"
     r"trce|dbug|info|warn|fail|crit|trace|debug|error|critical|Information|Warning|Error"
 )
 # Node.js / .NET after the leading timestamp was stripped: `<request id>\t<LEVEL>\t<message>`
-NODE_APP = re.compile(rf"^({_UUID}|undefined)[ \t]+({_LEVEL})(?:[ \t]+(.*))?$", re.S)
+NODE_APP = re.compile(rf"^({UUID_PATTERN}|undefined)[ \t]+({LEVEL_PATTERN})(?:[ \t]+(.*))?$", re.S)
 # Java (aws-lambda-java-log4j2 default pattern): `2024-01-01 10:00:00 <request id> INFO  Cls - msg`
 JAVA_APP = re.compile(
     rf"^(\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)[ \t]+"
-    rf"({_UUID})[ \t]+({_LEVEL})[ \t]+(.*)$",
+    rf"({UUID_PATTERN})[ \t]+({LEVEL_PATTERN})[ \t]+(.*)$",
     re.S,
 )
 # where a raw text copy continues the event above: indented stack frames, Python's
 # traceback header, the closing brackets of a pretty-printed object, a crash's error type
-_CONTINUATION = re.compile(
+CONTINUATION_PATTERN = (
     r"^(?:[ \t]+\S|Traceback \(most recent call last\):|[}\]]+[,;]?\s*$|Caused by: |"
     r"Runtime\.[A-Za-z]+\s*$)"
 )
+_CONTINUATION = re.compile(CONTINUATION_PATTERN)
 _EVENT_START: dict[str, re.Pattern[str]] = {
     "cloudwatch-s3-export": PREFIX_TS,
     "aws-logs-tail": PREFIX_TS,
