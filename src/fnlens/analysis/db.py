@@ -72,6 +72,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, *, temporary: bool) -> list[st
     created = []
     for table in TABLES:
         if table in existing:
+            _add_missing_columns(con, table, temporary=temporary)
             continue
         ddl = create_table_sql(table)
         if temporary:
@@ -79,3 +80,33 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, *, temporary: bool) -> list[st
         con.execute(ddl)
         created.append(table)
     return created
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, *, temporary: bool) -> None:
+    """A table written by an older fnlens lacks newer columns: queries still see them (NULL).
+
+    Writable: ALTER TABLE. Read-only: a temporary view of the same name over the stored
+    table with the missing columns as NULLs, so the file itself is never written.
+    """
+    from fnlens.analysis.schema import upgrade_sql
+
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+            "AND table_name = ? AND database_name = current_database()",
+            [table],
+        ).fetchall()
+    }
+    missing = {n: t for n, t in TABLES[table].items() if n not in have}
+    if not missing or not have:
+        return
+    if not temporary:
+        for statement in upgrade_sql(table, have):
+            con.execute(statement)
+        return
+    catalog = con.execute("SELECT current_database()").fetchone()[0]
+    extra = ", ".join(f"NULL::{t} AS {n}" for n, t in missing.items())
+    con.execute(
+        f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT *, {extra} FROM "{catalog}".main.{table}'
+    )

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import duckdb
 
+from fnlens.analysis import _text_sql
 from fnlens.analysis.errors import FileReport, IngestError, IngestReport, UnknownFormatError
+from fnlens.analysis.formats import insights
 from fnlens.analysis.formats.context import StreamContext
 from fnlens.analysis.formats.detect import detect
+from fnlens.analysis.formats.lambda_text import continuation_rule, join_continuations
 from fnlens.analysis.formats.messages import handle_json, handle_message
-from fnlens.analysis.loader import Loader, connect
+from fnlens.analysis.loader import Loader, connect, upgrade_tables
 from fnlens.analysis.readers import Input, iter_documents, iter_lines
 from fnlens.analysis.schema import TABLES
 from fnlens.analysis.sink import Sink
@@ -101,6 +104,7 @@ def ingest(
 
         for table in TABLES:
             con.execute(create_table_sql(table))
+        upgrade_tables(con)
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")
     report = IngestReport(db=str(db) if own else "<connection>")
@@ -157,7 +161,9 @@ def _ingest_file(
         if strict:
             raise IngestError(f"{item} (strict mode: stopping at the first error)")
 
-    ctx = StreamContext(sink, source, on_error=on_error)
+    ctx = StreamContext(
+        sink, source, on_error=on_error, on_warning=fr.add_warning, on_dropped=fr.add_dropped
+    )
     stream = _STREAM_IN_PATH.search(path.resolve().as_posix())
     if stream:  # S3 exports: <prefix>/<task>/<log stream>/000000.gz
         ctx.set_stream(stream.group(0))
@@ -174,6 +180,32 @@ def _ingest_file(
             advance(path, inp.raw.seek(0, 2), final=True)
             return fr
         fr.format = det.format
+        if fast and det.format in _text_sql.FORMATS:
+
+            def python_rows(batch: list[tuple]) -> None:
+                for number, raw, log_stream, version, current, last_report in batch:
+                    ctx.log_stream, ctx.stream_version = log_stream, version
+                    ctx.current_request, ctx.last_report = current, last_report
+                    try:
+                        handle_message(raw, None, number, ctx)
+                    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                        on_error(number, str(exc) or type(exc).__name__)
+
+            staged = _text_sql.stage_text(
+                loader.con,
+                path,
+                det.format,
+                source,
+                stream.group(0) if stream else None,
+                inp.gzip,
+                python_rows,
+            )
+            if staged is not None:  # else: something only the Python parsers read
+                sink.counts["invocations"] += staged[0]
+                sink.counts["logs"] += staged[1]
+                fr.reader = "sql"
+                advance(path, inp.raw.seek(0, 2), final=True)
+                return _finish(fr, sink, before, strict, path)
         skip_invocations = False
         if det.fast and fast:
             try:
@@ -191,23 +223,40 @@ def _ingest_file(
         fr.reader = fr.reader or det.mode
         try:
             if det.mode == "lines":
-                _read_lines(inp, ctx, on_error, advance, skip_invocations)
+                _read_lines(inp, ctx, on_error, advance, skip_invocations, det.format)
             elif det.mode == "documents":
                 _read_documents(inp, ctx, on_error, advance)
             elif det.mode == "array":
                 _read_array(inp, ctx, on_error)
+            elif det.mode == "csv":
+                insights.read_csv(inp.stream, ctx, on_error)
         except (EOFError, OSError, zlib.error) as exc:
             # a corrupt .gz: keep what was read, report the rest
             on_error(None, f"cannot read further: {exc or type(exc).__name__}")
         if inp.truncated:
             on_error(None, "cannot read further: gzip data is truncated")
         advance(path, inp.position(), final=True)
+    return _finish(fr, sink, before, strict, path)
+
+
+def _finish(fr: FileReport, sink: Sink, before: dict[str, int], strict: bool, path: Path):
     fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
+    if strict and not any(fr.records.values()):
+        raise IngestError(
+            f"{path}: no records in this file [{fr.format}] (strict mode: a file that "
+            "yields nothing is an error)"
+        )
     return fr
 
 
-def _read_lines(inp: Input, ctx: StreamContext, on_error, advance, skip_invocations: bool) -> None:
-    for number, line, error in iter_lines(inp):
+def _read_lines(
+    inp: Input, ctx: StreamContext, on_error, advance, skip_invocations: bool, fmt: str = ""
+) -> None:
+    events = iter_lines(inp)
+    rule = continuation_rule(fmt)
+    if rule is not None:  # multi-line events: stack traces, pretty-printed objects
+        events = join_continuations(events, rule)
+    for number, line, error in events:
         if number % 20_000 == 0:
             advance(inp.path, inp.position())
         if error is not None:

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from fnlens.analysis.formats import fnlens_jsonl
-from fnlens.analysis.schema import INVOCATIONS_COLUMNS, TABLES, create_table_sql
+from fnlens.analysis.schema import INVOCATIONS_COLUMNS, TABLES, create_table_sql, upgrade_sql
 from fnlens.analysis.sink import RANK, STAGE_COLUMNS
 
 _EVENT_ONLY = "{'event': 'VARCHAR'}"
@@ -48,7 +48,23 @@ def connect(
     if not read_only:
         for table in TABLES:
             con.execute(create_table_sql(table))
+        upgrade_tables(con)
     return con
+
+
+def upgrade_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the columns newer fnlens versions have to tables an older one created."""
+    for table in TABLES:
+        existing = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM duckdb_columns() "
+                "WHERE schema_name = 'main' AND table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        for statement in upgrade_sql(table, existing):
+            con.execute(statement)
 
 
 class Loader:
@@ -187,7 +203,17 @@ class Loader:
         self.con.execute(
             f"INSERT INTO spans SELECT {cols} FROM ("
             f"  SELECT DISTINCT ON (trace_id, span_id) * FROM _stage_spans"
+            "   WHERE trace_id IS NOT NULL AND span_id IS NOT NULL"
             ") s ANTI JOIN spans USING (trace_id, span_id)"
+        )
+        # spans without ids (kept with a warning) are keyed by what they say instead
+        key = "hash(trace_id, span_id, name, start_ts, end_ts, source, attributes::VARCHAR)"
+        self.con.execute(
+            f"INSERT INTO spans SELECT {cols} FROM ("
+            f"  SELECT DISTINCT ON (_k) *, {key} AS _k FROM _stage_spans"
+            "   WHERE trace_id IS NULL OR span_id IS NULL"
+            f") s WHERE _k NOT IN (SELECT {key} FROM spans "
+            "   WHERE trace_id IS NULL OR span_id IS NULL)"
         )
 
     def _merge_logs(self) -> None:
