@@ -24,6 +24,10 @@ from fnlens.analysis.formats import fnlens_jsonl
 from fnlens.analysis.schema import INVOCATIONS_COLUMNS, TABLES, create_table_sql
 from fnlens.analysis.sink import RANK, STAGE_COLUMNS
 
+# New database files are written in a storage format DuckDB 1.1 and newer read (the DuckDB
+# CLI, the Python package, Grafana's DuckDB plugin), not in this DuckDB's newest format.
+STORAGE_COMPATIBILITY = "v1.1.0"
+
 _EVENT_ONLY = "{'event': 'VARCHAR'}"
 _LOG_KEY = "hash(source_file, source_line, ts, message)"
 # outcome precedence within one source: timeout > error > success
@@ -42,8 +46,13 @@ _EXISTING_RANK = (
 def connect(
     db: str | Path = "fnlens.duckdb", *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) an fnlens database with the three tables."""
-    con = duckdb.connect(str(db), read_only=read_only)
+    """Open (creating if needed) an fnlens database with the three tables.
+
+    A file created here is readable by DuckDB 1.1+ (:data:`STORAGE_COMPATIBILITY`);
+    an existing file keeps the storage version it was created with.
+    """
+    config = {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    con = duckdb.connect(str(db), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         for table in TABLES:
