@@ -45,13 +45,13 @@ def detect(inp: Input) -> Detection:
     if stripped[0] == "{":
         try:
             first = json.loads(lines[0])
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):
             first = None
         if isinstance(first, dict):
             return _lines_detection(lines)
         try:
             doc, end = json.JSONDecoder().raw_decode(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             return Detection("json-lines", "documents")  # let the reader report the error
         kind = classify(doc) if isinstance(doc, dict) else "json-lines"
         rest = stripped[end:].lstrip()
@@ -77,7 +77,7 @@ def _lines_detection(lines: list[str]) -> Detection:
         if s.startswith("{"):
             try:
                 obj = json.loads(s)
-            except ValueError:
+            except (ValueError, RecursionError):  # too deep: the reader reports the line
                 all_fnlens = False
                 continue
             kind = classify(obj) if isinstance(obj, dict) else "json-lines"
@@ -95,7 +95,7 @@ def _array_kind(inp: Input) -> str:
     head = inp.head(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()[1:]
     try:
         first, _ = json.JSONDecoder().raw_decode(head.lstrip())
-    except ValueError:
+    except (ValueError, RecursionError):
         return "json-lines"
     return classify(first) if isinstance(first, dict) else "json-lines"
 

@@ -49,6 +49,8 @@ def handle_message(message: str, ts: datetime | None, line: int | None, ctx: Str
             obj = json.loads(s)
         except ValueError as exc:
             raise ValueError(f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError("invalid JSON: nested too deeply to read") from None
         handle_json(obj, ts, line, ctx)
     else:
         handle_text(s, ts, line, ctx)
