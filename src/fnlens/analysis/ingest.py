@@ -22,7 +22,7 @@ from fnlens.analysis.errors import FileReport, IngestError, IngestReport, Unknow
 from fnlens.analysis.formats.context import StreamContext
 from fnlens.analysis.formats.detect import detect
 from fnlens.analysis.formats.messages import handle_json, handle_message
-from fnlens.analysis.loader import Loader, connect
+from fnlens.analysis.loader import Loader, connect, ensure_schema
 from fnlens.analysis.readers import (
     DEFAULT_MAX_RECORD,
     Input,
@@ -119,10 +119,7 @@ def ingest(
     con = connect(db) if own else db
     if not own:
         con.execute("SET TimeZone = 'UTC'")
-        from fnlens.analysis.schema import create_table_sql
-
-        for table in TABLES:
-            con.execute(create_table_sql(table))
+        ensure_schema(con)
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")
     report = IngestReport(db=str(db) if own else "<connection>")

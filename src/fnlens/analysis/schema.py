@@ -33,6 +33,9 @@ INVOCATIONS_COLUMNS: dict[str, str] = {
     "region": "VARCHAR",
     "log_stream": "VARCHAR",
     "source": "VARCHAR",  # which inputs contributed, e.g. "fnlens+report"
+    # 1, 2, ... for the attempts of one request id in start order: Lambda retries an
+    # asynchronous invocation with the same request id, and each attempt is its own row
+    "attempt": "INTEGER",
 }
 
 SPANS_COLUMNS: dict[str, str] = {
@@ -64,6 +67,9 @@ LOGS_COLUMNS: dict[str, str] = {
     "attributes": "JSON",
     "source_file": "VARCHAR",
     "source_line": "BIGINT",
+    # position among the log rows read from the same source line (a JSON page or OTLP
+    # request holds many records); keeps records with equal ts and message apart
+    "source_index": "INTEGER",
 }
 
 TABLES: dict[str, dict[str, str]] = {
@@ -71,6 +77,15 @@ TABLES: dict[str, dict[str, str]] = {
     "spans": SPANS_COLUMNS,
     "logs": LOGS_COLUMNS,
 }
+
+
+def add_columns_sql(table: str, existing: set[str]) -> list[str]:
+    """ALTER statements adding the columns a table made by an older fnlens lacks."""
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"
+        for name, sql_type in TABLES[table].items()
+        if name not in existing
+    ]
 
 
 def create_table_sql(table: str, *, if_not_exists: bool = True) -> str:

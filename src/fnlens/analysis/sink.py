@@ -124,6 +124,8 @@ class Sink:
         self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in STAGE_COLUMNS}
         self._text: dict[str, int] = {t: 0 for t in STAGE_COLUMNS}  # characters buffered
         self.counts: dict[str, int] = {t: 0 for t in STAGE_COLUMNS}
+        self._log_where: tuple[Any, Any] | None = None
+        self._log_index = 0
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Validate and buffer one row; raises ValueError when a value does not fit."""
@@ -158,8 +160,16 @@ class Sink:
             self._flush(table)
 
     def invocation(self, row: dict[str, Any], source: str) -> None:
-        """An invocation row (partial is fine); needs a request id to be merged."""
-        if not row.get("request_id"):
+        """An invocation row (partial is fine); merged with others by request id.
+
+        An empty or blank request id is no id. A row without one cannot be merged: an
+        fnlens invocation record is a whole invocation and is kept as its own row, a
+        partial row from any other source (a span, a log line) is not an invocation.
+        """
+        request_id = row.get("request_id")
+        if isinstance(request_id, str) and not request_id.strip():
+            request_id = row["request_id"] = None
+        if request_id is None and source != "fnlens":
             return
         row["source"] = source
         row.setdefault("_rank", RANK[source])
@@ -171,6 +181,13 @@ class Sink:
         self.add("spans", row)
 
     def log(self, row: dict[str, Any]) -> None:
+        """A log row; ``source_index`` numbers the rows read from one source line."""
+        where = (row.get("source_file"), row.get("source_line"))
+        if where == self._log_where:
+            self._log_index += 1
+        else:
+            self._log_where, self._log_index = where, 0
+        row["source_index"] = self._log_index
         self.add("logs", row)
 
     def _flush(self, table: str) -> None:
