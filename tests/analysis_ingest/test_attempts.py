@@ -285,3 +285,20 @@ def test_a_database_from_before_the_new_columns_is_upgraded(tmp_path: Path) -> N
     files = _retry_files(tmp_path)
     ingest(files, db=db, progress=False)
     assert rows(db, "SELECT count(*), max(attempt) FROM invocations") == [(2, 2)]
+
+
+def test_the_merge_in_slices_gives_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fnlens.analysis import _merge
+
+    from .conftest import FIXTURES
+
+    files = [FIXTURES / "fnlens.jsonl", FIXTURES / "lambda_text.log", *_retry_files(tmp_path)]
+    whole = tmp_path / "whole.duckdb"
+    ingest(files, db=whole, progress=False)
+    monkeypatch.setattr(_merge, "_SLICE_RECORDS", 3)  # many slices of a few records each
+    sliced = tmp_path / "sliced.duckdb"
+    ingest(files, db=sliced, progress=False)
+    assert _table(sliced) == _table(whole)
+    assert len(_table(whole)) == 6  # R1..R4, and the retried request's two attempts

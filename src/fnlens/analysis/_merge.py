@@ -33,6 +33,7 @@ __all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "merge_invocations"]
 
 PARTS = "_invocation_parts"
 ATTEMPT_GAP = "INTERVAL 10 SECOND"  # retries come a minute or more after the last attempt
+_SLICE_RECORDS = 100_000  # records merged by one GROUP BY
 
 # the columns a record is made of (attempt is computed by the merge)
 _RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
@@ -114,20 +115,36 @@ def _merge_records(con: duckdb.DuckDBPyConnection, stage: str) -> None:
         f"WHERE request_id IN (SELECT request_id FROM _merge_ids) "
         f"AND request_id NOT IN (SELECT request_id FROM {PARTS})"
     )
+    # gather first (a plain streaming insert), then drop exact duplicates by a window over
+    # three narrow columns: both stay within memory_limit where a sort of wide rows would not
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _records AS "
-        "SELECT DISTINCT ON (_key) * FROM ("
-        f"  SELECT *, {_KEY} AS _key FROM ("
-        f"    SELECT {_RECORD_LIST}, _rank FROM {stage} "
-        f"      WHERE request_id IN (SELECT request_id FROM _merge_ids)"
-        f"    UNION ALL {stored_single}"
-        f"  ) UNION ALL SELECT {_RECORD_LIST}, _rank, _key FROM {PARTS} "
+        f"SELECT *, {_KEY} AS _key FROM ("
+        f"  SELECT {_RECORD_LIST}, _rank FROM {stage} "
         f"    WHERE request_id IN (SELECT request_id FROM _merge_ids)"
-        ") ORDER BY _key, _rank"
+        f"  UNION ALL {stored_single}"
+        ")"
+    )
+    con.execute(
+        f"INSERT INTO _records SELECT {_RECORD_LIST}, _rank, _key FROM {PARTS} "
+        "WHERE request_id IN (SELECT request_id FROM _merge_ids)"
+    )
+    con.execute(
+        "DELETE FROM _records WHERE rowid IN (SELECT rowid FROM ("
+        "  SELECT rowid, row_number() OVER (PARTITION BY _key ORDER BY _rank, rowid) AS n"
+        "  FROM _records) WHERE n > 1)"
     )
     _number_attempts(con)
     con.execute("DELETE FROM invocations WHERE request_id IN (SELECT request_id FROM _merge_ids)")
-    con.execute(f"INSERT INTO invocations ({_RECORD_LIST}, attempt) {_merged_select()}")
+    # the GROUP BY holds one aggregate state per column and row: run it over slices of
+    # request ids so each slice fits in memory_limit however many records there are
+    total = con.execute("SELECT count(*) FROM _records").fetchall()[0][0]
+    slices = max(1, -(-total // _SLICE_RECORDS))
+    for part in range(slices):
+        con.execute(
+            f"INSERT INTO invocations ({_RECORD_LIST}, attempt) {_merged_select()}",
+            {"slices": slices, "part": part},
+        )
     con.execute(f"DELETE FROM {PARTS} WHERE request_id IN (SELECT request_id FROM _merge_ids)")
     con.execute(
         f"INSERT INTO {PARTS} ({_RECORD_LIST}, _rank, _key) "
@@ -183,10 +200,12 @@ def _merged_select() -> str:
             aggs.append(f"arg_min({col}, _ord) AS {col}")
     return (
         "SELECT " + ", ".join(aggs) + ", attempt FROM ("
-        "  SELECT r.*, a.attempt,"
-        "    row_number() OVER (PARTITION BY r.request_id, a.attempt"
-        f"      ORDER BY r._rank, {_SEVERITY.replace('outcome', 'r.outcome')} NULLS LAST, r._key)"
+        "  SELECT r.*, o.attempt, o._ord FROM _records r JOIN ("
+        "    SELECT a._key, a.attempt, row_number() OVER (PARTITION BY x.request_id, a.attempt"
+        f"      ORDER BY x._rank, {_SEVERITY.replace('outcome', 'x.outcome')} NULLS LAST, x._key)"
         "      AS _ord"
-        "  FROM _records r JOIN _attempts a USING (_key)"
+        "    FROM _attempts a JOIN _records x USING (_key)"
+        "    WHERE hash(x.request_id) % $slices = $part"
+        "  ) o USING (_key)"
         ") GROUP BY request_id, attempt"
     )

@@ -70,6 +70,9 @@ class Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
         con.execute("SET enable_progress_bar = false")
+        # row order of staged and merged rows means nothing; not keeping it lets big
+        # inserts and the merge stream and spill within memory_limit
+        con.execute("SET preserve_insertion_order = false")
         for table, columns in STAGE_COLUMNS.items():
             body = ", ".join(f"{n} {t}" for n, t in columns.items())
             con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_{table} ({body})")
