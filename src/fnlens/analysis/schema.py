@@ -41,6 +41,9 @@ INVOCATIONS_COLUMNS: dict[str, str] = {
     "response_latency_ms": "DOUBLE",
     "response_duration_ms": "DOUBLE",
     "runtime_overhead_ms": "DOUBLE",
+    # 1, 2, ... for the attempts of one request id in start order: Lambda retries an
+    # asynchronous invocation with the same request id, and each attempt is its own row
+    "attempt": "INTEGER",
 }
 
 SPANS_COLUMNS: dict[str, str] = {
@@ -72,6 +75,9 @@ LOGS_COLUMNS: dict[str, str] = {
     "attributes": "JSON",
     "source_file": "VARCHAR",
     "source_line": "BIGINT",
+    # position among the log rows read from the same source line (a JSON page or OTLP
+    # request holds many records); keeps records with equal ts and message apart
+    "source_index": "INTEGER",
 }
 
 TABLES: dict[str, dict[str, str]] = {

@@ -48,13 +48,13 @@ def detect(inp: Input) -> Detection:
     if stripped[0] == "{":
         try:
             first = json.loads(lines[0])
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):
             first = None
         if isinstance(first, dict):
             return _lines_detection(lines)
         try:
             doc, end = json.JSONDecoder().raw_decode(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             if python_repr(stripped):  # `{'key': 'value'}` from print(dict): text
                 return _text_detection(inp, lines)
             return Detection("json-lines", "documents")  # let the reader report the error
@@ -96,7 +96,7 @@ def _lines_detection(lines: list[str]) -> Detection:
         if s.startswith("{"):
             try:
                 obj = json.loads(s)
-            except ValueError:
+            except (ValueError, RecursionError):  # too deep: the reader reports the line
                 all_fnlens = False
                 continue
             kind = classify(obj) if isinstance(obj, dict) else "json-lines"
@@ -123,7 +123,7 @@ def _array_kind(inp: Input) -> str:
             break
         try:
             item, end = decoder.raw_decode(rest)
-        except ValueError:
+        except (ValueError, RecursionError):
             break
         pos = len(head) - len(rest) + end
         kinds[classify(item) if isinstance(item, dict) else "json-lines"] += 1

@@ -63,6 +63,8 @@ def handle_message(message: str, ts: datetime | None, line: int | None, ctx: Str
                 raise ValueError(f"invalid JSON: {exc}") from None
             handle_text(s, ts, line, ctx)  # `{'key': 'value'}` from print(dict) is a message
             return
+        except RecursionError:
+            raise ValueError("invalid JSON: nested too deeply to read") from None
         handle_json(obj, ts, line, ctx)
     else:
         handle_text(s, ts, line, ctx)
