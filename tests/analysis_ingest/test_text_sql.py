@@ -8,6 +8,7 @@ SQL path (``fast=True``, the default) and with the Python parsers only
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import duckdb
@@ -112,3 +113,95 @@ def test_what_sql_cannot_follow_goes_to_python(tmp_path: Path) -> None:
     assert fast.files[0].reader == "lines"  # DuckDB refuses it; Python reports the line
     assert [m.line for m in fast.malformed] == [2]
     assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+
+
+# ingestsafe's rules on a text file (aws logs tail shape, so every line has a time): a
+# retry of one request id a minute later, a timeout in the first attempt, REPORT values
+# that do not fit their column, a blank request id and two events equal in time and text
+_STREAM = "2026/11/30/[7]0123456789abcdef0123456789abcdef"
+_RETRY = RID.format(7)
+_RULES = [
+    ("10:00:00.000", f"START RequestId: {_RETRY} Version: 7"),
+    ("10:00:00.500", f"{_RETRY} Task timed out after 1.00 seconds"),
+    ("10:00:01.000", f"END RequestId: {_RETRY}"),
+    (
+        "10:00:01.000",
+        f"REPORT RequestId: {_RETRY}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout",
+    ),
+    ("10:01:10.000", f"START RequestId: {_RETRY} Version: 7"),
+    ("10:01:10.010", "[INFO]\t2026-11-30T10:01:10.010Z\t" + _RETRY + "\tsame text"),
+    ("10:01:10.010", "[INFO]\t2026-11-30T10:01:10.010Z\t" + _RETRY + "\tsame text"),
+    ("10:01:10.020", f"END RequestId: {_RETRY}"),
+    (
+        "10:01:10.020",
+        f"REPORT RequestId: {_RETRY}\tDuration: 20.00 ms\tBilled Duration: 20 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 41 MB",
+    ),
+    ("10:02:00.000", "START RequestId:  Version: 7"),  # blank id: not an invocation
+    (
+        "10:02:00.100",
+        f"REPORT RequestId: {RID.format(8)}\tDuration: 12.00 ms\tBilled Duration: 12 ms\t"
+        "Memory Size: 99999999999 MB\tMax Memory Used: 41 MB",  # beyond INTEGER
+    ),
+    (
+        "10:02:00.200",
+        f"REPORT RequestId: {RID.format(9)}\tDuration: 1{'0' * 400}.0 ms\t"
+        "Billed Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB",  # overflows
+    ),
+]
+
+
+def _parts(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return sorted(con.execute("SELECT * FROM _invocation_parts").fetchall(), key=repr)
+    finally:
+        con.close()
+
+
+def test_sql_path_follows_the_merge_rules_like_python(tmp_path: Path) -> None:
+    f = tmp_path / "rules.txt"
+    f.write_text(
+        "".join(f"2026-11-30T{t}000+00:00 {_STREAM} {msg}\n" for t, msg in _RULES), "utf-8"
+    )
+    fast, slow = _both(f, tmp_path)
+    assert fast.files[0].reader == "sql" and fast.files[0].format == "aws-logs-tail"
+    # counted from the list above: the START lines of the retried id are its attempts,
+    # the REPORT lines with a 10+ digit number are the bad values (reported by line)
+    attempts = sum(1 for _, m in _RULES if m == f"START RequestId: {_RETRY} Version: 7")
+    bad = [i + 1 for i, (_, m) in enumerate(_RULES) if re.search(r": \d{10,}", m)]
+    assert attempts == 2 and len(bad) == 2
+    assert [m.line for m in fast.malformed] == bad
+    assert [str(m) for m in fast.malformed] == [str(m) for m in slow.malformed]
+    assert fast.files[0].records == slow.files[0].records
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+    assert _parts(tmp_path / "fast.duckdb") == _parts(tmp_path / "slow.duckdb")
+
+    con = duckdb.connect(str(tmp_path / "fast.duckdb"), read_only=True)
+    try:
+        got = con.execute(
+            "SELECT attempt, outcome, duration_ms FROM invocations WHERE request_id = ? "
+            "ORDER BY attempt",
+            [_RETRY],
+        ).fetchall()
+        assert got == [(1, "timeout", 1000.0), (2, "success", 20.0)]
+        assert con.execute(
+            "SELECT count(*) FROM invocations WHERE request_id IS NULL OR trim(request_id) = ''"
+        ).fetchone() == (0,)
+        assert con.execute(
+            "SELECT count(*) FROM invocations WHERE request_id IN (?, ?)",
+            [RID.format(8), RID.format(9)],
+        ).fetchone() == (0,)
+        same = con.execute(
+            "SELECT list(source_index ORDER BY source_line) FROM logs WHERE message = 'same text'"
+        ).fetchone()
+        assert same == ([0, 0],)  # two lines: each the first row of its line
+    finally:
+        con.close()
+    # read again, by either path: nothing is added and nothing changes
+    before = _tables(tmp_path / "fast.duckdb")
+    for fast_path in (True, False):
+        again = ingest([f], db=tmp_path / "fast.duckdb", progress=False, fast=fast_path)
+        assert again.added["invocations"] == 0 and again.added["logs"] == 0
+    assert _tables(tmp_path / "fast.duckdb") == before

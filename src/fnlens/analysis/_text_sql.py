@@ -60,6 +60,7 @@ _RAW_CONTINUATION = CONTINUATION_PATTERN
 _PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
 _MORE_PREFIX = rf"^(?:{_TS}|{_STREAM})[ \t]"
 _TIMEOUT = r"^(?:\S+\s+)?Task timed out after\s+[\d.]+\s+seconds"
+_TIMEOUT_SECS = r"^(?:\S+\s+)?Task timed out after\s+([\d.]+)\s+seconds"
 _TIMEOUT_ID = r"^(?:(\S+)\s+)?Task timed out"
 _CRASH = r"^(?:RequestId: \S+\s+)?Error: Runtime exited"
 _PY_LEVELS = r"DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL"
@@ -79,13 +80,16 @@ _XRAY_ID = r"1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})"
 # kinds whose rows depend on the lines before them (the Python parser's state)
 _STATEFUL = "'text', 'py_bare', 'timeout', 'py_app', 'node_app', 'py'"
 _WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# numbers of at most nine digits (a duration under 11 days, a size within INTEGER): a
+# longer one may not fit its column, and the Python parser reports that line (file:line)
+_NUM = r"\d{1,9}(?:\.\d+)?"
 _REPORT = (
-    r"^REPORT RequestId: (\S+)\s+Duration: (\d+(?:\.\d+)?) ms\s+"
-    r"Billed Duration: (\d+(?:\.\d+)?) ms\s+Memory Size: (\d+) MB\s+"
-    r"Max Memory Used: (\d+) MB"
-    r"(?:\s+Init Duration: (\d+(?:\.\d+)?) ms)?"
-    r"(?:\s+Restore Duration: (\d+(?:\.\d+)?) ms"
-    r"(?:\s+Billed Restore Duration: (\d+(?:\.\d+)?) ms)?)?"
+    rf"^REPORT RequestId: (\S+)\s+Duration: ({_NUM}) ms\s+"
+    rf"Billed Duration: ({_NUM}) ms\s+Memory Size: (\d{{1,9}}) MB\s+"
+    r"Max Memory Used: (\d{1,9}) MB"
+    rf"(?:\s+Init Duration: ({_NUM}) ms)?"
+    rf"(?:\s+Restore Duration: ({_NUM}) ms"
+    rf"(?:\s+Billed Restore Duration: ({_NUM}) ms)?)?"
     r"(?:\s+Status: (\S+))?(?:\s+Error Type: (\S+))?"
     r"(?:\s+XRAY TraceId: (\S+)\s+SegmentId: (\S+)(?:\s+Sampled: (\S+))?)?\s*$"
 )
@@ -394,7 +398,12 @@ def _insert_rows(
         "source": "'report'",
         "_rank": "41",
     }
+    # the start of a timed-out invocation (its line's time less the timeout), as
+    # lambda_text.timeout_start gives it
+    secs = f"TRY_CAST(regexp_extract(msg, {_q(_TIMEOUT_SECS)}, 1) AS DOUBLE)"
     timeout = {
+        "ts": f"CASE WHEN {secs} >= 0 AND {secs} < 1e6 THEN "
+        f"ts - to_microseconds(CAST(round({secs} * 1000000) AS BIGINT)) END",
         "log_stream": "log_stream",
         "function_version": "stream_version",
         "version": "stream_version",
@@ -416,31 +425,12 @@ def _insert_rows(
         "r": f"SELECT {select(report)} FROM _tx_parsed JOIN _tx_reports USING (n) "
         "WHERE kind = 'report'",
     }
-    counts = con.execute(
-        "SELECT "
-        + ", ".join(
-            f"(SELECT count(*) FROM ({q})), (SELECT count(DISTINCT request_id) FROM ({q}))"
-            for q in sides.values()
-        )
-    ).fetchone()
-    n_inv = counts[0] + counts[2] + counts[4]
-    has_python_rows = con.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM _tx_parsed WHERE kind = 'py' LIMIT 1)"
+    # START, timeout and REPORT are staged as the records they are (as on the Python
+    # path): the merge makes the invocation and its attempts from them, and keeps them
+    # as the parts of the row, so later files merge with the same records either way
+    n_inv = con.execute(
+        "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
     ).fetchone()[0]
-    once = counts[0] == counts[1] and counts[2] == counts[3] and counts[4] == counts[5]
-    if has_python_rows or not once:
-        # rows from Python (or repeated ones) join these in the loader's merge, as on the
-        # Python path
-        con.execute("INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values()))
-    else:
-        # START, timeout and REPORT of one invocation become one row here, by the loader's
-        # precedence rules (START 41 < timeout 41.9 < REPORT 42; outcome and error from
-        # the timeout line when there is one), so the merge sees each request id once
-        con.execute(
-            f"INSERT INTO _stage_invocations SELECT {_combine(inv_cols)} FROM "
-            f"({sides['s']}) s FULL JOIN ({sides['t']}) t USING (request_id) "
-            f"FULL JOIN ({sides['r']}) r USING (request_id)"
-        )
     level = _LEVEL_SQL
     py_app = f"regexp_extract(msg, {_q(_PY_APP)}, "
     node = f"regexp_extract(msg, {_q(_NODE_APP)}, "
@@ -486,6 +476,7 @@ def _insert_rows(
         "request_id": rid_expr,
         "source_file": _lit(source_file),
         "source_line": "n",
+        "source_index": "0",  # one log row per event, as the Python parser gives
     }
     log_cols = ", ".join(f"{log_exprs.get(c, 'NULL')} AS {c}" for c in STAGE_COLUMNS["logs"])
     n_logs = con.execute(
@@ -493,28 +484,6 @@ def _insert_rows(
         "WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
     ).fetchone()[0]
     return int(n_inv), int(n_logs)
-
-
-def _combine(cols: list[str]) -> str:
-    """One row from an invocation's START (s), timeout line (t) and REPORT (r): what the
-    loader's merge gives for them (each column from the lowest rank that has it; outcome
-    by severity; the error from the row the outcome came from)."""
-    out = []
-    for col in cols:
-        if col == "request_id":
-            out.append("request_id")
-        elif col == "outcome":
-            out.append("coalesce(t.outcome, r.outcome) AS outcome")
-        elif col in ("error_type", "error_message"):
-            out.append(
-                f"CASE WHEN t.outcome IS NOT NULL THEN t.{col} "
-                f"WHEN r.outcome IS NOT NULL THEN r.{col} END AS {col}"
-            )
-        elif col == "source":
-            out.append("'report' AS source")
-        else:  # version too: service_version is never set by text lines
-            out.append(f"coalesce(s.{col}, t.{col}, r.{col}) AS {col}")
-    return ", ".join(out)
 
 
 def _version(stream: str | None) -> str | None:

@@ -177,6 +177,19 @@ def parse_report_fields(rest: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in _REPORT_FIELD.finditer(rest)}
 
 
+def timeout_start(ts: datetime | None, seconds: str) -> datetime | None:
+    """When a timed-out invocation started: the line's time less its timeout.
+
+    The time places the record in its attempt (a retry of the same request id is its
+    own row); a value that is not a plausible timeout gives no time.
+    """
+    try:
+        value = float(seconds)
+    except ValueError:
+        return None
+    return minus_ms(ts, value * 1000) if 0 <= value < 1e6 else None
+
+
 def handle_text(message: str, ts: datetime | None, line: int | None, ctx: StreamContext) -> None:
     """Parse one text message (prefixes already stripped); raises ValueError if malformed."""
     sink = ctx.sink
@@ -261,6 +274,7 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
                 {
                     **base,
                     "request_id": request_id,
+                    "ts": timeout_start(ts, m.group(2)),
                     "outcome": "timeout",
                     "error_type": "Sandbox.Timedout",
                     "error_message": msg[len(request_id) :].strip(),
