@@ -6,8 +6,11 @@ row number through DuckDB's hash), then times, each in a fresh process:
 * baseline   ``CREATE TABLE t AS SELECT * FROM read_json(file)`` (DuckDB alone)
 * ingest     ``fnlens ingest file --db new.duckdb`` (detect, fast path, merge)
 * re-ingest  the same command again on the filled database (idempotent merge path)
-* text       ``fnlens ingest`` of the same invocations as Lambda START/REPORT text lines
-             (the Python line parser, for comparison; only with --text)
+* text       with --text: the same invocations as Lambda text, in two shapes:
+             ``raw`` (START / END / REPORT lines as a CloudWatch stream copy has them) and
+             ``s3`` (an S3 export: each line prefixed by its timestamp, plus one Node.js
+             runtime line per invocation); each timed against DuckDB's own ``read_csv``
+             scan of the same file (one VARCHAR column), the issue's baseline
 
 and peak RSS of each process. Results go to stdout and, with --write-docs, into the
 ``## Ingest`` section of docs/benchmarks.md.
@@ -84,6 +87,22 @@ COPY (
 ) TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01')
 """
 
+S3_SQL = """
+COPY (
+  SELECT unnest([
+    ts || ' START RequestId: ' || request_id || ' Version: ' || function_version,
+    ts || ' ' || ts || chr(9) || request_id || chr(9) || 'INFO' || chr(9)
+      || 'loaded order for ' || http_route,
+    ts || ' END RequestId: ' || request_id,
+    ts || ' REPORT RequestId: ' || request_id || chr(9) || 'Duration: ' || duration_ms
+      || ' ms' || chr(9) || 'Billed Duration: ' || ceil(duration_ms)::INT || ' ms' || chr(9)
+      || 'Memory Size: 512 MB' || chr(9) || 'Max Memory Used: 90 MB' || chr(9)
+  ]) AS line
+  FROM (SELECT *, strftime(CAST(timestamp AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ') AS ts
+        FROM read_json('{src}'))
+) TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01')
+"""
+
 RUNNER = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -97,11 +116,23 @@ if kind == "baseline":
     con.execute("CREATE TABLE t AS SELECT * FROM read_json(?)", [path])
     rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
     con.close()
+elif kind == "read_csv":
+    import duckdb
+    con = duckdb.connect(db)
+    con.execute("SET enable_progress_bar = false")
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
+    con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, columns = {'line': 'VARCHAR'}, "
+                "delim = chr(0), quote = '', escape = '', header = false, auto_detect = false)",
+                [path])
+    rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    con.close()
 else:
     from fnlens.analysis.ingest import ingest
     report = ingest([path], db=db, progress=False, memory_limit=limit)
     rows = report.totals["invocations"]
     assert report.malformed_count == 0, report.summary_lines()
+    print(json.dumps({"reader": report.files[0].reader}), file=sys.stderr)
 print(json.dumps({"seconds": time.perf_counter() - t0, "rows": rows,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -116,7 +147,11 @@ def _run(kind: str, path: Path, db: Path, limit: str = "") -> dict:
     )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    readers = [x for x in proc.stderr.splitlines() if x.startswith('{"reader"')]
+    if readers:
+        result["reader"] = json.loads(readers[-1])["reader"]
+    return result
 
 
 def generate(n: int, workdir: Path) -> Path:
@@ -136,13 +171,14 @@ def generate(n: int, workdir: Path) -> Path:
     return path
 
 
-def generate_text(src: Path, n: int, workdir: Path) -> Path:
+def generate_text(src: Path, n: int, workdir: Path, shape: str = "raw") -> Path:
     import duckdb
 
-    path = workdir / f"report_{n}.log"
+    path = workdir / (f"report_{n}.log" if shape == "raw" else f"s3_{n}.log")
     if not path.exists():
         con = duckdb.connect()
-        sql = TEXT_SQL.replace("{src}", str(src))
+        con.execute("SET TimeZone = 'UTC'")
+        sql = (TEXT_SQL if shape == "raw" else S3_SQL).replace("{src}", str(src))
         con.execute(sql.replace("{path}", str(path)))
         con.close()
     return path
@@ -176,10 +212,20 @@ def bench(n: int, workdir: Path, text: bool, repeat: int, limit: str) -> dict:
     (workdir / f"baseline_{n}.duckdb").unlink(missing_ok=True)
     (workdir / f"ingest_{n}.duckdb").unlink(missing_ok=True)
     if text:
-        tpath = generate_text(path, n, workdir)
-        result["text"] = _best("ingest", tpath, workdir / f"text_{n}.duckdb", 1, limit)
-        result["text_mb"] = tpath.stat().st_size / 1e6
-        (workdir / f"text_{n}.duckdb").unlink(missing_ok=True)
+        for shape, lines in (("raw", 3), ("s3", 4)):
+            tpath = generate_text(path, n, workdir, shape)
+            base = _best("read_csv", tpath, workdir / f"csv_{n}.duckdb", repeat, limit)
+            run = _best("ingest", tpath, workdir / f"text_{n}.duckdb", repeat, limit)
+            assert run["rows"] == n, run
+            result[f"text_{shape}"] = {
+                "mb": tpath.stat().st_size / 1e6,
+                "lines": lines * n,
+                "read_csv": base,
+                "ingest": run,
+                "ratio": run["seconds"] / base["seconds"],
+            }
+            (workdir / f"text_{n}.duckdb").unlink(missing_ok=True)
+            (workdir / f"csv_{n}.duckdb").unlink(missing_ok=True)
     result["ratio"] = result["ingest"]["seconds"] / result["baseline"]["seconds"]
     return result
 
@@ -217,23 +263,30 @@ def markdown(results: list[dict]) -> str:
             f"| {r['reingest']['seconds']:.2f} | {r['baseline']['rss_mb']:,.0f} MB "
             f"| {r['ingest']['rss_mb']:,.0f} MB | {r['reingest']['rss_mb']:,.0f} MB |"
         )
-    texts = [r for r in results if "text" in r]
+    texts = [r for r in results if "text_raw" in r]
     if texts:
         lines += [
             "",
-            "Python line parser (the path for text and mixed formats), same invocations as",
-            "START/END/REPORT text lines:",
+            "Text path (DuckDB `read_csv` + SQL parsing, issue 13), the same invocations as Lambda",
+            "text: `raw` = START / END / REPORT lines as a CloudWatch stream copy has them; `s3` =",
+            "an S3 export object (every line prefixed by its timestamp) with one Node.js runtime",
+            "line per invocation. Baseline: `CREATE TABLE t AS SELECT * FROM read_csv(file)` with",
+            "one VARCHAR column (DuckDB scanning the same file); target ratio <= 2x.",
             "",
-            "| invocations | memory_limit | file | ingest (s) | lines/s | RSS |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| invocations | shape | memory_limit | lines | file | read_csv (s) | ingest (s) "
+            "| ratio | lines/s | RSS read_csv | RSS ingest |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in texts:
-            t = r["text"]
-            lines.append(
-                f"| {r['n']:,} | {r['memory_limit'] or 'default'} | {r['text_mb']:,.0f} MB "
-                f"| {t['seconds']:.2f} "
-                f"| {3 * r['n'] / t['seconds']:,.0f} | {t['rss_mb']:,.0f} MB |"
-            )
+            for shape in ("raw", "s3"):
+                t = r[f"text_{shape}"]
+                lines.append(
+                    f"| {r['n']:,} | {shape} | {r['memory_limit'] or 'default'} | {t['lines']:,} "
+                    f"| {t['mb']:,.0f} MB | {t['read_csv']['seconds']:.2f} "
+                    f"| {t['ingest']['seconds']:.2f} | **{t['ratio']:.2f}x** "
+                    f"| {t['lines'] / t['ingest']['seconds']:,.0f} "
+                    f"| {t['read_csv']['rss_mb']:,.0f} MB | {t['ingest']['rss_mb']:,.0f} MB |"
+                )
     lines.append("")
     return "\n".join(lines)
 

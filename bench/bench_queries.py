@@ -103,7 +103,8 @@ SELECT
         AS http_status_code,
     'eu-west-1' AS region,
     '2024/03/01/[' || version || ']' || printf('%032x', i % 97) AS log_stream,
-    'bench' AS source
+    'bench' AS source,
+    1 AS attempt
 FROM shaped
 """
 

@@ -127,6 +127,7 @@ _ARROW_TYPES = {
     "BOOLEAN": pa.bool_(),
     "DOUBLE": pa.float64(),
     "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
 }
 
 

@@ -47,6 +47,28 @@ def gb_seconds(r: Row) -> float | None:
     return billed / 1000 * r["memory_size_mb"] / 1024
 
 
+def cost_gb_seconds(r: Row, init_billed_since: datetime) -> float | None:
+    """What `cost` bills: the invocation, SnapStart's billed restore, and on-demand INIT
+    from ``init_billed_since`` on unless the billed duration already holds it."""
+    billed = r["billed_duration_ms"]
+    if billed is None and r["duration_ms"] is not None:
+        billed = math.ceil(r["duration_ms"])
+    if billed is None or r["memory_size_mb"] is None:
+        return None
+    billed += r.get("billed_restore_duration_ms") or 0
+    init = r["init_duration_ms"]
+    if (
+        init is not None
+        and r["ts"] is not None
+        and r["ts"] >= init_billed_since
+        and (r.get("init_type") or "on-demand") == "on-demand"
+        and (r["billed_duration_ms"] or math.ceil(r["duration_ms"] or 0))
+        < (r["duration_ms"] or 0) + init
+    ):
+        billed += math.ceil(init)
+    return billed / 1000 * r["memory_size_mb"] / 1024
+
+
 def bucket_of(ts: datetime, size: timedelta) -> datetime:
     """Floor to a multiple of ``size`` since the Unix epoch (what bin() and time_bucket do)."""
     step = int(size.total_seconds() * 1_000_000)
@@ -164,18 +186,29 @@ def per_version(rows: list[Row], p: dict[str, Any]) -> list[Row]:
     return sorted(out, key=lambda r: (r["function_name"], r["first_seen"], r["version"]))
 
 
+def startup_ms(r: Row) -> float | None:
+    """Cold-start latency: Init Duration plus SnapStart's Restore Duration."""
+    init, restore = r["init_duration_ms"], r.get("restore_duration_ms")
+    if init is None and restore is None:
+        return None
+    return (init or 0) + (restore or 0)
+
+
 def cold_starts(rows: list[Row], p: dict[str, Any]) -> list[Row]:
     out = []
     for b, rs in group(window(rows, p), lambda r: bucket_of(r["ts"], p["bucket"])).items():
-        cold = sum(is_cold(r) for r in rs)
+        cold = sum(
+            r["cold_start"] if r["cold_start"] is not None else startup_ms(r) is not None
+            for r in rs
+        )
         out.append(
             {
                 "bucket": b,
                 "invocations": len(rs),
                 "cold_starts": cold,
                 "cold_start_pct": pct(cold, len(rs)),
-                "avg_init_ms": _avg(r["init_duration_ms"] for r in rs),
-                "max_init_ms": _max(r["init_duration_ms"] for r in rs),
+                "avg_init_ms": _avg(startup_ms(r) for r in rs),
+                "max_init_ms": _max(startup_ms(r) for r in rs),
             }
         )
     return sorted(out, key=lambda r: r["bucket"])
@@ -333,7 +366,7 @@ def cost(rows: list[Row], p: dict[str, Any]) -> list[Row]:
     for (fn, version, mem), rs in group(
         window(rows, p), lambda r: (r["function_name"], r["version"], r["memory_size_mb"])
     ).items():
-        gbs = _sum_or_none(gb_seconds(r) for r in rs) or 0.0
+        gbs = _sum_or_none(cost_gb_seconds(r, p["init_billed_since"]) for r in rs) or 0.0
         compute = gbs * p["price_per_gb_second"]
         requests = len(rs) * p["price_per_request"]
         out.append(

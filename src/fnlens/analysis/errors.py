@@ -51,6 +51,12 @@ class FileReport:
     formats_tried: list[str] = field(default_factory=list)
     # how it was read: "read_json" (DuckDB fast path), "read_json+lines", "lines", "documents"
     reader: str = ""
+    # records kept but worth a look (a span without ids, Lambda dropping logs), file:line
+    warning_count: int = 0
+    warnings: list[Malformed] = field(default_factory=list)
+    # what platform.logsDropped events say Lambda did not deliver: a gap in the data
+    logs_dropped_records: int = 0
+    logs_dropped_bytes: int = 0
 
     def add_malformed(self, line: int | None, message: str) -> Malformed:
         item = Malformed(self.path, line, message)
@@ -58,6 +64,17 @@ class FileReport:
         if len(self.malformed) < MAX_MESSAGES_PER_FILE:
             self.malformed.append(item)
         return item
+
+    def add_warning(self, line: int | None, message: str) -> Malformed:
+        item = Malformed(self.path, line, message)
+        self.warning_count += 1
+        if len(self.warnings) < MAX_MESSAGES_PER_FILE:
+            self.warnings.append(item)
+        return item
+
+    def add_dropped(self, records: int, size: int) -> None:
+        self.logs_dropped_records += records
+        self.logs_dropped_bytes += size
 
 
 @dataclass
@@ -83,6 +100,18 @@ class IngestReport:
         return [m for f in self.files for m in f.malformed]
 
     @property
+    def warning_count(self) -> int:
+        return sum(f.warning_count for f in self.files)
+
+    @property
+    def warnings(self) -> list[Malformed]:
+        return [w for f in self.files for w in f.warnings]
+
+    @property
+    def logs_dropped_records(self) -> int:
+        return sum(f.logs_dropped_records for f in self.files)
+
+    @property
     def rejected_files(self) -> list[FileReport]:
         return [f for f in self.files if f.error is not None]
 
@@ -92,6 +121,7 @@ class IngestReport:
         for f in self.files:
             counts = ", ".join(f"{n} {_RECORD[t]}" for t, n in f.records.items() if n)
             extra = f", {f.malformed_count} malformed" if f.malformed_count else ""
+            extra += f", {f.warning_count} warning(s)" if f.warning_count else ""
             if f.error:
                 lines.append(f"  {f.path}: REJECTED: {f.error}")
             else:
@@ -103,4 +133,13 @@ class IngestReport:
         if self.malformed_count:
             lines.append(f"{self.malformed_count} malformed line(s); first ones:")
             lines.extend(f"  {m}" for m in self.malformed[:max_messages])
+        if self.logs_dropped_records:
+            size = sum(f.logs_dropped_bytes for f in self.files)
+            lines.append(
+                f"GAP: Lambda dropped {self.logs_dropped_records} log record(s) ({size} bytes) "
+                "before they were delivered (platform.logsDropped); counts and rates are low"
+            )
+        if self.warning_count:
+            lines.append(f"{self.warning_count} warning(s); first ones:")
+            lines.extend(f"  {w}" for w in self.warnings[:max_messages])
         return lines

@@ -18,12 +18,21 @@ from pathlib import Path
 
 import duckdb
 
+from fnlens.analysis import _text_sql
 from fnlens.analysis.errors import FileReport, IngestError, IngestReport, UnknownFormatError
+from fnlens.analysis.formats import insights
 from fnlens.analysis.formats.context import StreamContext
 from fnlens.analysis.formats.detect import detect
+from fnlens.analysis.formats.lambda_text import continuation_rule, join_continuations
 from fnlens.analysis.formats.messages import handle_json, handle_message
-from fnlens.analysis.loader import Loader, connect
-from fnlens.analysis.readers import Input, iter_documents, iter_lines
+from fnlens.analysis.loader import Loader, connect, ensure_schema
+from fnlens.analysis.readers import (
+    DEFAULT_MAX_RECORD,
+    Input,
+    iter_array_items,
+    iter_documents,
+    iter_lines,
+)
 from fnlens.analysis.schema import TABLES
 from fnlens.analysis.sink import Sink
 
@@ -34,7 +43,12 @@ _STREAM_IN_PATH = re.compile(r"\d{4}/\d{2}/\d{2}/\[[^\]/]*\][0-9a-zA-Z]+(?=/)")
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files from paths, directories (recursive) and globs; missing paths are an error."""
+    """Files from paths, directories (recursive) and globs; missing paths are an error.
+
+    Inside a directory, hidden files and hidden directories (``.git/``, ``.aws-sam/``)
+    are skipped, and symbolic links to directories are not followed (no loops); a
+    hidden path named explicitly is read.
+    """
     out: list[Path] = []
     for item in paths:
         s = str(item)
@@ -47,9 +61,7 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             candidates = [Path(s)]
         for p in candidates:
             if p.is_dir():
-                out.extend(
-                    sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-                )
+                out.extend(_walk(p))
             elif p.is_file():
                 out.append(p)
             else:
@@ -62,6 +74,18 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _walk(root: Path) -> list[Path]:
+    """Regular files under ``root``, sorted, without hidden files or directories."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # prune: never descend
+        base = Path(folder)
+        found.extend(
+            base / name for name in files if not name.startswith(".") and (base / name).is_file()
+        )
+    return sorted(found)
 
 
 def ingest(
@@ -93,14 +117,12 @@ def ingest(
             f for f in files if f.resolve() not in own_files and spill not in f.resolve().parents
         ]
     limit = _size(memory_limit) if memory_limit else None
+    max_record = max_record_bytes(limit)
     own = not isinstance(db, duckdb.DuckDBPyConnection)
     con = connect(db) if own else db
     if not own:
         con.execute("SET TimeZone = 'UTC'")
-        from fnlens.analysis.schema import create_table_sql
-
-        for table in TABLES:
-            con.execute(create_table_sql(table))
+        ensure_schema(con)
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")
     report = IngestReport(db=str(db) if own else "<connection>")
@@ -115,7 +137,9 @@ def ingest(
         sink = Sink(loader.append, batch_size=batch_size)
         with _progress(files, progress) as advance:
             for path in files:
-                report.files.append(_ingest_file(path, sink, loader, strict, advance, fast))
+                report.files.append(
+                    _ingest_file(path, sink, loader, strict, advance, fast, max_record)
+                )
         sink.flush()
         con.execute("BEGIN TRANSACTION")
         in_transaction = True
@@ -146,7 +170,13 @@ def ingest(
 
 
 def _ingest_file(
-    path: Path, sink: Sink, loader: Loader, strict: bool, advance: _Advance, fast: bool
+    path: Path,
+    sink: Sink,
+    loader: Loader,
+    strict: bool,
+    advance: _Advance,
+    fast: bool,
+    max_record: int,
 ) -> FileReport:
     fr = FileReport(path=str(path))
     source = str(path.resolve())
@@ -157,11 +187,13 @@ def _ingest_file(
         if strict:
             raise IngestError(f"{item} (strict mode: stopping at the first error)")
 
-    ctx = StreamContext(sink, source, on_error=on_error)
+    ctx = StreamContext(
+        sink, source, on_error=on_error, on_warning=fr.add_warning, on_dropped=fr.add_dropped
+    )
     stream = _STREAM_IN_PATH.search(path.resolve().as_posix())
     if stream:  # S3 exports: <prefix>/<task>/<log stream>/000000.gz
         ctx.set_stream(stream.group(0))
-    with Input(path) as inp:
+    with Input(path, max_record=max_record) as inp:
         try:
             det = detect(inp)
         except UnknownFormatError as exc:
@@ -174,6 +206,32 @@ def _ingest_file(
             advance(path, inp.raw.seek(0, 2), final=True)
             return fr
         fr.format = det.format
+        if fast and det.format in _text_sql.FORMATS:
+
+            def python_rows(batch: list[tuple]) -> None:
+                for number, raw, log_stream, version, current, last_report in batch:
+                    ctx.log_stream, ctx.stream_version = log_stream, version
+                    ctx.current_request, ctx.last_report = current, last_report
+                    try:
+                        handle_message(raw, None, number, ctx)
+                    except _BAD_RECORD as exc:
+                        on_error(number, _describe(exc))
+
+            staged = _text_sql.stage_text(
+                loader.con,
+                path,
+                det.format,
+                source,
+                stream.group(0) if stream else None,
+                inp.gzip,
+                python_rows,
+            )
+            if staged is not None:  # else: something only the Python parsers read
+                sink.counts["invocations"] += staged[0]
+                sink.counts["logs"] += staged[1]
+                fr.reader = "sql"
+                advance(path, inp.raw.seek(0, 2), final=True)
+                return _finish(fr, sink, before, strict, path)
         skip_invocations = False
         if det.fast and fast:
             try:
@@ -191,23 +249,46 @@ def _ingest_file(
         fr.reader = fr.reader or det.mode
         try:
             if det.mode == "lines":
-                _read_lines(inp, ctx, on_error, advance, skip_invocations)
+                _read_lines(inp, ctx, on_error, advance, skip_invocations, det.format)
             elif det.mode == "documents":
                 _read_documents(inp, ctx, on_error, advance)
             elif det.mode == "array":
-                _read_array(inp, ctx, on_error)
+                _read_array(inp, ctx, on_error, advance)
+            elif det.mode == "csv":
+                insights.read_csv(inp.stream, ctx, on_error)
         except (EOFError, OSError, zlib.error) as exc:
             # a corrupt .gz: keep what was read, report the rest
             on_error(None, f"cannot read further: {exc or type(exc).__name__}")
         if inp.truncated:
             on_error(None, "cannot read further: gzip data is truncated")
         advance(path, inp.position(), final=True)
+    return _finish(fr, sink, before, strict, path)
+
+
+def _finish(fr: FileReport, sink: Sink, before: dict[str, int], strict: bool, path: Path):
     fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
+    if strict and not any(fr.records.values()):
+        raise IngestError(
+            f"{path}: no records in this file [{fr.format}] (strict mode: a file that "
+            "yields nothing is an error)"
+        )
     return fr
 
 
-def _read_lines(inp: Input, ctx: StreamContext, on_error, advance, skip_invocations: bool) -> None:
-    for number, line, error in iter_lines(inp):
+# what one bad record can raise: a value that does not fit its column or a timestamp out
+# of range (ValueError, OverflowError), an unexpected shape (TypeError, KeyError,
+# AttributeError), nesting deeper than Python can follow (RecursionError)
+_BAD_RECORD = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
+
+
+def _read_lines(
+    inp: Input, ctx: StreamContext, on_error, advance, skip_invocations: bool, fmt: str = ""
+) -> None:
+    events = iter_lines(inp)
+    rule = continuation_rule(fmt)
+    if rule is not None:  # multi-line events: stack traces, pretty-printed objects
+        events = join_continuations(events, rule)
+    for number, line, error in events:
         if number % 20_000 == 0:
             advance(inp.path, inp.position())
         if error is not None:
@@ -218,8 +299,8 @@ def _read_lines(inp: Input, ctx: StreamContext, on_error, advance, skip_invocati
             continue
         try:
             handle_message(line, None, number, ctx)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            on_error(number, str(exc) or type(exc).__name__)
+        except _BAD_RECORD as exc:
+            on_error(number, _describe(exc))
 
 
 def _read_documents(inp: Input, ctx: StreamContext, on_error, advance) -> None:
@@ -230,23 +311,46 @@ def _read_documents(inp: Input, ctx: StreamContext, on_error, advance) -> None:
             continue
         try:
             handle_json(doc, None, number, ctx)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            on_error(number, str(exc) or type(exc).__name__)
+        except _BAD_RECORD as exc:
+            on_error(number, _describe(exc))
 
 
-def _read_array(inp: Input, ctx: StreamContext, on_error) -> None:
-    import json
-
-    try:
-        items = json.load(inp.stream)
-    except ValueError as exc:
-        on_error(None, f"invalid JSON array: {exc}")
-        return
-    for index, item in enumerate(items, 1):
+def _read_array(inp: Input, ctx: StreamContext, on_error, advance) -> None:
+    for index, (number, item, error) in enumerate(iter_array_items(inp), 1):
+        advance(inp.path, inp.position())
+        if error is not None:
+            on_error(number, f"array item {index}: {error}")
+            continue
         try:
-            handle_json(item, None, None, ctx)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            on_error(None, f"array item {index}: {exc}")
+            handle_json(item, None, number, ctx)
+        except _BAD_RECORD as exc:
+            on_error(number, f"array item {index}: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    if isinstance(exc, OverflowError):
+        return f"number out of range ({exc})"
+    return str(exc) or type(exc).__name__
+
+
+def max_record_bytes(memory_limit: str | None) -> int:
+    """The largest line or JSON document read: a sixteenth of the memory limit.
+
+    Parsing a record costs several times its size in Python objects, so this keeps
+    one record well inside ``--memory-limit``; without a limit it is 256 MiB.
+    """
+    if not memory_limit:
+        return DEFAULT_MAX_RECORD
+    return max(1 << 20, min(DEFAULT_MAX_RECORD, _bytes(memory_limit) // 16))
+
+
+def _bytes(size: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT])(i?)B\s*", size, re.I)
+    assert m, size
+    power = "KMGT".index(m.group(2).upper()) + 1
+    return int(float(m.group(1)) * (1024 if m.group(3) else 1000) ** power)
 
 
 def _size(value: str) -> str:

@@ -3,12 +3,10 @@
 Rows are appended to TEMP staging tables in Arrow batches (or straight from
 DuckDB's ``read_json`` on the fast path). One merge at the end of a run then:
 
-* invocations: request ids seen once and not yet stored are inserted as they are;
-  the rest (several sources, or already stored) are merged with one GROUP BY in which
-  every column takes the value of the highest-precedence source that has it
-  (fnlens > Powertools > OTLP > Lambda platform JSON > REPORT text > EMF);
+* invocations: one row per request id and attempt, see :mod:`fnlens.analysis._merge`
+  for the rule (order-independent, idempotent, retries are their own rows);
 * spans: one row per (trace_id, span_id), new ones only;
-* logs: one row per content key hash(source_file, source_line, ts, message).
+* logs: one row per key hash(source_file, source_line, source_index, ts, message).
 
 Everything runs in one transaction, so a failed run leaves the database unchanged.
 """
@@ -20,35 +18,50 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from fnlens.analysis._merge import create_parts_sql, merge_invocations
 from fnlens.analysis.formats import fnlens_jsonl
-from fnlens.analysis.schema import INVOCATIONS_COLUMNS, TABLES, create_table_sql
-from fnlens.analysis.sink import RANK, STAGE_COLUMNS
+from fnlens.analysis.schema import TABLES, create_table_sql, upgrade_sql
+from fnlens.analysis.sink import STAGE_COLUMNS
+
+# New database files are written in a storage format DuckDB 1.1 and newer read (the DuckDB
+# CLI, the Python package, Grafana's DuckDB plugin), not in this DuckDB's newest format.
+STORAGE_COMPATIBILITY = "v1.1.0"
 
 _EVENT_ONLY = "{'event': 'VARCHAR'}"
-_LOG_KEY = "hash(source_file, source_line, ts, message)"
-# outcome precedence within one source: timeout > error > success
-_SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
-# rows already stored win ties against the same kind of source arriving again
-_EXISTING_RANK = (
-    "CASE "
-    + " ".join(
-        f"WHEN list_contains(string_split(source, '+'), '{name}') THEN {rank}"
-        for name, rank in sorted(RANK.items(), key=lambda item: item[1])
-    )
-    + " ELSE 90 END - 5"
-)
+_LOG_KEY = "hash(source_file, source_line, coalesce(source_index, 0), ts, message)"
 
 
 def connect(
     db: str | Path = "fnlens.duckdb", *, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) an fnlens database with the three tables."""
-    con = duckdb.connect(str(db), read_only=read_only)
+    """Open (creating if needed) an fnlens database with the three tables.
+
+    A file created here is readable by DuckDB 1.1+ (:data:`STORAGE_COMPATIBILITY`);
+    an existing file keeps the storage version it was created with.
+    """
+    config = {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    con = duckdb.connect(str(db), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
-        for table in TABLES:
-            con.execute(create_table_sql(table))
+        ensure_schema(con)
     return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables, and add the columns a database from an older fnlens lacks."""
+    for table in TABLES:
+        con.execute(create_table_sql(table))
+        existing = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        for statement in upgrade_sql(table, existing):
+            con.execute(statement)
+    con.execute(create_parts_sql())
 
 
 class Loader:
@@ -57,6 +70,9 @@ class Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
         con.execute("SET enable_progress_bar = false")
+        # row order of staged and merged rows means nothing; not keeping it lets big
+        # inserts and the merge stream and spill within memory_limit
+        con.execute("SET preserve_insertion_order = false")
         for table, columns in STAGE_COLUMNS.items():
             body = ", ".join(f"{n} {t}" for n, t in columns.items())
             con.execute(f"CREATE OR REPLACE TEMP TABLE _stage_{table} ({body})")
@@ -81,10 +97,12 @@ class Loader:
             f"read_json(?, format='newline_delimited', columns={columns}, "
             f"compression='{'gzip' if gzip else 'uncompressed'}', maximum_object_size=16777216)"
         )
+        # an empty or blank request id is no id (the merge keeps such records one by one)
         inserted = self.con.execute(
             "INSERT INTO _stage_invocations "
-            f"SELECT {fnlens_jsonl.fast_select_sql()} FROM {source} "
-            "WHERE event = 'invocation' AND request_id IS NOT NULL",
+            "SELECT * REPLACE (nullif(trim(request_id), '') AS request_id) FROM ("
+            f"  SELECT {fnlens_jsonl.fast_select_sql()} FROM {source} "
+            "  WHERE event = 'invocation')",
             [str(path)],
         ).fetchall()[0][0]
         # a second, cheap scan (one column) tells whether there are log lines to parse
@@ -108,92 +126,30 @@ class Loader:
         return added
 
     def _merge_invocations(self) -> int:
-        con = self.con
-        cols = list(INVOCATIONS_COLUMNS)
-        col_list = ", ".join(cols)
-        if con.execute("SELECT count(*) FROM (SELECT 1 FROM invocations LIMIT 1)").fetchall()[0][0]:
-            # rows identical to what is stored change nothing: drop them before the merge,
-            # so re-ingesting a file costs one join instead of a GROUP BY over everything
-            same = " AND ".join(
-                f"s.{c} IS NOT DISTINCT FROM i.{c}" for c in cols if c != "request_id"
-            )
-            con.execute(
-                "DELETE FROM _stage_invocations s USING invocations i "
-                f"WHERE s.request_id = i.request_id AND {same}"
-            )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _merge_keys AS "
-            "SELECT request_id FROM _stage_invocations GROUP BY request_id HAVING count(*) > 1 "
-            "UNION SELECT request_id FROM invocations "
-            "WHERE request_id IN (SELECT request_id FROM _stage_invocations)"
-        )
-        con.execute(
-            f"INSERT INTO invocations SELECT {col_list} FROM _stage_invocations s "
-            "ANTI JOIN _merge_keys k ON s.request_id = k.request_id"
-        )
-        existing = con.execute(
-            "SELECT count(*) FROM invocations "
-            "WHERE request_id IN (SELECT request_id FROM _merge_keys)"
-        ).fetchall()[0][0]
-        aggs = []
-        for col in cols:
-            if col == "request_id":
-                aggs.append("request_id")
-            elif col == "source":
-                aggs.append(
-                    "array_to_string(list_sort(list_distinct("
-                    "flatten(list(string_split(source, '+'))))), '+')"
-                    " AS source"
-                )
-            elif col == "version":
-                aggs.append(
-                    "coalesce(nullif(arg_min(service_version, _rank), ''), "
-                    "arg_min(function_version, _rank))"
-                    " AS version"
-                )
-            elif col == "outcome":
-                aggs.append(
-                    f"arg_min(outcome, _rank * 10 + {_SEVERITY}) "
-                    "FILTER (WHERE outcome IS NOT NULL) AS outcome"
-                )
-            elif col in ("error_type", "error_message"):
-                aggs.append(
-                    f"arg_min_null({col}, _rank * 10 + {_SEVERITY}) "
-                    "FILTER (WHERE outcome IS NOT NULL)"
-                    f" AS {col}"
-                )
-            else:
-                aggs.append(f"arg_min({col}, _rank) AS {col}")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _merged AS "
-            f"WITH rows AS ("
-            f"  SELECT {col_list}, _rank FROM _stage_invocations "
-            f"    WHERE request_id IN (SELECT request_id FROM _merge_keys)"
-            f"  UNION ALL"
-            f"  SELECT {col_list}, {_EXISTING_RANK} AS _rank FROM invocations "
-            f"    WHERE request_id IN (SELECT request_id FROM _merge_keys)"
-            f") SELECT {', '.join(aggs)} FROM rows GROUP BY request_id"
-        )
-        con.execute(
-            "DELETE FROM invocations WHERE request_id IN (SELECT request_id FROM _merge_keys)"
-        )
-        con.execute(f"INSERT INTO invocations SELECT {col_list} FROM _merged")
-        con.execute("DROP TABLE _merged")
-        con.execute("DROP TABLE _merge_keys")
-        return int(existing)
+        return merge_invocations(self.con, "_stage_invocations")
 
     def _merge_spans(self) -> None:
         cols = ", ".join(STAGE_COLUMNS["spans"])
         self.con.execute(
-            f"INSERT INTO spans SELECT {cols} FROM ("
+            f"INSERT INTO spans ({cols}) SELECT {cols} FROM ("
             f"  SELECT DISTINCT ON (trace_id, span_id) * FROM _stage_spans"
+            "   WHERE trace_id IS NOT NULL AND span_id IS NOT NULL"
             ") s ANTI JOIN spans USING (trace_id, span_id)"
+        )
+        # spans without ids (kept with a warning) are keyed by what they say instead
+        key = "hash(trace_id, span_id, name, start_ts, end_ts, source, attributes::VARCHAR)"
+        self.con.execute(
+            f"INSERT INTO spans ({cols}) SELECT {cols} FROM ("
+            f"  SELECT DISTINCT ON (_k) *, {key} AS _k FROM _stage_spans"
+            "   WHERE trace_id IS NULL OR span_id IS NULL"
+            f") s WHERE _k NOT IN (SELECT {key} FROM spans "
+            "   WHERE trace_id IS NULL OR span_id IS NULL)"
         )
 
     def _merge_logs(self) -> None:
         cols = ", ".join(STAGE_COLUMNS["logs"])
         self.con.execute(
-            f"INSERT INTO logs SELECT {cols} FROM ("
+            f"INSERT INTO logs ({cols}) SELECT {cols} FROM ("
             f"  SELECT DISTINCT ON (_k) *, {_LOG_KEY} AS _k FROM _stage_logs"
             f") s WHERE _k NOT IN (SELECT {_LOG_KEY} FROM logs)"
         )

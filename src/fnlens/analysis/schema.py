@@ -33,6 +33,17 @@ INVOCATIONS_COLUMNS: dict[str, str] = {
     "region": "VARCHAR",
     "log_stream": "VARCHAR",
     "source": "VARCHAR",  # which inputs contributed, e.g. "fnlens+report"
+    # added later (ALTER TABLE on older databases, see upgrade_sql): SnapStart restore,
+    # and what the Telemetry API's platform.runtimeDone tells about the response
+    "restore_duration_ms": "DOUBLE",
+    "billed_restore_duration_ms": "DOUBLE",
+    "produced_bytes": "BIGINT",
+    "response_latency_ms": "DOUBLE",
+    "response_duration_ms": "DOUBLE",
+    "runtime_overhead_ms": "DOUBLE",
+    # 1, 2, ... for the attempts of one request id in start order: Lambda retries an
+    # asynchronous invocation with the same request id, and each attempt is its own row
+    "attempt": "INTEGER",
 }
 
 SPANS_COLUMNS: dict[str, str] = {
@@ -64,6 +75,9 @@ LOGS_COLUMNS: dict[str, str] = {
     "attributes": "JSON",
     "source_file": "VARCHAR",
     "source_line": "BIGINT",
+    # position among the log rows read from the same source line (a JSON page or OTLP
+    # request holds many records); keeps records with equal ts and message apart
+    "source_index": "INTEGER",
 }
 
 TABLES: dict[str, dict[str, str]] = {
@@ -71,6 +85,18 @@ TABLES: dict[str, dict[str, str]] = {
     "spans": SPANS_COLUMNS,
     "logs": LOGS_COLUMNS,
 }
+
+
+def upgrade_sql(table: str, existing: set[str]) -> list[str]:
+    """ALTER statements adding the columns a table created by an older fnlens lacks.
+
+    Columns are only ever appended, so older databases keep working after an upgrade.
+    """
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"
+        for name, sql_type in TABLES[table].items()
+        if name not in existing
+    ]
 
 
 def create_table_sql(table: str, *, if_not_exists: bool = True) -> str:

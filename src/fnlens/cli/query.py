@@ -20,7 +20,7 @@ from uuid import UUID
 
 import click
 
-from fnlens.cli.common import db_option, guard
+from fnlens.cli.common import db_option, debug_enabled, guard
 
 FORMATS = ("table", "csv", "json", "markdown")
 WINDOW_PARAMS = ("since", "until", "function", "version")
@@ -116,18 +116,43 @@ def query(name: str, db_path: str, params: Sequence[str], fmt: str) -> None:
 @click.argument("statement", metavar='"SQL"')
 @db_option
 @_format_option
-def sql(statement: str, db_path: str, fmt: str) -> None:
+@click.option(
+    "--allow-files",
+    is_flag=True,
+    help="Let the SQL read files and URLs (read_csv, read_json, read_parquet, …). "
+    "Writing files, ATTACH and extensions stay refused.",
+)
+def sql(statement: str, db_path: str, fmt: str, allow_files: bool) -> None:
     """Run ad-hoc SQL over the invocations, spans and logs tables (read-only).
 
-    Pass - to read the SQL from standard input.
+    Pass - to read the SQL from standard input. Nothing outside the database is
+    reachable unless --allow-files is given.
     """
+    import duckdb
+
+    from fnlens.analysis._sqlguard import SqlRefused, check_statements
+
     if statement == "-":
         statement = sys.stdin.read()
     if not statement.strip():
         raise click.ClickException("no SQL given")
-    con = guard(_open, db_path)
+    con = guard(_open_sandboxed, db_path, allow_files)
     try:
-        result = guard(con.execute, statement)
+        try:
+            check_statements(con, statement)
+            result = con.execute(statement)
+        except SqlRefused as exc:
+            raise click.ClickException(str(exc)) from exc
+        except duckdb.PermissionException as exc:
+            if debug_enabled():
+                raise
+            first = str(exc).strip().splitlines()[0]
+            hint = "" if allow_files else "; pass --allow-files to let the SQL read files"
+            raise click.ClickException(
+                f"fnlens sql reaches nothing outside the database ({first}){hint}"
+            ) from exc
+        except duckdb.Error as exc:
+            guard(_reraise, exc)
         columns, rows = _fetch(result)
     finally:
         con.close()
@@ -138,9 +163,19 @@ def sql(statement: str, db_path: str, fmt: str) -> None:
 
 
 def _open(db_path: str) -> Any:
-    from fnlens.analysis.db import open_db
+    from fnlens.analysis.db import open_sandboxed
 
-    return open_db(db_path)
+    return open_sandboxed(db_path)  # canned queries need nothing outside the file either
+
+
+def _open_sandboxed(db_path: str, allow_files: bool) -> Any:
+    from fnlens.analysis.db import open_sandboxed
+
+    return open_sandboxed(db_path, allow_files=allow_files)
+
+
+def _reraise(exc: BaseException) -> None:
+    raise exc
 
 
 def _fetch(result: Any) -> tuple[list[str], list[tuple[Any, ...]]]:

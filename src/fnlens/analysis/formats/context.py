@@ -26,8 +26,14 @@ class StreamContext:
     stream_version: str | None = None  # from the log stream name `2024/01/01/[42]abc`
     region: str | None = None
     init_type: str | None = None  # from a platform.initStart waiting for its invocation
+    # the invocation between START and END in this stream: lines without an id belong to it
+    current_request: str | None = None
+    last_report: str | None = None  # the REPORT an `XRAY TraceId:` line right after belongs to
     on_error: Callable[[int | None, str], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # (line, message) for things worth telling that are not errors (kept data, gaps)
+    on_warning: Callable[[int | None, str], None] | None = None
+    on_dropped: Callable[[int, int], None] | None = None
 
     def error(self, line: int | None, message: str) -> None:
         """Report one malformed record (raises in strict mode, through ``on_error``)."""
@@ -35,10 +41,28 @@ class StreamContext:
             raise ValueError(message)
         self.on_error(line, message)
 
+    def warn(self, line: int | None, message: str) -> None:
+        """Report something kept but worth a look (never fails, not even in strict mode)."""
+        if self.on_warning is not None:
+            self.on_warning(line, message)
+
+    def dropped(self, line: int | None, records: int, size: int, reason: str) -> None:
+        """Lambda dropped log records (platform.logsDropped): a gap in what was exported."""
+        if self.on_dropped is not None:
+            self.on_dropped(records, size)
+        why = f": {reason}" if reason else ""
+        self.warn(line, f"Lambda dropped {records} log record(s), {size} bytes{why}")
+
     def for_stream(self, log_group: str | None, log_stream: str | None) -> StreamContext:
         """A child context for one CloudWatch log stream inside a multi-stream document."""
         ctx = StreamContext(
-            self.sink, self.path, self.function_name, region=self.region, on_error=self.on_error
+            self.sink,
+            self.path,
+            self.function_name,
+            region=self.region,
+            on_error=self.on_error,
+            on_warning=self.on_warning,
+            on_dropped=self.on_dropped,
         )
         if log_group and log_group.startswith("/aws/lambda/"):
             ctx.function_name = log_group[len("/aws/lambda/") :]
@@ -77,8 +101,29 @@ def text(value: Any) -> str | None:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+_LEVELS = {
+    "warn": "warning",
+    "information": "info",
+    "informational": "info",
+    "fail": "error",
+    "err": "error",
+    "crit": "critical",
+    "trce": "trace",
+    "dbug": "debug",
+    "verbose": "trace",
+}
+
+
 def level_of(value: Any) -> str | None:
-    return value.lower() if isinstance(value, str) else None
+    """A log level in lower case, the runtimes' spellings mapped to one name each.
+
+    Node.js writes WARN, Python WARNING, .NET ``warn`` / ``Warning`` / ``fail``: a query for
+    ``level = 'warning'`` or ``'error'`` must find all of them.
+    """
+    if not isinstance(value, str):
+        return None
+    low = value.strip().lower()
+    return _LEVELS.get(low, low)
 
 
 def minus_ms(ts: datetime | None, ms: float | None) -> datetime | None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from fnlens.analysis.errors import UnknownFormatError
 from fnlens.analysis.formats import FORMATS
-from fnlens.analysis.formats.lambda_text import PREFIX_TS, looks_like_lambda_text
-from fnlens.analysis.formats.messages import classify
+from fnlens.analysis.formats.insights import is_insights_csv_header
+from fnlens.analysis.formats.lambda_text import line_kind, unprefixed_platform_line
+from fnlens.analysis.formats.messages import classify, python_repr
 from fnlens.analysis.readers import Input
 
 SAMPLE_LINES = 200
@@ -42,31 +43,49 @@ def detect(inp: Input) -> Detection:
     lines = [ln for ln in lines if ln.strip()][:SAMPLE_LINES]
     if stripped[0] == "[":
         return Detection(_array_kind(inp), "array")
+    if lines and is_insights_csv_header(lines[0]):
+        return Detection("logs-insights-csv", "csv")
     if stripped[0] == "{":
         try:
             first = json.loads(lines[0])
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, RecursionError):
             first = None
         if isinstance(first, dict):
             return _lines_detection(lines)
         try:
             doc, end = json.JSONDecoder().raw_decode(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
+            if python_repr(stripped):  # `{'key': 'value'}` from print(dict): text
+                return _text_detection(inp, lines)
             return Detection("json-lines", "documents")  # let the reader report the error
         kind = classify(doc) if isinstance(doc, dict) else "json-lines"
+        if kind == "lambda-json":  # pretty-printed platform events: a Telemetry API dump
+            kind = "lambda-telemetry"
         rest = stripped[end:].lstrip()
         if kind == "cloudwatch-subscription" and rest.startswith("{") and "awslogs" not in doc:
             kind = "firehose"
         return Detection(kind, "documents")
-    kinds = Counter()
+    return _text_detection(inp, lines)
+
+
+def _text_detection(inp: Input, lines: list[str]) -> Detection:
+    kinds: Counter[str] = Counter()
+    raw_platform = False
     for ln in lines:
         if ln.lstrip().startswith("{"):
             continue
-        if looks_like_lambda_text(ln.strip()):
-            kinds["cloudwatch-s3-export" if PREFIX_TS.match(ln) else "lambda-text"] += 1
+        kind = line_kind(ln.strip())
+        if kind:
+            kinds[kind] += 1
+            raw_platform = raw_platform or unprefixed_platform_line(ln)
     if not kinds:
         raise UnknownFormatError(_unknown(str(inp.path), "no line looks like a supported record"))
-    return Detection(kinds.most_common(1)[0][0], "lines")
+    kind = kinds.most_common(1)[0][0]
+    if raw_platform and kind == "cloudwatch-s3-export":
+        # START/END/REPORT without a timestamp: a raw copy in which the runtime's own
+        # lines (Node.js `<ts>\t<id>\t<LEVEL>`) start with a time
+        kind = "lambda-text"
+    return Detection(kind, "lines")
 
 
 def _lines_detection(lines: list[str]) -> Detection:
@@ -77,7 +96,7 @@ def _lines_detection(lines: list[str]) -> Detection:
         if s.startswith("{"):
             try:
                 obj = json.loads(s)
-            except ValueError:
+            except (ValueError, RecursionError):  # too deep: the reader reports the line
                 all_fnlens = False
                 continue
             kind = classify(obj) if isinstance(obj, dict) else "json-lines"
@@ -86,6 +105,8 @@ def _lines_detection(lines: list[str]) -> Detection:
         kinds[kind] += 1
         all_fnlens = all_fnlens and kind == "fnlens-jsonl"
     kind = kinds.most_common(1)[0][0] if kinds else "json-lines"
+    if kind == "lambda-json" and "lambda-telemetry" in kinds:
+        kind = "lambda-telemetry"
     if len(kinds) > 1 and "lambda-text" in kinds and kind != "lambda-text":
         kind = "lambda-text" if kinds["lambda-text"] >= kinds[kind] else kind
     return Detection(kind, "lines", fast=all_fnlens and kind == "fnlens-jsonl")
@@ -93,11 +114,25 @@ def _lines_detection(lines: list[str]) -> Detection:
 
 def _array_kind(inp: Input) -> str:
     head = inp.head(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()[1:]
-    try:
-        first, _ = json.JSONDecoder().raw_decode(head.lstrip())
-    except ValueError:
+    decoder = json.JSONDecoder()
+    kinds: Counter[str] = Counter()
+    pos = 0
+    for _ in range(SAMPLE_LINES):  # vote over the first items (a Telemetry API batch
+        rest = head[pos:].lstrip(" \t\r\n,")  # starts with initStart, then the rest)
+        if not rest or rest[0] == "]":
+            break
+        try:
+            item, end = decoder.raw_decode(rest)
+        except (ValueError, RecursionError):
+            break
+        pos = len(head) - len(rest) + end
+        kinds[classify(item) if isinstance(item, dict) else "json-lines"] += 1
+    if not kinds:
         return "json-lines"
-    return classify(first) if isinstance(first, dict) else "json-lines"
+    kind = kinds.most_common(1)[0][0]
+    if kind == "lambda-json" or "lambda-telemetry" in kinds:
+        return "lambda-telemetry"  # platform events in a JSON array: a Telemetry API batch
+    return kind
 
 
 def _unknown(path: str, why: str) -> str:

@@ -11,7 +11,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fnlens.analysis.formats import cloudwatch, fnlens_jsonl, lambda_json, otlp_json, powertools
+from fnlens.analysis.formats import (
+    cloudwatch,
+    fnlens_jsonl,
+    insights,
+    lambda_json,
+    otlp_json,
+    powertools,
+)
 from fnlens.analysis.formats.context import StreamContext, attrs_json, level_of, text
 from fnlens.analysis.formats.lambda_text import handle_text, strip_prefixes
 from fnlens.analysis.formats.timeparse import parse_ts
@@ -26,10 +33,14 @@ def classify(obj: dict[str, Any]) -> str:
     cw = cloudwatch.kind(obj)
     if cw:
         return cw
+    if insights.is_insights_results(obj) or insights.is_insights_row(obj):
+        return "logs-insights"
     if powertools.is_emf(obj):
         return "emf"
     if fnlens_jsonl.is_invocation(obj) or fnlens_jsonl.is_fnlens_record(obj):
         return "fnlens-jsonl"
+    if lambda_json.is_telemetry(obj):
+        return "lambda-telemetry"
     if lambda_json.is_platform(obj) or lambda_json.is_app_line(obj):
         return "lambda-json"
     if powertools.is_powertools(obj):
@@ -48,10 +59,20 @@ def handle_message(message: str, ts: datetime | None, line: int | None, ctx: Str
         try:
             obj = json.loads(s)
         except ValueError as exc:
-            raise ValueError(f"invalid JSON: {exc}") from None
+            if not python_repr(s):
+                raise ValueError(f"invalid JSON: {exc}") from None
+            handle_text(s, ts, line, ctx)  # `{'key': 'value'}` from print(dict) is a message
+            return
+        except RecursionError:
+            raise ValueError("invalid JSON: nested too deeply to read") from None
         handle_json(obj, ts, line, ctx)
     else:
         handle_text(s, ts, line, ctx)
+
+
+def python_repr(text: str) -> bool:
+    """``{'key': 'value'}`` (Python's ``print(dict)``): text that only resembles JSON."""
+    return text.startswith("{") and text[1:].lstrip().startswith("'")
 
 
 def handle_json(obj: Any, ts: datetime | None, line: int | None, ctx: StreamContext) -> None:
@@ -66,13 +87,20 @@ def handle_json(obj: Any, ts: datetime | None, line: int | None, ctx: StreamCont
             fnlens_jsonl.handle_log(obj, ctx, line)
     elif kind == "emf":
         powertools.handle_emf(obj, ctx, line)
+    elif kind == "lambda-telemetry":
+        lambda_json.handle_telemetry(obj, ctx, line)
+    elif kind == "logs-insights":
+        if insights.is_insights_results(obj):
+            insights.handle_document(obj, ctx, line)
+        else:
+            insights.handle_row(obj, ctx, line)
     elif kind == "lambda-json":
         if lambda_json.is_platform(obj):
             lambda_json.handle_platform(obj, ctx, line)
         else:
             lambda_json.handle_app_line(obj, ctx, line)
     elif kind == "powertools":
-        powertools.handle_powertools(obj, ctx, line)
+        powertools.handle_powertools(obj, ctx, line, ts)
     elif kind == "otlp-json":
         otlp_json.handle_document(obj, ctx, line)
     elif kind.startswith("cloudwatch"):
@@ -93,8 +121,9 @@ def _generic(
         {
             "ts": own or ts,
             "level": level_of(obj.get("level")),
-            "message": text(obj.get("message", obj.get("msg"))),
-            "request_id": obj.get("request_id") or obj.get("requestId"),
+            # an object with no message key (a pretty-printed payload) is its own message
+            "message": text(obj.get("message", obj.get("msg", obj))),
+            "request_id": obj.get("request_id") or obj.get("requestId") or ctx.current_request,
             "trace_id": obj.get("trace_id"),
             "span_id": obj.get("span_id"),
             "service": obj.get("service"),

@@ -135,7 +135,13 @@ def _span(
     trace_id = _id(span.get("traceId"), 16)
     span_id = _id(span.get("spanId"), 8)
     if not trace_id or not span_id:
-        raise ValueError("span without traceId/spanId")
+        # the specification's own file-exporter example has empty ids: keep the span
+        missing = " and ".join(n for n, v in (("traceId", trace_id), ("spanId", span_id)) if not v)
+        ctx.warn(
+            line,
+            f"OTLP span {span.get('name')!r} has no {missing}: kept, but it cannot be "
+            "joined to its trace or parent",
+        )
     start = _nanos(span.get("startTimeUnixNano"))
     end = _nanos(span.get("endTimeUnixNano"))
     duration = (end - start).total_seconds() * 1000 if start and end else None

@@ -1,0 +1,211 @@
+"""The invocations merge: records from every source into one row per request id and attempt.
+
+The rule (docs/ingest.md, "Merging and idempotency"):
+
+* An invocation is a request id *and* an attempt. Lambda retries an asynchronous
+  invocation with the same request id; records of one id whose time spans
+  ``[ts, ts + duration]`` overlap (within :data:`ATTEMPT_GAP`) are one attempt, a record
+  starting later is the next attempt and becomes its own row (``attempt`` 1, 2, ...).
+  Records without a time join the latest attempt of their id.
+* Within an attempt the records are ordered by source precedence (fnlens > Powertools >
+  OTLP > Lambda JSON > text platform lines > EMF), then by outcome (timeout > error >
+  success > none), then by content hash: a property of the records, never of the order
+  they were read in. Every column takes its value from the first record that has one,
+  so two complete records of the same kind never mix: the first one wins whole, and
+  later ones only fill what it lacks. ``error_type``/``error_message`` come from the
+  record that gave ``outcome``.
+* The row is a function of the *set* of records, so ingesting files together, one after
+  another, or in the other order gives the same rows, and reading a record again adds
+  nothing. To recompute a row later, the records behind a merged row are kept in
+  :data:`PARTS` (a row built from one record is that record, so nothing is kept for it).
+* An empty or missing request id is no id: such an fnlens record is its own row, and
+  only an identical record (already stored as often) is dropped as a duplicate.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from fnlens.analysis.schema import INVOCATIONS_COLUMNS
+from fnlens.analysis.sink import RANK
+
+__all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "merge_invocations"]
+
+PARTS = "_invocation_parts"
+ATTEMPT_GAP = "INTERVAL 10 SECOND"  # retries come a minute or more after the last attempt
+_SLICE_RECORDS = 100_000  # records merged by one GROUP BY
+
+# the columns a record is made of (attempt is computed by the merge)
+_RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
+_RECORD_LIST = ", ".join(_RECORD)
+_KEY = f"hash({_RECORD_LIST})"
+# outcome precedence within one source: timeout > error > success
+_SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 WHEN 'success' THEN 2 END"
+# a stored row made of one record: its precedence from its source name
+_STORED_RANK = (
+    "CASE "
+    + " ".join(
+        f"WHEN list_contains(string_split(source, '+'), '{name}') THEN {rank}"
+        for name, rank in sorted(RANK.items(), key=lambda item: item[1])
+    )
+    + " ELSE 90 END"
+)
+
+
+def create_parts_sql() -> str:
+    """DDL of the table holding the records behind merged rows."""
+    body = ", ".join(f"{name} {INVOCATIONS_COLUMNS[name]}" for name in _RECORD)
+    return f"CREATE TABLE IF NOT EXISTS {PARTS} ({body}, _rank DOUBLE, _key UBIGINT)"
+
+
+def merge_invocations(con: duckdb.DuckDBPyConnection, stage: str) -> int:
+    """Merge the staged records into ``invocations``; returns how many stored rows changed."""
+    _insert_without_id(con, stage)
+    con.execute(f"DELETE FROM {stage} WHERE request_id IS NULL")
+    _drop_known(con, stage)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _merge_ids AS "
+        f"SELECT request_id FROM {stage} GROUP BY request_id HAVING count(*) > 1 "
+        f"UNION SELECT request_id FROM invocations "
+        f"WHERE request_id IN (SELECT request_id FROM {stage})"
+    )
+    # one record for an id nobody has seen: it is the row
+    con.execute(
+        f"INSERT INTO invocations ({_RECORD_LIST}, attempt) "
+        f"SELECT {_RECORD_LIST}, 1 FROM {stage} s ANTI JOIN _merge_ids USING (request_id)"
+    )
+    changed = con.execute(
+        "SELECT count(*) FROM invocations WHERE request_id IN (SELECT request_id FROM _merge_ids)"
+    ).fetchall()[0][0]
+    if con.execute("SELECT count(*) FROM _merge_ids").fetchall()[0][0]:
+        _merge_records(con, stage)
+    con.execute("DROP TABLE _merge_ids")
+    return int(changed)
+
+
+def _insert_without_id(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    """Rows without a request id are kept one by one; a re-read of the same ones adds none."""
+    numbered = (
+        "SELECT *, {key} AS _key, row_number() OVER (PARTITION BY {key}) AS _n FROM {src} "
+        "WHERE request_id IS NULL"
+    )
+    con.execute(
+        f"INSERT INTO invocations ({_RECORD_LIST}, attempt) "
+        f"SELECT {_RECORD_LIST}, 1 FROM ({numbered.format(key=_KEY, src=stage)}) s "
+        f"ANTI JOIN ({numbered.format(key=_KEY, src='invocations')}) i USING (_key, _n)"
+    )
+
+
+def _drop_known(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    """Forget staged records already stored, so re-reading a file costs a join, not a merge."""
+    if not con.execute("SELECT count(*) FROM (SELECT 1 FROM invocations LIMIT 1)").fetchall()[0][0]:
+        return
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM i.{c}" for c in _RECORD if c != "request_id")
+    con.execute(
+        f"DELETE FROM {stage} s USING invocations i "
+        f"WHERE s.request_id = i.request_id AND {same} "
+        f"AND i.request_id NOT IN (SELECT request_id FROM {PARTS})"
+    )
+    con.execute(f"DELETE FROM {stage} WHERE {_KEY} IN (SELECT _key FROM {PARTS})")
+
+
+def _merge_records(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    stored_single = (
+        f"SELECT {_RECORD_LIST}, {_STORED_RANK} AS _rank FROM invocations "
+        f"WHERE request_id IN (SELECT request_id FROM _merge_ids) "
+        f"AND request_id NOT IN (SELECT request_id FROM {PARTS})"
+    )
+    # gather first (a plain streaming insert), then drop exact duplicates by a window over
+    # three narrow columns: both stay within memory_limit where a sort of wide rows would not
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _records AS "
+        f"SELECT *, {_KEY} AS _key FROM ("
+        f"  SELECT {_RECORD_LIST}, _rank FROM {stage} "
+        f"    WHERE request_id IN (SELECT request_id FROM _merge_ids)"
+        f"  UNION ALL {stored_single}"
+        ")"
+    )
+    con.execute(
+        f"INSERT INTO _records SELECT {_RECORD_LIST}, _rank, _key FROM {PARTS} "
+        "WHERE request_id IN (SELECT request_id FROM _merge_ids)"
+    )
+    con.execute(
+        "DELETE FROM _records WHERE rowid IN (SELECT rowid FROM ("
+        "  SELECT rowid, row_number() OVER (PARTITION BY _key ORDER BY _rank, rowid) AS n"
+        "  FROM _records) WHERE n > 1)"
+    )
+    _number_attempts(con)
+    con.execute("DELETE FROM invocations WHERE request_id IN (SELECT request_id FROM _merge_ids)")
+    # the GROUP BY holds one aggregate state per column and row: run it over slices of
+    # request ids so each slice fits in memory_limit however many records there are
+    total = con.execute("SELECT count(*) FROM _records").fetchall()[0][0]
+    slices = max(1, -(-total // _SLICE_RECORDS))
+    for part in range(slices):
+        con.execute(
+            f"INSERT INTO invocations ({_RECORD_LIST}, attempt) {_merged_select()}",
+            {"slices": slices, "part": part},
+        )
+    con.execute(f"DELETE FROM {PARTS} WHERE request_id IN (SELECT request_id FROM _merge_ids)")
+    con.execute(
+        f"INSERT INTO {PARTS} ({_RECORD_LIST}, _rank, _key) "
+        f"SELECT {_RECORD_LIST}, _rank, _key FROM _records "
+        "WHERE request_id IN (SELECT request_id FROM _records GROUP BY 1 HAVING count(*) > 1)"
+    )
+    con.execute("DROP TABLE _records")
+
+
+def _number_attempts(con: duckdb.DuckDBPyConnection) -> None:
+    """Give every record its attempt: islands of overlapping time spans, per request id."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _attempts AS "
+        "WITH spans AS ("
+        "  SELECT _key, request_id, ts AS _start,"
+        "    ts + to_microseconds(CAST(coalesce(greatest(duration_ms, 0), 0) * 1000 AS BIGINT))"
+        "      AS _end"
+        "  FROM _records WHERE ts IS NOT NULL"
+        "), edges AS ("
+        "  SELECT *, max(_end) OVER (PARTITION BY request_id ORDER BY _start, _key"
+        "    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _reach FROM spans"
+        "), dated AS ("
+        "  SELECT _key, request_id, sum(CASE WHEN _reach IS NULL"
+        f"    OR _start > _reach + {ATTEMPT_GAP} THEN 1 ELSE 0 END)"
+        "    OVER (PARTITION BY request_id ORDER BY _start, _key ROWS UNBOUNDED PRECEDING)"
+        "    AS attempt FROM edges"
+        "), latest AS (SELECT request_id, max(attempt) AS attempt FROM dated GROUP BY 1)"
+        " SELECT _key, attempt FROM dated"
+        " UNION ALL SELECT r._key, coalesce(l.attempt, 1) FROM _records r"
+        "   LEFT JOIN latest l USING (request_id) WHERE r.ts IS NULL"
+    )
+
+
+def _merged_select() -> str:
+    """One row per (request_id, attempt): column-wise precedence over its records."""
+    aggs = []
+    for col in _RECORD:
+        if col == "request_id":
+            aggs.append("request_id")
+        elif col == "source":
+            aggs.append(
+                "array_to_string(list_sort(list_distinct("
+                "flatten(list(string_split(source, '+'))))), '+') AS source"
+            )
+        elif col == "version":
+            aggs.append(
+                "coalesce(nullif(arg_min(service_version, _ord), ''),"
+                " arg_min(function_version, _ord)) AS version"
+            )
+        elif col in ("error_type", "error_message"):  # from the record that gave outcome
+            aggs.append(f"arg_min_null({col}, _ord) FILTER (WHERE outcome IS NOT NULL) AS {col}")
+        else:
+            aggs.append(f"arg_min({col}, _ord) AS {col}")
+    return (
+        "SELECT " + ", ".join(aggs) + ", attempt FROM ("
+        "  SELECT r.*, o.attempt, o._ord FROM _records r JOIN ("
+        "    SELECT a._key, a.attempt, row_number() OVER (PARTITION BY x.request_id, a.attempt"
+        f"      ORDER BY x._rank, {_SEVERITY.replace('outcome', 'x.outcome')} NULLS LAST, x._key)"
+        "      AS _ord"
+        "    FROM _attempts a JOIN _records x USING (_key)"
+        "    WHERE hash(x.request_id) % $slices = $part"
+        "  ) o USING (_key)"
+        ") GROUP BY request_id, attempt"
+    )

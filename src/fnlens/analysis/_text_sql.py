@@ -1,0 +1,496 @@
+"""The text path in DuckDB: Lambda platform and runtime lines parsed with SQL, not Python.
+
+For files detected as ``lambda-text``, ``cloudwatch-s3-export``, ``aws-logs-tail`` or
+``sam-logs``: DuckDB reads the file with ``read_csv`` (one column, line numbers from
+``WITH ORDINALITY``), joins continuation lines to their event with a window sum,
+strips the timestamp / log stream prefixes and classifies each event with
+``regexp_extract``, then appends the same rows the Python parsers
+(:mod:`fnlens.analysis.formats.lambda_text`) would to the staging tables.
+
+SQL parses the common shapes exactly like the Python path: canonical REPORT lines,
+START / END, timeouts, the runtimes' application lines, INIT_* lines and plain text.
+The rest (JSON lines, crashes, an X-Ray line on its own, unusual REPORT lines) is handed
+row by row to the Python parser together with the state it would have had at that line
+(the open request id, the last REPORT), computed with window functions. A file SQL cannot
+follow at all (not UTF-8, JSON platform records mixed into text, stream names changing
+mid-file) is left entirely to the Python path: :func:`stage_text` returns None and
+stages nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fnlens.analysis.formats.lambda_text import (
+    CONTINUATION_PATTERN,
+    LEVEL_PATTERN,
+    STREAM_PATTERN,
+    TIMEOUT_RANK,
+    TS_PATTERN,
+    UUID_PATTERN,
+)
+from fnlens.analysis.sink import RANK, STAGE_COLUMNS
+
+__all__ = ["FORMATS", "PythonRows", "stage_text"]
+
+# rows only the Python parser reads, in line order, with its state at each:
+# (line number, raw event text, log stream, stream version, open request id, last REPORT id)
+PythonRows = Callable[[list[tuple[Any, ...]]], None]
+
+FORMATS = frozenset({"lambda-text", "cloudwatch-s3-export", "aws-logs-tail", "sam-logs"})
+
+_TS = TS_PATTERN
+_STREAM = STREAM_PATTERN
+_UUID = UUID_PATTERN
+_LEVEL = LEVEL_PATTERN
+# where an event starts, per format (the rest are continuation lines)
+_EVENT_START = {
+    "cloudwatch-s3-export": rf"^{_TS}[ \t]",
+    "aws-logs-tail": rf"^{_TS}[ \t]",
+    "sam-logs": rf"^{_STREAM}[ \t]",
+}
+_RAW_CONTINUATION = CONTINUATION_PATTERN
+# at most four prefixes, in the orders the formats write them
+# at most four prefixes, in the orders the formats write them; only the prefixes are
+# captured (capturing the rest too makes RE2 walk every line with its slow engine)
+_PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
+_MORE_PREFIX = rf"^(?:{_TS}|{_STREAM})[ \t]"
+_TIMEOUT = r"^(?:\S+\s+)?Task timed out after\s+[\d.]+\s+seconds"
+_TIMEOUT_SECS = r"^(?:\S+\s+)?Task timed out after\s+([\d.]+)\s+seconds"
+_TIMEOUT_ID = r"^(?:(\S+)\s+)?Task timed out"
+_CRASH = r"^(?:RequestId: \S+\s+)?Error: Runtime exited"
+_PY_LEVELS = r"DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL"
+_PY_APP = rf"(?s)^\[({_PY_LEVELS})\]\s+(\d{{4}}-\d\d-\d\dT\S+)\s+(\S+)\s+(.*)$"
+_PY_BARE = rf"(?s)^\[({_PY_LEVELS})\]\s(.*)$"
+_NODE_APP = rf"(?s)^({_UUID}|undefined)[ \t]+({_LEVEL})(?:[ \t]+(.*))?$"
+_JAVA_APP = (
+    r"(?s)^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)[ \t]+"
+    rf"({_UUID})[ \t]+({_LEVEL})[ \t]+(.*)$"
+)
+_PLATFORM = (
+    r"^(INIT_START|INIT_REPORT|INIT_RUNTIME_DONE|RESTORE_START|RESTORE_REPORT|"
+    r"RESTORE_RUNTIME_DONE|EXTENSION|TELEMETRY|LOGS)\b"
+)
+_STREAM_VERSION = r"^\d{4}/\d{2}/\d{2}/\[([^\]]*)\]"
+_XRAY_ID = r"1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})"
+# kinds whose rows depend on the lines before them (the Python parser's state)
+_STATEFUL = "'text', 'py_bare', 'timeout', 'py_app', 'node_app', 'py'"
+_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# numbers of at most nine digits (a duration under 11 days, a size within INTEGER): a
+# longer one may not fit its column, and the Python parser reports that line (file:line)
+_NUM = r"\d{1,9}(?:\.\d+)?"
+_REPORT = (
+    rf"^REPORT RequestId: (\S+)\s+Duration: ({_NUM}) ms\s+"
+    rf"Billed Duration: ({_NUM}) ms\s+Memory Size: (\d{{1,9}}) MB\s+"
+    r"Max Memory Used: (\d{1,9}) MB"
+    rf"(?:\s+Init Duration: ({_NUM}) ms)?"
+    rf"(?:\s+Restore Duration: ({_NUM}) ms"
+    rf"(?:\s+Billed Restore Duration: ({_NUM}) ms)?)?"
+    r"(?:\s+Status: (\S+))?(?:\s+Error Type: (\S+))?"
+    r"(?:\s+XRAY TraceId: (\S+)\s+SegmentId: (\S+)(?:\s+Sampled: (\S+))?)?\s*$"
+)
+_LEVEL_SQL = (
+    "CASE lower({x}) WHEN 'warn' THEN 'warning' WHEN 'information' THEN 'info' "
+    "WHEN 'fail' THEN 'error' WHEN 'crit' THEN 'critical' WHEN 'trce' THEN 'trace' "
+    "WHEN 'dbug' THEN 'debug' ELSE lower({x}) END"
+)
+
+
+def _q(pattern: str) -> str:
+    return "'" + pattern.replace("'", "''") + "'"
+
+
+def _ts(expr: str) -> str:
+    return f"TRY_CAST({expr} AS TIMESTAMPTZ)::TIMESTAMP"
+
+
+def stage_text(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    source_file: str,
+    stream: str | None,
+    gzip: bool,
+    handle_python: PythonRows,
+) -> tuple[int, int] | None:
+    """Stage a text file's rows with SQL; (invocation records, log rows), or None.
+
+    None means the file holds something only the Python path parses (or DuckDB cannot
+    read it as UTF-8 text): nothing was staged, and the caller reads it with Python.
+    """
+    if fmt not in FORMATS:
+        return None
+    try:
+        return _stage(con, path, fmt, source_file, stream, gzip, handle_python)
+    except duckdb.Error:
+        return None
+    finally:
+        for t in ("_tx_lines", "_tx_events", "_tx_parsed", "_tx_reports"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    source_file: str,
+    stream: str | None,
+    gzip: bool,
+    handle_python: PythonRows,
+) -> tuple[int, int] | None:
+    cont = (
+        f"NOT regexp_matches(line, {_q(_EVENT_START[fmt])})"
+        if fmt in _EVENT_START
+        else f"regexp_matches(line, {_q(_RAW_CONTINUATION)})"
+    )
+    reader = (
+        "read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', "
+        "header = false, auto_detect = false, max_line_size = 16777216, "
+        f"compression = '{'gzip' if gzip else 'none'}')"
+    )
+    con.execute(
+        "CREATE TEMP TABLE _tx_lines AS "
+        f"SELECT n, coalesce(rtrim(line, chr(13)), '') AS line FROM {reader} "
+        "WITH ORDINALITY AS t(line, n)",
+        [str(path)],
+    )
+    n_cont = con.execute(f"SELECT count(*) FROM _tx_lines WHERE n > 1 AND {cont}").fetchone()[0]
+    if n_cont:
+        # an event is a line that starts one and the continuation lines after it
+        con.execute(
+            "CREATE TEMP TABLE _tx_events AS "
+            "SELECT min(n) AS n, string_agg(line, chr(10) ORDER BY n) AS line FROM ("
+            f"  SELECT n, line, sum(CASE WHEN n = 1 OR NOT ({cont}) THEN 1 ELSE 0 END) "
+            "    OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS event FROM _tx_lines"
+            ") GROUP BY event"
+        )
+        events = "_tx_events"
+    else:
+        events = "_tx_lines"
+    path_stream = _lit(stream)
+    path_version = _lit(_version(stream))
+    bad_ts = " OR ".join(
+        f"(p_{k} <> '' AND ({_ts('p_' + k)} IS NULL OR regexp_matches(p_{k}, '\\.\\d{{7,}}')))"
+        for k in ("ts1", "ts2", "ts3")
+    )
+    own_stream = "true" if fmt in ("aws-logs-tail", "sam-logs") else "false"
+    py_ts = _ts(f"regexp_extract(msg, {_q(_PY_APP)}, 2)")
+    java_ts = _ts(f"regexp_extract(msg, {_q(_JAVA_APP)}, 1)")
+    prefix = (
+        f"CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN regexp_extract(line, {_q(_PREFIXES)}, "
+        "['whole', 'ts1', 'stream', 'ts2', 'ts3']) END"
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE _tx_parsed AS
+        WITH pre AS (
+          SELECT n, line, {prefix} AS p FROM {events} WHERE line <> ''
+        ), cut AS (
+          SELECT n, line, CASE WHEN p IS NULL OR p.whole = '' THEN line
+              ELSE line[length(p.whole) + 1:] END AS pre_v,
+            coalesce(p.ts1, '') AS p_ts1, coalesce(p.stream, '') AS p_stream,
+            coalesce(p.ts2, '') AS p_ts2, coalesce(p.ts3, '') AS p_ts3
+          FROM pre
+        ),
+        stripped AS (
+          SELECT n, line, pre_v AS rest,
+            CASE WHEN regexp_matches(pre_v, '^\\s|\\s$') THEN trim(pre_v, {_WS}) ELSE pre_v END
+              AS msg,
+            coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
+            nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3
+          FROM cut
+        ), classified AS (
+          SELECT *, CASE
+            WHEN msg = '' THEN 'empty'
+            WHEN line_stream IS NOT NULL AND NOT {own_stream} THEN 'other'
+            WHEN ascii(rest) BETWEEN 48 AND 57
+              AND regexp_matches(rest, {_q(_MORE_PREFIX)}) THEN 'py'
+            WHEN ts_text IS NOT NULL AND ({bad_ts}) THEN 'py'
+            WHEN starts_with(msg, 'REPORT RequestId:') THEN
+              CASE WHEN regexp_matches(msg, {_q(_REPORT)}) THEN 'report' ELSE 'py' END
+            WHEN starts_with(msg, 'START RequestId: ')
+              AND regexp_matches(msg, '^START RequestId: \\S') THEN 'start'
+            WHEN starts_with(msg, 'END RequestId: ')
+              AND regexp_matches(msg, '^END RequestId: \\S') THEN 'end'
+            WHEN starts_with(msg, '{{') THEN
+              CASE WHEN contains(msg, '"platform.') THEN 'other' ELSE 'py' END
+            WHEN starts_with(msg, 'XRAY TraceId:') THEN 'py'
+            WHEN regexp_matches(msg, {_q(_TIMEOUT)}) THEN 'timeout'
+            WHEN regexp_matches(msg, {_q(_CRASH)}) THEN 'py'
+            WHEN regexp_matches(msg, {_q(_PY_APP)}) THEN
+              CASE WHEN {py_ts} IS NULL THEN 'py' ELSE 'py_app' END
+            WHEN regexp_matches(msg, {_q(_NODE_APP)}) THEN 'node_app'
+            WHEN regexp_matches(msg, {_q(_JAVA_APP)}) THEN
+              CASE WHEN {java_ts} IS NULL THEN 'py' ELSE 'java_app' END
+            WHEN regexp_matches(msg, {_q(_PY_BARE)}) THEN 'py_bare'
+            ELSE 'text' END AS kind
+          FROM stripped
+        )
+        SELECT n, msg, kind, {_ts("ts_text")} AS ts, CASE WHEN kind = 'py' THEN line END AS raw,
+          CASE WHEN kind = 'py' AND regexp_matches(msg, '(?:^|\\s)Duration:\\s*\\S') THEN
+            nullif(regexp_extract(msg, '^REPORT RequestId: (\\S+)', 1), '') END AS py_report,
+          coalesce(line_stream, {path_stream}) AS log_stream,
+          coalesce(nullif(regexp_extract(line_stream, {_q(_STREAM_VERSION)}, 1), ''),
+            {path_version}) AS stream_version,
+          CASE kind WHEN 'start' THEN regexp_extract(msg, '^START RequestId: (\\S+)', 1)
+            WHEN 'end' THEN regexp_extract(msg, '^END RequestId: (\\S+)', 1) END AS marker_id,
+          CASE WHEN kind = 'start' THEN nullif(regexp_extract(msg,
+            '^START RequestId: \\S+\\s+Version: (\\S+)', 1), '') END AS start_version
+        FROM classified"""
+    )
+    # the REPORT fields in a statement of their own: inside a CASE, DuckDB would compute
+    # the blanked text once per field instead of once per line
+    con.execute(
+        "CREATE TEMP TABLE _tx_reports AS SELECT n, "
+        f"{_report_struct('msg', 'rb')} AS r FROM ("
+        f"  SELECT n, msg, {_blanked('msg')} AS rb FROM _tx_parsed WHERE kind = 'report')"
+    )
+    if con.execute("SELECT count(*) FROM _tx_parsed WHERE kind = 'other'").fetchone()[0]:
+        return None
+    # lines without a request id between START and END belong to that invocation
+    needs_current = con.execute(
+        f"SELECT count(*) FROM _tx_parsed WHERE kind IN ({_STATEFUL})"
+    ).fetchone()[0]
+    return _insert(con, source_file, bool(needs_current), handle_python)
+
+
+def _blanked(msg: str) -> str:
+    """``msg`` with every blank (tab, newline, …) a space."""
+    for code in (9, 10, 11, 12, 13):
+        msg = f"replace({msg}, chr({code}), ' ')"
+    return msg
+
+
+def _report_struct(msg: str, blank: str) -> str:
+    """The fields of a canonical REPORT line (checked by _REPORT) with string functions.
+
+    In a canonical line each label appears once and in order, so the text after its
+    first occurrence up to the next blank is its value; that is several times faster
+    than one regular expression with a capture group per field. ``blank`` is the
+    column holding ``msg`` with blanks made spaces (computed once).
+    """
+
+    def after(label: str) -> str:
+        return f"split_part(split_part({blank}, '{label}: ', 2), ' ', 1)"
+
+    fields = {
+        "rid": f"regexp_extract({msg}, '^REPORT RequestId: (\\S+)', 1)",
+        "dur": after("Duration"),
+        "billed": after("Billed Duration"),
+        "mem": after("Memory Size"),
+        "maxmem": after("Max Memory Used"),
+        "init": after("Init Duration"),
+        "restore": after("Restore Duration"),
+        "billed_restore": after("Billed Restore Duration"),
+        "status": after("Status"),
+        "error_type": after("Error Type"),
+        "xray": after("XRAY TraceId"),
+    }
+    return "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    source_file: str,
+    needs_current: bool,
+    handle_python: PythonRows,
+) -> tuple[int, int]:
+    if needs_current:
+        # the Python parser's state at each line, from the lines before it: the open
+        # invocation (START not yet closed by END or its REPORT) and the REPORT an
+        # `XRAY TraceId:` line belongs to (no START since)
+        con.execute(
+            f"""CREATE TEMP TABLE _tx_current AS
+            WITH marks AS (
+              SELECT n, kind, marker_id, coalesce(x.r.rid, py_report) AS rid
+              FROM _tx_parsed LEFT JOIN _tx_reports x USING (n)
+              WHERE kind IN ('start', 'end', 'report', {_STATEFUL})
+            ), opened AS (
+              SELECT *, last_value(CASE WHEN kind = 'start' THEN marker_id END IGNORE NULLS)
+                  OVER w AS open_id,
+                max(CASE WHEN kind = 'start' THEN n END) OVER w AS open_n,
+                last_value(CASE WHEN rid IS NOT NULL THEN rid END IGNORE NULLS) OVER w
+                  AS report_id,
+                max(CASE WHEN rid IS NOT NULL THEN n END) OVER w AS report_n
+              FROM marks WINDOW w AS (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            ), closed AS (
+              SELECT *, max(CASE WHEN kind IN ('end', 'start') OR rid = open_id THEN n END)
+                OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS close_n
+              FROM opened
+            )
+            SELECT n,
+              CASE WHEN open_n IS NOT NULL AND (close_n IS NULL OR close_n <= open_n)
+                THEN open_id END AS current_id,
+              CASE WHEN report_n > coalesce(open_n, 0) THEN report_id END AS last_report
+            FROM closed WHERE kind NOT IN ('start', 'end', 'report')"""
+        )
+        join = "LEFT JOIN _tx_current c USING (n)"
+        cur = "c.current_id"
+    else:
+        join = ""
+        cur = "NULL"
+    try:
+        counts = _insert_rows(con, source_file, join, cur)
+        if needs_current:
+            cursor = con.execute(
+                "SELECT n, raw, log_stream, stream_version, current_id, last_report "
+                "FROM _tx_parsed JOIN _tx_current USING (n) WHERE kind = 'py' ORDER BY n"
+            )
+            while batch := cursor.fetchmany(10_000):
+                handle_python(batch)
+        return counts
+    finally:
+        con.execute("DROP TABLE IF EXISTS _tx_current")
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection, source_file: str, join: str, cur: str
+) -> tuple[int, int]:
+    inv_cols = list(STAGE_COLUMNS["invocations"])
+    report_rank = RANK["report"]
+    dur = "CAST(r.dur AS DOUBLE)"
+    restore = "CAST(nullif(r.restore, '') AS DOUBLE)"
+    init = "CAST(nullif(r.init, '') AS DOUBLE)"
+    status = "lower(r.status)"
+    outcome = (
+        f"CASE {status} WHEN 'timeout' THEN 'timeout' WHEN 'error' THEN 'error' "
+        "WHEN 'failure' THEN 'error' ELSE 'success' END"
+    )
+    xray = (
+        f"nullif(lower(regexp_extract(r.xray, {_q(_XRAY_ID)}, 1) || "
+        f"regexp_extract(r.xray, {_q(_XRAY_ID)}, 2)), '')"
+    )
+    timeout_id = f"regexp_extract(msg, {_q(_TIMEOUT_ID)}, 1)"
+    timeout_msg = (
+        f"CASE WHEN {timeout_id} = '' THEN msg ELSE trim(msg[length({timeout_id}) + 1:], {_WS}) END"
+    )
+    report = {
+        "ts": f"ts - to_microseconds(CAST(round({dur} * 1000) AS BIGINT))",
+        "log_stream": "log_stream",
+        "function_version": "stream_version",
+        "request_id": "r.rid",
+        "duration_ms": dur,
+        "billed_duration_ms": "CAST(r.billed AS DOUBLE)",
+        "memory_size_mb": "CAST(r.mem AS INTEGER)",
+        "max_memory_used_mb": "CAST(r.maxmem AS INTEGER)",
+        "init_duration_ms": init,
+        "restore_duration_ms": restore,
+        "billed_restore_duration_ms": "CAST(nullif(r.billed_restore, '') AS DOUBLE)",
+        "cold_start": f"({init} IS NOT NULL OR {restore} IS NOT NULL)",
+        "init_type": f"CASE WHEN {restore} IS NOT NULL THEN 'snap-start' END",
+        "trace_id": xray,
+        "outcome": outcome,
+        "error_type": f"coalesce(nullif(r.error_type, ''), CASE WHEN {outcome} = 'timeout' "
+        "THEN 'Sandbox.Timedout' END)",
+        "version": "stream_version",
+        "source": "'report'",
+        "_rank": str(report_rank),
+    }
+    start = {
+        "ts": "ts",
+        "log_stream": "log_stream",
+        "function_version": "coalesce(start_version, stream_version)",
+        "version": "coalesce(start_version, stream_version)",
+        "request_id": "marker_id",
+        "source": "'report'",
+        "_rank": "41",
+    }
+    # the start of a timed-out invocation (its line's time less the timeout), as
+    # lambda_text.timeout_start gives it
+    secs = f"TRY_CAST(regexp_extract(msg, {_q(_TIMEOUT_SECS)}, 1) AS DOUBLE)"
+    timeout = {
+        "ts": f"CASE WHEN {secs} >= 0 AND {secs} < 1e6 THEN "
+        f"ts - to_microseconds(CAST(round({secs} * 1000000) AS BIGINT)) END",
+        "log_stream": "log_stream",
+        "function_version": "stream_version",
+        "version": "stream_version",
+        "request_id": timeout_id,
+        "outcome": "'timeout'",
+        "error_type": "'Sandbox.Timedout'",
+        "error_message": timeout_msg,
+        "source": "'report'",
+        "_rank": str(TIMEOUT_RANK),
+    }
+
+    def select(exprs: dict[str, str]) -> str:
+        return ", ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in inv_cols)
+
+    sides = {
+        "s": f"SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start'",
+        "t": f"SELECT {select(timeout)} FROM _tx_parsed "
+        f"WHERE kind = 'timeout' AND {timeout_id} <> ''",
+        "r": f"SELECT {select(report)} FROM _tx_parsed JOIN _tx_reports USING (n) "
+        "WHERE kind = 'report'",
+    }
+    # START, timeout and REPORT are staged as the records they are (as on the Python
+    # path): the merge makes the invocation and its attempts from them, and keeps them
+    # as the parts of the row, so later files merge with the same records either way
+    n_inv = con.execute(
+        "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
+    ).fetchone()[0]
+    level = _LEVEL_SQL
+    py_app = f"regexp_extract(msg, {_q(_PY_APP)}, "
+    node = f"regexp_extract(msg, {_q(_NODE_APP)}, "
+    java = f"regexp_extract(msg, {_q(_JAVA_APP)}, "
+    py_bare = f"regexp_extract(msg, {_q(_PY_BARE)}, "
+    msg_expr = (
+        "CASE kind"
+        f" WHEN 'py_app' THEN {py_app}4)"
+        f" WHEN 'node_app' THEN {node}3)"
+        f" WHEN 'java_app' THEN {java}4)"
+        f" WHEN 'py_bare' THEN {py_bare}2)"
+        f" WHEN 'timeout' THEN {timeout_msg}"
+        " ELSE msg END"
+    )
+    level_expr = (
+        "CASE kind"
+        f" WHEN 'py_app' THEN {level.format(x=py_app + '1)')}"
+        f" WHEN 'node_app' THEN {level.format(x=node + '2)')}"
+        f" WHEN 'java_app' THEN {level.format(x=java + '3)')}"
+        f" WHEN 'py_bare' THEN {level.format(x=py_bare + '1)')}"
+        " WHEN 'timeout' THEN 'error'"
+        f" ELSE CASE WHEN regexp_matches(msg, {_q(_PLATFORM)}) "
+        "AND contains(msg, 'Status: error') THEN 'error' END END"
+    )
+    ts_expr = (
+        "CASE kind"
+        f" WHEN 'py_app' THEN coalesce({_ts(py_app + '2)')}, ts)"
+        f" WHEN 'java_app' THEN coalesce({_ts(java + '1)')}, ts)"
+        " ELSE ts END"
+    )
+    rid_expr = (
+        "coalesce(CASE kind"
+        f" WHEN 'py_app' THEN nullif(nullif({py_app}3), 'undefined'), '')"
+        f" WHEN 'node_app' THEN nullif({node}1), 'undefined')"
+        f" WHEN 'java_app' THEN {java}2)"
+        f" WHEN 'timeout' THEN nullif({timeout_id}, '')"
+        f" END, {cur})"
+    )
+    log_exprs = {
+        "ts": ts_expr,
+        "level": level_expr,
+        "message": msg_expr,
+        "request_id": rid_expr,
+        "source_file": _lit(source_file),
+        "source_line": "n",
+        "source_index": "0",  # one log row per event, as the Python parser gives
+    }
+    log_cols = ", ".join(f"{log_exprs.get(c, 'NULL')} AS {c}" for c in STAGE_COLUMNS["logs"])
+    n_logs = con.execute(
+        f"INSERT INTO _stage_logs SELECT {log_cols} FROM _tx_parsed {join} "
+        "WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
+    ).fetchone()[0]
+    return int(n_inv), int(n_logs)
+
+
+def _version(stream: str | None) -> str | None:
+    if not stream or "[" not in stream or "]" not in stream:
+        return None
+    return stream.split("[", 1)[1].split("]", 1)[0]
+
+
+def _lit(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,207 @@
+"""The DuckDB text path stores exactly what the Python line parser stores.
+
+Every text fixture (and a file made of the awkward cases) is ingested twice: with the
+SQL path (``fast=True``, the default) and with the Python parsers only
+(``fast=False``). The three tables and the per-file counts must be identical.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from fnlens.analysis.ingest import ingest
+
+from .conftest import FIXTURES
+
+REAL = Path(__file__).parent / "real_exports"
+TEXT_FIXTURES = [
+    FIXTURES / "lambda_text.log",
+    FIXTURES / "lambda_text_tail.log",
+    next((FIXTURES / "s3_export").rglob("*.gz")),
+    REAL / "runtime_lines.log",
+    REAL / "sam_logs.txt",
+    REAL / "logs_tail.txt",
+    next((REAL / "s3").rglob("000000")),
+]
+
+RID = "0badcafe-0000-4000-8000-0000000000{:02d}"
+AWKWARD = "\n".join(
+    [
+        "",
+        f"START RequestId: {RID.format(1)} Version: 3",
+        "an untagged line",
+        "   ",
+        "[WARNING]\t2026-11-30T10:00:00.000Z\tundefined\tno id, inside the invocation",
+        f"2026-11-30T10:00:00.010Z\t{RID.format(1)}\tDEBUG",
+        '{"level": "info", "message": "json inside text", "requestId": null}',
+        "{'k': 1}",
+        f"END RequestId: {RID.format(1)}",
+        f"REPORT RequestId: {RID.format(1)}\tDuration: 1.5 ms\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 30 MB\t",
+        "XRAY TraceId: 1-674b9999-aaaaaaaaaaaaaaaaaaaaaaaa\tSegmentId: 1\tSampled: true",
+        f"REPORT RequestId: {RID.format(2)}  Duration: 3 ms  Memory Size: 128 MB",  # unusual
+        "REPORT RequestId: broken-1\tBilled Duration: 3 ms",  # malformed: no Duration
+        f"START RequestId: {RID.format(3)}",
+        f"{RID.format(3)} Task timed out after 1.00 seconds",
+        "Task timed out after 1.00 seconds",
+        "INIT_REPORT Init Duration: 9.00 ms\tPhase: init\tStatus: error\tError Type: X",
+        f"2026-11-30 10:00:02,500 {RID.format(3)} ERROR Cls - comma decimal (Java)",
+        "2026-13-30T10:00:00.000Z month 13 is not a time",
+        f"REPORT RequestId: {RID.format(3)}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 31 MB\tStatus: timeout",
+        "after everything",
+    ]
+)
+
+
+def _tables(db: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+            for t in ("invocations", "spans", "logs")
+        }
+    finally:
+        con.close()
+
+
+def _both(path: Path, tmp_path: Path):
+    fast = ingest([path], db=tmp_path / "fast.duckdb", progress=False)
+    slow = ingest([path], db=tmp_path / "slow.duckdb", progress=False, fast=False)
+    return fast, slow
+
+
+@pytest.mark.parametrize("path", TEXT_FIXTURES, ids=lambda p: p.name)
+def test_sql_text_path_equals_python(path: Path, tmp_path: Path) -> None:
+    fast, slow = _both(path, tmp_path)
+    assert fast.files[0].reader == "sql"
+    assert slow.files[0].reader == "lines"
+    assert fast.files[0].format == slow.files[0].format
+    assert fast.files[0].records == slow.files[0].records
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+
+
+def test_awkward_lines_equal_python_with_errors_at_the_same_lines(tmp_path: Path) -> None:
+    f = tmp_path / "awkward.log"
+    f.write_text(AWKWARD + "\n")
+    fast, slow = _both(f, tmp_path)
+    assert fast.files[0].reader == "sql"
+    assert [str(m) for m in fast.malformed] == [str(m) for m in slow.malformed]
+    broken = AWKWARD.split("\n").index("REPORT RequestId: broken-1\tBilled Duration: 3 ms") + 1
+    assert [m.line for m in fast.malformed] == [broken]
+    assert fast.files[0].records == slow.files[0].records
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+
+
+def test_gzip_and_crlf(tmp_path: Path) -> None:
+    f = tmp_path / "crlf.log.gz"
+    f.write_bytes(gzip.compress((AWKWARD.replace("\n", "\r\n") + "\r\n").encode()))
+    fast, _ = _both(f, tmp_path)
+    assert fast.files[0].reader == "sql"
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+
+
+def test_what_sql_cannot_follow_goes_to_python(tmp_path: Path) -> None:
+    f = tmp_path / "bad_utf8.log"
+    f.write_bytes(b"START RequestId: r-1\n\xff\xfe not text\nEND RequestId: r-1\n")
+    fast, _ = _both(f, tmp_path)
+    assert fast.files[0].reader == "lines"  # DuckDB refuses it; Python reports the line
+    assert [m.line for m in fast.malformed] == [2]
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+
+
+# ingestsafe's rules on a text file (aws logs tail shape, so every line has a time): a
+# retry of one request id a minute later, a timeout in the first attempt, REPORT values
+# that do not fit their column, a blank request id and two events equal in time and text
+_STREAM = "2026/11/30/[7]0123456789abcdef0123456789abcdef"
+_RETRY = RID.format(7)
+_RULES = [
+    ("10:00:00.000", f"START RequestId: {_RETRY} Version: 7"),
+    ("10:00:00.500", f"{_RETRY} Task timed out after 1.00 seconds"),
+    ("10:00:01.000", f"END RequestId: {_RETRY}"),
+    (
+        "10:00:01.000",
+        f"REPORT RequestId: {_RETRY}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout",
+    ),
+    ("10:01:10.000", f"START RequestId: {_RETRY} Version: 7"),
+    ("10:01:10.010", "[INFO]\t2026-11-30T10:01:10.010Z\t" + _RETRY + "\tsame text"),
+    ("10:01:10.010", "[INFO]\t2026-11-30T10:01:10.010Z\t" + _RETRY + "\tsame text"),
+    ("10:01:10.020", f"END RequestId: {_RETRY}"),
+    (
+        "10:01:10.020",
+        f"REPORT RequestId: {_RETRY}\tDuration: 20.00 ms\tBilled Duration: 20 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 41 MB",
+    ),
+    ("10:02:00.000", "START RequestId:  Version: 7"),  # blank id: not an invocation
+    (
+        "10:02:00.100",
+        f"REPORT RequestId: {RID.format(8)}\tDuration: 12.00 ms\tBilled Duration: 12 ms\t"
+        "Memory Size: 99999999999 MB\tMax Memory Used: 41 MB",  # beyond INTEGER
+    ),
+    (
+        "10:02:00.200",
+        f"REPORT RequestId: {RID.format(9)}\tDuration: 1{'0' * 400}.0 ms\t"
+        "Billed Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB",  # overflows
+    ),
+]
+
+
+def _parts(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return sorted(con.execute("SELECT * FROM _invocation_parts").fetchall(), key=repr)
+    finally:
+        con.close()
+
+
+def test_sql_path_follows_the_merge_rules_like_python(tmp_path: Path) -> None:
+    f = tmp_path / "rules.txt"
+    f.write_text(
+        "".join(f"2026-11-30T{t}000+00:00 {_STREAM} {msg}\n" for t, msg in _RULES), "utf-8"
+    )
+    fast, slow = _both(f, tmp_path)
+    assert fast.files[0].reader == "sql" and fast.files[0].format == "aws-logs-tail"
+    # counted from the list above: the START lines of the retried id are its attempts,
+    # the REPORT lines with a 10+ digit number are the bad values (reported by line)
+    attempts = sum(1 for _, m in _RULES if m == f"START RequestId: {_RETRY} Version: 7")
+    bad = [i + 1 for i, (_, m) in enumerate(_RULES) if re.search(r": \d{10,}", m)]
+    assert attempts == 2 and len(bad) == 2
+    assert [m.line for m in fast.malformed] == bad
+    assert [str(m) for m in fast.malformed] == [str(m) for m in slow.malformed]
+    assert fast.files[0].records == slow.files[0].records
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+    assert _parts(tmp_path / "fast.duckdb") == _parts(tmp_path / "slow.duckdb")
+
+    con = duckdb.connect(str(tmp_path / "fast.duckdb"), read_only=True)
+    try:
+        got = con.execute(
+            "SELECT attempt, outcome, duration_ms FROM invocations WHERE request_id = ? "
+            "ORDER BY attempt",
+            [_RETRY],
+        ).fetchall()
+        assert got == [(1, "timeout", 1000.0), (2, "success", 20.0)]
+        assert con.execute(
+            "SELECT count(*) FROM invocations WHERE request_id IS NULL OR trim(request_id) = ''"
+        ).fetchone() == (0,)
+        assert con.execute(
+            "SELECT count(*) FROM invocations WHERE request_id IN (?, ?)",
+            [RID.format(8), RID.format(9)],
+        ).fetchone() == (0,)
+        same = con.execute(
+            "SELECT list(source_index ORDER BY source_line) FROM logs WHERE message = 'same text'"
+        ).fetchone()
+        assert same == ([0, 0],)  # two lines: each the first row of its line
+    finally:
+        con.close()
+    # read again, by either path: nothing is added and nothing changes
+    before = _tables(tmp_path / "fast.duckdb")
+    for fast_path in (True, False):
+        again = ingest([f], db=tmp_path / "fast.duckdb", progress=False, fast=fast_path)
+        assert again.added["invocations"] == 0 and again.added["logs"] == 0
+    assert _tables(tmp_path / "fast.duckdb") == before
