@@ -40,8 +40,9 @@ def u(k: int) -> str:
     return _U.format(k=k)
 
 
+# BY NAME: columns added later (SnapStart, Telemetry API) stay NULL
 GENERATE = f"""
-INSERT INTO invocations
+INSERT INTO invocations BY NAME
 WITH base AS (
     SELECT
         i,

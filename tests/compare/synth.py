@@ -98,6 +98,14 @@ def rows(shape: Shape, rng: np.random.Generator) -> dict[str, list[Any]]:
         "region": ["eu-west-1"] * n,
         "log_stream": [None] * n,
         "source": ["synthetic"] * n,
+        # SnapStart and Telemetry API columns: a synthetic on-demand function has none
+        "restore_duration_ms": [None] * n,
+        "billed_restore_duration_ms": [None] * n,
+        "produced_bytes": [None] * n,
+        "response_latency_ms": [None] * n,
+        "response_duration_ms": [None] * n,
+        "runtime_overhead_ms": [None] * n,
+        "attempt": [1] * n,  # every request id once: its first attempt
     }
 
 
