@@ -28,6 +28,11 @@ def spark() -> Iterator[Any]:
             pytest.fail(str(exc))
         pytest.skip(str(exc))
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = spark_session("local[2]", shuffle_partitions=2)
+    # tiny data: interpreted expressions and no adaptive re-planning cost less than codegen
+    session = spark_session(
+        "local[2]",
+        shuffle_partitions=2,
+        conf={"spark.sql.codegen.wholeStage": "false", "spark.sql.adaptive.enabled": "false"},
+    )
     yield session
     session.stop()

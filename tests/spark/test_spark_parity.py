@@ -24,6 +24,9 @@ from fnlens.analysis.loader import connect
 from fnlens.analysis.parquet import duckdb_views, export_parquet
 from fnlens.analysis.spark import register_views, run_query
 
+# Spark starts once per session (tens of seconds on a loaded machine)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 FILTERED = {
     "since": "2024-03-01T00:20:00",
     "until": "2024-03-01T01:40:00",

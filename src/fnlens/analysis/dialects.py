@@ -144,7 +144,8 @@ def _translate(query: Query, dialect: str) -> Translation:
     exact = not notes
     header = [f"-- fnlens canned query {query.name!r} for {dialect} (from {query.name}.sql)"]
     if target == "trino" and params:
-        header.append(f"-- parameters, one per ?: {', '.join(params)}")
+        shown = [f"{p} (milliseconds)" if types[p] == "INTERVAL" else p for p in params]
+        header.append(f"-- parameters, one per ? in order: {', '.join(shown)}")
     header.extend(f"-- APPROXIMATE: {n}" for n in notes)
     return Translation(
         query.name, dialect, "\n".join(header) + "\n" + sql, tuple(params), exact, tuple(notes)
@@ -378,6 +379,8 @@ def _bind(node: object, target: str, types: dict[str, str]) -> object:
         marker = exp.column(_MARKER.format(name))
     if isinstance(node.parent, exp.Cast):
         return marker  # already typed by a rule (time-bucket widths)
+    if target == "trino" and isinstance(node.parent, exp.Limit):
+        return marker  # Trino takes a bare parameter (no expression) in LIMIT
     sql_type = (_SPARK_PARAM_TYPES if target == "spark" else _TRINO_PARAM_TYPES)[types[name]]
     return exp.Cast(this=marker, to=exp.DataType.build(sql_type, dialect=target))
 

@@ -16,7 +16,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "check_java",
     "register_views",
     "run_query",
+    "session_for_command",
     "spark_schema",
     "spark_session",
 ]
@@ -119,6 +121,24 @@ def spark_session(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def session_for_command(master: str = DEFAULT_MASTER) -> Iterator[Any]:
+    """A session for one CLI command: stopped at the end unless it was already running."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailable(
+            "the Spark engine needs pyspark: pip install 'fnlens[spark]'"
+        ) from None
+    running = SparkSession.getActiveSession()
+    spark = spark_session(master)
+    try:
+        yield spark
+    finally:
+        if running is None:
+            spark.stop()
 
 
 def spark_schema(table: str) -> Any:
