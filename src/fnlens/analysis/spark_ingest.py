@@ -255,10 +255,10 @@ def _text_invocations(spark: Any, files: list[str]) -> tuple[Any, Any]:
         "_msg",
         f"CAST(try_to_timestamp(try_element_at(regexp_extract_all(_prefix, {_TS_ANY}, 1), -1)) "
         "AS TIMESTAMP_NTZ) AS _ts",
-        f"coalesce(try_element_at(regexp_extract_all(_prefix, {_STREAM_ANY}, 1), -1), _path_stream) "
-        "AS _stream",
-        f"coalesce(try_element_at(regexp_extract_all(_prefix, {_STREAM_ANY}, 2), -1), _path_version) "
-        "AS _stream_version",
+        f"coalesce(try_element_at(regexp_extract_all(_prefix, {_STREAM_ANY}, 1), -1), "
+        "_path_stream) AS _stream",
+        f"coalesce(try_element_at(regexp_extract_all(_prefix, {_STREAM_ANY}, 2), -1), "
+        "_path_version) AS _stream_version",
     )
     frame = frame.selectExpr(
         "_file",
