@@ -131,7 +131,8 @@ def test_queries_dialect_prints_ddl_and_marks_approximations() -> None:
     assert latency["engines"]["spark"] == {"exact": True, "notes": []}
     assert latency["engines"]["trino"]["exact"] is False
     table = invoke("queries").output
-    assert "spark: exact" in table and "approximate" in table
+    assert "spark ✓" in table and "trino ≈" in table
+    assert "≈ percentiles are approx_percentile (Trino has no exact percentile) (" in table
 
 
 def test_a_header_can_declare_a_query_inexact_on_an_engine() -> None:

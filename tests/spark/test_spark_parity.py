@@ -123,3 +123,18 @@ def test_parquet_round_trip_is_lossless(layout: Path, duck: Any) -> None:
         con.close()
     got = duck.execute("SELECT * FROM invocations ORDER BY request_id").fetchall()
     assert got == want
+
+
+def test_cli_engine_spark_prints_the_duckdb_table(layout: Path, spark_views: Any) -> None:
+    """`fnlens query --engine spark` through click: the table `--engine duckdb` prints."""
+    from click.testing import CliRunner
+
+    from fnlens.cli.main import cli
+
+    args = ["query", "per_version", "--parquet", str(layout), "-f", "csv", "-p", "function=worker"]
+    on_spark = CliRunner().invoke(cli, [*args, "--engine", "spark"], catch_exceptions=False)
+    on_duck = CliRunner().invoke(cli, [*args, "--engine", "duckdb"], catch_exceptions=False)
+    assert on_spark.exit_code == 0, on_spark.output
+    assert on_spark.output == on_duck.output
+    assert on_spark.output.count("\n") > 1
+    assert spark_views.range(1).count() == 1  # the shared session is still running

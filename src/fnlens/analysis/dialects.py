@@ -30,6 +30,7 @@ target cannot follow exactly.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -134,7 +135,15 @@ def _translate(query: Query, dialect: str) -> Translation:
     _double_literals(tree)
     tree = tree.transform(lambda node: _rewrite(node, target, types, notes))
     tree = tree.transform(lambda node: _bind(node, target, types))
-    sql = tree.sql(dialect=target, pretty=True, comments=False)
+    # sqlglot logs a warning for DuckDB struct literals it writes as Trino ROW(...): the
+    # ROW is what fnlens wants (only its order is used), so keep the output quiet
+    sqlglot_log = logging.getLogger("sqlglot")
+    level = sqlglot_log.level
+    sqlglot_log.setLevel(logging.ERROR)
+    try:
+        sql = tree.sql(dialect=target, pretty=True, comments=False)
+    finally:
+        sqlglot_log.setLevel(level)
     params: list[str] = []
     if target == "trino":
         sql = _positional(sql, params)

@@ -550,7 +550,8 @@ def spark_ingest(
         shutil.rmtree(target)
     out.mkdir(parents=True, exist_ok=True)
     tmp.rename(target)
-    for marker in target.rglob("_SUCCESS"):
+    # Hadoop's commit marker and local checksum files are no part of the layout
+    for marker in [*target.rglob("_SUCCESS"), *target.rglob(".*.crc")]:
         marker.unlink()
     if not (out / LAYOUT_FILE).exists():
         write_manifest(out)

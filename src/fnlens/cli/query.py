@@ -86,7 +86,7 @@ def queries(names: Sequence[str], fmt: str, dialect: str | None, location: str) 
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description", ratio=3)
     table.add_column("parameters", ratio=2)
-    table.add_column("engines", ratio=1)
+    table.add_column("engines", no_wrap=True)
     for q in catalog.values():
         params = Text()
         names = [p.name for p in q.params]
@@ -101,6 +101,9 @@ def queries(names: Sequence[str], fmt: str, dialect: str | None, location: str) 
         table.add_row(Text(q.name), Text(q.description), params, _engines_text(engines[q.name]))
     console = _console()
     console.print(table)
+    console.print("engines: ✓ same answer as DuckDB, ≈ approximate:", markup=False)
+    for line in _engine_notes(engines):
+        console.print(line, markup=False, soft_wrap=True)
     console.print(
         "since / until: time window, ISO 8601 UTC (until exclusive); function / version: "
         "filters.\nRun one with: fnlens query NAME [--param name=value ...] "
@@ -249,32 +252,36 @@ def _run_spark(
 
 def _engines(catalog: list[Any]) -> dict[str, dict[str, Any]]:
     """Per query and engine: exact or not, and why (sqlglot missing: not known here)."""
-    try:
-        from fnlens.analysis.dialects import translate
-    except ImportError:  # pragma: no cover - sqlglot is part of the spark extra
-        translate = None
+    from fnlens.analysis.dialects import translate
+
     out: dict[str, dict[str, Any]] = {}
     for q in catalog:
         out[q.name] = {"duckdb": {"exact": True, "notes": []}}
         for dialect in ("spark", "trino"):
-            if translate is None:
+            try:
+                t = translate(q, dialect)
+            except ImportError:  # sqlglot comes with the spark extra
                 out[q.name][dialect] = {"exact": None, "notes": ["needs fnlens[spark]"]}
                 continue
-            t = translate(q, dialect)
             out[q.name][dialect] = {"exact": t.exact, "notes": list(t.notes)}
     return out
 
 
 def _engines_text(engines: dict[str, dict[str, Any]]) -> Any:
+    """One short line per engine: ✓ exact, ≈ approximate (why: below the table)."""
     from rich.text import Text
 
-    text = Text()
-    for dialect, info in engines.items():
-        state = {True: "exact", False: "approximate", None: "?"}[info["exact"]]
-        text.append(("\n" if text else "") + f"{dialect}: {state}")
-        for note in info["notes"]:
-            text.append(f"\n  {note.split(': ', 1)[-1]}", style="dim")
-    return text
+    marks = {True: "✓", False: "≈", None: "?"}
+    return Text("\n".join(f"{d} {marks[i['exact']]}" for d, i in engines.items()))
+
+
+def _engine_notes(engines: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    notes: dict[str, list[str]] = {}
+    for name, per_engine in engines.items():
+        for info in per_engine.values():
+            for note in info["notes"]:
+                notes.setdefault(note, []).append(name)
+    return [f"≈ {note} ({', '.join(names)})" for note, names in notes.items()]
 
 
 def _dialect_text(selected: list[Any], dialect: str, location: str) -> str:
