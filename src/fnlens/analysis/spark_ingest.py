@@ -131,7 +131,7 @@ def _timestamp(expr: str) -> str:
     )
 
 
-def _jsonl_invocations(spark: Any, files: list[str]) -> tuple[Any, Any]:
+def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[Any, Any]:
     """(invocation rows, per-file counts of malformed / log lines) from fnlens JSONL."""
     lines = spark.read.text(files).selectExpr("value", "input_file_name() AS _file")
     parsed = lines.where("trim(value) <> ''").selectExpr(
@@ -149,6 +149,7 @@ def _jsonl_invocations(spark: Any, files: list[str]) -> tuple[Any, Any]:
         "NOT _bad AND r.event = 'invocation' AND "
         "(r.request_id IS NOT NULL OR r.outcome IS NOT NULL) AS _invocation",
     )
+    parsed = _keep(parsed, kept)  # counted, checked and turned into rows: parse each line once
     rows = parsed.where("NOT _malformed AND _invocation AND r.request_id IS NOT NULL").selectExpr(
         "_ts AS ts",
         "r.service",
@@ -224,7 +225,7 @@ def _field(name: str) -> str:
     return f"nullif(regexp_extract(_rest, {pattern}, 1), '')"
 
 
-def _text_invocations(spark: Any, files: list[str]) -> tuple[Any, Any]:
+def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[Any, Any]:
     """(invocation rows, per-file counts) from Lambda platform text lines."""
     frame = (
         spark.read.text(files)
@@ -305,6 +306,7 @@ def _text_invocations(spark: Any, files: list[str]) -> tuple[Any, Any]:
         "*",
         f"_kind = 'report' AND (`_f_Duration` IS NULL OR {numbers_bad}) AS _malformed",
     )
+    frame = _keep(frame, kept)
     outcome = (
         "CASE lower(coalesce(`_f_Status`, '')) WHEN 'timeout' THEN 'timeout' "
         "WHEN 'error' THEN 'error' WHEN 'failure' THEN 'error' ELSE 'success' END"
@@ -388,6 +390,14 @@ def _text_invocations(spark: Any, files: list[str]) -> tuple[Any, Any]:
         "_kind IN ('log', 'timeout', 'crash') AS _log",
     )
     return rows, counts
+
+
+def _keep(frame: Any, kept: list[Any]) -> Any:
+    """Persist a parsed frame (memory, spilling to disk) for the several jobs that read it."""
+    from pyspark import StorageLevel
+
+    kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+    return kept[-1]
 
 
 def _complete(frame: Any) -> Any:
@@ -478,7 +488,6 @@ def spark_ingest(
     """Read fnlens JSONL and Lambda text ``paths`` on ``spark``; merge into ``out_dir``."""
     from fnlens.analysis.errors import IngestError
     from fnlens.analysis.ingest import expand_paths
-    from fnlens.analysis.spark import register_views, spark_schema
 
     try:
         files = expand_paths(paths)
@@ -494,22 +503,39 @@ def spark_ingest(
     existed = check_layout(out_dir, for_writing=True)
     parts = []
     counts = []
-    if by_format["fnlens-jsonl"]:
-        rows, c = _jsonl_invocations(spark, by_format["fnlens-jsonl"])
-        parts.append(rows)
-        counts.append(c)
-    if by_format["lambda-text"]:
-        rows, c = _text_invocations(spark, by_format["lambda-text"])
-        parts.append(rows)
-        counts.append(c)
-    if not parts:
-        raise SparkIngestError("no input lines to ingest")
+    kept: list[Any] = []
+    try:
+        if by_format["fnlens-jsonl"]:
+            rows, c = _jsonl_invocations(spark, by_format["fnlens-jsonl"], kept)
+            parts.append(rows)
+            counts.append(c)
+        if by_format["lambda-text"]:
+            rows, c = _text_invocations(spark, by_format["lambda-text"], kept)
+            parts.append(rows)
+            counts.append(c)
+        if not parts:
+            raise SparkIngestError("no input lines to ingest")
+        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict)
+    finally:
+        for frame in kept:
+            frame.unpersist()
+
+
+def _merge_and_write(
+    spark: Any,
+    parts: list[Any],
+    counts: list[Any],
+    report: SparkIngestReport,
+    out_dir: str | os.PathLike[str],
+    existed: bool,
+    strict: bool,
+) -> SparkIngestReport:
+    from fnlens.analysis.spark import register_views, spark_schema
+
     tally = counts[0]
     for c in counts[1:]:
         tally = tally.unionByName(c)
-    totals = tally.selectExpr(
-        "count(_bad_line) AS bad", "count_if(_log) AS logs", "collect_list(_bad_line) AS ex"
-    ).collect()[0]
+    totals = tally.selectExpr("count(_bad_line) AS bad", "count_if(_log) AS logs").collect()[0]
     report.malformed = int(totals["bad"])
     report.log_lines_skipped = int(totals["logs"])
     if report.malformed:
