@@ -1,7 +1,8 @@
 -- name: top_errors
 -- description: The most frequent errors (outcome error or timeout), grouped by function, error
 --   type and the first line of the message (cut to 200 characters), with their share of all
---   errors, the versions they occur in and the latest request id as an example.
+--   errors, the versions they occur in and the latest request id as an example (of requests
+--   starting at the same time, the greatest id, so every engine picks the same one).
 -- param: since TIMESTAMP = NULL   -- start of the time window (inclusive, UTC)
 -- param: until TIMESTAMP = NULL   -- end of the time window (exclusive, UTC)
 -- param: function VARCHAR = NULL  -- only this function_name
@@ -26,7 +27,7 @@ FROM (
         string_agg(DISTINCT version, ', ' ORDER BY version) AS versions,
         min(ts) AS first_seen,
         max(ts) AS last_seen,
-        arg_max(request_id, ts) AS example_request_id
+        arg_max(request_id, {'ts': ts, 'request_id': request_id}) AS example_request_id
     FROM invocations
     WHERE ($since IS NULL OR ts >= $since)
       AND ($until IS NULL OR ts < $until)

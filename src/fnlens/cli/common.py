@@ -23,10 +23,11 @@ def guard(func: Any, *args: Any) -> Any:
 
     from fnlens.analysis.catalog import QueryError
     from fnlens.analysis.db import DatabaseError
+    from fnlens.analysis.parquet import LayoutError
 
     try:
         return func(*args)
-    except (QueryError, DatabaseError, duckdb.Error) as exc:
+    except (QueryError, DatabaseError, LayoutError, duckdb.Error) as exc:
         if debug_enabled():
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

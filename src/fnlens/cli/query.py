@@ -23,6 +23,7 @@ import click
 from fnlens.cli.common import db_option, debug_enabled, guard
 
 FORMATS = ("table", "csv", "json", "markdown")
+DIALECTS = ("duckdb", "spark", "trino", "athena")
 WINDOW_PARAMS = ("since", "until", "function", "version")
 _format_option = click.option(
     "--format",
@@ -36,12 +37,33 @@ _format_option = click.option(
 
 
 @click.command("queries")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--format", "-f", "fmt", type=click.Choice(("table", "json")), default="table")
-def queries(fmt: str) -> None:
-    """List the canned queries with their descriptions and parameters."""
-    from fnlens.analysis.catalog import load_catalog
+@click.option(
+    "--dialect",
+    type=click.Choice(DIALECTS),
+    default=None,
+    help="Print the SQL of NAME (default: every query) for this engine; "
+    "trino/athena also print the table DDL.",
+)
+@click.option(
+    "--location",
+    default="s3://YOUR-BUCKET/fnlens",
+    show_default=True,
+    help="Where `fnlens export --parquet` wrote the layout (for the trino/athena DDL).",
+)
+def queries(names: Sequence[str], fmt: str, dialect: str | None, location: str) -> None:
+    """List the canned queries with their descriptions, parameters and engines."""
+    from fnlens.analysis.catalog import get_query, load_catalog
 
     catalog = guard(load_catalog)
+    if dialect is not None:
+        selected = [guard(get_query, n) for n in names] if names else list(catalog.values())
+        click.echo(_dialect_text(selected, dialect, location), nl=False)
+        return
+    if names:
+        raise click.UsageError("NAME is only taken with --dialect (to print that query's SQL)")
+    engines = _engines(list(catalog.values()))
     if fmt == "json":
         payload = [
             {
@@ -51,6 +73,7 @@ def queries(fmt: str) -> None:
                     {"name": p.name, "type": p.type, "default": p.default, "doc": p.doc}
                     for p in q.params
                 ],
+                "engines": engines[q.name],
             }
             for q in catalog.values()
         ]
@@ -63,6 +86,7 @@ def queries(fmt: str) -> None:
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description", ratio=3)
     table.add_column("parameters", ratio=2)
+    table.add_column("engines", no_wrap=True)
     for q in catalog.values():
         params = Text()
         names = [p.name for p in q.params]
@@ -74,12 +98,17 @@ def queries(fmt: str) -> None:
             params.append(("\n" if params else "") + p.describe())
             if p.doc:
                 params.append(f"\n  {p.doc}", style="dim")
-        table.add_row(Text(q.name), Text(q.description), params)
+        table.add_row(Text(q.name), Text(q.description), params, _engines_text(engines[q.name]))
     console = _console()
     console.print(table)
+    console.print("engines: ✓ same answer as DuckDB, ≈ approximate:", markup=False)
+    for line in _engine_notes(engines):
+        console.print(line, markup=False, soft_wrap=True)
     console.print(
         "since / until: time window, ISO 8601 UTC (until exclusive); function / version: "
-        "filters.\nRun one with: fnlens query NAME [--param name=value ...]",
+        "filters.\nRun one with: fnlens query NAME [--param name=value ...] "
+        "[--engine spark --parquet DIR]; its SQL for another engine: "
+        "fnlens queries --dialect trino NAME",
         markup=False,
     )
 
@@ -96,19 +125,53 @@ def queries(fmt: str) -> None:
     help="Bind a query parameter; repeat for several (see `fnlens queries`).",
 )
 @_format_option
-def query(name: str, db_path: str, params: Sequence[str], fmt: str) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(("duckdb", "spark")),
+    default="duckdb",
+    show_default=True,
+    help="Run on DuckDB, or on Apache Spark (needs --parquet and fnlens[spark]).",
+)
+@click.option(
+    "--parquet",
+    "parquet_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Read the tables from this `fnlens export --parquet` folder instead of --db.",
+)
+@click.option(
+    "--master",
+    default=None,
+    help="Spark master URL (default local[2]); only with --engine spark.",
+)
+def query(
+    name: str,
+    db_path: str,
+    params: Sequence[str],
+    fmt: str,
+    engine: str,
+    parquet_dir: str | None,
+    master: str | None,
+) -> None:
     """Run the canned query NAME over the fnlens tables."""
     from fnlens.analysis.catalog import get_query, parse_param_assignments
 
     canned = guard(get_query, name)
     values = guard(parse_param_assignments, params)
     bound = guard(canned.bind, values)  # validate before touching the database
-    con = guard(_open, db_path)
-    try:
-        result = guard(con.execute, canned.sql, bound)
-        columns, rows = _fetch(result)
-    finally:
-        con.close()
+    if master is not None and engine != "spark":
+        raise click.UsageError("--master is only taken with --engine spark")
+    if engine == "spark":
+        if parquet_dir is None:
+            raise click.UsageError("--engine spark reads a Parquet layout: pass --parquet DIR")
+        columns, rows = _run_spark(canned, values, parquet_dir, master)
+    else:
+        con = guard(_open, db_path) if parquet_dir is None else guard(_open_parquet, parquet_dir)
+        try:
+            result = guard(con.execute, canned.sql, bound)
+            columns, rows = _fetch(result)
+        finally:
+            con.close()
     click.echo(render(columns, rows, fmt, title=canned.name), nl=False)
 
 
@@ -176,6 +239,97 @@ def _open_sandboxed(db_path: str, allow_files: bool) -> Any:
 
 def _reraise(exc: BaseException) -> None:
     raise exc
+
+
+def _open_parquet(parquet_dir: str) -> Any:
+    import duckdb
+
+    from fnlens.analysis.parquet import duckdb_views
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        duckdb_views(con, parquet_dir)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _run_spark(
+    canned: Any, values: dict[str, str], parquet_dir: str, master: str | None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    from fnlens.analysis.dialects import TranslationError
+    from fnlens.analysis.spark import (
+        DEFAULT_MASTER,
+        SparkUnavailable,
+        register_views,
+        run_query,
+        session_for_command,
+    )
+
+    try:
+        with session_for_command(master or DEFAULT_MASTER) as spark:
+            guard(register_views, spark, parquet_dir)
+            try:
+                return run_query(spark, canned, values)
+            except TranslationError as exc:
+                raise click.ClickException(f"{canned.name}: {exc}") from exc
+            except Exception as exc:  # pyspark's errors: one line, the traceback with --debug
+                if debug_enabled() or not type(exc).__module__.startswith(("pyspark", "py4j")):
+                    raise
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else type(exc).__name__
+                raise click.ClickException(f"Spark: {first}") from exc
+    except SparkUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _engines(catalog: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per query and engine: exact or not, and why (sqlglot missing: not known here)."""
+    from fnlens.analysis.dialects import translate
+
+    out: dict[str, dict[str, Any]] = {}
+    for q in catalog:
+        out[q.name] = {"duckdb": {"exact": True, "notes": []}}
+        for dialect in ("spark", "trino"):
+            try:
+                t = translate(q, dialect)
+            except ImportError:  # sqlglot comes with the spark extra
+                out[q.name][dialect] = {"exact": None, "notes": ["needs fnlens[spark]"]}
+                continue
+            out[q.name][dialect] = {"exact": t.exact, "notes": list(t.notes)}
+    return out
+
+
+def _engines_text(engines: dict[str, dict[str, Any]]) -> Any:
+    """One short line per engine: ✓ exact, ≈ approximate (why: below the table)."""
+    from rich.text import Text
+
+    marks = {True: "✓", False: "≈", None: "?"}
+    return Text("\n".join(f"{d} {marks[i['exact']]}" for d, i in engines.items()))
+
+
+def _engine_notes(engines: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    notes: dict[str, list[str]] = {}
+    for name, per_engine in engines.items():
+        for info in per_engine.values():
+            for note in info["notes"]:
+                notes.setdefault(note, []).append(name)
+    return [f"≈ {note} ({', '.join(names)})" for note, names in notes.items()]
+
+
+def _dialect_text(selected: list[Any], dialect: str, location: str) -> str:
+    from fnlens.analysis.dialects import ddl, translate
+
+    parts = []
+    if dialect in ("trino", "athena"):
+        parts.append(
+            f"-- tables over the fnlens Parquet layout at {location}\n" + ddl(dialect, location)
+        )
+    for q in selected:
+        parts.append(guard(translate, q, dialect).sql.rstrip() + ";\n")
+    return "\n".join(parts)
 
 
 def _fetch(result: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
