@@ -186,7 +186,7 @@ def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[A
         "CASE WHEN _malformed THEN value END AS _bad_line",
         "NOT _malformed AND NOT _invocation AS _log",
     )
-    return rows, counts
+    return _complete(rows.drop("version")), counts
 
 
 # --- Lambda platform text -------------------------------------------------------------
@@ -328,6 +328,8 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
         "CAST(_memory AS INT) AS memory_size_mb",
         "CAST(_used AS INT) AS max_memory_used_mb",
         "_init AS init_duration_ms",
+        "try_cast(`_f_Restore Duration` AS DOUBLE) AS restore_duration_ms",
+        "try_cast(`_f_Billed Restore Duration` AS DOUBLE) AS billed_restore_duration_ms",
         "_init IS NOT NULL OR `_f_Restore Duration` IS NOT NULL AS cold_start",
         "CASE WHEN `_f_Restore Duration` IS NOT NULL THEN 'snap-start' END AS init_type",
         f"CASE WHEN `_f_XRAY TraceId` RLIKE {_XRAY} "
@@ -407,7 +409,7 @@ def _complete(frame: Any) -> Any:
     for name, sql_type in INVOCATIONS_COLUMNS.items():
         if name == "version":
             continue
-        if name == "source":
+        if name == "source" and "source" not in present:
             exprs.append("'report' AS source")
         elif name in present:
             exprs.append(f"`{name}`")
@@ -471,6 +473,15 @@ def merge_invocations(rows: Any) -> Any:
     rows.createOrReplaceTempView("_fnlens_rows")
     merged = rows.sparkSession.sql(
         f"SELECT request_id, {', '.join(aggs)} FROM _fnlens_rows GROUP BY request_id"
+    )
+    # Spark's bulk merge is by request id alone: one attempt per id (the DuckDB loader also
+    # splits a request id's records into retries by time; see docs/spark.md)
+    merged = merged.withColumn("attempt", merged["attempt"].cast("int"))
+    merged = merged.selectExpr(
+        *[
+            c if c != "attempt" else "CAST(coalesce(attempt, 1) AS INT) AS attempt"
+            for c in INVOCATIONS_COLUMNS
+        ]
     )
     return merged.select(*INVOCATIONS_COLUMNS)
 
