@@ -300,7 +300,7 @@ class SocketTransport:
         except Exception as exc:
             self.close()
             return HttpResult(error=exc)
-        return self._read(sock)
+        return self.read_on(sock)
 
     def begin(
         self,
@@ -356,11 +356,11 @@ class SocketTransport:
             self.close()
         return HttpResult(status_code=status, reason=reason, body=content, header_map=header_map)
 
-    def _read(self, sock: socket.socket) -> HttpResult:
+    def read_on(self, sock: socket.socket) -> HttpResult:
         """The answer, read until the request's deadline."""
         return self._answer(lambda: self._recv(sock))
 
-    def _ready(self, sock: socket.socket, timeout_s: float) -> HttpResult | None:
+    def ready_on(self, sock: socket.socket, timeout_s: float) -> HttpResult | None:
         """The answer if it is complete within ``timeout_s``; otherwise None. What
         arrived so far stays in the buffer, where :meth:`_read` goes on from."""
         deadline = time.perf_counter() + max(0.0, timeout_s)
@@ -435,17 +435,17 @@ class InFlight:
     """A sent request's answer: ``ready`` looks (not blocking past its timeout, not
     consuming a partial answer); ``result`` reads it until the request's deadline."""
 
-    __slots__ = ("_sock", "_transport")
+    __slots__ = ("connection", "sock")
 
-    def __init__(self, transport: SocketTransport, sock: socket.socket) -> None:
-        self._transport = transport
-        self._sock = sock
+    def __init__(self, connection: SocketTransport, sock: socket.socket) -> None:
+        self.connection = connection  # fnlens's own transport that sent the request
+        self.sock = sock
 
     def ready(self, timeout_s: float) -> HttpResult | None:
-        return self._transport._ready(self._sock, timeout_s)
+        return self.connection.ready_on(self.sock, timeout_s)
 
     def result(self) -> HttpResult:
-        return self._transport._read(self._sock)
+        return self.connection.read_on(self.sock)
 
 
 class HttpsTransport:
