@@ -28,7 +28,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_queries import DOC, build
 
-from fnlens.analysis.compare import Selector, compare
+from fnlens.analysis._compare import Selector, compare
 from fnlens.analysis.db import open_db
 
 HEADING = "## Compare"

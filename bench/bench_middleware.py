@@ -380,7 +380,7 @@ def lambda_environment(invocations: int) -> Iterator[tuple[str, list[Any]]]:
     registered extension have asked for the next one). Yields the address for
     ``AWS_LAMBDA_RUNTIME_API`` and the invocations, which record when each was handed
     out and answered."""
-    from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+    from fnlens.localrt._api_server import Invocation, RuntimeApi, RuntimeApiServer
 
     body = json.dumps(_event()).encode()
     api = RuntimeApi(

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 
+from fnlens.analysis._schema import TABLES, create_table_sql
 from fnlens.analysis.catalog import load_catalog
 from fnlens.analysis.db import open_db
-from fnlens.analysis.schema import TABLES, create_table_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

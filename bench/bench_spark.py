@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ingest import generate as generate_jsonl
 from bench_queries import build
 
+from fnlens.analysis._parquet import duckdb_views, export_parquet
 from fnlens.analysis.catalog import load_catalog
-from fnlens.analysis.parquet import duckdb_views, export_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -47,8 +47,8 @@ def _timed(run: Any, repeat: int) -> dict[str, float]:
 
 
 def bench(rows: int, workdir: Path, repeat: int, ingest_rows: int) -> dict[str, Any]:
-    from fnlens.analysis.spark import register_views, run_query, spark_session
-    from fnlens.analysis.spark_ingest import spark_ingest
+    from fnlens.analysis._spark import register_views, run_query, spark_session
+    from fnlens.analysis._spark_ingest import spark_ingest
 
     workdir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"rows": rows, "load": [os.getloadavg()[0]]}

@@ -77,14 +77,14 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def hook_runtime_client(monkeypatch):
     """Installs a stand-in for the managed runtime's ``lambda_runtime_client`` module and
-    lets fnlens hook it (:mod:`fnlens.runtime.response_phase`): ``hook(client_class)``
+    lets fnlens hook it (:mod:`fnlens.runtime._response_phase`): ``hook(client_class)``
     returns the hooked ``LambdaRuntimeClient``, a subclass holding the client's next /
     post methods itself, so that the hook never patches the class a test defined.
     Unhooked after the test."""
     import types
 
-    from fnlens.runtime import response_phase
-    from fnlens.runtime.response_phase import NEXT_METHOD, PHASE, POST_METHODS
+    from fnlens.runtime import _response_phase as response_phase
+    from fnlens.runtime._response_phase import NEXT_METHOD, PHASE, POST_METHODS
 
     def hook(client_class: type) -> type:
         methods = {name: getattr(client_class, name) for name in (NEXT_METHOD, *POST_METHODS)}

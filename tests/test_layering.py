@@ -3,7 +3,7 @@
 
 Two checks, because each sees what the other cannot: import-linter's contracts in
 pyproject.toml (the static import graph, indirect chains included), and a scan of the
-source for imports by string — ``importlib.import_module("fnlens.exporters.setup")``,
+source for imports by string — ``importlib.import_module("fnlens.exporters._setup")``,
 ``__import__``, ``find_spec`` or a module name kept in a constant — which no static
 import graph contains.
 """
@@ -167,33 +167,33 @@ def scan_package() -> list[Violation]:
 
 
 # ------------------------------------------------------------------ the scanner itself
-def _scan(source: str, importer: str = "fnlens.runtime.setup") -> list[str]:
+def _scan(source: str, importer: str = "fnlens.runtime._setup") -> list[str]:
     return [v.imported for v in scan_source(source, "x.py", importer, False)]
 
 
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ('import importlib\nimportlib.import_module("fnlens.exporters.setup")\n',
-         ["fnlens.exporters.setup"]),
+        ('import importlib\nimportlib.import_module("fnlens.exporters._setup")\n',
+         ["fnlens.exporters._setup"]),
         ('from importlib import import_module\nimport_module("fnlens.analysis")\n',
          ["fnlens.analysis"]),
         ('import importlib\nimportlib.import_module(".exporters", "fnlens")\n',
          ["fnlens.exporters"]),
-        ('import importlib\nimportlib.import_module("..exporters.otlp", package=__package__)\n',
-         ["fnlens.exporters.otlp"]),  # relative to the importer's own package
-        ('__import__("fnlens.exporters.otlp")\n', ["fnlens.exporters.otlp"]),
+        ('import importlib\nimportlib.import_module("..exporters._otlp", package=__package__)\n',
+         ["fnlens.exporters._otlp"]),  # relative to the importer's own package
+        ('__import__("fnlens.exporters._otlp")\n', ["fnlens.exporters._otlp"]),
         ('import importlib.util\nimportlib.util.find_spec("fnlens.cli.main")\n',
          ["fnlens.cli.main"]),
-        ('MODULE = "fnlens.exporters.setup"\n', ["fnlens.exporters.setup"]),
+        ('MODULE = "fnlens.exporters._setup"\n', ["fnlens.exporters._setup"]),
         ("from fnlens.exporters import setup\n", ["fnlens.exporters"]),
         ("from fnlens import exporters\n", ["fnlens.exporters"]),
         ("from .. import analysis\n", ["fnlens.analysis"]),
-        ("from ..exporters.otlp import x\n", ["fnlens.exporters.otlp"]),
+        ("from ..exporters._otlp import x\n", ["fnlens.exporters._otlp"]),
         ("import fnlens.cli\n", ["fnlens.cli"]),
         ('"""Imports fnlens.exporters lazily."""\nX = 1\n', []),  # a docstring
         ('LOG = "fnlens.exporters failed"\n', []),  # prose, not a module name
-        ('import importlib\nimportlib.import_module("fnlens.config")\n', []),
+        ('import importlib\nimportlib.import_module("fnlens._config")\n', []),
         ("from fnlens.runtime import telemetry\n", []),
     ],
 )  # fmt: skip
@@ -202,10 +202,10 @@ def test_scanner_finds_imports_by_statement_and_by_string(source, expected):
 
 
 def test_scanner_applies_each_rule_to_its_own_modules():
-    text = 'import importlib\nimportlib.import_module("fnlens.exporters.setup")\n'
-    assert _scan(text, importer="fnlens.api") == []  # the exporters may be imported there
-    assert _scan("import fnlens.cli.main\n", importer="fnlens.demo.runner") == ["fnlens.cli.main"]
-    assert _scan("import fnlens.cli.common\n", importer="fnlens.cli.main") == []
+    text = 'import importlib\nimportlib.import_module("fnlens.exporters._setup")\n'
+    assert _scan(text, importer="fnlens._api") == []  # the exporters may be imported there
+    assert _scan("import fnlens.cli.main\n", importer="fnlens.demo._runner") == ["fnlens.cli.main"]
+    assert _scan("import fnlens.cli._common\n", importer="fnlens.cli.main") == []
 
 
 # --------------------------------------------------------------------- the package

@@ -11,6 +11,7 @@ Public API (resolved lazily, PEP 562, so ``import fnlens`` costs next to nothing
 * :class:`InvocationContextFilter` — the same fields on standard-library log records.
 * :func:`flush` / :func:`shutdown` — push queued telemetry out.
 * :func:`tracer_provider` — the OpenTelemetry SDK provider the function's spans go through.
+* :class:`RecordSink` / :class:`InvocationHook` — the protocols of sinks and hooks.
 """
 
 from __future__ import annotations
@@ -22,32 +23,37 @@ from fnlens import _wiring  # noqa: F401  (the exporters register with the runti
 from fnlens._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fnlens.api import (
+    from fnlens._api import (
         configure,
         current_context,
         flush,
         shutdown,
         tracer_provider,
     )
-    from fnlens.runtime.decorator import instrument, set_route
-    from fnlens.runtime.logs import add_invocation_context, get_logger
-    from fnlens.runtime.stdlib import InvocationContextFilter
+    from fnlens.runtime._decorator import instrument, set_route
+    from fnlens.runtime._logs import add_invocation_context, get_logger
+    from fnlens.runtime._stdlib import InvocationContextFilter
+    from fnlens.runtime._telemetry import InvocationHook, RecordSink
 
 _LAZY: dict[str, str] = {
-    "instrument": "fnlens.runtime.decorator",
-    "set_route": "fnlens.runtime.decorator",
-    "get_logger": "fnlens.runtime.logs",
-    "add_invocation_context": "fnlens.runtime.logs",
-    "configure": "fnlens.api",
-    "current_context": "fnlens.api",
-    "flush": "fnlens.api",
-    "shutdown": "fnlens.api",
-    "tracer_provider": "fnlens.api",
-    "InvocationContextFilter": "fnlens.runtime.stdlib",
+    "instrument": "fnlens.runtime._decorator",
+    "set_route": "fnlens.runtime._decorator",
+    "get_logger": "fnlens.runtime._logs",
+    "add_invocation_context": "fnlens.runtime._logs",
+    "configure": "fnlens._api",
+    "current_context": "fnlens._api",
+    "flush": "fnlens._api",
+    "shutdown": "fnlens._api",
+    "tracer_provider": "fnlens._api",
+    "InvocationContextFilter": "fnlens.runtime._stdlib",
+    "RecordSink": "fnlens.runtime._telemetry",
+    "InvocationHook": "fnlens.runtime._telemetry",
 }
 
 __all__ = [
     "InvocationContextFilter",
+    "InvocationHook",
+    "RecordSink",
     "__version__",
     "add_invocation_context",
     "configure",

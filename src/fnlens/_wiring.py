@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fnlens.runtime.setup import register_configurator
+from fnlens.runtime._setup import register_configurator
 
 
 def configure_exporters_from_env(telemetry: Any, settings: Any) -> None:
-    from fnlens.exporters.setup import configure_from_env
+    from fnlens.exporters._setup import configure_from_env
 
     configure_from_env(telemetry, settings)
 

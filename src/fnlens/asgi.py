@@ -26,9 +26,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fnlens.runtime import scope as _scope
-from fnlens.runtime.decorator import instrument, set_route
-from fnlens.runtime.triggers import WebRequest
+from fnlens.runtime import _scope as _scope
+from fnlens.runtime._decorator import instrument, set_route
+from fnlens.runtime._triggers import WebRequest
 
 __all__ = ["Middleware", "route_template"]
 

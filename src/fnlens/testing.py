@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.runtime._telemetry import TELEMETRY
 
 __all__ = ["CapturedTelemetry", "LambdaContext", "capture", "events", "reset_cold_start"]
 
@@ -107,7 +107,7 @@ def capture() -> Iterator[CapturedTelemetry]:
 
 def reset_cold_start(**kwargs: Any) -> None:
     """Make the next invocation in this process the first one again."""
-    from fnlens.runtime.coldstart import TRACKER
+    from fnlens.runtime._coldstart import TRACKER
 
     TRACKER.reset(**kwargs)
 

@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from fnlens.runtime import scope as _scope
-from fnlens.runtime.decorator import instrumentation, set_route
-from fnlens.runtime.triggers import WebRequest
+from fnlens.runtime import _scope as _scope
+from fnlens.runtime._decorator import instrumentation, set_route
+from fnlens.runtime._triggers import WebRequest
 
 __all__ = ["Middleware", "rule_template"]
 

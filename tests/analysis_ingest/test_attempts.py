@@ -270,7 +270,7 @@ def test_events_equal_in_time_and_message_are_kept_apart(tmp_path: Path) -> None
 
 
 def test_a_database_from_before_the_new_columns_is_upgraded(tmp_path: Path) -> None:
-    from fnlens.analysis.schema import TABLES
+    from fnlens.analysis._schema import TABLES
 
     db = tmp_path / "old.duckdb"
     with duckdb.connect(str(db)) as con:

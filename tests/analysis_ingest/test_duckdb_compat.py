@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fnlens.analysis._schema import TABLES
 from fnlens.analysis.ingest import ingest
-from fnlens.analysis.schema import TABLES
 
 from .conftest import FIXTURES
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fnlens.analysis.errors import IngestError, UnknownFormatError
-from fnlens.analysis.formats import FORMATS
+from fnlens.analysis._errors import IngestError, UnknownFormatError
+from fnlens.analysis._formats import FORMATS
 from fnlens.analysis.ingest import ingest
 
 from .conftest import FIXTURES, rows

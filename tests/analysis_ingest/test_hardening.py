@@ -126,7 +126,7 @@ if mode == "ingest":
     out = {"totals": report.totals,
            "malformed": [[m.line, m.message] for m in report.malformed]}
 else:
-    from fnlens.analysis.readers import Input, iter_lines
+    from fnlens.analysis._readers import Input, iter_lines
     lines = size = 0
     with Input(__import__("pathlib").Path(path)) as inp:
         for _, text, error in iter_lines(inp):

@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fnlens.analysis._errors import IngestError
 from fnlens.analysis.catalog import get_query
-from fnlens.analysis.errors import IngestError
 from fnlens.analysis.ingest import ingest
 
 from .conftest import invocation, rows
@@ -556,8 +556,8 @@ def test_reingesting_every_real_fixture_is_idempotent(db: Path) -> None:
 
 
 def test_database_from_an_older_fnlens_gets_the_new_columns(tmp_path: Path) -> None:
+    from fnlens.analysis._schema import INVOCATIONS_COLUMNS
     from fnlens.analysis.db import open_db
-    from fnlens.analysis.schema import INVOCATIONS_COLUMNS
 
     old_columns = dict(
         list(INVOCATIONS_COLUMNS.items())[: list(INVOCATIONS_COLUMNS).index("source") + 1]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fnlens.analysis.schema import INVOCATIONS_COLUMNS
+from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 
 START = datetime(2024, 3, 1, 0, 0, 0)
 SPAN = timedelta(hours=2)

@@ -14,10 +14,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from fnlens.analysis._schema import TABLES, create_table_sql
 from fnlens.analysis.catalog import get_query, load_catalog
-from fnlens.analysis.schema import TABLES, create_table_sql
+from fnlens.cli._query import render
 from fnlens.cli.main import cli
-from fnlens.cli.query import render
 
 from .datagen import generate, insert
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fnlens.analysis._schema import create_table_sql
 from fnlens.analysis.catalog import get_query
 from fnlens.analysis.db import DatabaseError, open_db
-from fnlens.analysis.schema import create_table_sql
 
 
 def test_missing_file_says_to_run_ingest(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from fnlens.analysis.schema import TABLES, create_table_sql
+from fnlens.analysis._schema import TABLES, create_table_sql
 from fnlens.cli.main import cli
 
 

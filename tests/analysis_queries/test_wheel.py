@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fnlens.analysis._schema import TABLES, create_table_sql
 from fnlens.analysis.catalog import load_catalog
-from fnlens.analysis.schema import TABLES, create_table_sql
 
 from .datagen import generate, insert
 

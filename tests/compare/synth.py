@@ -113,7 +113,7 @@ def load(con: Any, *shapes: Shape, seed: int = 0) -> dict[str, dict[str, list[An
     """Insert the versions' rows; returns them (column lists per version) for counting."""
     import pyarrow as pa
 
-    from fnlens.analysis.schema import INVOCATIONS_COLUMNS
+    from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 
     rng = np.random.default_rng(seed)
     out = {}

@@ -22,7 +22,7 @@ SCHEMA = REPO / "docs" / "compare.schema.json"
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fnlens.analysis.schema import TABLES, create_table_sql
+    from fnlens.analysis._schema import TABLES, create_table_sql
 
     path = tmp_path_factory.mktemp("compare-cli") / "fnlens.duckdb"
     con = duckdb.connect(str(path))
@@ -106,9 +106,9 @@ def test_terminal_table_in_a_narrow_console() -> None:
 
     from rich.console import Console
 
-    from fnlens.analysis.compare import Selector, compare
+    from fnlens.analysis._compare import Selector, compare
     from fnlens.analysis.db import memory_db
-    from fnlens.report.canary import print_comparison
+    from fnlens.report._canary import print_comparison
 
     con = memory_db()
     load(con, Shape("1", 1500), Shape("2", 1500, latency_factor=1.4), seed=5)

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("scipy")
 pytest.importorskip("duckdb")
 
-from fnlens.analysis.compare import (
+from fnlens.analysis._compare import (
     CompareError,
     CompareSettings,
     Selector,

@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("scipy")
 pytest.importorskip("plotly")
 
-from fnlens.report.data import MAX_BUCKETS, choose_bucket, collect
-from fnlens.report.html import render_html
+from fnlens.report._data import MAX_BUCKETS, choose_bucket, collect
+from fnlens.report._html import render_html
 
 from .synth import Shape, fresh_db, load
 
@@ -68,7 +68,7 @@ def test_report_terminal_table_readable_in_80_columns() -> None:
 
     from rich.console import Console
 
-    from fnlens.report.terminal import print_report
+    from fnlens.report._terminal import print_report
 
     con = fresh_db()
     load(con, Shape("1", 800), Shape("2", 800, latency_factor=1.5), seed=33)

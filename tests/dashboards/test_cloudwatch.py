@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from fnlens.cli.main import cli
-from fnlens.dashboards.cloudwatch import RenderError, render_cloudwatch
-from fnlens.dashboards.cloudwatch_check import check_body
+from fnlens.dashboards._cloudwatch import RenderError, render_cloudwatch
+from fnlens.dashboards._cloudwatch_check import check_body
 
 from .logs_insights import commands, named_fields
 
@@ -56,7 +56,7 @@ def _widgets(body: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def test_record_field_list_matches_the_runtime() -> None:
-    from fnlens.runtime.logs import RECORD_FIELDS as RUNTIME_FIELDS
+    from fnlens.runtime._logs import RECORD_FIELDS as RUNTIME_FIELDS
 
     assert RECORD_FIELDS <= RUNTIME_FIELDS
 
@@ -123,7 +123,7 @@ def test_field_checker_catches_a_misspelt_field() -> None:
 
 
 def test_emf_widgets_use_the_exporters_metric_names_and_dimensions() -> None:
-    from fnlens.exporters import emf
+    from fnlens.exporters import _emf as emf
 
     metric_names = {name for name, _ in (*emf.METRICS, emf.INIT_METRIC)}
     for body, params in zip(_bodies(), PARAM_SETS, strict=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fnlens.dashboards.loader import TEMPLATES, all_files, load
+from fnlens.dashboards._loader import TEMPLATES, all_files, load
 
 
 def test_every_dashboard_file_is_valid_json() -> None:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from jsonschema import Draft7Validator
 
 from fnlens.cli.main import cli
-from fnlens.dashboards import grafana
-from fnlens.dashboards.loader import load
+from fnlens.dashboards import _grafana as grafana
+from fnlens.dashboards._loader import load
 
 SCHEMAS = Path(__file__).parent / "grafana_schema"
 KINDS = ("duckdb", "otlp")

@@ -82,7 +82,7 @@ def test_dimensions_are_attributes_fnlens_sets():
     _, _, dimensions = _produced()
     sources = "".join(
         (ROOT / "src" / "fnlens" / path).read_text()
-        for path in ("runtime/decorator.py", "runtime/tracing.py", "exporters/resource.py")
+        for path in ("runtime/_decorator.py", "runtime/_tracing.py", "exporters/_resource.py")
     )
     for name in dimensions:
         assert f'"{name}"' in sources, name

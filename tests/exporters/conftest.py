@@ -197,7 +197,7 @@ def lambda_env(**extra: Any) -> dict[str, str]:
 @pytest.fixture
 def install():
     """Install exporters in this process for one test; everything is removed afterwards."""
-    from fnlens.exporters.setup import configure_exporters, reset_exporters
+    from fnlens.exporters._setup import configure_exporters, reset_exporters
 
     def _install(*args: Any, **kwargs: Any):
         kwargs.setdefault("env", {})

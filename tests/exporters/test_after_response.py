@@ -224,7 +224,7 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
     from extension_api import FakeExtensionsAPI
     from otlp_sink import OTLPSink
 
-    from fnlens.exporters import extension as extension_module
+    from fnlens.exporters import _extension as extension_module
 
     monkeypatch.setattr(extension_module, "POLL_S", 0.05)  # the drain lasts many polls
     api = FakeExtensionsAPI(gate=True).start()
@@ -290,7 +290,7 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
     would otherwise hold the environment until the function times out)."""
     from extension_api import ScriptedExtensionsAPI
 
-    from fnlens.exporters.extension import STEP_READ_S
+    from fnlens.exporters._extension import STEP_READ_S
 
     second = {"close": "close", "403": "403", "drain-raises": "invoke", "partial": ("partial", 3.0)}
     api = ScriptedExtensionsAPI(["invoke", second[failure], "invoke", "invoke"])

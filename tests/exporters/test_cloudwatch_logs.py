@@ -8,7 +8,7 @@ import time
 import boto3
 import pytest
 
-from fnlens.exporters.cloudwatch_logs import (
+from fnlens.exporters._cloudwatch_logs import (
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,

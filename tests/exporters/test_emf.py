@@ -10,8 +10,8 @@ import pytest
 from emf_spec import validate
 
 import fnlens
-from fnlens.exporters.emf import EMFHook, emf_document
-from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.exporters._emf import EMFHook, emf_document
+from fnlens.runtime._telemetry import TELEMETRY
 from fnlens.testing import LambdaContext, events, reset_cold_start
 
 

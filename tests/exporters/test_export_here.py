@@ -15,7 +15,7 @@ from test_after_response import BUDGET_MS, TOLERANCE_MS, RuntimeClient
 
 import fnlens
 from fnlens.exporters import _otlp_http
-from fnlens.exporters.queue import FAILED, OK, RETRY, ExportQueue
+from fnlens.exporters._queue import FAILED, OK, RETRY, ExportQueue
 from fnlens.testing import LambdaContext, capture, events
 
 
@@ -109,7 +109,7 @@ def test_late_or_refused_answers_are_finished_by_the_export_thread(install, loop
         assert sorted(log["attributes"]["n"] for log in sink.logs if "n" in log["attributes"]) == [
             f"r{i}" for i in range(1, 9)
         ]
-        from fnlens.runtime.telemetry import TELEMETRY
+        from fnlens.runtime._telemetry import TELEMETRY
 
         assert TELEMETRY.dropped() == 0
         assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
@@ -144,7 +144,7 @@ def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
     assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
     assert len(captured.records) == 6
     fnlens.flush(3.0)
-    from fnlens.runtime.telemetry import TELEMETRY
+    from fnlens.runtime._telemetry import TELEMETRY
 
     assert TELEMETRY.dropped() > 0  # counted, not hidden
 
@@ -350,7 +350,7 @@ def test_an_export_left_unwaited_is_handed_to_the_worker():
 
 
 def test_a_flush_interrupted_while_waiting_hands_the_rest_over(install, monkeypatch):
-    from fnlens.runtime.telemetry import Telemetry
+    from fnlens.runtime._telemetry import Telemetry
 
     exported: list = []
     first, second = Scripted(None), Scripted(None)

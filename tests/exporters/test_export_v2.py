@@ -8,8 +8,8 @@ import random
 import pytest
 
 import fnlens
-from fnlens.exporters.resource import arn_attributes
-from fnlens.runtime.sampling import Sampler, sampler_from_env
+from fnlens.exporters._resource import arn_attributes
+from fnlens.runtime._sampling import Sampler, sampler_from_env
 from fnlens.testing import LambdaContext, capture, events
 
 

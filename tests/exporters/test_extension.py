@@ -77,8 +77,8 @@ def test_falls_back_to_the_budget_without_an_extensions_api(install):
 def test_minimal_http_parser_reads_content_length_and_chunked_bodies():
     import socket as socketlib
 
-    from fnlens.exporters.extension import InProcessExtension
-    from fnlens.runtime.telemetry import Telemetry
+    from fnlens.exporters._extension import InProcessExtension
+    from fnlens.runtime._telemetry import Telemetry
 
     ext = InProcessExtension(Telemetry(), "127.0.0.1:1")
     a, b = socketlib.socketpair()
@@ -137,7 +137,7 @@ def test_extension_reads_the_next_invoke_only_after_the_handler_returned(install
 
 @pytest.mark.e2e
 def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environment(install):
-    from fnlens.exporters.extension import POLL_S
+    from fnlens.exporters._extension import POLL_S
 
     api = FakeExtensionsAPI(gate=True).start()
     try:
@@ -201,7 +201,7 @@ def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(insta
         def handle_error(self, request, client_address):
             return None  # the extension's socket closing at the end of the test
 
-    from fnlens import config
+    from fnlens import _config as config
 
     config._warned.discard("extension:next")  # warned once per process: make it this test's
     server = Server(("127.0.0.1", 0), Handler)

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import fnlens
-from fnlens.exporters.setup import reset_exporters
+from fnlens.exporters._setup import reset_exporters
 from fnlens.testing import LambdaContext, events
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -99,7 +99,7 @@ def test_files_round_trip_in_collector_encoding(install, tmp_path):
 
 
 def test_analysis_layer_recognises_the_span_file(install, tmp_path):
-    from fnlens.analysis.formats import otlp_json
+    from fnlens.analysis._formats import otlp_json
 
     install(["file"], file_dir=str(tmp_path), flush_mode="budget")
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import closed_port
 
 import fnlens
-from fnlens.exporters.queue import ExportQueue
-from fnlens.runtime.telemetry import TELEMETRY
+from fnlens.exporters._queue import ExportQueue
+from fnlens.runtime._telemetry import TELEMETRY
 from fnlens.testing import LambdaContext, capture, events
 
 BUDGET_MS = 20.0
@@ -62,7 +62,7 @@ def test_unreachable_collector_costs_at_most_the_budget(install, black_hole, pro
     ]
     assert records[-1]["telemetry_dropped"] > 0
     # a hung backend is waited for once per stuck export, not once per invocation
-    from fnlens.exporters import queue as queue_module
+    from fnlens.exporters import _queue as queue_module
 
     states = [(q.name, q.pending(), q.dropped()) for q in list(queue_module._ALL)]
     assert sum(walls) < len(walls) * BUDGET_MS, (walls, states)

@@ -30,7 +30,7 @@ for i in range(n):
     except ValueError:
         pass
 spent = fnlens.flush(10.0)
-from fnlens.exporters.setup import installed_exporters
+from fnlens.exporters._setup import installed_exporters
 for inst in installed_exporters():
     for p in inst.span_processors:
         sys.stderr.write(f"SPANQ exported={p.queue.exported()} dropped={p.queue.dropped()}\n")

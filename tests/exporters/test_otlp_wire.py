@@ -12,8 +12,10 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 
-from fnlens.exporters import _otlp_http, otlp_wire, spans
-from fnlens.runtime.tracing import FastSpan
+from fnlens.exporters import _otlp_http
+from fnlens.exporters import _otlp_wire as otlp_wire
+from fnlens.exporters import _spans as spans
+from fnlens.runtime._tracing import FastSpan
 
 
 def scope():
@@ -371,7 +373,7 @@ def test_socket_transport_reports_a_closed_connection_as_a_connection_error():
 
 
 def test_http_exporters_use_the_socket_transport_and_encode_directly(otlp_sink):
-    from fnlens.exporters import otlp
+    from fnlens.exporters import _otlp as otlp
 
     config = otlp.resolve("logs", endpoint=otlp_sink.endpoint, env={})
     exporter = otlp.log_exporter(config)

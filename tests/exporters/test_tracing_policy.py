@@ -9,8 +9,8 @@ import time
 import pytest
 
 import fnlens
-from fnlens.exporters.setup import reset_exporters
-from fnlens.runtime import propagation
+from fnlens.exporters._setup import reset_exporters
+from fnlens.runtime import _propagation as propagation
 from fnlens.testing import LambdaContext, events
 
 

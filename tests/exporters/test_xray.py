@@ -126,7 +126,7 @@ def test_segments_reach_the_daemon_with_annotations(tmp_path, in_lambda, runtime
 def test_xray_sdk_is_not_imported_unless_enabled():
     proc = run_script(
         "import sys, fnlens\n"
-        "from fnlens.exporters.setup import configure_exporters\n"
+        "from fnlens.exporters._setup import configure_exporters\n"
         "configure_exporters(['emf'], env={})\n"
         "fnlens.instrument(lambda e, c: 1)({}, None)\n"
         "print('aws_xray_sdk' in sys.modules, 'boto3' in sys.modules)",

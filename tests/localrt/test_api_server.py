@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+from fnlens.localrt._api_server import Invocation, RuntimeApi, RuntimeApiServer
 
 pytestmark = pytest.mark.timeout(30)
 

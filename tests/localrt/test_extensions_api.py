@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from fnlens.localrt import FunctionCode, LocalLambda
-from fnlens.localrt.api_server import Invocation, RuntimeApi, RuntimeApiServer
+from fnlens.localrt._api_server import Invocation, RuntimeApi, RuntimeApiServer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fnlens.localrt import FunctionCode, LocalLambda
-from fnlens.localrt.logstream import LogStream, OutputPump
+from fnlens.localrt._logstream import LogStream, OutputPump
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

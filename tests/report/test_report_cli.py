@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from fnlens.cli.main import cli
-from fnlens.report.compare import compare_versions
+from fnlens.report._compare import compare_versions
 
 
 def _run(*args: str):

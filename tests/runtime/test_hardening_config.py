@@ -8,8 +8,8 @@ import threading
 import pytest
 
 import fnlens
-from fnlens import config
-from fnlens.config import settings_from_env
+from fnlens import _config as config
+from fnlens._config import settings_from_env
 from fnlens.testing import LambdaContext, events
 
 
@@ -112,7 +112,7 @@ def test_infinite_flush_budget_with_a_hung_sink_costs_the_default_budget(monkeyp
 
         assert handler({}, LambdaContext(timeout_ms=3000)) == "ok"
     finally:
-        from fnlens.runtime.telemetry import TELEMETRY
+        from fnlens.runtime._telemetry import TELEMETRY
 
         TELEMETRY.remove_sink(hung)
     record = telemetry.invocation()
@@ -156,7 +156,7 @@ def test_otlp_endpoint_that_is_not_a_url_is_flagged_once(env, flagged, caplog):
 
 def test_powertools_and_lambda_variables_come_below_fnlens_own():
     """A function moving from Powertools keeps its service name and log level."""
-    from fnlens.config import settings_from_env
+    from fnlens._config import settings_from_env
 
     moved = settings_from_env(
         {"POWERTOOLS_SERVICE_NAME": "payments", "POWERTOOLS_LOG_LEVEL": "WARN"}

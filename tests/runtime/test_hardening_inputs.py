@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import fnlens
-from fnlens.runtime import triggers
+from fnlens.runtime import _triggers as triggers
 from fnlens.testing import LambdaContext, events
 
 
@@ -84,7 +84,7 @@ def test_an_endless_remaining_time_leaves_the_watchdog_working(remaining, teleme
 def test_a_far_deadline_wakes_the_thread_for_an_earlier_one():
     import time
 
-    from fnlens.runtime.watchdog import WATCHDOG
+    from fnlens.runtime._watchdog import WATCHDOG
 
     fired = threading.Event()
     far = WATCHDOG.arm(time.perf_counter() + 1e10, lambda: None)  # ~317 years: in steps

@@ -11,8 +11,8 @@ from types import MappingProxyType
 import pytest
 
 import fnlens
-from fnlens.config import DEFAULT_REDACT_KEYS
-from fnlens.runtime.redaction import REDACTED, Redactor
+from fnlens._config import DEFAULT_REDACT_KEYS
+from fnlens.runtime._redaction import REDACTED, Redactor
 from fnlens.testing import LambdaContext, events
 
 SECRETS = ("hunter2", "tok-123", "key-456", "pw-789")
@@ -21,7 +21,7 @@ SECRETS = ("hunter2", "tok-123", "key-456", "pw-789")
 @pytest.fixture(autouse=True)
 def _default_redactor():
     """Log lines outside an invocation use the pipeline's redactor: the default one."""
-    from fnlens.runtime import logs
+    from fnlens.runtime import _logs as logs
 
     saved = logs.PIPELINE.redactor
     logs.PIPELINE.configure(redactor=Redactor(DEFAULT_REDACT_KEYS))

@@ -273,7 +273,7 @@ def test_broken_sink_never_reaches_the_handler(telemetry, capsys, caplog):
 
         assert handler({}, LambdaContext()) == "result"
     finally:
-        from fnlens.runtime.telemetry import TELEMETRY
+        from fnlens.runtime._telemetry import TELEMETRY
 
         for sink in list(TELEMETRY.sinks):
             if isinstance(sink, Broken):
@@ -316,7 +316,7 @@ def test_set_route_overrides_template(telemetry):
 def test_timestamps_are_iso8601_utc_with_microseconds():
     from datetime import datetime, timezone
 
-    from fnlens.runtime.logs import format_timestamp
+    from fnlens.runtime._logs import format_timestamp
 
     for value in (0.0, 1700000000.000001, 1700000000.5, 1795386352.999999, 1795386353.0):
         expected = datetime.fromtimestamp(value, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

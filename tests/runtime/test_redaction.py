@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import fnlens
-from fnlens.runtime.redaction import REDACTED
+from fnlens.runtime._redaction import REDACTED
 from fnlens.testing import LambdaContext, events
 
 SECRET_HEADERS = {

@@ -9,8 +9,8 @@ import threading
 import pytest
 
 import fnlens
-from fnlens.runtime import response_phase
-from fnlens.runtime.response_phase import PHASE, ResponsePhase
+from fnlens.runtime import _response_phase as response_phase
+from fnlens.runtime._response_phase import PHASE, ResponsePhase
 from fnlens.testing import LambdaContext
 
 
@@ -86,7 +86,7 @@ def test_the_record_is_written_after_the_response_is_posted(runtime_client, tele
         client = runtime_client([{"id": "r1"}, {"id": "r2"}], calls)
         run_loop(client, handler, 2)
     finally:
-        from fnlens.runtime.telemetry import TELEMETRY
+        from fnlens.runtime._telemetry import TELEMETRY
 
         TELEMETRY.remove_sink(marker)
     assert calls == [

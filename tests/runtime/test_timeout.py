@@ -6,7 +6,7 @@ import threading
 import time
 
 import fnlens
-from fnlens.runtime.watchdog import WATCHDOG
+from fnlens.runtime._watchdog import WATCHDOG
 from fnlens.testing import LambdaContext, events
 
 
@@ -38,7 +38,7 @@ def test_timeout_recorded_before_deadline_exactly_once(telemetry):
         start = time.monotonic()
         result = handler(events.api_gateway_v2("GET /slow"), context)
     finally:
-        from fnlens.runtime.telemetry import TELEMETRY
+        from fnlens.runtime._telemetry import TELEMETRY
 
         TELEMETRY.remove_sink(probe)
 
@@ -77,7 +77,7 @@ def test_watchdog_fires_every_armed_deadline_under_concurrent_arming():
     import threading
     import time
 
-    from fnlens.runtime.watchdog import Watchdog
+    from fnlens.runtime._watchdog import Watchdog
 
     dog = Watchdog()
     fired: dict[int, float] = {}

@@ -19,7 +19,7 @@ def spark() -> Iterator[Any]:
     in_ci = os.environ.get("CI") == "true"
     if not in_ci:
         pytest.importorskip("pyspark")
-    from fnlens.analysis.spark import SparkUnavailable, check_java, spark_session
+    from fnlens.analysis._spark import SparkUnavailable, check_java, spark_session
 
     try:
         check_java()

@@ -22,11 +22,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from fnlens.analysis._loader import connect
+from fnlens.analysis._parquet import duckdb_views
+from fnlens.analysis._schema import INVOCATIONS_COLUMNS
+from fnlens.analysis._spark_ingest import SparkIngestError, spark_ingest
 from fnlens.analysis.ingest import ingest
-from fnlens.analysis.loader import connect
-from fnlens.analysis.parquet import duckdb_views
-from fnlens.analysis.schema import INVOCATIONS_COLUMNS
-from fnlens.analysis.spark_ingest import SparkIngestError, spark_ingest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import duckdb
 
-from fnlens.analysis.schema import INVOCATIONS_COLUMNS
-from fnlens.analysis.sink import RANK
+from fnlens.analysis._schema import INVOCATIONS_COLUMNS
+from fnlens.analysis._sink import RANK
 
 __all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "merge_invocations"]
 

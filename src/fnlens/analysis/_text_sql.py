@@ -5,7 +5,7 @@ For files detected as ``lambda-text``, ``cloudwatch-s3-export``, ``aws-logs-tail
 ``WITH ORDINALITY``), joins continuation lines to their event with a window sum,
 strips the timestamp / log stream prefixes and classifies each event with
 ``regexp_extract``, then appends the same rows the Python parsers
-(:mod:`fnlens.analysis.formats.lambda_text`) would to the staging tables.
+(:mod:`fnlens.analysis._formats.lambda_text`) would to the staging tables.
 
 SQL parses the common shapes exactly like the Python path: canonical REPORT lines,
 START / END, timeouts, the runtimes' application lines, INIT_* lines and plain text.
@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from fnlens.analysis.formats.lambda_text import (
+from fnlens.analysis._formats.lambda_text import (
     CONTINUATION_PATTERN,
     LEVEL_PATTERN,
     STREAM_PATTERN,
@@ -33,7 +33,7 @@ from fnlens.analysis.formats.lambda_text import (
     TS_PATTERN,
     UUID_PATTERN,
 )
-from fnlens.analysis.sink import RANK, STAGE_COLUMNS
+from fnlens.analysis._sink import RANK, STAGE_COLUMNS
 
 __all__ = ["FORMATS", "PythonRows", "stage_text"]
 

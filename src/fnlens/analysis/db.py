@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from fnlens.analysis.schema import TABLES, create_table_sql
+from fnlens.analysis._schema import TABLES, create_table_sql
 
 DEFAULT_DB = "fnlens.duckdb"
 
@@ -132,7 +132,7 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, *, temporar
     Writable: ALTER TABLE. Read-only: a temporary view of the same name over the stored
     table with the missing columns as NULLs, so the file itself is never written.
     """
-    from fnlens.analysis.schema import upgrade_sql
+    from fnlens.analysis._schema import upgrade_sql
 
     have = {
         row[0]

@@ -19,22 +19,22 @@ from pathlib import Path
 import duckdb
 
 from fnlens.analysis import _text_sql
-from fnlens.analysis.errors import FileReport, IngestError, IngestReport, UnknownFormatError
-from fnlens.analysis.formats import insights
-from fnlens.analysis.formats.context import StreamContext
-from fnlens.analysis.formats.detect import detect
-from fnlens.analysis.formats.lambda_text import continuation_rule, join_continuations
-from fnlens.analysis.formats.messages import handle_json, handle_message
-from fnlens.analysis.loader import Loader, connect, ensure_schema
-from fnlens.analysis.readers import (
+from fnlens.analysis._errors import FileReport, IngestError, IngestReport, UnknownFormatError
+from fnlens.analysis._formats import insights
+from fnlens.analysis._formats.context import StreamContext
+from fnlens.analysis._formats.detect import detect
+from fnlens.analysis._formats.lambda_text import continuation_rule, join_continuations
+from fnlens.analysis._formats.messages import handle_json, handle_message
+from fnlens.analysis._loader import Loader, connect, ensure_schema
+from fnlens.analysis._readers import (
     DEFAULT_MAX_RECORD,
     Input,
     iter_array_items,
     iter_documents,
     iter_lines,
 )
-from fnlens.analysis.schema import TABLES
-from fnlens.analysis.sink import Sink
+from fnlens.analysis._schema import TABLES
+from fnlens.analysis._sink import Sink
 
 __all__ = ["IngestError", "IngestReport", "connect", "expand_paths", "ingest"]
 
@@ -197,7 +197,7 @@ def _ingest_file(
         try:
             det = detect(inp)
         except UnknownFormatError as exc:
-            from fnlens.analysis.formats import FORMATS
+            from fnlens.analysis._formats import FORMATS
 
             fr.error = str(exc).split(": ", 1)[1]
             fr.formats_tried = list(FORMATS)

@@ -17,24 +17,28 @@ from fnlens._version import __version__
 
 # name -> ("module", "attribute", "one-line help shown in `fnlens --help`")
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "ingest": ("fnlens.cli.ingest", "ingest", "Load exported logs and traces into DuckDB."),
-    "export": ("fnlens.cli.ingest", "export", "Write the tables as partitioned Parquet."),
-    "queries": ("fnlens.cli.query", "queries", "List the canned queries and their parameters."),
-    "query": ("fnlens.cli.query", "query", "Run a canned query."),
-    "sql": ("fnlens.cli.query", "sql", "Run ad-hoc SQL over the fnlens tables."),
-    "report": ("fnlens.cli.report", "report", "Headline numbers, or a self-contained HTML report."),
+    "ingest": ("fnlens.cli._ingest", "ingest", "Load exported logs and traces into DuckDB."),
+    "export": ("fnlens.cli._ingest", "export", "Write the tables as partitioned Parquet."),
+    "queries": ("fnlens.cli._query", "queries", "List the canned queries and their parameters."),
+    "query": ("fnlens.cli._query", "query", "Run a canned query."),
+    "sql": ("fnlens.cli._query", "sql", "Run ad-hoc SQL over the fnlens tables."),
+    "report": (
+        "fnlens.cli._report",
+        "report",
+        "Headline numbers, or a self-contained HTML report.",
+    ),
     "compare": (
-        "fnlens.cli.compare",
+        "fnlens.cli._compare",
         "compare",
         "Canary verdict: candidate vs baseline (exit 0 pass, 1 fail, 2 inconclusive).",
     ),
     "dashboard": (
-        "fnlens.cli.dashboard",
+        "fnlens.cli._dashboard",
         "dashboard",
         "Render or apply CloudWatch/Grafana dashboards.",
     ),
-    "local": ("fnlens.cli.local", "local", "Run handlers on a local Lambda runtime."),
-    "demo": ("fnlens.cli.demo", "demo", "Run the end-to-end demo on a local Lambda runtime."),
+    "local": ("fnlens.cli._local", "local", "Run handlers on a local Lambda runtime."),
+    "demo": ("fnlens.cli._demo", "demo", "Run the end-to-end demo on a local Lambda runtime."),
 }
 
 

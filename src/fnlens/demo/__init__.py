@@ -3,6 +3,6 @@ local Lambda runtime, with traffic, ingest, canned queries and the report."""
 
 from __future__ import annotations
 
-from fnlens.demo.runner import DemoOptions, DemoResult, run_demo
+from fnlens.demo._runner import DemoOptions, DemoResult, run_demo
 
 __all__ = ["DemoOptions", "DemoResult", "run_demo"]

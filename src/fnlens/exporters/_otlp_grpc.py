@@ -1,7 +1,7 @@
 """fnlens's own OTLP/gRPC exporter: the same protobuf bytes, over grpcio's public API.
 
 The OTLP services are unary calls (``TraceService/Export``, ``LogsService/Export``)
-whose request is the ``Export*ServiceRequest`` :mod:`fnlens.exporters.otlp_wire`
+whose request is the ``Export*ServiceRequest`` :mod:`fnlens.exporters._otlp_wire`
 writes. grpcio sends bytes as they are when a call has no request serializer, so no
 generated stubs, SDK objects or private modules are involved; only ``grpcio`` itself
 (the ``otlp-grpc`` extra) is needed.

@@ -1,8 +1,8 @@
 """fnlens's own OTLP/HTTP exporter: protobuf bytes POSTed as the OTLP specification says.
 
 It is built on public ground only (the standard library): the bytes come from
-:mod:`fnlens.exporters.otlp_wire`, the configuration from the ``OTEL_EXPORTER_OTLP_*``
-variables (:func:`fnlens.exporters.otlp.resolve`), and the request goes out
+:mod:`fnlens.exporters._otlp_wire`, the configuration from the ``OTEL_EXPORTER_OTLP_*``
+variables (:func:`fnlens.exporters._otlp.resolve`), and the request goes out
 
 * over one socket kept alive between exports, with a minimal HTTP/1.1 parser, for
   plain ``http`` endpoints (:class:`SocketTransport`): ``http.client`` parses every
@@ -585,7 +585,7 @@ class OtlpHttpExporter:
         """Send now without waiting for the answer: a :class:`RawExport`; ``"retry"`` when
         the bytes could not be sent within ``send_within_s`` (the export thread sends
         them); None when this transport cannot (``https``: the export thread sends)."""
-        from fnlens.exporters.queue import RETRY
+        from fnlens.exporters._queue import RETRY
 
         if not self.can_begin():
             return None
@@ -692,7 +692,7 @@ def backoff(attempt: int) -> float:
 
 class RawExport:
     """An OTLP/HTTP export whose request is on the wire (:meth:`OtlpHttpExporter.begin`),
-    for :meth:`fnlens.exporters.queue.ExportQueue.export_here`: ``wait`` on the
+    for :meth:`fnlens.exporters._queue.ExportQueue.export_here`: ``wait`` on the
     thread that sent it, ``finish`` on the export thread it may be handed to."""
 
     __slots__ = ("_exporter", "_in_flight", "_outcome_of", "_result")
@@ -736,7 +736,7 @@ class RawExport:
         return delay
 
     def _outcome(self, result: HttpResult) -> str:
-        from fnlens.exporters.queue import FAILED, OK, RETRY
+        from fnlens.exporters._queue import FAILED, OK, RETRY
 
         status = result.status_code
         if status is not None and 200 <= status < 300:

@@ -8,10 +8,10 @@ See ``docs/local-runtime.md``.
 
 from __future__ import annotations
 
+from fnlens.localrt._environment import Environment, InvocationResult, RuntimeOptions
+from fnlens.localrt._function import FunctionCode
 from fnlens.localrt._managed import ManagedEnvironment
-from fnlens.localrt.environment import Environment, InvocationResult, RuntimeOptions
-from fnlens.localrt.function import FunctionCode
-from fnlens.localrt.service import LATEST, Alias, LocalLambda
+from fnlens.localrt._service import LATEST, Alias, LocalLambda
 
 __all__ = [
     "LATEST",

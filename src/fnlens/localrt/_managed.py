@@ -18,12 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from fnlens.localrt import platform
+from fnlens.localrt import _platform as platform
+from fnlens.localrt._environment import Environment, RuntimeOptions
+from fnlens.localrt._function import FunctionCode
+from fnlens.localrt._ids import new_log_stream_name
+from fnlens.localrt._logstream import LogStream
 from fnlens.localrt._process_role import ProcessRole, StreamView
-from fnlens.localrt.environment import Environment, RuntimeOptions
-from fnlens.localrt.function import FunctionCode
-from fnlens.localrt.ids import new_log_stream_name
-from fnlens.localrt.logstream import LogStream
 
 __all__ = ["MANAGED_INIT_TYPE", "ManagedEnvironment"]
 

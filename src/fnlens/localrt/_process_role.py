@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from fnlens.localrt.logstream import LogStream
+from fnlens.localrt._logstream import LogStream
 
 __all__ = ["ProcessRole", "StreamView"]
 
@@ -55,7 +55,7 @@ class StreamView:
 
 @dataclass(frozen=True)
 class ProcessRole:
-    """How an :class:`~fnlens.localrt.environment.Environment` process is started.
+    """How an :class:`~fnlens.localrt._environment.Environment` process is started.
 
     ``managed``: a Lambda Managed Instances runtime process (JSON logs forced,
     ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances``, extensions may

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from fnlens.localrt.platform import iso_now
+from fnlens.localrt._platform import iso_now
 
 __all__ = ["SCHEMA_VERSIONS", "Subscription", "TeeStream", "TelemetryError", "TelemetryHub"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fnlens.report.data import ReportData
+    from fnlens.report._data import ReportData
 
 __all__ = ["build", "write_html"]
 
@@ -29,7 +29,7 @@ def build(
 ) -> ReportData:
     """Run the report's queries over a fnlens database file; returns a ReportData."""
     from fnlens.analysis.db import open_db
-    from fnlens.report.data import collect
+    from fnlens.report._data import collect
 
     con = open_db(Path(db_path))
     try:
@@ -49,7 +49,7 @@ def write_html(
     title: str = "fnlens report",
 ) -> Path:
     """Write the self-contained HTML report for ``db_path`` to ``out_path``; returns the path."""
-    from fnlens.report.html import render_html
+    from fnlens.report._html import render_html
 
     data = build(db_path, function=function, since=since, until=until, bucket=bucket)
     out = Path(out_path)

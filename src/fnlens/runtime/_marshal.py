@@ -26,7 +26,7 @@ import math
 import sys
 from typing import Any
 
-from fnlens.runtime.response_phase import MODULES, runtime_client_class
+from fnlens.runtime._response_phase import MODULES, runtime_client_class
 
 MARSHAL_ERROR = "Runtime.MarshalError"
 _WALK_DEPTH = 64  # deeper results are left to the real encoder

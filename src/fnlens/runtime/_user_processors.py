@@ -17,7 +17,7 @@ from typing import Any
 
 from structlog.exceptions import DropEvent
 
-from fnlens.config import warn_once
+from fnlens._config import warn_once
 from fnlens.runtime._safe_json import safe_repr
 
 

@@ -1,0 +1,611 @@
+"""Bulk ingest on Spark: fnlens JSONL and Lambda platform text into the Parquet layout.
+
+The two formats that carry the volume are parsed by Spark SQL expressions (no Python per
+row), written as the same columns ``fnlens ingest`` produces, and merged by request id
+with the same precedence as the DuckDB loader (:mod:`fnlens.analysis._loader`): per
+column, the value of the highest-ranked source that has one (fnlens > REPORT text; a
+START line ranks just above its REPORT), the outcome by rank then severity (timeout >
+error > success), ``version`` from the winning ``service_version`` else
+``function_version``, ``source`` the sorted set of contributing sources. Rows already in
+the layout take part in the merge at the rank of their best source, less 5, exactly as
+stored rows do in DuckDB. The ``invocations`` folder is replaced by the merged result.
+
+What Spark ingest does not do (use ``fnlens ingest`` and ``fnlens export``): other formats,
+and log lines (counted and reported, never dropped silently). A malformed line is
+counted and shown with its file; the valid lines of the file are all kept.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fnlens.analysis._parquet import (
+    LAYOUT_FILE,
+    UNKNOWN_PARTITION,
+    check_layout,
+    table_dir,
+    write_manifest,
+)
+from fnlens.analysis._schema import INVOCATIONS_COLUMNS
+from fnlens.analysis._sink import RANK
+
+__all__ = ["SparkIngestError", "SparkIngestReport", "spark_ingest"]
+
+SPARK_FORMATS = ("fnlens-jsonl", "lambda-text")
+_EXAMPLES = 5
+_KNOWN_SOURCES = sorted(RANK.items(), key=lambda item: item[1])
+
+
+class SparkIngestError(ValueError):
+    """An input Spark ingest cannot read (its format, a missing path, strict mode)."""
+
+
+@dataclass
+class SparkIngestReport:
+    """What one Spark ingest run read and wrote."""
+
+    files: dict[str, str] = field(default_factory=dict)  # path -> format
+    invocation_records: int = 0
+    malformed: int = 0
+    malformed_examples: list[str] = field(default_factory=list)
+    log_lines_skipped: int = 0
+    invocations: int = 0  # rows in the layout after the merge
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"{path} [{fmt}]" for path, fmt in self.files.items()]
+        lines.append(f"{self.invocation_records} invocation records read on Spark")
+        if self.malformed:
+            lines.append(f"{self.malformed} malformed lines skipped, e.g.:")
+            lines.extend(f"  {e}" for e in self.malformed_examples)
+        if self.log_lines_skipped:
+            lines.append(
+                f"{self.log_lines_skipped} log lines not ingested on Spark "
+                "(Spark ingest loads invocations; load logs with `fnlens ingest`)"
+            )
+        lines.append(f"tables: invocations {self.invocations}")
+        return lines
+
+
+def _detect(path: Path) -> str:
+    """fnlens-jsonl or lambda-text from the file's first line, else a clear error."""
+    from fnlens.analysis._formats.fnlens_jsonl import is_fnlens_record
+    from fnlens.analysis._formats.lambda_text import looks_like_lambda_text
+
+    opener: Any = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("{"):
+                try:
+                    obj = json.loads(text)
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict) and is_fnlens_record(obj):
+                    return "fnlens-jsonl"
+            elif looks_like_lambda_text(text):
+                return "lambda-text"
+            raise SparkIngestError(
+                f"{path}:1: not a format Spark ingest reads (tried: {', '.join(SPARK_FORMATS)}); "
+                "load it with `fnlens ingest`"
+            )
+    return "empty"
+
+
+# --- fnlens JSONL -------------------------------------------------------------------
+
+_JSONL_SCHEMA = (
+    "timestamp STRING, level STRING, event STRING, service STRING, function_name STRING, "
+    "function_version STRING, function_alias STRING, service_version STRING, "
+    "request_id STRING, trace_id STRING, xray_trace_id STRING, cold_start BOOLEAN, "
+    "init_type STRING, init_duration_ms DOUBLE, duration_ms DOUBLE, outcome STRING, "
+    "error_type STRING, error_message STRING, trigger STRING, http_method STRING, "
+    "http_route STRING, http_status_code INT, region STRING, memory_limit_mb INT, "
+    "_corrupt STRING"
+)
+_XRAY = "'1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})'"
+
+
+def _timestamp(expr: str) -> str:
+    """ISO 8601 (``Z`` or an offset) or epoch s/ms/us/ns digits -> TIMESTAMP_NTZ in UTC."""
+    digits = f"CAST({expr} AS DECIMAL(38, 0))"
+    epoch = (
+        f"CASE WHEN {digits} > 1e17 THEN timestamp_micros(CAST({digits} DIV 1000 AS BIGINT)) "
+        f"WHEN {digits} > 1e14 THEN timestamp_micros(CAST({digits} AS BIGINT)) "
+        f"WHEN {digits} > 1e11 THEN timestamp_millis(CAST({digits} AS BIGINT)) "
+        f"ELSE timestamp_seconds({digits}) END"
+    )
+    return (
+        f"CAST(CASE WHEN {expr} RLIKE '^[0-9]+$' THEN {epoch} "
+        f"ELSE try_to_timestamp({expr}) END AS TIMESTAMP_NTZ)"
+    )
+
+
+def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[Any, Any]:
+    """(invocation rows, per-file counts of malformed / log lines) from fnlens JSONL."""
+    lines = spark.read.text(files).selectExpr("value", "input_file_name() AS _file")
+    parsed = lines.where("trim(value) <> ''").selectExpr(
+        "_file",
+        "value",
+        f"from_json(value, '{_JSONL_SCHEMA}', "
+        "map('mode', 'PERMISSIVE', 'columnNameOfCorruptRecord', '_corrupt')) AS r",
+    )
+    bad = "r IS NULL OR r._corrupt IS NOT NULL OR r.event IS NULL OR r.timestamp IS NULL"
+    ts = _timestamp("r.timestamp")
+    parsed = parsed.selectExpr("_file", "value", "r", f"{bad} AS _bad", f"{ts} AS _ts")
+    parsed = parsed.selectExpr(
+        "*",
+        "_bad OR (r.timestamp IS NOT NULL AND _ts IS NULL) AS _malformed",
+        "NOT _bad AND r.event = 'invocation' AND "
+        "(r.request_id IS NOT NULL OR r.outcome IS NOT NULL) AS _invocation",
+    )
+    parsed = _keep(parsed, kept)  # counted, checked and turned into rows: parse each line once
+    rows = parsed.where("NOT _malformed AND _invocation AND r.request_id IS NOT NULL").selectExpr(
+        "_ts AS ts",
+        "r.service",
+        "r.function_name",
+        "r.function_version",
+        "r.function_alias",
+        "r.service_version",
+        "coalesce(nullif(r.service_version, ''), r.function_version) AS version",
+        "r.request_id",
+        f"coalesce(nullif(r.trace_id, ''), CASE WHEN r.xray_trace_id RLIKE {_XRAY} THEN "
+        f"lower(concat(regexp_extract(r.xray_trace_id, {_XRAY}, 1), "
+        f"regexp_extract(r.xray_trace_id, {_XRAY}, 2))) END, r.trace_id) AS trace_id",
+        "r.cold_start",
+        "r.init_type",
+        "r.init_duration_ms",
+        "r.duration_ms",
+        "CAST(NULL AS DOUBLE) AS billed_duration_ms",
+        "r.memory_limit_mb AS memory_size_mb",
+        "CAST(NULL AS INT) AS max_memory_used_mb",
+        "r.outcome",
+        "r.error_type",
+        "r.error_message",
+        "r.trigger",
+        "r.http_method",
+        "r.http_route",
+        "r.http_status_code",
+        "r.region",
+        "CAST(NULL AS STRING) AS log_stream",
+        "'fnlens' AS source",
+        f"CAST({RANK['fnlens']} AS DOUBLE) AS _rank",
+    )
+    counts = parsed.selectExpr(
+        "_file",
+        "CASE WHEN _malformed THEN value END AS _bad_line",
+        "NOT _malformed AND NOT _invocation AS _log",
+    )
+    return _complete(rows.drop("version")), counts
+
+
+# --- Lambda platform text -------------------------------------------------------------
+
+_TS_TEXT = r"\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?(?:Z|[+-]\\d{2}:?\\d{2})?"
+_STREAM_TEXT = r"\\d{4}/\\d{2}/\\d{2}/\\[([^\\]]*)\\][0-9a-zA-Z]+"
+_PREFIXES = (
+    rf"'^((?:(?:{_TS_TEXT}|{_STREAM_TEXT.replace('(', '(?:', 1)})[ \\t]+){{0,3}})([\\s\\S]*)$'"
+)
+_TS_ANY = rf"'({_TS_TEXT})[ \\t]'"
+_STREAM_ANY = rf"'({_STREAM_TEXT})[ \\t]'"
+# S3 exports: <prefix>/<task>/<log stream>/000000.gz names the stream for the whole file
+_PATH_STREAM = r"'(\\d{4}/\\d{2}/\\d{2}/\\[([^\\]/]*)\\][0-9a-zA-Z]+)(?=/)'"
+_file_path = "url_decode(replace(_file, '+', '%2B'))"
+_FIELD_LOOKBEHIND = {
+    "Duration": "(?<!Billed )(?<!Init )(?<!Restore )",
+    "Restore Duration": "(?<!Billed )",
+}
+_REPORT_FIELDS = (
+    "Billed Restore Duration",
+    "Restore Duration",
+    "Billed Duration",
+    "Init Duration",
+    "Max Memory Used",
+    "Memory Size",
+    "Duration",
+    "XRAY TraceId",
+    "Status",
+    "Error Type",
+)
+
+
+def _field(name: str) -> str:
+    behind = _FIELD_LOOKBEHIND.get(name, "")
+    pattern = f"'(?:^|(?<=\\\\s)){behind}{name}:\\\\s*(\\\\S+)'"
+    return f"nullif(regexp_extract(_rest, {pattern}, 1), '')"
+
+
+def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[Any, Any]:
+    """(invocation rows, per-file counts) from Lambda platform text lines."""
+    frame = (
+        spark.read.text(files)
+        .selectExpr("value", "input_file_name() AS _file")
+        .where("trim(value) <> ''")
+        .selectExpr(
+            "_file",
+            "value",
+            "value AS _msg",
+            "CAST(NULL AS TIMESTAMP_NTZ) AS _ts",
+            "false AS _bad_ts",
+            f"nullif(regexp_extract({_file_path}, {_PATH_STREAM}, 1), '') AS _stream",
+            f"nullif(regexp_extract({_file_path}, {_PATH_STREAM}, 2), '') AS _stream_version",
+        )
+    )
+    # up to three leading timestamps / stream names, in any order (S3 exports of a timeout
+    # line carry two timestamps); the last of each kind is the one the line means
+    frame = frame.selectExpr(
+        "_file",
+        "value",
+        f"regexp_extract(value, {_PREFIXES}, 1) AS _prefix",
+        f"regexp_extract(value, {_PREFIXES}, 2) AS _msg",
+        "_stream AS _path_stream",
+        "_stream_version AS _path_version",
+    ).selectExpr(
+        "_file",
+        "value",
+        "_msg",
+        f"CAST(try_to_timestamp(try_element_at(regexp_extract_all(_prefix, {_TS_ANY}, 1), -1)) "
+        "AS TIMESTAMP_NTZ) AS _ts",
+        f"coalesce(try_element_at(regexp_extract_all(_prefix, {_STREAM_ANY}, 1), -1), "
+        "_path_stream) AS _stream",
+        f"coalesce(try_element_at(regexp_extract_all(_prefix, {_STREAM_ANY}, 2), -1), "
+        "_path_version) AS _stream_version",
+    )
+    frame = frame.selectExpr(
+        "_file",
+        "value",
+        "_ts",
+        "_stream",
+        "_stream_version",
+        "rtrim(_msg) AS _msg",
+    ).selectExpr(
+        "*",
+        "CASE WHEN _msg RLIKE '^REPORT RequestId: \\\\S+' THEN 'report' "
+        "WHEN _msg RLIKE '^START RequestId: \\\\S+' THEN 'start' "
+        "WHEN _msg RLIKE '^END RequestId: \\\\S+' THEN 'end' "
+        "WHEN _msg RLIKE '^(?:\\\\S+\\\\s+)?Task timed out after\\\\s+[\\\\d.]+\\\\s+seconds' "
+        "THEN 'timeout' "
+        "WHEN _msg RLIKE "
+        "'^(?:RequestId: \\\\S+\\\\s+)?Error: Runtime exited (?:with error|without)' "
+        "THEN 'crash' ELSE 'log' END AS _kind",
+        "regexp_extract(_msg, '^REPORT RequestId: \\\\S+([\\\\s\\\\S]*)$', 1) AS _rest",
+    )
+    fields = {name: _field(name) for name in _REPORT_FIELDS}
+    frame = frame.selectExpr(
+        "*",
+        *(f"{expr} AS `_f_{name}`" for name, expr in fields.items()),
+    ).selectExpr(
+        "*",
+        "try_cast(`_f_Duration` AS DOUBLE) AS _duration",
+        "try_cast(`_f_Billed Duration` AS DOUBLE) AS _billed",
+        "try_cast(`_f_Init Duration` AS DOUBLE) AS _init",
+        "try_cast(`_f_Memory Size` AS DOUBLE) AS _memory",
+        "try_cast(`_f_Max Memory Used` AS DOUBLE) AS _used",
+    )
+    numbers_bad = " OR ".join(
+        f"(`_f_{name}` IS NOT NULL AND {col} IS NULL)"
+        for name, col in (
+            ("Duration", "_duration"),
+            ("Billed Duration", "_billed"),
+            ("Init Duration", "_init"),
+            ("Memory Size", "_memory"),
+            ("Max Memory Used", "_used"),
+        )
+    )
+    frame = frame.selectExpr(
+        "*",
+        f"_kind = 'report' AND (`_f_Duration` IS NULL OR {numbers_bad}) AS _malformed",
+    )
+    frame = _keep(frame, kept)
+    outcome = (
+        "CASE lower(coalesce(`_f_Status`, '')) WHEN 'timeout' THEN 'timeout' "
+        "WHEN 'error' THEN 'error' WHEN 'failure' THEN 'error' ELSE 'success' END"
+    )
+
+    def xray(group: int) -> str:
+        return f"regexp_extract(`_f_XRAY TraceId`, {_XRAY}, {group})"
+
+    report = frame.where("_kind = 'report' AND NOT _malformed").selectExpr(
+        "*",
+        f"{outcome} AS _outcome",
+    )
+    report = report.selectExpr(
+        "CAST(timestamp_micros(unix_micros(CAST(_ts AS TIMESTAMP)) - "
+        "CAST(bround(_duration * 1000D) AS BIGINT)) AS TIMESTAMP_NTZ) AS ts",
+        "regexp_extract(_msg, '^REPORT RequestId: (\\\\S+)', 1) AS request_id",
+        "_duration AS duration_ms",
+        "_billed AS billed_duration_ms",
+        "CAST(_memory AS INT) AS memory_size_mb",
+        "CAST(_used AS INT) AS max_memory_used_mb",
+        "_init AS init_duration_ms",
+        "try_cast(`_f_Restore Duration` AS DOUBLE) AS restore_duration_ms",
+        "try_cast(`_f_Billed Restore Duration` AS DOUBLE) AS billed_restore_duration_ms",
+        "_init IS NOT NULL OR `_f_Restore Duration` IS NOT NULL AS cold_start",
+        "CASE WHEN `_f_Restore Duration` IS NOT NULL THEN 'snap-start' END AS init_type",
+        f"CASE WHEN `_f_XRAY TraceId` RLIKE {_XRAY} "
+        f"THEN lower(concat({xray(1)}, {xray(2)})) END AS trace_id",
+        "_outcome AS outcome",
+        "coalesce(`_f_Error Type`, CASE WHEN _outcome = 'timeout' "
+        "THEN 'Sandbox.Timedout' END) AS error_type",
+        "CAST(NULL AS STRING) AS error_message",
+        "_stream AS log_stream",
+        "_stream_version AS function_version",
+        f"CAST({RANK['report']} AS DOUBLE) AS _rank",
+    )
+    start = frame.where("_kind = 'start'").selectExpr(
+        "_ts AS ts",
+        "regexp_extract(_msg, '^START RequestId: (\\\\S+)', 1) AS request_id",
+        "coalesce(nullif(regexp_extract(_msg, '^START RequestId: \\\\S+\\\\s+Version: (\\\\S+)', "
+        "1), ''), _stream_version) AS function_version",
+        "_stream AS log_stream",
+        "CAST(41 AS DOUBLE) AS _rank",
+    )
+    timeout_rid = (
+        "regexp_extract(_msg, '^(?:(\\\\S+)\\\\s+)?Task timed out after\\\\s+[\\\\d.]+', 1)"
+    )
+    timeout = (
+        frame.where("_kind = 'timeout'")
+        .selectExpr("*", f"{timeout_rid} AS _rid")
+        .where("_rid <> ''")
+        .selectExpr(
+            "_rid AS request_id",
+            "'timeout' AS outcome",
+            "'Sandbox.Timedout' AS error_type",
+            "trim(substring(_msg, length(_rid) + 1)) AS error_message",
+            "_stream AS log_stream",
+            "_stream_version AS function_version",
+            f"CAST({RANK['report']} AS DOUBLE) AS _rank",
+        )
+    )
+    crash_rid = "regexp_extract(_msg, '^RequestId: (\\\\S+)\\\\s+Error: ', 1)"
+    crash_detail = "regexp_extract(_msg, '^(?:RequestId: \\\\S+\\\\s+)?Error: ([\\\\s\\\\S]*)$', 1)"
+    crash = (
+        frame.where("_kind = 'crash'")
+        .selectExpr("*", f"{crash_rid} AS _rid", f"split({crash_detail}, '\\\\r?\\\\n') AS _d")
+        .where("_rid <> ''")
+        .selectExpr(
+            "_rid AS request_id",
+            "'error' AS outcome",
+            "CASE WHEN size(_d) > 1 THEN trim(element_at(_d, -1)) "
+            "ELSE 'Runtime.ExitError' END AS error_type",
+            "_d[0] AS error_message",
+            "_stream AS log_stream",
+            "_stream_version AS function_version",
+            f"CAST({RANK['report']} AS DOUBLE) AS _rank",
+        )
+    )
+    rows = _complete(report).unionByName(_complete(start))
+    rows = rows.unionByName(_complete(timeout)).unionByName(_complete(crash))
+    counts = frame.selectExpr(
+        "_file",
+        "CASE WHEN _malformed THEN value END AS _bad_line",
+        "_kind IN ('log', 'timeout', 'crash') AS _log",
+    )
+    return rows, counts
+
+
+def _keep(frame: Any, kept: list[Any]) -> Any:
+    """Persist a parsed frame (memory, spilling to disk) for the several jobs that read it."""
+    from pyspark import StorageLevel
+
+    kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+    return kept[-1]
+
+
+def _complete(frame: Any) -> Any:
+    """All invocation columns (missing ones NULL), ``version`` and ``source`` filled in."""
+    present = set(frame.columns)
+    exprs = []
+    for name, sql_type in INVOCATIONS_COLUMNS.items():
+        if name == "version":
+            continue
+        if name == "source" and "source" not in present:
+            exprs.append("'report' AS source")
+        elif name in present:
+            exprs.append(f"`{name}`")
+        else:
+            exprs.append(f"CAST(NULL AS {_spark_type(sql_type)}) AS `{name}`")
+    exprs.append("_rank")
+    out = frame.selectExpr(*exprs)
+    out = out.selectExpr("*", "coalesce(nullif(service_version, ''), function_version) AS version")
+    return out.select(*INVOCATIONS_COLUMNS, "_rank")
+
+
+def _spark_type(sql_type: str) -> str:
+    return {"VARCHAR": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ", "INTEGER": "INT"}.get(
+        sql_type, sql_type
+    )
+
+
+# --- the merge by request id ------------------------------------------------------
+
+
+_SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
+_EXISTING_RANK = (
+    "CASE "
+    + " ".join(
+        f"WHEN array_contains(split(source, '[+]'), '{name}') THEN {rank}"
+        for name, rank in _KNOWN_SOURCES
+    )
+    + " ELSE 90 END - 5"
+)
+
+
+def merge_invocations(rows: Any) -> Any:
+    """One row per request id, each column from the best-ranked source that has it."""
+    aggs = []
+    for col in INVOCATIONS_COLUMNS:
+        if col == "request_id":
+            continue
+        if col == "source":
+            aggs.append(
+                "array_join(array_sort(array_distinct(flatten(collect_list("
+                "split(source, '[+]'))))), '+') AS source"
+            )
+        elif col == "version":
+            aggs.append(
+                "coalesce(nullif(min_by(service_version, CASE WHEN service_version IS NOT NULL "
+                "THEN _rank END), ''), min_by(function_version, CASE WHEN function_version IS "
+                "NOT NULL THEN _rank END)) AS version"
+            )
+        elif col == "outcome":
+            aggs.append(
+                f"min_by(outcome, CASE WHEN outcome IS NOT NULL THEN _rank * 10 + {_SEVERITY} "
+                "END) AS outcome"
+            )
+        elif col in ("error_type", "error_message"):
+            aggs.append(
+                f"min_by({col}, CASE WHEN outcome IS NOT NULL THEN _rank * 10 + {_SEVERITY} "
+                f"END) AS {col}"
+            )
+        else:
+            aggs.append(f"min_by({col}, CASE WHEN {col} IS NOT NULL THEN _rank END) AS {col}")
+    rows.createOrReplaceTempView("_fnlens_rows")
+    merged = rows.sparkSession.sql(
+        f"SELECT request_id, {', '.join(aggs)} FROM _fnlens_rows GROUP BY request_id"
+    )
+    # Spark's bulk merge is by request id alone: one attempt per id (the DuckDB loader also
+    # splits a request id's records into retries by time; see docs/spark.md)
+    merged = merged.withColumn("attempt", merged["attempt"].cast("int"))
+    merged = merged.selectExpr(
+        *[
+            c if c != "attempt" else "CAST(coalesce(attempt, 1) AS INT) AS attempt"
+            for c in INVOCATIONS_COLUMNS
+        ]
+    )
+    return merged.select(*INVOCATIONS_COLUMNS)
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+def spark_ingest(
+    spark: Any,
+    paths: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+) -> SparkIngestReport:
+    """Read fnlens JSONL and Lambda text ``paths`` on ``spark``; merge into ``out_dir``."""
+    from fnlens.analysis._errors import IngestError
+    from fnlens.analysis.ingest import expand_paths
+
+    try:
+        files = expand_paths(paths)
+    except IngestError as exc:
+        raise SparkIngestError(str(exc)) from None
+    report = SparkIngestReport()
+    by_format: dict[str, list[str]] = {fmt: [] for fmt in SPARK_FORMATS}
+    for path in files:
+        fmt = _detect(path)
+        report.files[str(path)] = fmt
+        if fmt != "empty":
+            by_format[fmt].append(_hadoop_literal(path.resolve()))
+    existed = check_layout(out_dir, for_writing=True)
+    parts = []
+    counts = []
+    kept: list[Any] = []
+    try:
+        if by_format["fnlens-jsonl"]:
+            rows, c = _jsonl_invocations(spark, by_format["fnlens-jsonl"], kept)
+            parts.append(rows)
+            counts.append(c)
+        if by_format["lambda-text"]:
+            rows, c = _text_invocations(spark, by_format["lambda-text"], kept)
+            parts.append(rows)
+            counts.append(c)
+        if not parts:
+            raise SparkIngestError("no input lines to ingest")
+        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict)
+    finally:
+        for frame in kept:
+            frame.unpersist()
+
+
+def _merge_and_write(
+    spark: Any,
+    parts: list[Any],
+    counts: list[Any],
+    report: SparkIngestReport,
+    out_dir: str | os.PathLike[str],
+    existed: bool,
+    strict: bool,
+) -> SparkIngestReport:
+    from fnlens.analysis._spark import register_views, spark_schema
+
+    tally = counts[0]
+    for c in counts[1:]:
+        tally = tally.unionByName(c)
+    totals = tally.selectExpr("count(_bad_line) AS bad", "count_if(_log) AS logs").collect()[0]
+    report.malformed = int(totals["bad"])
+    report.log_lines_skipped = int(totals["logs"])
+    if report.malformed:
+        examples = tally.where("_bad_line IS NOT NULL").limit(_EXAMPLES).collect()
+        report.malformed_examples = [
+            f"{Path(_local(r['_file'])).name}: {r['_bad_line'][:120]!r}" for r in examples
+        ]
+        if strict:
+            raise SparkIngestError(f"malformed line: {report.malformed_examples[0]}")
+    staged = parts[0]
+    for p in parts[1:]:
+        staged = staged.unionByName(p)
+    report.invocation_records = staged.count()
+    out = Path(out_dir)
+    target = table_dir(out, "invocations")
+    if existed and target.is_dir() and any(target.rglob("*.parquet")):
+        register_views(spark, out)
+        stored = spark.sql(
+            f"SELECT {', '.join(INVOCATIONS_COLUMNS)}, CAST({_EXISTING_RANK} AS DOUBLE) AS _rank "
+            "FROM invocations"
+        )
+        staged = staged.unionByName(stored)
+    merged = merge_invocations(staged)
+    tmp = out / f"_tmp-invocations-{uuid.uuid4().hex}"
+    (
+        merged.selectExpr(
+            "*",
+            f"coalesce(date_format(ts, 'yyyy-MM-dd'), '{UNKNOWN_PARTITION}') AS date",
+            f"coalesce(function_name, '{UNKNOWN_PARTITION}') AS function",
+        )
+        .write.mode("overwrite")
+        .partitionBy("date", "function")
+        .option("compression", "zstd")
+        .parquet(str(tmp))
+    )
+    spark.catalog.dropTempView("invocations")
+    if target.exists():
+        shutil.rmtree(target)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp.rename(target)
+    # Hadoop's commit marker and local checksum files are no part of the layout
+    for marker in [*target.rglob("_SUCCESS"), *target.rglob(".*.crc")]:
+        marker.unlink()
+    if not (out / LAYOUT_FILE).exists():
+        write_manifest(out)
+    report.invocations = (
+        spark.read.schema(spark_schema("invocations"))
+        .option("recursiveFileLookup", "true")
+        .option("pathGlobFilter", "*.parquet")
+        .parquet(str(target))
+        .count()
+    )
+    return report
+
+
+def _hadoop_literal(path: Path) -> str:
+    """A file path Hadoop reads as itself: its glob characters escaped (``[$LATEST]``)."""
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", str(path))
+
+
+def _local(uri: str) -> str:
+    return uri[len("file:") :] if uri.startswith("file:") else uri
