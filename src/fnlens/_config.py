@@ -222,6 +222,7 @@ class Settings:
     trace_parent: str = "auto"
     capture_response_status: bool = True
     after_response: bool = True  # record and queue telemetry after the runtime's response
+    log_fields: str = "fnlens"  # the keys of stdout lines: fnlens's own or Powertools Logger's
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -231,6 +232,10 @@ class Settings:
         for key in clean.keys() & _NUMERIC_FIELDS.keys():
             _env, lo, hi = _NUMERIC_FIELDS[key]
             clean[key] = check_number(key, clean[key], getattr(self, key), minimum=lo, maximum=hi)
+        if "log_fields" in clean:
+            clean["log_fields"] = check_choice(
+                "log_fields", clean["log_fields"], LOG_FIELD_SETS, self.log_fields
+            )
         if "redact_keys" in clean:
             clean["redact_keys"] = tuple(k.lower() for k in clean["redact_keys"])
         return replace(self, **clean)
@@ -238,6 +243,17 @@ class Settings:
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRACE_PARENT_POLICIES = ("auto", "http", "xray", "none")
+# "powertools": log lines and records carry Powertools Logger's keys (docs/migrating-from-powertools.md)
+LOG_FIELD_SETS = ("fnlens", "powertools")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...], default: str) -> str:
+    """``value`` (lower case) when it is one of ``choices``, else ``default`` with a
+    warning (once per setting)."""
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    warn_once(name, f"{name}={value!r} is not one of {', '.join(choices)}; using {default!r}")
+    return default
 
 
 def _log_level(env: Mapping[str, str]) -> str:
@@ -291,6 +307,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
         ),
         after_response=parse_bool("FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True),
+        log_fields=parse_choice(
+            "FNLENS_LOG_FIELDS", env.get("FNLENS_LOG_FIELDS"), LOG_FIELD_SETS, "fnlens"
+        ),
         resource_attributes=resource,
     )
 
