@@ -243,7 +243,7 @@ class Settings:
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRACE_PARENT_POLICIES = ("auto", "http", "xray", "none")
-# "powertools": log lines and records carry Powertools Logger's keys (docs/migrating-from-powertools.md)
+# "powertools": lines and records carry Powertools Logger's keys (migrating-from-powertools.md)
 LOG_FIELD_SETS = ("fnlens", "powertools")
 
 

@@ -194,11 +194,10 @@ class EMFHook:
             doc["_aws"]["Timestamp"] = int(ended_at * 1000)
             doc = with_custom_metrics(doc, custom, self.namespace)
             line = _encode_any(doc, tuple(custom.metadata))
-        if self._stream is None:
-            if hook_state is not None:
-                # leaves in the same write system call as the invocation record
-                hook_state.setdefault("stdout_lines", []).append(line + "\n")
-                return
+        if self._stream is None and hook_state is not None:
+            # leaves in the same write system call as the invocation record
+            hook_state.setdefault("stdout_lines", []).append(line + "\n")
+            return
         out = self._stream or sys.stdout
         try:
             with self._lock:
