@@ -53,7 +53,7 @@ VARIANTS: dict[str, str] = {
     "fnlens-full-ext": "fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=extension",
     "fnlens-spans": "fnlens logs on stdout, spans OTLP/HTTP, EMF, flush_mode=budget",
     "powertools": "Powertools Logger+Tracer+Metrics (X-Ray UDP)",
-    "fnlens-migrated": "fnlens, Powertools log fields + fnlens.metrics.add_metric, EMF",
+    "fnlens-migrated": "fnlens, Powertools log fields + fnlens.metrics, EMF + X-Ray UDP",
     "otel": "OTel AwsLambdaInstrumentor + BatchSpanProcessor + OTLP/HTTP",
 }
 SETUP = {
@@ -353,7 +353,9 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, runtime_api: str) -
     if variant == "fnlens-full-ext":
         env["FNLENS_FLUSH_MODE"] = "extension"
     if variant == "fnlens-migrated":
-        env["FNLENS_EXPORTERS"] = "emf"  # metrics as EMF on stdout, as Powertools writes them
+        # as docs/migrating-from-powertools.md's after handler: EMF metrics on stdout and
+        # spans to the X-Ray daemon (the UDP socket), as the Powertools variant sends them
+        env["FNLENS_EXPORTERS"] = "emf,xray"
     if variant == "fnlens-spans":
         # as the Powertools variant ships its logs: stdout (CloudWatch), not the network
         env["OTEL_LOGS_EXPORTER"] = "none"

@@ -79,13 +79,20 @@ def stack_trace(error: BaseException) -> dict[str, Any]:
     }
 
 
+def memory_size(megabytes: Any) -> str | None:
+    """``function_memory_size`` as Powertools writes it inside Lambda: the runtime
+    client's ``context.memory_limit_in_mb``, a string (``"256"``)."""
+    return None if megabytes is None else str(megabytes)
+
+
 def _identity() -> tuple[Any, Any, Any]:
     """(memory size, invoked ARN, X-Ray trace id) of the current invocation."""
     inv = scope.current_invocation()
     if inv is None:
         return None, None, None
     identity = inv.identity
-    return identity.get("memory_limit_mb"), identity.get("invoked_arn"), inv.xray_trace_id
+    memory = memory_size(identity.get("memory_limit_mb"))
+    return memory, identity.get("invoked_arn"), inv.xray_trace_id
 
 
 def _exception_fields(out: dict[str, Any], event_dict: dict, error: BaseException | None) -> None:
@@ -146,7 +153,7 @@ def powertools_record(
         "service": record.get("service"),
         "cold_start": record.get("cold_start"),
         "function_name": record.get("function_name"),
-        "function_memory_size": record.get("memory_limit_mb"),
+        "function_memory_size": memory_size(record.get("memory_limit_mb")),
         "function_arn": function_arn,
         "function_request_id": record.get("request_id"),
     }
