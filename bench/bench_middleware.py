@@ -54,6 +54,7 @@ VARIANTS: dict[str, str] = {
     "fnlens-spans": "fnlens logs on stdout, spans OTLP/HTTP, EMF, flush_mode=budget",
     "powertools": "Powertools Logger+Tracer+Metrics (X-Ray UDP)",
     "fnlens-migrated": "fnlens, Powertools log fields + fnlens.metrics, EMF + X-Ray UDP",
+    "fnlens-migrated-emf": "fnlens, Powertools log fields + fnlens.metrics, EMF, no traces",
     "otel": "OTel AwsLambdaInstrumentor + BatchSpanProcessor + OTLP/HTTP",
 }
 SETUP = {
@@ -64,11 +65,12 @@ SETUP = {
     "fnlens-spans": "setup_fnlens",
     "powertools": "setup_powertools",
     "fnlens-migrated": "setup_fnlens_migrated",
+    "fnlens-migrated-emf": "setup_fnlens_migrated",
     "otel": "setup_otel",
 }
 # --migration: Powertools Logger+Tracer+Metrics with add_metric vs the same handler moved
 # to fnlens (docs/migrating-from-powertools.md), in the runtime loop
-MIGRATION_VARIANTS = ("bare", "powertools", "fnlens-migrated")
+MIGRATION_VARIANTS = ("bare", "powertools", "fnlens-migrated", "fnlens-migrated-emf")
 
 
 # ----------------------------------------------------------------------------- child
@@ -356,6 +358,8 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, runtime_api: str) -
         # as docs/migrating-from-powertools.md's after handler: EMF metrics on stdout and
         # spans to the X-Ray daemon (the UDP socket), as the Powertools variant sends them
         env["FNLENS_EXPORTERS"] = "emf,xray"
+    if variant == "fnlens-migrated-emf":
+        env["FNLENS_EXPORTERS"] = "emf"  # the same without traces: what the spans cost
     if variant == "fnlens-spans":
         # as the Powertools variant ships its logs: stdout (CloudWatch), not the network
         env["OTEL_LOGS_EXPORTER"] = "none"
@@ -999,7 +1003,7 @@ def render_migration(results: dict, cold: dict, first: dict, args: Any, command:
     of the same handler moved to fnlens, over the bare handler, and their ratios."""
     rows = results.get("loop", {})
     ratios = Ratios(rows)
-    pt, fn = "powertools", "fnlens-migrated"
+    pt = "powertools"
     lines = [
         MIGRATION_HEADING,
         "",
@@ -1024,21 +1028,23 @@ def render_migration(results: dict, cold: dict, first: dict, args: Any, command:
             _fmt(row["cpu_us"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Over the bare handler, fnlens as a ratio to Powertools (lower is cheaper):", ""]
-    if fn in cold and pt in cold and "bare" in cold:
-        over_fn, over_pt = cold[fn] - cold["bare"], cold[pt] - cold["bare"]
-        ratio = over_fn / over_pt if over_pt > 0 else None
-        lines.append(
-            f"- cold start (import + decorate): {_fmt(over_fn, 2)} ms vs {_fmt(over_pt, 2)} ms "
-            f"= {_ratio_text(ratio)}"
-        )
-    if fn in first and pt in first and "bare" in first:
-        over_fn, over_pt = first[fn] - first["bare"], first[pt] - first["bare"]
-        ratio = over_fn / over_pt if over_pt > 0 else None
-        lines.append(
-            f"- first invocation: {_fmt(over_fn, 2)} ms vs {_fmt(over_pt, 2)} ms "
-            f"= {_ratio_text(ratio)}"
-        )
+    lines += ["", "Over the bare handler, fnlens as a ratio to Powertools (lower is cheaper):"]
+    for fn in (v for v in rows if v.startswith("fnlens")):
+        lines += ["", f"{VARIANTS[fn]}:", ""]
+        lines += _migration_ratios(fn, pt, ratios, cold, first)
+    lines += ["", f"Machine: {machine()}.", "", MIGRATION_END]
+    return "\n".join(lines) + "\n"
+
+
+def _migration_ratios(fn: str, pt: str, ratios: Ratios, cold: dict, first: dict) -> list[str]:
+    lines = []
+    for what, times in (("cold start (import + decorate)", cold), ("first invocation", first)):
+        if fn in times and pt in times and "bare" in times:
+            over_fn, over_pt = times[fn] - times["bare"], times[pt] - times["bare"]
+            ratio = over_fn / over_pt if over_pt > 0 else None
+            lines.append(
+                f"- {what}: {_fmt(over_fn, 2)} ms vs {_fmt(over_pt, 2)} ms = {_ratio_text(ratio)}"
+            )
     for what, key in (
         ("handler call", "us"),
         ("response latency", "latency_us"),
@@ -1050,8 +1056,7 @@ def render_migration(results: dict, cold: dict, first: dict, args: Any, command:
             f"- {what} ({stat}): {_fmt(ratios.over_bare(fn, key))} µs vs "
             f"{_fmt(ratios.over_bare(pt, key))} µs = {_ratio_text(ratios.ratio(fn, pt, key))}"
         )
-    lines += ["", f"Machine: {machine()}.", "", MIGRATION_END]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _migration_section(text: str) -> str:
