@@ -256,7 +256,7 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...], default: str) 
     return default
 
 
-def _log_level(env: Mapping[str, str]) -> str:
+def log_level_from_env(env: Mapping[str, str]) -> str:
     """``FNLENS_LOG_LEVEL``, else Powertools' ``POWERTOOLS_LOG_LEVEL``, else Lambda's
     ``AWS_LAMBDA_LOG_LEVEL`` (set by the function's logging configuration)."""
     for name in ("FNLENS_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"):
@@ -292,7 +292,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         disabled=parse_bool("FNLENS_DISABLED", env.get("FNLENS_DISABLED"), False),
         service=service,
         service_version=service_version,
-        log_level=_log_level(env),
+        log_level=log_level_from_env(env),
         stdout=parse_bool("FNLENS_STDOUT", env.get("FNLENS_STDOUT"), True),
         log_event=parse_bool("FNLENS_LOG_EVENT", env.get("FNLENS_LOG_EVENT"), False),
         log_event_body=parse_bool("FNLENS_LOG_EVENT_BODY", env.get("FNLENS_LOG_EVENT_BODY"), False),

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from structlog.exceptions import DropEvent
 
-from fnlens._config import warn_once
+from fnlens._config import log_level_from_env, warn_once
 from fnlens.runtime import _powertools_fields as powertools
 from fnlens.runtime import _scope as scope
 from fnlens.runtime._identity import IDENTITY_FIELDS
@@ -312,7 +312,9 @@ class Pipeline:
         self.redactor: Redactor | None = None  # secret-looking keys are masked
         self.user_processors: list[Any] = []
         self.processors: list[Any] = []
-        self.level = _LEVELS.get(os.environ.get("FNLENS_LOG_LEVEL", "info").lower(), 20)
+        # as the settings resolve it (FNLENS_LOG_LEVEL, POWERTOOLS_LOG_LEVEL, AWS_LAMBDA_LOG_LEVEL):
+        # a logger made before the handler is decorated filters at that level
+        self.level = _LEVELS.get(log_level_from_env(os.environ), 20)
         self._rebuild()
 
     def _rebuild(self) -> None:
