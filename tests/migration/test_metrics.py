@@ -80,7 +80,9 @@ def test_values_go_to_their_invocation_document(emf, warnings):
 
     ks = [3, 1, 0, 2]
     contexts = [LambdaContext(function_name="payment-fn") for _ in ks]
-    assert [handler({"k": k, "channel": f"c{k}"}, c) for k, c in zip(ks, contexts)] == ks
+    assert [
+        handler({"k": k, "channel": f"c{k}"}, c) for k, c in zip(ks, contexts, strict=True)
+    ] == ks
     docs = emf()
     assert len(docs) == len(ks)
     for doc, k, context in zip(docs, ks, contexts, strict=True):
