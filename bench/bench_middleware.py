@@ -1013,6 +1013,13 @@ def render_migration(results: dict, cold: dict, first: dict, args: Any, command:
         f"Load average (1 / 5 / 15 min) at the end of the run: {_load_average()} on "
         f"{os.cpu_count()} CPUs shared with other work, so compare the rows, not the runs.",
         "",
+        "The Powertools row is the bench handler (`bench/handlers/app.py`) under Logger, "
+        "Tracer and Metrics with one `add_metric` and the cold-start metric; the fnlens rows "
+        'are the same handler under `@fnlens.instrument(log_fields="powertools")` with the '
+        "same metric through `fnlens.metrics.add_metric`, with `FNLENS_EXPORTERS=emf,xray` "
+        "(spans to the same UDP socket as Tracer's segments) and with `emf` alone. Columns "
+        "as in the tables above; *first invocation* is the handler call of the first event.",
+        "",
         "| variant | import + decorate ms | first invocation ms | handler call median / p99 µs "
         "| response latency median / p99 µs | billed median / p99 µs | CPU per invocation µs |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -1067,8 +1074,24 @@ def _migration_section(text: str) -> str:
     return "" if end == -1 else text[start : end + len(MIGRATION_END)] + "\n"
 
 
+MIGRATION_DOC_START = "<!-- bench_middleware.py --migration writes from here -->"
+
+
 def write_migration_docs(report: str) -> None:
-    """Replace (or add, at the end of ``## Middleware``) the migration subsection."""
+    """Replace (or add, at the end of ``## Middleware``) the migration subsection, and
+    the same table in docs/migrating-from-powertools.md § Cost."""
+    guide = ROOT / "docs" / "migrating-from-powertools.md"
+    text = guide.read_text()
+    start, end = text.find(MIGRATION_DOC_START), text.find(MIGRATION_END)
+    if start != -1 and end != -1:
+        body = report[len(MIGRATION_HEADING) :].strip("\n")  # under the guide's own heading
+        text = (
+            text[: start + len(MIGRATION_DOC_START)]
+            + "\n\n"
+            + body
+            + text[end + len(MIGRATION_END) :]
+        )
+        guide.write_text(text)
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text()
     old = _migration_section(text)
