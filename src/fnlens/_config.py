@@ -268,17 +268,31 @@ def log_level_from_env(env: Mapping[str, str]) -> str:
     return "info"
 
 
-def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Read ``FNLENS_*`` and the standard ``OTEL_*`` variables."""
-    env = os.environ if env is None else env
-    resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES"))
-    service = (
+def service_from_env(
+    env: Mapping[str, str], resource: Mapping[str, str] | None = None
+) -> str | None:
+    """``FNLENS_SERVICE``, ``OTEL_SERVICE_NAME``, ``service.name`` of
+    ``OTEL_RESOURCE_ATTRIBUTES``, then Powertools' ``POWERTOOLS_SERVICE_NAME``."""
+    if resource is None:
+        resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES"))
+    return (
         env.get("FNLENS_SERVICE")
         or env.get("OTEL_SERVICE_NAME")
         or resource.get("service.name")
         or env.get("POWERTOOLS_SERVICE_NAME")  # a function moving from Powertools
         or None
     )
+
+
+def log_fields_from_env(env: Mapping[str, str]) -> str:
+    return parse_choice("FNLENS_LOG_FIELDS", env.get("FNLENS_LOG_FIELDS"), LOG_FIELD_SETS, "fnlens")
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``FNLENS_*`` and the standard ``OTEL_*`` variables."""
+    env = os.environ if env is None else env
+    resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES"))
+    service = service_from_env(env, resource)
     service_version = env.get("FNLENS_SERVICE_VERSION") or resource.get("service.version") or None
     redact_keys = DEFAULT_REDACT_KEYS
     extra = env.get("FNLENS_REDACT_KEYS")
@@ -307,9 +321,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
         ),
         after_response=parse_bool("FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True),
-        log_fields=parse_choice(
-            "FNLENS_LOG_FIELDS", env.get("FNLENS_LOG_FIELDS"), LOG_FIELD_SETS, "fnlens"
-        ),
+        log_fields=log_fields_from_env(env),
         resource_attributes=resource,
     )
 

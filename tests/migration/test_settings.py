@@ -123,3 +123,55 @@ def test_log_fields_setting(env, arguments, shape, warned):
     if shape == "powertools":
         assert [x["level"] for x in lines] == ["INFO", "WARNING", "INFO"]
         assert all("event" not in x for x in lines[:2])
+
+
+PROCESSOR_SCRIPT = textwrap.dedent(
+    """
+    import fnlens
+    from fnlens.testing import LambdaContext
+
+    def add_tenant(logger, method, event_dict):
+        event_dict["tenant"] = "t1"
+        return event_dict
+
+    log = fnlens.get_logger()
+    log.info("at import")
+
+    @fnlens.instrument
+    def handler(event, context):
+        fnlens.configure(processors=[add_tenant])  # structlog's own processor chain
+        log.warning("with a processor")
+        return "ok"
+
+    handler({}, LambdaContext(function_name="payment-fn"))
+    """
+)
+
+
+def test_import_time_lines_and_user_processors_keep_the_field_set():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FNLENS_", "POWERTOOLS_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", PROCESSOR_SCRIPT],
+        env={**clean, "FNLENS_LOG_FIELDS": "powertools", "POWERTOOLS_SERVICE_NAME": "payment"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    assert [x["message"] for x in lines] == ["at import", "with a processor", "invocation"]
+    source = PROCESSOR_SCRIPT.splitlines()
+    at_import = next(i for i, text in enumerate(source, 1) if 'log.info("at import")' in text)
+    warned = next(i for i, text in enumerate(source, 1) if "log.warning(" in text)
+    # outside an invocation Powertools writes only these keys
+    assert list(lines[0]) == ["level", "location", "message", "timestamp", "service"]
+    assert lines[0]["location"] == f"<module>:{at_import}"
+    assert lines[0]["service"] == "payment"
+    line = lines[1]
+    assert (line["level"], line["location"], line["tenant"]) == (
+        "WARNING",
+        f"handler:{warned}",
+        "t1",
+    )
+    assert line["function_name"] == "payment-fn" and "event" not in line
+    assert list(line)[-1] == "xray_trace_id"

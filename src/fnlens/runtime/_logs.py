@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from structlog.exceptions import DropEvent
 
-from fnlens._config import log_level_from_env, warn_once
+from fnlens._config import log_fields_from_env, log_level_from_env, service_from_env, warn_once
 from fnlens.runtime import _powertools_fields as powertools
 from fnlens.runtime import _scope as scope
 from fnlens.runtime._identity import IDENTITY_FIELDS
@@ -307,8 +307,10 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.stdout = True
-        self.field_set = "fnlens"  # or "powertools": Powertools Logger's keys on stdout
-        self.service: str | None = None  # for lines outside an invocation (Powertools' service)
+        # "fnlens" or "powertools" (Powertools Logger's keys on stdout), and the service of
+        # lines outside an invocation: from the environment until a handler is decorated
+        self.field_set = log_fields_from_env(os.environ)
+        self.service: str | None = service_from_env(os.environ)
         self.redactor: Redactor | None = None  # secret-looking keys are masked
         self.user_processors: list[Any] = []
         self.processors: list[Any] = []
