@@ -244,3 +244,29 @@ def test_concurrent_asyncio_tasks_keep_their_own_values(emf):
         doc = docs[context.aws_request_id]
         check(doc)
         assert doc["Work"] == [float(i)] * 4
+
+
+def test_sinks_keep_fnlens_keys_while_stdout_has_powertools(capsys):
+    from fnlens.runtime import _logs
+    from fnlens.testing import capture
+
+    log = fnlens.get_logger()
+
+    @fnlens.instrument(service="payment", log_fields="powertools")
+    def handler(event, context):
+        log.info("sink line", order_id=1)
+
+    try:
+        with capture() as captured:
+            handler({}, LambdaContext())
+    finally:
+        _logs.PIPELINE.configure(field_set="fnlens")
+    stdout = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert [x["message"] for x in stdout] == ["sink line", "invocation"]
+    assert [x["level"] for x in stdout] == ["INFO", "INFO"]
+    (line,) = captured.logs
+    assert (line["event"], line["level"], line["order_id"]) == ("sink line", "info", 1)
+    assert "message" not in line and "function_request_id" not in line
+    (record,) = captured.records
+    assert record["event"] == "invocation" and record["level"] == "info"
+    assert "function_request_id" not in record
