@@ -19,6 +19,7 @@ X-Ray segments Powertools' Tracer sends.
     .venv/bin/python bench/bench_middleware.py                # print the tables
     .venv/bin/python bench/bench_middleware.py --write-docs   # and update docs/benchmarks.md
     .venv/bin/python bench/bench_middleware.py --quick        # a smoke run
+    .venv/bin/python bench/bench_middleware.py --migration    # Powertools vs fnlens after the move
 """
 
 from __future__ import annotations
