@@ -19,6 +19,7 @@ X-Ray segments Powertools' Tracer sends.
     .venv/bin/python bench/bench_middleware.py                # print the tables
     .venv/bin/python bench/bench_middleware.py --write-docs   # and update docs/benchmarks.md
     .venv/bin/python bench/bench_middleware.py --quick        # a smoke run
+    .venv/bin/python bench/bench_middleware.py --migration    # Powertools vs fnlens after the move
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ VARIANTS: dict[str, str] = {
     "fnlens-full-ext": "fnlens logs+spans+EMF, OTLP/HTTP, flush_mode=extension",
     "fnlens-spans": "fnlens logs on stdout, spans OTLP/HTTP, EMF, flush_mode=budget",
     "powertools": "Powertools Logger+Tracer+Metrics (X-Ray UDP)",
+    "fnlens-migrated": "fnlens, Powertools log fields + fnlens.metrics, EMF + X-Ray UDP",
+    "fnlens-migrated-emf": "fnlens, Powertools log fields + fnlens.metrics, EMF, no traces",
     "otel": "OTel AwsLambdaInstrumentor + BatchSpanProcessor + OTLP/HTTP",
 }
 SETUP = {
@@ -62,8 +65,13 @@ SETUP = {
     "fnlens-full-ext": "setup_fnlens",
     "fnlens-spans": "setup_fnlens",
     "powertools": "setup_powertools",
+    "fnlens-migrated": "setup_fnlens_migrated",
+    "fnlens-migrated-emf": "setup_fnlens_migrated",
     "otel": "setup_otel",
 }
+# --migration: Powertools Logger+Tracer+Metrics with add_metric vs the same handler moved
+# to fnlens (docs/migrating-from-powertools.md), in the runtime loop
+MIGRATION_VARIANTS = ("bare", "powertools", "fnlens-migrated", "fnlens-migrated-emf")
 
 
 # ----------------------------------------------------------------------------- child
@@ -347,6 +355,12 @@ def variant_env(variant: str, otlp_port: int, udp_port: int, runtime_api: str) -
         )
     if variant == "fnlens-full-ext":
         env["FNLENS_FLUSH_MODE"] = "extension"
+    if variant == "fnlens-migrated":
+        # as docs/migrating-from-powertools.md's after handler: EMF metrics on stdout and
+        # spans to the X-Ray daemon (the UDP socket), as the Powertools variant sends them
+        env["FNLENS_EXPORTERS"] = "emf,xray"
+    if variant == "fnlens-migrated-emf":
+        env["FNLENS_EXPORTERS"] = "emf"  # the same without traces: what the spans cost
     if variant == "fnlens-spans":
         # as the Powertools variant ships its logs: stdout (CloudWatch), not the network
         env["OTEL_LOGS_EXPORTER"] = "none"
@@ -628,7 +642,9 @@ def main() -> None:
         help="run the variants this many times, interleaved (drift hits all alike); "
         "--n invocations per variant in all",
     )
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(  # the migration variants run with --migration
+        "--variants", default=",".join(v for v in VARIANTS if v not in MIGRATION_VARIANTS[2:])
+    )
     parser.add_argument(
         "--modes",
         default=",".join(MODES),
@@ -639,6 +655,13 @@ def main() -> None:
         "--quick",
         action="store_true",
         help="a smoke run: --n 60 --warmup 10 --cold-runs 1 --rounds 1 (numbers meaningless)",
+    )
+    parser.add_argument(
+        "--migration",
+        action="store_true",
+        help="only Powertools (Logger+Tracer+Metrics, add_metric) vs fnlens with the "
+        "Powertools field set and fnlens.metrics, in the runtime loop; --write-docs then "
+        "updates docs/benchmarks.md § Migrating from Powertools",
     )
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--child")
@@ -659,6 +682,8 @@ def main() -> None:
     if args.quick:
         args.n, args.warmup, args.cold_runs, args.rounds = 60, 10, 1, 1
 
+    if args.migration:
+        args.variants, args.modes = ",".join(MIGRATION_VARIANTS), "loop"
     variants = [v for v in args.variants.split(",") if v]
     modes = [m for m in args.modes.split(",") if m]
     unknown = sorted({*variants} - set(VARIANTS)) + sorted({*modes} - set(MODES))
@@ -714,6 +739,12 @@ def main() -> None:
     command = "python bench/bench_middleware.py " + " ".join(
         a for a in sys.argv[1:] if a != "--write-docs"
     )
+    if args.migration:
+        report = render_migration(results, cold, first, args, command.strip())
+        print(report)
+        if args.write_docs:
+            write_migration_docs(report)
+        return
     report = render(results, cold, first, args, udp_received, command.strip())
     print(report)
     if args.write_docs:
@@ -950,12 +981,137 @@ NOTES = """
 """
 
 
+MIGRATION_HEADING = "### Migrating from Powertools"
+MIGRATION_END = "<!-- end of the migration benchmark -->"
+
+
+def _load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "n/a"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def render_migration(results: dict, cold: dict, first: dict, args: Any, command: str) -> str:
+    """The migration table: cold start and per-invocation cost of Powertools stacked and
+    of the same handler moved to fnlens, over the bare handler, and their ratios."""
+    rows = results.get("loop", {})
+    ratios = Ratios(rows)
+    pt = "powertools"
+    lines = [
+        MIGRATION_HEADING,
+        "",
+        f"Command: `{command}` ({args.n} timed invocations per variant in {args.rounds} "
+        f"rounds, each a fresh process in the awslambdaric runtime loop with {args.warmup} "
+        f"warm-up invocations; cold start = median of {args.cold_runs} fresh processes). "
+        f"Load average (1 / 5 / 15 min) at the end of the run: {_load_average()} on "
+        f"{os.cpu_count()} CPUs shared with other work, so compare the rows, not the runs.",
+        "",
+        "The Powertools row is the bench handler (`bench/handlers/app.py`) under Logger, "
+        "Tracer and Metrics with one `add_metric` and the cold-start metric; the fnlens rows "
+        'are the same handler under `@fnlens.instrument(log_fields="powertools")` with the '
+        "same metric through `fnlens.metrics.add_metric`, with `FNLENS_EXPORTERS=emf,xray` "
+        "(spans to the same UDP socket as Tracer's segments) and with `emf` alone. Columns "
+        "as in the tables above; *first invocation* is the handler call of the first event.",
+        "",
+        "| variant | import + decorate ms | first invocation ms | handler call median / p99 µs "
+        "| response latency median / p99 µs | billed median / p99 µs | CPU per invocation µs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant, row in rows.items():
+        cells = [
+            VARIANTS[variant],
+            _fmt(cold.get(variant), 2),
+            _fmt(first.get(variant), 2),
+            _pair(row["us"]),
+            _pair(row["latency_us"]),
+            _pair(row["billed_us"]),
+            _fmt(row["cpu_us"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Over the bare handler, fnlens as a ratio to Powertools (lower is cheaper):"]
+    for fn in (v for v in rows if v.startswith("fnlens")):
+        lines += ["", f"{VARIANTS[fn]}:", ""]
+        lines += _migration_ratios(fn, pt, ratios, cold, first)
+    lines += ["", f"Machine: {machine()}.", "", MIGRATION_END]
+    return "\n".join(lines) + "\n"
+
+
+def _migration_ratios(fn: str, pt: str, ratios: Ratios, cold: dict, first: dict) -> list[str]:
+    lines = []
+    for what, times in (("cold start (import + decorate)", cold), ("first invocation", first)):
+        if fn in times and pt in times and "bare" in times:
+            over_fn, over_pt = times[fn] - times["bare"], times[pt] - times["bare"]
+            ratio = over_fn / over_pt if over_pt > 0 else None
+            lines.append(
+                f"- {what}: {_fmt(over_fn, 2)} ms vs {_fmt(over_pt, 2)} ms = {_ratio_text(ratio)}"
+            )
+    for what, key in (
+        ("handler call", "us"),
+        ("response latency", "latency_us"),
+        ("billed", "billed_us"),
+        ("CPU per invocation", "cpu_us"),
+    ):
+        stat = "mean" if key == "cpu_us" else "median"
+        lines.append(
+            f"- {what} ({stat}): {_fmt(ratios.over_bare(fn, key))} µs vs "
+            f"{_fmt(ratios.over_bare(pt, key))} µs = {_ratio_text(ratios.ratio(fn, pt, key))}"
+        )
+    return lines
+
+
+def _migration_section(text: str) -> str:
+    start = text.find(MIGRATION_HEADING)
+    if start == -1:
+        return ""
+    end = text.find(MIGRATION_END, start)
+    return "" if end == -1 else text[start : end + len(MIGRATION_END)] + "\n"
+
+
+MIGRATION_DOC_START = "<!-- bench_middleware.py --migration writes from here -->"
+
+
+def write_migration_docs(report: str) -> None:
+    """Replace (or add, at the end of ``## Middleware``) the migration subsection, and
+    the same table in docs/migrating-from-powertools.md § Cost."""
+    guide = ROOT / "docs" / "migrating-from-powertools.md"
+    text = guide.read_text()
+    start, end = text.find(MIGRATION_DOC_START), text.find(MIGRATION_END)
+    if start != -1 and end != -1:
+        body = report[len(MIGRATION_HEADING) :].strip("\n")  # under the guide's own heading
+        text = (
+            text[: start + len(MIGRATION_DOC_START)]
+            + "\n\n"
+            + body
+            + text[end + len(MIGRATION_END) :]
+        )
+        guide.write_text(text)
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text()
+    old = _migration_section(text)
+    if old:
+        text = text.replace(old, report)
+    else:
+        start = text.find("## Middleware")
+        end = text.find("\n## ", start + 1) if start != -1 else -1
+        if end == -1:
+            text = text.rstrip("\n") + "\n\n" + report
+        else:
+            text = text[: end + 1] + report + "\n" + text[end + 1 :]
+    path.write_text(text)
+
+
 def write_docs(report: str) -> None:
-    """Replace (or append) the ``## Middleware`` section of docs/benchmarks.md."""
+    """Replace (or append) the ``## Middleware`` section of docs/benchmarks.md (the
+    migration subsection, written by ``--migration``, is kept)."""
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     start = text.find("## Middleware")
     section = report + NOTES
+    migration = _migration_section(text)
+    if migration:
+        section = section.rstrip("\n") + "\n\n" + migration
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:

@@ -54,6 +54,24 @@ def setup_fnlens() -> Any:
     return handler
 
 
+# fnlens after a move from Powertools: Powertools' log keys, fnlens.metrics.add_metric --
+def setup_fnlens_migrated() -> Any:
+    """The Powertools variant's handler moved to fnlens as docs/migrating-from-powertools.md
+    says: ``log_fields="powertools"`` (lines keep Powertools Logger's keys) and the same
+    custom metric through ``fnlens.metrics`` (EMF exporter on: ``FNLENS_EXPORTERS=emf``)."""
+    import fnlens
+    from fnlens.metrics import MetricUnit, add_metric
+
+    log = fnlens.get_logger()
+
+    @fnlens.instrument(service="orders", log_fields="powertools")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        add_metric("OrdersFetched", MetricUnit.Count, 1)
+        return business(event, log.info)
+
+    return handler
+
+
 # AWS Lambda Powertools: Logger + Tracer + Metrics, stacked --------------------------
 def setup_powertools() -> Any:
     from aws_lambda_powertools import Logger, Metrics, Tracer

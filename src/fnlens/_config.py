@@ -222,6 +222,7 @@ class Settings:
     trace_parent: str = "auto"
     capture_response_status: bool = True
     after_response: bool = True  # record and queue telemetry after the runtime's response
+    log_fields: str = "fnlens"  # the keys of stdout lines: fnlens's own or Powertools Logger's
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -231,6 +232,10 @@ class Settings:
         for key in clean.keys() & _NUMERIC_FIELDS.keys():
             _env, lo, hi = _NUMERIC_FIELDS[key]
             clean[key] = check_number(key, clean[key], getattr(self, key), minimum=lo, maximum=hi)
+        if "log_fields" in clean:
+            clean["log_fields"] = check_choice(
+                "log_fields", clean["log_fields"], LOG_FIELD_SETS, self.log_fields
+            )
         if "redact_keys" in clean:
             clean["redact_keys"] = tuple(k.lower() for k in clean["redact_keys"])
         return replace(self, **clean)
@@ -238,9 +243,20 @@ class Settings:
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 TRACE_PARENT_POLICIES = ("auto", "http", "xray", "none")
+# "powertools": lines and records carry Powertools Logger's keys (migrating-from-powertools.md)
+LOG_FIELD_SETS = ("fnlens", "powertools")
 
 
-def _log_level(env: Mapping[str, str]) -> str:
+def check_choice(name: str, value: Any, choices: tuple[str, ...], default: str) -> str:
+    """``value`` (lower case) when it is one of ``choices``, else ``default`` with a
+    warning (once per setting)."""
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    warn_once(name, f"{name}={value!r} is not one of {', '.join(choices)}; using {default!r}")
+    return default
+
+
+def log_level_from_env(env: Mapping[str, str]) -> str:
     """``FNLENS_LOG_LEVEL``, else Powertools' ``POWERTOOLS_LOG_LEVEL``, else Lambda's
     ``AWS_LAMBDA_LOG_LEVEL`` (set by the function's logging configuration)."""
     for name in ("FNLENS_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"):
@@ -252,17 +268,31 @@ def _log_level(env: Mapping[str, str]) -> str:
     return "info"
 
 
-def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Read ``FNLENS_*`` and the standard ``OTEL_*`` variables."""
-    env = os.environ if env is None else env
-    resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES"))
-    service = (
+def service_from_env(
+    env: Mapping[str, str], resource: Mapping[str, str] | None = None
+) -> str | None:
+    """``FNLENS_SERVICE``, ``OTEL_SERVICE_NAME``, ``service.name`` of
+    ``OTEL_RESOURCE_ATTRIBUTES``, then Powertools' ``POWERTOOLS_SERVICE_NAME``."""
+    if resource is None:
+        resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES"))
+    return (
         env.get("FNLENS_SERVICE")
         or env.get("OTEL_SERVICE_NAME")
         or resource.get("service.name")
         or env.get("POWERTOOLS_SERVICE_NAME")  # a function moving from Powertools
         or None
     )
+
+
+def log_fields_from_env(env: Mapping[str, str]) -> str:
+    return parse_choice("FNLENS_LOG_FIELDS", env.get("FNLENS_LOG_FIELDS"), LOG_FIELD_SETS, "fnlens")
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``FNLENS_*`` and the standard ``OTEL_*`` variables."""
+    env = os.environ if env is None else env
+    resource = parse_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES"))
+    service = service_from_env(env, resource)
     service_version = env.get("FNLENS_SERVICE_VERSION") or resource.get("service.version") or None
     redact_keys = DEFAULT_REDACT_KEYS
     extra = env.get("FNLENS_REDACT_KEYS")
@@ -276,7 +306,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         disabled=parse_bool("FNLENS_DISABLED", env.get("FNLENS_DISABLED"), False),
         service=service,
         service_version=service_version,
-        log_level=_log_level(env),
+        log_level=log_level_from_env(env),
         stdout=parse_bool("FNLENS_STDOUT", env.get("FNLENS_STDOUT"), True),
         log_event=parse_bool("FNLENS_LOG_EVENT", env.get("FNLENS_LOG_EVENT"), False),
         log_event_body=parse_bool("FNLENS_LOG_EVENT_BODY", env.get("FNLENS_LOG_EVENT_BODY"), False),
@@ -291,6 +321,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
         ),
         after_response=parse_bool("FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True),
+        log_fields=log_fields_from_env(env),
         resource_attributes=resource,
     )
 

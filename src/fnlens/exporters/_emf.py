@@ -4,8 +4,11 @@ Inside Lambda, stdout *is* the transport: CloudWatch Logs extracts the metrics, 
 nothing needs flushing. Metrics: ``Invocations``, ``Errors``, ``Timeouts``,
 ``ColdStarts``, ``Duration`` and, on cold starts, ``InitDuration``; dimensions
 ``service``, ``function_name``, ``function_version`` (per-version dashboards need
-the version). Documents follow the EMF specification: one directive, at most 100
-metrics and 30 dimensions, every member at the top level, dimension values strings.
+the version). Documents follow the EMF specification: at most 100 metrics and 30
+dimensions, every member at the top level, dimension values strings. Custom metrics
+recorded with ``fnlens.metrics`` during the invocation go into the same document as a
+second directive, dimensioned by ``service`` and their own dimensions (as Powertools
+Metrics dimensions them, so existing alarms find them).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+from fnlens.runtime._metrics import METRICS_KEY, MetricSet
+from fnlens.runtime._safe_json import safe_repr
 
 DEFAULT_NAMESPACE = "fnlens"
 DIMENSIONS = ("service", "function_name", "function_version")
@@ -63,6 +69,37 @@ def emf_document(record: Mapping[str, Any], namespace: str = DEFAULT_NAMESPACE) 
     return doc
 
 
+def _custom_directive(namespace: str, metric_set: MetricSet) -> dict[str, Any]:
+    metrics: list[dict[str, Any]] = []
+    for name, metric in metric_set.metrics.items():
+        definition: dict[str, Any] = {"Name": name, "Unit": metric.unit}
+        if metric.resolution == 1:
+            definition["StorageResolution"] = 1
+        metrics.append(definition)
+    return {
+        "Namespace": namespace,
+        "Dimensions": [["service", *metric_set.dimensions]],
+        "Metrics": metrics,
+    }
+
+
+def with_custom_metrics(
+    doc: dict[str, Any], metric_set: MetricSet, namespace: str = DEFAULT_NAMESPACE
+) -> dict[str, Any]:
+    """``doc`` (fnlens's own document) with the invocation's custom metrics, dimensions
+    and metadata: one value is a number, several an array, as EMF allows."""
+    with metric_set.lock:
+        if metric_set.metrics:
+            doc["_aws"]["CloudWatchMetrics"].append(_custom_directive(namespace, metric_set))
+            doc.update(metric_set.dimensions)
+        for name, metric in metric_set.metrics.items():
+            values = metric.values
+            doc[name] = values[0] if len(values) == 1 else list(values)
+        for key, value in metric_set.metadata.items():
+            doc.setdefault(key, value)
+    return doc
+
+
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _quote = json.encoder.encode_basestring  # a JSON string literal (C speedups when present)
 
@@ -70,6 +107,18 @@ _quote = json.encoder.encode_basestring  # a JSON string literal (C speedups whe
 def _encode(value: Any) -> str:
     # json.dumps with non-default separators builds a new encoder on every call
     return _COMPACT.encode(value)
+
+
+def _encode_any(doc: dict[str, Any], metadata: Any = ()) -> str:
+    """A document with the user's metadata: values JSON cannot hold become strings
+    (``nan`` and cycles in metadata too, so the metrics still leave)."""
+    try:
+        return json.dumps(doc, separators=(",", ":"), default=str, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        for key in metadata:
+            if key in doc:
+                doc[key] = safe_repr(doc[key])
+        return json.dumps(doc, separators=(",", ":"), default=str, allow_nan=False)
 
 
 class _LineEncoder:
@@ -122,6 +171,7 @@ class EMFHook:
     """Writes one EMF line per invocation to stdout (a TELEMETRY hook; nothing to flush)."""
 
     needs_start = False
+    renders_metrics = True  # fnlens.metrics' values go into this hook's document
 
     def __init__(self, namespace: str = DEFAULT_NAMESPACE, stream: TextIO | None = None) -> None:
         self.namespace = namespace
@@ -135,13 +185,19 @@ class EMFHook:
 
     def on_end(self, invocation: Any, record: Mapping[str, Any]) -> None:
         ended_at = getattr(invocation, "ended_at", None) or time.time()
-        line = self._encoder.line(record, int(ended_at * 1000))
-        if self._stream is None:
-            hook_state = getattr(invocation, "hook_state", None)
-            if hook_state is not None:
-                # leaves in the same write system call as the invocation record
-                hook_state.setdefault("stdout_lines", []).append(line + "\n")
-                return
+        hook_state = getattr(invocation, "hook_state", None)
+        custom = hook_state.get(METRICS_KEY) if hook_state else None
+        if custom is None:
+            line = self._encoder.line(record, int(ended_at * 1000))
+        else:
+            doc = emf_document(record, self.namespace)
+            doc["_aws"]["Timestamp"] = int(ended_at * 1000)
+            doc = with_custom_metrics(doc, custom, self.namespace)
+            line = _encode_any(doc, tuple(custom.metadata))
+        if self._stream is None and hook_state is not None:
+            # leaves in the same write system call as the invocation record
+            hook_state.setdefault("stdout_lines", []).append(line + "\n")
+            return
         out = self._stream or sys.stdout
         try:
             with self._lock:

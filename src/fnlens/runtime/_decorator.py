@@ -62,6 +62,7 @@ _SETTING_ARGS = (
     "stdout",
     "log_level",
     "after_response",
+    "log_fields",
 )
 
 
@@ -85,6 +86,7 @@ def instrument(
     stdout: bool | None = None,
     log_level: str | None = None,
     after_response: bool | None = None,
+    log_fields: str | None = None,
     span_name: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
@@ -186,8 +188,16 @@ class _Instrumented:
         self.span_name = span_name
         self.redactor = Redactor(settings.redact_keys) if settings.redact else None
         logs.PIPELINE.configure(
-            stdout=settings.stdout, redactor=self.redactor, level=settings.log_level
+            stdout=settings.stdout,
+            redactor=self.redactor,
+            level=settings.log_level,
+            field_set=settings.log_fields,
+            service=settings.service,
         )
+        self.powertools = settings.log_fields == "powertools"
+        code = getattr(handler, "__code__", None)
+        # Powertools' `location` of the invocation record: where the handler is defined
+        self.location = f"{self.handler_name}:{code.co_firstlineno}" if code else None
         self.after_response = settings.after_response
         if self.after_response:
             PHASE.install()
@@ -497,7 +507,12 @@ class _Instrumented:
         record["telemetry_dropped"] = TELEMETRY.reported_dropped = TELEMETRY.dropped()
 
         lines = inv.hook_state.get("stdout_lines")
-        logs.emit_record(record, error, "".join(lines) if lines else "")
+        powertools_fields = (
+            {"location": self.location, "function_arn": identity.get("invoked_arn")}
+            if self.powertools
+            else None
+        )
+        logs.emit_record(record, error, "".join(lines) if lines else "", powertools_fields)
         if flush and after_response:
             # nobody waits any more: the record itself goes out in this flush too
             TELEMETRY.flush(self._flush_budget_s(inv, False, self._after_response_s()), here=True)

@@ -18,7 +18,8 @@ from typing import Any
 import structlog
 from structlog.exceptions import DropEvent
 
-from fnlens._config import warn_once
+from fnlens._config import log_fields_from_env, log_level_from_env, service_from_env, warn_once
+from fnlens.runtime import _powertools_fields as powertools
 from fnlens.runtime import _scope as scope
 from fnlens.runtime._identity import IDENTITY_FIELDS
 from fnlens.runtime._redaction import Redactor
@@ -204,6 +205,39 @@ def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
     return _dumps(ordered)
 
 
+def render_powertools(_logger: Any, method: str, event_dict: dict) -> str:
+    """One JSON line with Powertools Logger's keys (``log_fields="powertools"``): the last
+    processor in that mode, after the sinks got fnlens's own keys."""
+    error = sys.exc_info()[1] if "exception" in event_dict else None
+    line = powertools.powertools_line(event_dict, error, None, PIPELINE.service)
+    return _dumps(line)
+
+
+def render_stdout(event_dict: dict, exc_info: Any = None) -> str:
+    """The stdout line of a prepared event in the pipeline's field set (the fast path)."""
+    if PIPELINE.field_set == "fnlens":
+        return _dumps(event_dict)  # prepare_event built it in rendering order
+    error = powertools.exception_of(exc_info) if exc_info is not None else None
+    return _dumps(powertools.powertools_line(event_dict, error, None, PIPELINE.service))
+
+
+def render_record(
+    event_dict: dict, error: BaseException | None, powertools_fields: dict[str, Any] | None
+) -> str:
+    """The stdout line of an invocation record in the pipeline's field set."""
+    if PIPELINE.field_set == "powertools":
+        fields = powertools_fields or {}
+        return _dumps(
+            powertools.powertools_record(
+                event_dict, error, fields.get("location"), fields.get("function_arn")
+            )
+        )
+    # records are built in rendering order (timestamp, level, event first)
+    if "exception" not in event_dict:
+        return _dumps(event_dict)
+    return render_json(None, "error", event_dict)
+
+
 def _flushes_itself(stream: Any) -> bool:
     """True when every write already reaches the OS: the Lambda runtime client wraps
     stdout in an ``Unbuffered`` writer, and line-buffered streams flush on newline.
@@ -237,13 +271,17 @@ class StdoutWriter:
 
 
 def emit_record(
-    record: dict[str, Any], error: BaseException | None = None, stdout_prefix: str = ""
+    record: dict[str, Any],
+    error: BaseException | None = None,
+    stdout_prefix: str = "",
+    powertools_fields: dict[str, Any] | None = None,
 ) -> None:
     """Send an invocation record through the pipeline without structlog's per-call
     logger machinery: the same processors run, minus the ones that cannot change a
     record (its correlation fields, level and timestamp are already set, and fnlens's
     own fields are never redacted). ``stdout_prefix`` holds complete lines (EMF) that
-    hooks asked to leave in the same write as the record."""
+    hooks asked to leave in the same write as the record; ``powertools_fields`` what the
+    Powertools field set needs beyond the record (``location``, ``function_arn``)."""
     method = "info" if record.get("level") == "info" else "error"
     event_dict: Any = record
     try:
@@ -255,12 +293,7 @@ def emit_record(
         for processor in PIPELINE.user_processors:
             event_dict = processor(None, method, event_dict)
         event_dict = fan_out(None, method, event_dict)
-        # records are built in rendering order (timestamp, level, event first)
-        line = (
-            _dumps(event_dict)
-            if "exception" not in event_dict
-            else render_json(None, method, event_dict)
-        )
+        line = render_record(event_dict, error, powertools_fields)
     except DropEvent:
         if stdout_prefix:
             _WRITER.msg(stdout_prefix[:-1])
@@ -274,14 +307,21 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.stdout = True
+        # "fnlens" or "powertools" (Powertools Logger's keys on stdout), and the service of
+        # lines outside an invocation: from the environment until a handler is decorated
+        self.field_set = log_fields_from_env(os.environ)
+        self.service: str | None = service_from_env(os.environ)
         self.redactor: Redactor | None = None  # secret-looking keys are masked
         self.user_processors: list[Any] = []
         self.processors: list[Any] = []
-        self.level = _LEVELS.get(os.environ.get("FNLENS_LOG_LEVEL", "info").lower(), 20)
+        # as the settings resolve it (FNLENS_LOG_LEVEL, POWERTOOLS_LOG_LEVEL, AWS_LAMBDA_LOG_LEVEL):
+        # a logger made before the handler is decorated filters at that level
+        self.level = _LEVELS.get(log_level_from_env(os.environ), 20)
         self._rebuild()
 
     def _rebuild(self) -> None:
-        self.processors[:] = [prepare_event, *self.user_processors, fan_out, render_json]
+        render = render_powertools if self.field_set == "powertools" else render_json
+        self.processors[:] = [prepare_event, *self.user_processors, fan_out, render]
 
     def configure(
         self,
@@ -290,9 +330,15 @@ class Pipeline:
         redactor: Redactor | bool | None = False,
         processors: list[Any] | None = None,
         level: str | None = None,
+        field_set: str | None = None,
+        service: str | None = None,
     ) -> None:
         if stdout is not None:
             self.stdout = stdout
+        if field_set is not None:
+            self.field_set = field_set
+        if service is not None:
+            self.service = service
         if redactor is not False:
             self.redactor = redactor  # type: ignore[assignment]
         if processors is not None:
@@ -341,11 +387,12 @@ def _logger_class(level: int) -> type:
                 event_dict = {**context, **event_kw} if context else event_kw
                 if event is not None:
                     event_dict["event"] = event
+                exc_info = event_dict.get("exc_info")
                 event_dict = prepare_event(None, method_name, event_dict)
                 if TELEMETRY.sinks:
                     TELEMETRY.emit(event_dict)
                 if pipeline.stdout:
-                    _WRITER.msg(_dumps(event_dict))  # prepare_event built it in rendering order
+                    _WRITER.msg(render_stdout(event_dict, exc_info))
             except Exception as exc:  # a log call never raises into the handler
                 _line_failed(exc)
             return None
