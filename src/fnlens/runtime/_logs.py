@@ -188,10 +188,29 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     _dumps = _dumps_slow
 
 
+# The stdout line's shape when it is not fnlens's own JSON (Cloud Logging's structured
+# form on Cloud Run): [callable(event_dict) -> dict], set by the decorator; sinks always
+# receive fnlens's own fields.
+_STDOUT_SHAPE: list[Any] = []
+
+
+def set_stdout_shape(shape: Any | None) -> None:
+    """Reshape every stdout line with ``shape(event_dict) -> dict`` (None: fnlens's JSON)."""
+    _STDOUT_SHAPE[:] = [] if shape is None else [shape]
+
+
+def _stdout_dumps(event_dict: dict) -> str:
+    if _STDOUT_SHAPE:
+        return _dumps(_STDOUT_SHAPE[0](event_dict))
+    return _dumps(event_dict)
+
+
 def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
     """One JSON line; timestamp, level and event first so humans can scan it.
 
     Leaves ``event_dict`` as it is: sinks keep a reference to it instead of a copy."""
+    if _STDOUT_SHAPE:
+        return _stdout_dumps(event_dict)
     keys = iter(event_dict)
     if (next(keys, None), next(keys, None), next(keys, None)) == ("timestamp", "level", "event"):
         return _dumps(event_dict)  # already in order (prepare_event built it so)
@@ -258,7 +277,7 @@ def emit_record(
         # records are built in rendering order (timestamp, level, event first)
         line = (
             _dumps(event_dict)
-            if "exception" not in event_dict
+            if "exception" not in event_dict and not _STDOUT_SHAPE
             else render_json(None, method, event_dict)
         )
     except DropEvent:
@@ -345,7 +364,8 @@ def _logger_class(level: int) -> type:
                 if TELEMETRY.sinks:
                     TELEMETRY.emit(event_dict)
                 if pipeline.stdout:
-                    _WRITER.msg(_dumps(event_dict))  # prepare_event built it in rendering order
+                    # prepare_event built it in rendering order
+                    _WRITER.msg(_stdout_dumps(event_dict) if _STDOUT_SHAPE else _dumps(event_dict))
             except Exception as exc:  # a log call never raises into the handler
                 _line_failed(exc)
             return None
