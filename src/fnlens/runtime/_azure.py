@@ -45,8 +45,9 @@ def _kind(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def call(values: Iterable[Any]) -> PlatformCall:
-    """The invocation the worker's arguments describe."""
+def call(values: Iterable[Any], handler_name: str) -> PlatformCall:
+    """The invocation the worker's arguments describe (``handler_name``: the function's
+    name when no ``context`` parameter tells it; the v2 model names functions so)."""
     context = None
     trigger_arg: Any = None
     kind: tuple[str, str] | None = None
@@ -67,10 +68,10 @@ def call(values: Iterable[Any]) -> PlatformCall:
             kind, trigger_arg = found, value
     trigger = _trigger(kind, trigger_arg, batch, context)
     env = os.environ
-    function = _text(getattr(context, "function_name", None))
+    function = _text(getattr(context, "function_name", None)) or handler_name
     site = env.get("WEBSITE_SITE_NAME")
     # semantic conventions: faas.name is "<FUNCAPP>/<FUNC>" on Azure
-    name = f"{site}/{function}" if site and function else function or site or "azure-function"
+    name = f"{site}/{function}" if site else function
     extra = None
     retry = getattr(context, "retry_context", None)
     retry_count = getattr(retry, "retry_count", None)
@@ -81,6 +82,7 @@ def call(values: Iterable[Any]) -> PlatformCall:
         request_id=_text(getattr(context, "invocation_id", None)),
         trigger=trigger,
         function_name=name,
+        service=site or name,  # one function app, one service
         function_version=None,  # semantic conventions: not applicable on Azure
         function_alias=env.get("WEBSITE_SLOT_NAME") or None,
         region=env.get("REGION_NAME") or None,
@@ -135,9 +137,10 @@ def _trace_headers(context: Any) -> dict[str, str] | None:
 
 
 def _route(request: Any) -> str | None:
-    """The route template, rebuilt from the URL and the matched route parameters
-    (``/api/orders/42`` with ``{"id": "42"}`` -> ``orders/{id}``, the form of the
-    ``route=`` argument): ``HttpRequest`` carries the values, not the template."""
+    """The path template, rebuilt from the URL and the matched route parameters
+    (``/api/orders/42`` with ``{"id": "42"}`` -> ``/api/orders/{id}``, the host's route
+    prefix included): ``HttpRequest`` carries the values, not the ``route=`` template.
+    ``fnlens.set_route`` in the function overrides it."""
     url = _text(getattr(request, "url", None))
     if not url:
         return None
@@ -148,15 +151,13 @@ def _route(request: Any) -> str | None:
     except ValueError:
         return None
     segments = [s for s in path.split("/") if s]
-    if segments and segments[0] == "api":  # the host's default routePrefix
-        segments = segments[1:]
     params = getattr(request, "route_params", None) or {}
     by_value: dict[str, str] = {}
     if hasattr(params, "items"):
         for key, value in params.items():
             if isinstance(key, str) and isinstance(value, str) and value:
                 by_value.setdefault(value, key)
-    return "/".join(f"{{{by_value[s]}}}" if s in by_value else s for s in segments) or "/"
+    return "/" + "/".join(f"{{{by_value[s]}}}" if s in by_value else s for s in segments)
 
 
 def _text(value: Any) -> str | None:

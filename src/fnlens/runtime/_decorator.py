@@ -236,9 +236,10 @@ class _Instrumented:
 
         # Azure Functions / Cloud Run functions hand the handler their own objects (by
         # keyword on Azure); a Lambda event is a dict passed positionally
-        call = detect_call(args, kwargs) if kwargs or (args and type(event) is not dict) else None
-        if call is not None:
-            return self._begin_platform(call, started_at, started_perf, event)
+        if kwargs or (args and type(event) is not dict):
+            call = detect_call(args, kwargs, self.handler_name)
+            if call is not None:
+                return self._begin_platform(call, started_at, started_perf, event)
 
         identity = self._identity
         if identity is None:
@@ -315,7 +316,7 @@ class _Instrumented:
         identity = self._identity_by_platform.get(key)
         if identity is None:
             identity = {
-                "service": settings.service or call.function_name,
+                "service": settings.service or call.service or call.function_name,
                 "service_version": settings.service_version,
                 "cloud_provider": call.provider,
                 "region": call.region,

@@ -32,7 +32,7 @@ _EVENT_TYPES = (
 )
 
 
-def call(arg: Any) -> PlatformCall:
+def call(arg: Any, handler_name: str) -> PlatformCall:
     """The invocation a functions-framework argument describes."""
     env = os.environ
     if type(arg).__module__.startswith("cloudevents"):
@@ -51,7 +51,7 @@ def call(arg: Any) -> PlatformCall:
         provider="gcp" if on_gcp else "local",
         request_id=request_id,
         trigger=trigger,
-        function_name=env.get("K_SERVICE") or env.get("FUNCTION_TARGET") or "function",
+        function_name=env.get("K_SERVICE") or env.get("FUNCTION_TARGET") or handler_name,
         function_version=env.get("K_REVISION") or None,
         function_alias=None,
         region=env.get("FUNCTION_REGION") or env.get("GOOGLE_CLOUD_REGION") or None,

@@ -28,10 +28,11 @@ class PlatformCall:
     function_version: str | None
     function_alias: str | None  # Azure: the deployment slot
     region: str | None
+    service: str | None = None  # the default service name (else the function name)
     extra_fields: dict[str, Any] | None = None
 
 
-def detect_call(args: tuple, kwargs: dict) -> PlatformCall | None:
+def detect_call(args: tuple, kwargs: dict, handler_name: str) -> PlatformCall | None:
     """The platform call behind these handler arguments, or None (Lambda, local calls,
     fnlens's own ASGI/WSGI adapters). Never raises for arguments it does not know."""
     values = (*args, *kwargs.values()) if kwargs else args
@@ -40,17 +41,17 @@ def detect_call(args: tuple, kwargs: dict) -> PlatformCall | None:
         if module.startswith("azure.functions") or _is_azure_context(value):
             from fnlens.runtime import _azure
 
-            return _azure.call(values)
+            return _azure.call(values, handler_name)
         if module.startswith(("flask", "werkzeug", "cloudevents")):
             from fnlens.runtime import _gcp
 
-            return _gcp.call(value)
+            return _gcp.call(value, handler_name)
         if isinstance(value, list) and value:
             first_module = type(value[0]).__module__
             if first_module.startswith("azure.functions"):  # a batch (cardinality "many")
                 from fnlens.runtime import _azure
 
-                return _azure.call(values)
+                return _azure.call(values, handler_name)
     return None
 
 
