@@ -117,6 +117,22 @@ def test_cloudevent_function(tmp_path):
     assert driven["spans"][0]["attrs"]["faas.trigger"] == "pubsub"
 
 
+def test_execution_id_generated_by_functions_framework_is_the_request_id(tmp_path):
+    """With LOG_EXECUTION_ID=true functions-framework makes an execution id when the
+    request has none and rewrites every stdout line, adding it as a label: the record
+    must carry the same id, and the rewritten lines must still be Cloud Logging's."""
+    driven = _drive(tmp_path, "hello", "generated", LOG_EXECUTION_ID="true")
+    records = _records(driven)
+    assert len(records) == 3
+    ids = [r["logging.googleapis.com/labels"]["execution_id"] for r in records]
+    assert [r["request_id"] for r in records] == ids
+    assert len(set(ids)) == 3 and all(len(i) == 12 for i in ids)  # the framework's ids
+    for call, record in zip(driven["sent"], records, strict=True):
+        assert record["trace_id"] == _parent(call)[0]
+        assert record["logging.googleapis.com/spanId"] == record["span_id"]
+    assert len(driven["spans"]) == 3
+
+
 def test_failure_is_recorded_and_json_format_can_be_chosen(tmp_path):
     driven = _drive(tmp_path, "broken", "traceparent", FNLENS_LOG_FORMAT="json")
     assert [s["status"] for s in driven["sent"]] == [500, 500, 500]

@@ -21,7 +21,9 @@ for n in range(3):
     trace_id = uuid.uuid4().hex
     execution_id = uuid.uuid4().hex[:12]
     headers = {"Function-Execution-Id": execution_id}
-    if scenario == "traceparent":
+    if scenario == "generated":  # no id: functions-framework makes one (LOG_EXECUTION_ID)
+        del headers["Function-Execution-Id"]
+    if scenario in ("traceparent", "generated"):
         parent = uuid.uuid4().hex[:16]
         headers["traceparent"] = f"00-{trace_id}-{parent}-01"
     else:  # the legacy header only: TRACE_ID/SPAN_ID;o=1, the span id in decimal
