@@ -31,7 +31,10 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def driven(tmp_path_factory):
-    return run("drive_azure.py", [str(APPS)], ENV, tmp_path_factory.mktemp("azure"))
+    driven = run("drive_azure.py", [str(APPS)], ENV, tmp_path_factory.mktemp("azure"))
+    driven["worker"] = driven["lines"]  # what the worker's logging handler received
+    driven["lines"] = [entry["line"] for entry in driven["worker"]]
+    return driven
 
 
 def _records(driven):
@@ -93,6 +96,24 @@ def test_log_lines_carry_the_invocation_id(driven):
     for line in lines:
         assert line["request_id"] in records
         assert line["function_name"].startswith("orders-app/")
+
+
+def test_lines_go_through_the_workers_logging_with_the_invocation_id(driven):
+    """Every line reaches the root logger's handler (the worker's path to Application
+    Insights) inside its invocation, at its own level; none is lost to the root's
+    default WARNING level, none goes to stdout."""
+    worker = driven["worker"]
+    assert len(worker) == 9 + 7  # records + log lines, nothing else on stdout
+    by_call = {c["invocation_id"]: c for c in driven["sent"] if c["invocation_id"]}
+    for entry in worker:
+        line = entry["line"]
+        assert entry["logger"] == "fnlens.lines"
+        assert entry["level"] == line["level"].upper()
+        if line["request_id"] in by_call:
+            assert entry["invocation_id"] == line["request_id"]
+    assert [e["level"] for e in worker if e["line"]["event"] == "invocation"].count(
+        "ERROR"
+    ) == 1  # broken
 
 
 def test_spans_follow_the_faas_conventions_for_azure(driven):

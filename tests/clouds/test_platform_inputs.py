@@ -79,7 +79,14 @@ def test_log_format_setting(monkeypatch, caplog):
     for name in ("K_SERVICE", "FUNCTION_TARGET", "AWS_LAMBDA_FUNCTION_NAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("FNLENS_LOG_FORMAT", raising=False)
+    monkeypatch.delenv("FUNCTIONS_WORKER_RUNTIME", raising=False)
     assert stdout_format() == "json"
+    monkeypatch.setenv("FUNCTIONS_WORKER_RUNTIME", "python")
+    assert stdout_format() == "azure"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "f")  # Lambda always wins
+    assert stdout_format() == "json"
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    monkeypatch.delenv("FUNCTIONS_WORKER_RUNTIME")
     monkeypatch.setenv("K_SERVICE", "orders")
     assert stdout_format() == "gcp"
     monkeypatch.setenv("FNLENS_LOG_FORMAT", "json")

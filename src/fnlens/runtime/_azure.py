@@ -11,6 +11,7 @@ read; the package itself is never imported here.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -162,3 +163,37 @@ def _route(request: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+# Worker logging ----------------------------------------------------------------
+# The Python worker sends what reaches the root logger's handler to the host with the
+# current invocation's id (Application Insights: customDimensions.InvocationId, the
+# function's category); a line on stdout is console output of no invocation. The
+# logger's own level is set so that the root's level (or a user's "fnlens" level, for
+# fnlens's warnings) never filters a record out.
+_LINES = logging.getLogger("fnlens.lines")
+_LINES.setLevel(logging.DEBUG)
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+_LEVEL_KEY = '"level":"'
+
+
+def _line_level(line: str) -> int:
+    """The level of one of fnlens's JSON lines (``level`` is its second key)."""
+    start = line.find(_LEVEL_KEY, 0, 80)
+    if start < 0:
+        return logging.INFO
+    start += len(_LEVEL_KEY)
+    return _LEVELS.get(line[start : line.find('"', start, start + 12)], logging.INFO)
+
+
+def write_lines(text: str) -> None:
+    """``fnlens.runtime._logs.set_line_writer`` on Azure: one log record per line."""
+    for line in text.split("\n"):
+        if line:
+            _LINES.log(_line_level(line), line)

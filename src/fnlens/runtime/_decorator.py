@@ -189,12 +189,19 @@ class _Instrumented:
         logs.PIPELINE.configure(
             stdout=settings.stdout, redactor=self.redactor, level=settings.log_level
         )
-        if stdout_format() == "gcp":
+        log_format = stdout_format()
+        if log_format == "gcp":
             from fnlens.runtime._gcp import cloud_logging_shape
 
             logs.set_stdout_shape(cloud_logging_shape)
         else:
             logs.set_stdout_shape(None)
+        if log_format == "azure":
+            from fnlens.runtime._azure import write_lines
+
+            logs.set_line_writer(write_lines)
+        else:
+            logs.set_line_writer(None)
         self.after_response = settings.after_response
         if self.after_response:
             PHASE.install()

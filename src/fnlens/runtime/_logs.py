@@ -194,6 +194,16 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 _STDOUT_SHAPE: list[Any] = []
 
 
+# Where lines go instead of sys.stdout: [callable(text)] (Azure Functions' worker, whose
+# logging handler gives each line its invocation id); set by the decorator.
+_LINE_WRITER: list[Any] = []
+
+
+def set_line_writer(writer: Any | None) -> None:
+    """Hand every line to ``writer(text)`` instead of writing it to stdout (None: stdout)."""
+    _LINE_WRITER[:] = [] if writer is None else [writer]
+
+
 def set_stdout_shape(shape: Any | None) -> None:
     """Reshape every stdout line with ``shape(event_dict) -> dict`` (None: fnlens's JSON)."""
     _STDOUT_SHAPE[:] = [] if shape is None else [shape]
@@ -241,6 +251,12 @@ class StdoutWriter:
     _flush = True
 
     def msg(self, message: str, prefix: str = "") -> None:
+        if _LINE_WRITER:  # Azure Functions: through the worker's logging handler
+            try:
+                _LINE_WRITER[0](prefix + message if prefix else message)
+            except Exception:
+                TELEMETRY.count_drop()
+            return
         out = sys.stdout
         try:
             with self._lock:

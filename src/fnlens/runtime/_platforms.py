@@ -66,12 +66,15 @@ def _is_azure_context(value: Any) -> bool:
     )
 
 
-LOG_FORMATS = ("auto", "json", "gcp")
+LOG_FORMATS = ("auto", "json", "gcp", "azure")
 
 
 def stdout_format() -> str:
-    """``FNLENS_LOG_FORMAT``: ``json`` (fnlens's lines), ``gcp`` (Cloud Logging's
-    structured form) or ``auto`` (the default: ``gcp`` on Cloud Run, else ``json``)."""
+    """``FNLENS_LOG_FORMAT``: ``json`` (fnlens's lines on stdout), ``gcp`` (Cloud
+    Logging's structured form), ``azure`` (fnlens's lines through Python ``logging``,
+    which the Azure Functions worker sends to the host with the invocation id) or
+    ``auto`` (the default: ``gcp`` on Cloud Run, ``azure`` on Azure Functions, else
+    ``json``)."""
     raw = os.environ.get("FNLENS_LOG_FORMAT")
     value = (raw or "auto").strip().lower() or "auto"
     if value not in LOG_FORMATS:
@@ -82,6 +85,10 @@ def stdout_format() -> str:
         value = "auto"
     if value == "auto":
         env = os.environ
+        if env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            return "json"
+        if env.get("FUNCTIONS_WORKER_RUNTIME"):
+            return "azure"
         on_gcp = bool(env.get("K_SERVICE") or env.get("FUNCTION_TARGET"))
-        return "gcp" if on_gcp and not env.get("AWS_LAMBDA_FUNCTION_NAME") else "json"
+        return "gcp" if on_gcp else "json"
     return value

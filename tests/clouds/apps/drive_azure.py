@@ -6,6 +6,10 @@ parameter name, built from azure.functions' own types.
 worker's implementation lives in azure-functions-python-worker), so the context is a
 small subclass of that public ABC implementing its documented properties.
 
+The worker sends what reaches the root logger to the host with the invocation id it
+keeps in ``context.thread_local_storage``; a root handler doing the same here prints
+each log record with that id as one JSON line.
+
 Usage: drive_azure.py APP_DIR; prints one JSON document (what was sent) on the last
 line of stdout after fnlens's own lines.
 """
@@ -13,6 +17,7 @@ line of stdout after fnlens's own lines.
 import asyncio
 import inspect
 import json
+import logging
 import sys
 import threading
 import uuid
@@ -25,6 +30,22 @@ sys.path.insert(0, sys.argv[1])
 import azure_app
 
 import fnlens
+
+CURRENT = threading.local()  # the worker's thread-local invocation id
+
+
+class WorkerLogHandler(logging.Handler):
+    def emit(self, record):
+        entry = {
+            "level": record.levelname,
+            "logger": record.name,
+            "invocation_id": getattr(CURRENT, "invocation_id", None),
+            "line": json.loads(record.getMessage()),
+        }
+        sys.stdout.write(json.dumps(entry) + "\n")
+
+
+logging.getLogger().addHandler(WorkerLogHandler())  # the root level stays WARNING
 
 
 class TraceContext:
@@ -51,7 +72,7 @@ class Context(func.Context):
         self._function_name = function_name
         self._trace = TraceContext(trace_parent, "azure=1")
         self._retry = RetryContext(retry_count, 5)
-        self._local = threading.local()
+        self._local = CURRENT
 
     @property
     def invocation_id(self):
@@ -88,6 +109,7 @@ def invoke(name, binding, value, *, retry_count=0):
     trace_id = uuid.uuid4().hex
     parent = uuid.uuid4().hex[:16]
     context = Context(name, f"00-{trace_id}-{parent}-01", retry_count)
+    CURRENT.invocation_id = context.invocation_id  # as the worker does before a call
     kwargs = {binding: value}
     if "context" in inspect.signature(user).parameters:
         kwargs["context"] = context
@@ -100,6 +122,7 @@ def invoke(name, binding, value, *, retry_count=0):
         status = getattr(result, "status_code", None)
     except ValueError:
         outcome = "error"
+    CURRENT.invocation_id = None
     with_context = "context" in kwargs
     sent.append(
         {
