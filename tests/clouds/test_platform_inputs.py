@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
+import fnlens
 from fnlens.runtime import _propagation as propagation
 from fnlens.runtime._gcp import cloud_logging_line
 from fnlens.runtime._platforms import stdout_format
+from fnlens.testing import capture, reset_cold_start
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -124,3 +126,29 @@ def test_no_platform_package_is_imported_by_fnlens():
     records = [json.loads(line) for line in done.stdout.strip().splitlines()[:-1]]
     assert len(records) == 3
     assert [r["cloud_provider"] for r in records] == ["local"] * 3
+
+
+def test_lookalike_arguments_are_not_a_platform(monkeypatch):
+    """A Mock has every attribute and a werkzeug object need not be a request: neither
+    makes an invocation Azure's or Google's."""
+    from unittest import mock
+
+    from werkzeug.datastructures import Headers
+
+    for name in ("FUNCTIONS_WORKER_RUNTIME", "WEBSITE_SITE_NAME", "K_SERVICE", "FUNCTION_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+
+    @fnlens.instrument
+    def handler(event, context=None):
+        return "done"
+
+    reset_cold_start()
+    with capture() as captured:
+        assert handler(mock.MagicMock(), mock.MagicMock()) == "done"
+        assert handler(event=Headers({"traceparent": "x"}), context=mock.Mock()) == "done"
+    records = captured.records
+    assert len(records) == 2
+    for record in records:  # (a Mock context passes for Lambda's: that path is older)
+        assert record["cloud_provider"] not in ("azure", "gcp")
+        assert (record["trigger"], record["event_source"]) == ("other", None)
+        assert "attempt" not in record

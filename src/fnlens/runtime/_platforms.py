@@ -42,7 +42,11 @@ def detect_call(args: tuple, kwargs: dict, handler_name: str) -> PlatformCall | 
             from fnlens.runtime import _azure
 
             return _azure.call(values, handler_name)
-        if module.startswith(("flask", "werkzeug", "cloudevents")):
+        if module.startswith("cloudevents") or (
+            module.startswith(("flask", "werkzeug"))
+            and hasattr(value, "method")
+            and hasattr(value, "headers")
+        ):
             from fnlens.runtime import _gcp
 
             return _gcp.call(value, handler_name)
@@ -57,9 +61,10 @@ def detect_call(args: tuple, kwargs: dict, handler_name: str) -> PlatformCall | 
 
 def _is_azure_context(value: Any) -> bool:
     """``azure.functions.Context``'s documented interface (the worker's own class lives
-    outside ``azure.functions``)."""
+    outside ``azure.functions``). The id must be a string: a ``Mock`` has every
+    attribute."""
     return (
-        hasattr(value, "invocation_id")
+        isinstance(getattr(value, "invocation_id", None), str)
         and hasattr(value, "trace_context")
         and hasattr(value, "function_name")
         and not isinstance(value, dict)
