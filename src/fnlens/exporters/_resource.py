@@ -14,9 +14,7 @@ from typing import Any
 
 from fnlens._config import Settings, parse_resource_attributes
 from fnlens._version import __version__
-from fnlens.runtime._identity import function_identity
-
-_PLATFORMS = {"aws": "aws_lambda", "azure": "azure_functions", "gcp": "gcp_cloud_functions"}
+from fnlens.runtime._identity import cloud_platform, function_identity
 
 
 def resource_attributes(
@@ -35,11 +33,12 @@ def resource_attributes(
     }
     if provider != "local":
         attrs["cloud.provider"] = provider
-        attrs["cloud.platform"] = _PLATFORMS.get(provider, provider)
+        attrs["cloud.platform"] = cloud_platform(provider) or provider
     if ident.get("region"):
         attrs["cloud.region"] = ident["region"]
     name = ident.get("function_name")
-    if name and name != "handler":
+    # Azure: faas.name is "<app>/<function>", a span attribute (one app, many functions)
+    if name and name != "handler" and provider != "azure":
         attrs["faas.name"] = name
     if ident.get("function_version"):
         attrs["faas.version"] = ident["function_version"]

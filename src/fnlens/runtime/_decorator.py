@@ -28,6 +28,7 @@ from fnlens.runtime._coldstart import TRACKER
 from fnlens.runtime._identity import IDENTITY_FIELDS, alias_from_arn, function_identity
 from fnlens.runtime._ids import new_span_id, w3c_to_xray
 from fnlens.runtime._marshal import marshal_error
+from fnlens.runtime._platforms import PlatformCall, detect_call, stdout_format
 from fnlens.runtime._redaction import Redactor, sanitize_event
 from fnlens.runtime._response_phase import PHASE
 from fnlens.runtime._telemetry import TELEMETRY
@@ -198,6 +199,19 @@ class _Instrumented:
         code = getattr(handler, "__code__", None)
         # Powertools' `location` of the invocation record: where the handler is defined
         self.location = f"{self.handler_name}:{code.co_firstlineno}" if code else None
+        log_format = stdout_format()
+        if log_format == "gcp":
+            from fnlens.runtime._gcp import cloud_logging_shape
+
+            logs.set_stdout_shape(cloud_logging_shape)
+        else:
+            logs.set_stdout_shape(None)
+        if log_format == "azure":
+            from fnlens.runtime._azure import write_lines
+
+            logs.set_line_writer(write_lines)
+        else:
+            logs.set_line_writer(None)
         self.after_response = settings.after_response
         if self.after_response:
             PHASE.install()
@@ -206,6 +220,7 @@ class _Instrumented:
         self.budget_is_explicit = False
         self._identity: dict[str, Any] | None = None
         self._identity_by_arn: dict[Any, dict[str, Any]] = {}
+        self._identity_by_platform: dict[tuple, dict[str, Any]] = {}
 
     # start ----------------------------------------------------------------
     def begin(self, args: tuple, kwargs: dict) -> tuple[scope.Invocation | None, Any]:
@@ -235,6 +250,13 @@ class _Instrumented:
         event = args[0] if args else kwargs.get("event")
         context = args[1] if len(args) > 1 else kwargs.get("context")
         settings = self.settings
+
+        # Azure Functions / Cloud Run functions hand the handler their own objects (by
+        # keyword on Azure); a Lambda event is a dict passed positionally
+        if kwargs or (args and type(event) is not dict):
+            call = detect_call(args, kwargs, self.handler_name)
+            if call is not None:
+                return self._begin_platform(call, started_at, started_perf, event)
 
         identity = self._identity
         if identity is None:
@@ -301,6 +323,54 @@ class _Instrumented:
                 )
         return inv
 
+    def _begin_platform(
+        self, call: PlatformCall, started_at: float, started_perf: float, event: Any
+    ) -> scope.Invocation:
+        """An invocation on Azure Functions or Cloud Run functions (no deadline to keep:
+        neither platform tells the function its remaining time)."""
+        settings = self.settings
+        key = (call.provider, call.function_name, call.function_version, call.function_alias)
+        identity = self._identity_by_platform.get(key)
+        if identity is None:
+            identity = {
+                "service": settings.service or call.service or call.function_name,
+                "service_version": settings.service_version,
+                "cloud_provider": call.provider,
+                "region": call.region,
+                "function_name": call.function_name,
+                "function_version": call.function_version,
+                "function_alias": call.function_alias,
+                "memory_limit_mb": None,
+                "log_stream": None,
+                "invoked_arn": None,
+            }
+            identity["record_fields"] = {name: identity[name] for name in IDENTITY_FIELDS}
+            if len(self._identity_by_platform) < 64:
+                self._identity_by_platform[key] = identity
+        trigger = call.trigger
+        decision = propagation.decide(trigger.headers, settings.trace_parent, None)
+        cold = TRACKER.on_invocation(started_at, settings.proactive_init_threshold_ms)
+        inv = scope.Invocation(
+            request_id=call.request_id or str(uuid.uuid4()),
+            trace_id=decision.trace_id,
+            span_id="",
+            xray_trace_id=None,
+            started_at=started_at,
+            started_perf=started_perf,
+            cold_start=cold.cold_start,
+            init_type=cold.init_type,
+            init_duration_ms=cold.init_duration_ms,
+            trigger=trigger,
+            identity=identity,
+            log_context={},
+            parent_span_id=decision.parent.span_id if decision.parent else None,
+        )
+        inv.decision = decision
+        inv.event = event
+        if call.extra_fields:
+            inv.extra_fields = dict(call.extra_fields)
+        return inv
+
     def _start_span_and_hooks(self, inv: scope.Invocation) -> None:
         trigger = inv.trigger
         decision = inv.decision
@@ -333,7 +403,7 @@ class _Instrumented:
             inv.span_id = inv.span.span_id
         else:
             inv.span_id = new_span_id()
-        if inv.xray_trace_id is None:
+        if inv.xray_trace_id is None and inv.identity["cloud_provider"] not in _NOT_XRAY:
             inv.xray_trace_id = w3c_to_xray(inv.trace_id)
         identity = inv.identity
         inv.log_context = {
@@ -358,6 +428,8 @@ class _Instrumented:
         arn = inv.identity.get("invoked_arn")
         if arn:
             attributes["aws.lambda.invoked_arn"] = arn
+        if inv.identity["cloud_provider"] == "azure":
+            attributes["faas.name"] = inv.identity["function_name"]
         if trigger.event_source:
             attributes["fnlens.event_source"] = trigger.event_source
         if trigger.http_method:
@@ -553,6 +625,9 @@ class _Instrumented:
         except Exception as exc:
             TELEMETRY.report_failure(self, "leave", exc)
 
+
+# providers whose traces have nothing to do with X-Ray (no xray_trace_id in their records)
+_NOT_XRAY = frozenset({"azure", "gcp"})
 
 # Exporters may register a span-link factory (e.g. SQS AWSTraceHeader links).
 _LINKS: dict[str, Any] = {}

@@ -29,6 +29,21 @@ def cloud_provider(context: Any) -> str:
     return "local"
 
 
+def cloud_platform(provider: str) -> str | None:
+    """``cloud.platform`` as the OpenTelemetry semantic conventions name it. Cloud Run
+    functions (``FUNCTION_TARGET`` set, as functions-framework's deployments do) keep
+    ``gcp_cloud_functions``: the conventions have no value of their own for the renamed
+    product, and Google's resource detectors use that one; any other Cloud Run service
+    is ``gcp_cloud_run``."""
+    if provider == "aws":
+        return "aws_lambda"
+    if provider == "azure":
+        return "azure_functions"
+    if provider == "gcp":
+        return "gcp_cloud_functions" if os.environ.get("FUNCTION_TARGET") else "gcp_cloud_run"
+    return None
+
+
 def region(provider: str) -> str | None:
     env = os.environ
     if provider == "aws":

@@ -189,10 +189,39 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     _dumps = _dumps_slow
 
 
+# The stdout line's shape when it is not fnlens's own JSON (Cloud Logging's structured
+# form on Cloud Run): [callable(event_dict) -> dict], set by the decorator; sinks always
+# receive fnlens's own fields.
+_STDOUT_SHAPE: list[Any] = []
+
+
+# Where lines go instead of sys.stdout: [callable(text)] (Azure Functions' worker, whose
+# logging handler gives each line its invocation id); set by the decorator.
+_LINE_WRITER: list[Any] = []
+
+
+def set_line_writer(writer: Any | None) -> None:
+    """Hand every line to ``writer(text)`` instead of writing it to stdout (None: stdout)."""
+    _LINE_WRITER[:] = [] if writer is None else [writer]
+
+
+def set_stdout_shape(shape: Any | None) -> None:
+    """Reshape every stdout line with ``shape(event_dict) -> dict`` (None: fnlens's JSON)."""
+    _STDOUT_SHAPE[:] = [] if shape is None else [shape]
+
+
+def _stdout_dumps(event_dict: dict) -> str:
+    if _STDOUT_SHAPE:
+        return _dumps(_STDOUT_SHAPE[0](event_dict))
+    return _dumps(event_dict)
+
+
 def render_json(_logger: Any, _method: str, event_dict: dict) -> str:
     """One JSON line; timestamp, level and event first so humans can scan it.
 
     Leaves ``event_dict`` as it is: sinks keep a reference to it instead of a copy."""
+    if _STDOUT_SHAPE:
+        return _stdout_dumps(event_dict)
     keys = iter(event_dict)
     if (next(keys, None), next(keys, None), next(keys, None)) == ("timestamp", "level", "event"):
         return _dumps(event_dict)  # already in order (prepare_event built it so)
@@ -216,7 +245,8 @@ def render_powertools(_logger: Any, method: str, event_dict: dict) -> str:
 def render_stdout(event_dict: dict, exc_info: Any = None) -> str:
     """The stdout line of a prepared event in the pipeline's field set (the fast path)."""
     if PIPELINE.field_set == "fnlens":
-        return _dumps(event_dict)  # prepare_event built it in rendering order
+        # prepare_event built it in rendering order; Cloud Run reshapes it
+        return _stdout_dumps(event_dict) if _STDOUT_SHAPE else _dumps(event_dict)
     error = powertools.exception_of(exc_info) if exc_info is not None else None
     return _dumps(powertools.powertools_line(event_dict, error, None, PIPELINE.service))
 
@@ -233,7 +263,7 @@ def render_record(
             )
         )
     # records are built in rendering order (timestamp, level, event first)
-    if "exception" not in event_dict:
+    if "exception" not in event_dict and not _STDOUT_SHAPE:
         return _dumps(event_dict)
     return render_json(None, "error", event_dict)
 
@@ -256,6 +286,12 @@ class StdoutWriter:
     _flush = True
 
     def msg(self, message: str, prefix: str = "") -> None:
+        if _LINE_WRITER:  # Azure Functions: through the worker's logging handler
+            try:
+                _LINE_WRITER[0](prefix + message if prefix else message)
+            except Exception:
+                TELEMETRY.count_drop()
+            return
         out = sys.stdout
         try:
             with self._lock:

@@ -2,7 +2,10 @@
 
 Candidates, from the event and the environment:
 
-* ``http``: W3C ``traceparent`` (and ``tracestate``) from the HTTP request headers;
+* ``http``: W3C ``traceparent`` (and ``tracestate``) from the HTTP request headers
+  (an Azure host's ``trace_context``); on Cloud Run, where the platform may send only
+  the legacy ``X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1`` (decimal span id), that
+  header when there is no ``traceparent``;
 * ``xray``: the X-Ray header, from ``_X_AMZN_TRACE_ID`` (set by Lambda for each
   invocation) or from an ``X-Amzn-Trace-Id`` request header.
 
@@ -61,9 +64,31 @@ class TraceDecision:
 def _from_http(headers: dict[str, str]) -> ParentContext | None:
     parsed = ids.parse_traceparent(headers.get("traceparent"))
     if parsed is None:
-        return None
+        cloud = headers.get("x-cloud-trace-context")  # only Cloud Run's adapter adds it
+        return _from_cloud_trace(cloud) if cloud else None
     trace_id, span_id, sampled = parsed
     return ParentContext(trace_id, span_id, sampled, "http", headers.get("tracestate"))
+
+
+_CLOUD_TRACE = re.compile(r"([0-9a-fA-F]{32})(?:/([0-9]{1,20}))?(?:;o=([0-9]+))?")
+_MAX_SPAN = 2**64 - 1
+
+
+def _from_cloud_trace(header: str) -> ParentContext | None:
+    """Google's ``X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS``: the span id is
+    an unsigned 64-bit decimal (written as 16 hex digits here), ``o=1`` means sampled."""
+    match = _CLOUD_TRACE.fullmatch(header.strip())
+    if match is None:
+        return None
+    trace_id, span, options = match.groups()
+    trace_id = trace_id.lower()
+    if trace_id == _ZERO_TRACE:
+        return None
+    span_id = None
+    if span is not None and 0 < int(span) <= _MAX_SPAN:
+        span_id = f"{int(span):016x}"
+    sampled = options is not None and bool(int(options) & 1)
+    return ParentContext(trace_id, span_id, sampled, "http")
 
 
 _XRAY_CACHE: dict[str, tuple[ParentContext | None, str | None]] = {}

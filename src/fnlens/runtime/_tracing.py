@@ -276,6 +276,8 @@ SPAN_FIELDS = (
     "http_status_code",
     "outcome",
     "batch_failures",
+    "cloud_provider",
+    "function_name",
 )
 _span_fields = operator.itemgetter(*SPAN_FIELDS)
 
@@ -292,8 +294,10 @@ def span_attributes(values: tuple[Any, ...], invoked_arn: str | None) -> dict[st
     """The invocation span's attributes (FaaS and HTTP semantic conventions) from the
     :func:`span_values` of its record; fields without a value are left out."""
     (request_id, trigger, cold_start, event_source, method, route, batch_size, status,
-     outcome, failures) = values  # fmt: skip
+     outcome, failures, provider, function_name) = values  # fmt: skip
     pairs = (
+        # Azure: one app hosts several functions, so faas.name is a span attribute
+        ("faas.name", function_name if provider == "azure" else None),
         ("faas.invocation_id", request_id),
         ("faas.trigger", trigger),
         ("faas.coldstart", cold_start),

@@ -31,6 +31,9 @@ class TriggerInfo:
     batch_size: int | None = None
     # HTTP responses: API Gateway v2 / Function URL treat a non-dict result as 200
     default_status: int | None = None
+    # how the handler's result says its HTTP status: None (Lambda's ``statusCode``),
+    # "azure" (``func.HttpResponse``), "flask" (a Flask response or ``(body, status)``)
+    response_kind: str | None = None
 
     @property
     def is_http(self) -> bool:
@@ -161,6 +164,8 @@ def _upper(value: Any) -> str | None:
 
 def response_status(info: TriggerInfo, response: Any) -> int | None:
     """The HTTP status the caller saw, from the handler's return value."""
+    if info.response_kind is not None:
+        return _platform_status(info, response)
     if isinstance(response, dict):
         status = response.get("statusCode")
         if type(status) is int:  # (not bool)
@@ -174,6 +179,22 @@ def response_status(info: TriggerInfo, response: Any) -> int | None:
             return None
         if status is not None:
             return None  # a float, a list…: not a status API Gateway would pass on
+    return info.default_status
+
+
+def _platform_status(info: TriggerInfo, response: Any) -> int | None:
+    """Azure's ``HttpResponse.status_code``; Flask's ``Response.status_code`` or the
+    status of a ``(body, status[, headers])`` tuple. Anything else is a 200 body."""
+    status: Any = None
+    if info.response_kind == "flask" and isinstance(response, tuple) and len(response) >= 2:
+        status = response[1]
+        if isinstance(status, str):
+            head = status.strip().split(" ", 1)[0]
+            status = int(head) if head.isascii() and head.isdigit() else None
+    elif not isinstance(response, (str, bytes, dict, list, tuple)) and response is not None:
+        status = getattr(response, "status_code", None)
+    if type(status) is int:
+        return status if _STATUS_MIN <= status <= _STATUS_MAX else None
     return info.default_status
 
 
