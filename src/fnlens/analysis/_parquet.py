@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fnlens.analysis._schema import TABLES
+from fnlens.exceptions import LayoutError
 
 __all__ = [
     "LAYOUT_FILE",
@@ -75,10 +76,6 @@ _PARTITION_EXPRS = {
     "logs": ("ts", "function_name"),
     "spans": ("start_ts", "coalesce(resource_attributes['faas.name'], service)"),
 }
-
-
-class LayoutError(ValueError):
-    """A folder is not an fnlens Parquet layout this version can read or write."""
 
 
 @dataclass(frozen=True)

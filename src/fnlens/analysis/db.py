@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from fnlens.analysis._schema import TABLES, create_table_sql
+from fnlens.exceptions import DatabaseError
 
 DEFAULT_DB = "fnlens.duckdb"
 
@@ -38,10 +39,6 @@ _SANDBOX: dict[str, object] = {
     "python_enable_replacements": False,  # no scans of Python variables in scope
     "lock_configuration": True,
 }
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be opened; the message says what to do."""
 
 
 def open_db(

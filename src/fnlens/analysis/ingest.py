@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 
 from fnlens.analysis import _text_sql
-from fnlens.analysis._errors import FileReport, IngestError, IngestReport, UnknownFormatError
 from fnlens.analysis._formats import insights
 from fnlens.analysis._formats.context import StreamContext
 from fnlens.analysis._formats.detect import detect
 from fnlens.analysis._formats.lambda_text import continuation_rule, join_continuations
 from fnlens.analysis._formats.messages import handle_json, handle_message
+from fnlens.analysis._ingest_report import FileReport, IngestReport
 from fnlens.analysis._loader import Loader, connect, ensure_schema
 from fnlens.analysis._readers import (
     DEFAULT_MAX_RECORD,
@@ -35,6 +35,7 @@ from fnlens.analysis._readers import (
 )
 from fnlens.analysis._schema import TABLES
 from fnlens.analysis._sink import Sink
+from fnlens.exceptions import IngestError, UnknownFormatError
 
 __all__ = ["IngestError", "IngestReport", "connect", "expand_paths", "ingest"]
 

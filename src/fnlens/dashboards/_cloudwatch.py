@@ -16,15 +16,12 @@ from typing import Any
 
 from fnlens.dashboards._loader import load
 from fnlens.dashboards._template import expand
+from fnlens.exceptions import RenderError
 
 GRID_COLUMNS = 24
 DEFAULT_NAMESPACE = "fnlens"  # the EMF exporter's default (fnlens.exporters._emf)
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _FUNCTION = re.compile(r"^[A-Za-z0-9_:.\-$]{1,170}$")
-
-
-class RenderError(ValueError):
-    """Parameters that cannot make a valid dashboard (the message says which)."""
 
 
 def render_cloudwatch(
