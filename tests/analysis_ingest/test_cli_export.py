@@ -114,4 +114,6 @@ def test_subprocess_default_db_in_cwd(tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 1
-    assert bad.stderr.strip().splitlines() == ["fnlens: error: missing.log: no such file or directory"]
+    assert bad.stderr.strip().splitlines() == [
+        "fnlens: error: missing.log: no such file or directory"
+    ]

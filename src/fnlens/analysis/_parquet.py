@@ -183,7 +183,7 @@ def export_parquet(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
     Table folders already in ``out_dir`` are replaced, so exporting twice gives the same
     files, never duplicated rows.
     """
-    from fnlens.analysis._loader import connect
+    from fnlens.analysis.db import connect
 
     check_layout(out_dir, for_writing=True)
     con = connect(db, read_only=True)
