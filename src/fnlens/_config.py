@@ -220,7 +220,6 @@ class Settings:
     flush_budget_ms: float = 5.0
     proactive_init_threshold_ms: float = 10_000.0
     trace_parent: str = "auto"
-    capture_response_status: bool = True
     after_response: bool = True  # record and queue telemetry after the runtime's response
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
 

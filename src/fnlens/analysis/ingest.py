@@ -13,7 +13,7 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -405,8 +405,3 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.bar.__exit__(*exc)
-
-
-def iter_files(paths: Iterable[str]) -> Iterator[Path]:
-    """Expanded input files (kept for callers that only want the list)."""
-    yield from expand_paths(paths)

@@ -9,7 +9,6 @@ off-grid widgets.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -84,11 +83,6 @@ def render_cloudwatch(
     body = expand(load("cloudwatch"), variables, sequences)
     body["widgets"] = layout(body["widgets"])
     return body
-
-
-def render_cloudwatch_json(*args: Any, **kwargs: Any) -> str:
-    """:func:`render_cloudwatch` as the JSON string PutDashboard takes."""
-    return json.dumps(render_cloudwatch(*args, **kwargs), indent=2, ensure_ascii=False)
 
 
 def layout(widgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
