@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -376,13 +376,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     }
     for f in SETTINGS_FIELDS:
         name, kind = f.metadata["env"], f.metadata["parse"]
-        raw = env.get(name)
+        raw, default = env.get(name), cast(Any, f.default)
         if kind == "bool":
-            values[f.name] = parse_bool(name, raw, f.default)
+            values[f.name] = parse_bool(name, raw, default)
         elif kind == "number":
-            values[f.name] = _env_number(env, name, f.default)
+            values[f.name] = _env_number(env, name, default)
         elif kind == "choice":
-            values[f.name] = parse_choice(name, raw, f.metadata["choices"], f.default)
+            values[f.name] = parse_choice(name, raw, f.metadata["choices"], default)
     return Settings(**values)
 
 
