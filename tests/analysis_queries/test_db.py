@@ -238,3 +238,18 @@ def test_a_newer_schema_is_refused_for_writing(tmp_path: Path) -> None:
         con.execute("INSERT INTO fnlens_meta VALUES ('schema_version', '99')")
     with pytest.raises(DatabaseError, match="schema version 99, newer than this fnlens"):
         connect(path)
+
+
+def test_a_table_dropped_from_a_current_database_comes_back_empty(tmp_path: Path) -> None:
+    from fnlens.analysis.db import connect, schema_version
+
+    path = tmp_path / "current.duckdb"
+    connect(path).close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE spans")
+    con = connect(path)
+    try:
+        assert schema_version(con) == 2
+        assert con.execute("SELECT count(*) FROM spans").fetchone() == (0,)
+    finally:
+        con.close()

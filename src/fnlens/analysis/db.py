@@ -19,7 +19,6 @@ user's back, and a locked configuration so a statement cannot turn them back on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -140,10 +139,11 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"the database has fnlens schema version {before}, newer than this fnlens "
             f"({SCHEMA_VERSION}); upgrade fnlens to write to it"
         )
-    if before == 0:
-        _create(con)
-    for version in range(max(before, 1), SCHEMA_VERSION):
-        _MIGRATIONS[version](con)
+    # Versions 1 -> 2 only added tables and columns, which _ensure_current adds; it runs
+    # whatever the recorded version says (a table dropped by hand comes back empty) and
+    # is cheap when everything is there. A later change that needs more than additions
+    # (a backfill, a rename) runs its step here for `before` below its version.
+    _ensure_current(con)
     if before != SCHEMA_VERSION:
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)"
@@ -155,25 +155,14 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return before
 
 
-def _create(con: duckdb.DuckDBPyConnection) -> None:
-    """A new database: every table at the current schema."""
+def _ensure_current(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table at this version's columns (new columns NULL in old rows), and the
+    merge's record table."""
     for table in TABLES:
         con.execute(create_table_sql(table))
-    con.execute(create_parts_sql())
-
-
-def _to_2(con: duckdb.DuckDBPyConnection) -> None:
-    """1 -> 2: the columns added since (NULL in old rows), the merge's record table."""
-    for table in TABLES:
-        con.execute(create_table_sql(table))  # a table the old ingest never created
-        have = _columns(con, table)
-        for statement in upgrade_sql(table, have):
+        for statement in upgrade_sql(table, _columns(con, table)):
             con.execute(statement)
     con.execute(create_parts_sql())
-
-
-# version -> the step that brings a database of that version to the next one
-_MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _to_2}
 
 
 def open_db(
