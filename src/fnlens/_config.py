@@ -10,8 +10,8 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -109,17 +109,15 @@ def check_number(
     return value
 
 
-# Setting name → (Settings field, minimum, maximum). Durations stop at Lambda's longest
-# timeout (15 minutes): a margin or budget beyond it cannot be meant.
+# Durations stop at Lambda's longest timeout (15 minutes): a margin or budget beyond it
+# cannot be meant.
 MAX_DURATION_MS = 900_000.0
-NUMERIC_SETTINGS: dict[str, tuple[str, float, float]] = {
-    "FNLENS_TIMEOUT_MARGIN_MS": ("timeout_margin_ms", 0.0, MAX_DURATION_MS),
-    "FNLENS_FLUSH_BUDGET_MS": ("flush_budget_ms", 0.0, MAX_DURATION_MS),
-    "FNLENS_PROACTIVE_INIT_THRESHOLD_MS": ("proactive_init_threshold_ms", 0.0, 86_400_000.0),
-}
-_NUMERIC_FIELDS = {
-    field_name: (env, lo, hi) for env, (field_name, lo, hi) in NUMERIC_SETTINGS.items()
-}
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+TRACE_PARENT_POLICIES = ("auto", "http", "xray", "none")
+# "powertools": lines and records carry Powertools Logger's keys (migrating-from-powertools.md)
+LOG_FIELD_SETS = ("fnlens", "powertools")
+# where and how lines are written; "auto" picks by platform (platforms.md)
+LOG_FORMATS = ("auto", "json", "gcp", "azure")
 
 OTLP_ENDPOINT_VARIABLES = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -203,27 +201,132 @@ def parse_resource_attributes(raw: str | None) -> dict[str, str]:
     return result
 
 
+def setting(
+    default: Any = None,
+    *,
+    env: str,
+    doc: str,
+    argument: bool = True,
+    parse: str = "custom",
+    minimum: float = 0.0,
+    maximum: float = math.inf,
+    choices: tuple[str, ...] = (),
+    factory: Callable[[], Any] | None = None,
+) -> Any:
+    """One setting, declared once: its ``Settings`` field and default, whether
+    ``instrument`` takes it as a keyword argument, the environment variable it is read
+    from, how that is parsed (``bool``, ``number``, ``choice``, or ``custom`` code in
+    :func:`settings_from_env`) and a line of documentation. The decorator's keywords,
+    the environment parsing and the docs' tables are checked against these fields
+    (tests/runtime/test_settings_declaration.py)."""
+    metadata = {
+        "env": env,
+        "doc": doc,
+        "argument": argument,
+        "parse": parse,
+        "minimum": minimum,
+        "maximum": maximum,
+        "choices": choices,
+    }
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the middleware needs to know, resolved once per decorated handler."""
 
-    disabled: bool = False
-    service: str | None = None
-    service_version: str | None = None
-    log_level: str = "info"
-    stdout: bool = True
-    log_event: bool = False
-    log_event_body: bool = False
-    redact: bool = True
-    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
-    timeout_margin_ms: float = 100.0
-    flush_budget_ms: float = 5.0
-    proactive_init_threshold_ms: float = 10_000.0
-    trace_parent: str = "auto"
-    capture_response_status: bool = True
-    after_response: bool = True  # record and queue telemetry after the runtime's response
-    log_fields: str = "fnlens"  # the keys of stdout lines: fnlens's own or Powertools Logger's
-    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    disabled: bool = setting(
+        False,
+        env="FNLENS_DISABLED",
+        argument=False,
+        parse="bool",
+        doc="kill switch: @instrument returns the handler unchanged",
+    )
+    service: str | None = setting(
+        env="FNLENS_SERVICE", doc="service name (else OTEL_SERVICE_NAME, the resource, Powertools)"
+    )
+    service_version: str | None = setting(
+        env="FNLENS_SERVICE_VERSION", doc="service version (else the resource's)"
+    )
+    log_level: str = setting(
+        "info",
+        env="FNLENS_LOG_LEVEL",
+        choices=LOG_LEVELS,
+        doc="level of user log lines (else POWERTOOLS_LOG_LEVEL, AWS_LAMBDA_LOG_LEVEL)",
+    )
+    stdout: bool = setting(
+        True, env="FNLENS_STDOUT", parse="bool", doc="write JSON lines to stdout"
+    )
+    log_event: bool = setting(
+        False, env="FNLENS_LOG_EVENT", parse="bool", doc="log the incoming event"
+    )
+    log_event_body: bool = setting(
+        False, env="FNLENS_LOG_EVENT_BODY", parse="bool", doc="log the event's body too"
+    )
+    redact: bool = setting(True, env="FNLENS_REDACT", parse="bool", doc="redaction on/off")
+    redact_keys: tuple[str, ...] = setting(
+        DEFAULT_REDACT_KEYS,
+        env="FNLENS_REDACT_KEYS",
+        doc="secret key patterns (the variable adds to the defaults)",
+    )
+    timeout_margin_ms: float = setting(
+        100.0,
+        env="FNLENS_TIMEOUT_MARGIN_MS",
+        parse="number",
+        maximum=MAX_DURATION_MS,
+        doc="how long before the deadline a timeout is recorded",
+    )
+    flush_budget_ms: float = setting(
+        5.0,
+        env="FNLENS_FLUSH_BUDGET_MS",
+        parse="number",
+        maximum=MAX_DURATION_MS,
+        doc="the longest flush per invocation",
+    )
+    proactive_init_threshold_ms: float = setting(
+        10_000.0,
+        env="FNLENS_PROACTIVE_INIT_THRESHOLD_MS",
+        argument=False,
+        parse="number",
+        maximum=86_400_000.0,
+        doc="init-to-first-invocation gap past which a start counts as proactive init",
+    )
+    trace_parent: str = setting(
+        "auto",
+        env="FNLENS_TRACE_PARENT",
+        parse="choice",
+        choices=TRACE_PARENT_POLICIES,
+        doc="which incoming context becomes the span's parent",
+    )
+    after_response: bool = setting(
+        True,
+        env="FNLENS_AFTER_RESPONSE",
+        parse="bool",
+        doc="record and queue telemetry after the runtime posted the response",
+    )
+    log_fields: str = setting(
+        "fnlens",
+        env="FNLENS_LOG_FIELDS",
+        parse="choice",
+        choices=LOG_FIELD_SETS,
+        doc="the keys of stdout lines: fnlens's own or Powertools Logger's",
+    )
+    log_format: str = setting(
+        "auto",
+        env="FNLENS_LOG_FORMAT",
+        argument=False,
+        parse="choice",
+        choices=LOG_FORMATS,
+        doc="where lines go: auto (by platform), json, gcp (Cloud Logging), azure (logging)",
+    )
+    resource_attributes: Mapping[str, str] = setting(
+        env="OTEL_RESOURCE_ATTRIBUTES",
+        argument=False,
+        factory=dict,
+        doc="resource attributes (k=v,k2=v2)",
+    )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Arguments over these settings; a numeric argument that is not a finite
@@ -241,10 +344,18 @@ class Settings:
         return replace(self, **clean)
 
 
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-TRACE_PARENT_POLICIES = ("auto", "http", "xray", "none")
-# "powertools": lines and records carry Powertools Logger's keys (migrating-from-powertools.md)
-LOG_FIELD_SETS = ("fnlens", "powertools")
+SETTINGS_FIELDS = fields(Settings)
+# the keyword arguments of `instrument` (besides span_name), in declaration order
+SETTING_ARGS: tuple[str, ...] = tuple(f.name for f in SETTINGS_FIELDS if f.metadata["argument"])
+# variable -> (Settings field, minimum, maximum) of the numeric settings
+NUMERIC_SETTINGS: dict[str, tuple[str, float, float]] = {
+    f.metadata["env"]: (f.name, f.metadata["minimum"], f.metadata["maximum"])
+    for f in SETTINGS_FIELDS
+    if f.metadata["parse"] == "number"
+}
+_NUMERIC_FIELDS = {
+    field_name: (env, lo, hi) for env, (field_name, lo, hi) in NUMERIC_SETTINGS.items()
+}
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...], default: str) -> str:
@@ -302,28 +413,23 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         )
         redact_keys = tuple(k for k in redact_keys if k)
     check_endpoints(env)
-    return Settings(
-        disabled=parse_bool("FNLENS_DISABLED", env.get("FNLENS_DISABLED"), False),
-        service=service,
-        service_version=service_version,
-        log_level=log_level_from_env(env),
-        stdout=parse_bool("FNLENS_STDOUT", env.get("FNLENS_STDOUT"), True),
-        log_event=parse_bool("FNLENS_LOG_EVENT", env.get("FNLENS_LOG_EVENT"), False),
-        log_event_body=parse_bool("FNLENS_LOG_EVENT_BODY", env.get("FNLENS_LOG_EVENT_BODY"), False),
-        redact=parse_bool("FNLENS_REDACT", env.get("FNLENS_REDACT"), True),
-        redact_keys=redact_keys,
-        timeout_margin_ms=_env_number(env, "FNLENS_TIMEOUT_MARGIN_MS", 100.0),
-        flush_budget_ms=_env_number(env, "FNLENS_FLUSH_BUDGET_MS", 5.0),
-        proactive_init_threshold_ms=_env_number(
-            env, "FNLENS_PROACTIVE_INIT_THRESHOLD_MS", 10_000.0
-        ),
-        trace_parent=parse_choice(
-            "FNLENS_TRACE_PARENT", env.get("FNLENS_TRACE_PARENT"), TRACE_PARENT_POLICIES, "auto"
-        ),
-        after_response=parse_bool("FNLENS_AFTER_RESPONSE", env.get("FNLENS_AFTER_RESPONSE"), True),
-        log_fields=log_fields_from_env(env),
-        resource_attributes=resource,
-    )
+    values: dict[str, Any] = {
+        "service": service,
+        "service_version": service_version,
+        "log_level": log_level_from_env(env),
+        "redact_keys": redact_keys,
+        "resource_attributes": resource,
+    }
+    for f in SETTINGS_FIELDS:
+        name, kind = f.metadata["env"], f.metadata["parse"]
+        raw, default = env.get(name), cast(Any, f.default)
+        if kind == "bool":
+            values[f.name] = parse_bool(name, raw, default)
+        elif kind == "number":
+            values[f.name] = _env_number(env, name, default)
+        elif kind == "choice":
+            values[f.name] = parse_choice(name, raw, f.metadata["choices"], default)
+    return Settings(**values)
 
 
 def _env_number(env: Mapping[str, str], name: str, default: float) -> float:

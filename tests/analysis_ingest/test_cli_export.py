@@ -47,7 +47,7 @@ def test_cli_reports_malformed_lines_and_strict_fails(tmp_path: Path) -> None:
         cli, ["ingest", str(bad), "--db", str(tmp_path / "s.duckdb"), "--strict"]
     )
     assert strict.exit_code == 1
-    assert f"Error: {bad}:2: invalid JSON" in strict.output
+    assert f"fnlens: error: {bad}:2: invalid JSON" in strict.output
 
 
 def test_cli_unknown_format_and_missing_path(tmp_path: Path) -> None:
@@ -114,4 +114,6 @@ def test_subprocess_default_db_in_cwd(tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 1
-    assert bad.stderr.strip().splitlines() == ["Error: missing.log: no such file or directory"]
+    assert bad.stderr.strip().splitlines() == [
+        "fnlens: error: missing.log: no such file or directory"
+    ]

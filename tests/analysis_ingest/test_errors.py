@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fnlens.analysis._errors import IngestError, UnknownFormatError
 from fnlens.analysis._formats import FORMATS
 from fnlens.analysis.ingest import ingest
+from fnlens.exceptions import IngestError, UnknownFormatError
 
 from .conftest import FIXTURES, rows
 

@@ -164,7 +164,7 @@ def test_progress_bar_draws_bytes_on_a_terminal(tmp_path: Path) -> None:
 def test_memory_limit_option(tmp_path: Path) -> None:
     import pytest
 
-    from fnlens.analysis._errors import IngestError
+    from fnlens.exceptions import IngestError
 
     report = ingest([FIXTURES / "fnlens.jsonl"], db=tmp_path / "m.duckdb", memory_limit="256MB")
     assert report.totals["invocations"] == 3

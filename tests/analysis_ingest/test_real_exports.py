@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from fnlens.analysis._errors import IngestError
 from fnlens.analysis.catalog import get_query
 from fnlens.analysis.ingest import ingest
+from fnlens.exceptions import IngestError
 
 from .conftest import invocation, rows
 

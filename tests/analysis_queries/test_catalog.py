@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from fnlens.analysis.catalog import (
-    BadParamValue,
+    BadParamValueError,
     Param,
     QueryCatalogError,
-    UnknownParam,
-    UnknownQuery,
+    UnknownParamError,
+    UnknownQueryError,
     get_query,
     load_catalog,
     parse_param_assignments,
@@ -105,12 +105,12 @@ def test_malformed_files_are_rejected(text: str, message: str) -> None:
 
 
 def test_unknown_query_lists_the_available_ones() -> None:
-    with pytest.raises(UnknownQuery, match="per_version"):
+    with pytest.raises(UnknownQueryError, match="per_version"):
         get_query("per_versoin")
 
 
 def test_unknown_param_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownParam, match="since, until, function, version"):
+    with pytest.raises(UnknownParamError, match="since, until, function, version"):
         get_query("per_version").bind({"sinc": "2024-01-01"})
 
 
@@ -157,13 +157,13 @@ def test_coercion(type_: str, raw: str, expected: object) -> None:
     ],
 )
 def test_bad_values_name_the_parameter_and_type(type_: str, raw: str) -> None:
-    with pytest.raises(BadParamValue, match=rf"parameter 'p' expects {type_}"):
+    with pytest.raises(BadParamValueError, match=rf"parameter 'p' expects {type_}"):
         Param("p", type_).coerce(raw)
 
 
 def test_param_assignments() -> None:
     assert parse_param_assignments(["a=1", "b=x=y", "a=2", "c="]) == {"a": "2", "b": "x=y", "c": ""}
-    with pytest.raises(BadParamValue, match="NAME=VALUE"):
+    with pytest.raises(BadParamValueError, match="NAME=VALUE"):
         parse_param_assignments(["oops"])
 
 

@@ -162,7 +162,7 @@ def test_real_entry_point_exit_codes_and_debug(db_file: Path) -> None:
     assert {r["function_name"] for r in json.loads(ok.stdout)} == {"orders-api", "worker"}
     bad = _fnlens("sql", "SELECT * FROM nope", "--db", str(db_file))
     assert bad.returncode == 1
-    assert bad.stderr.strip().startswith("Error: Catalog Error")
+    assert bad.stderr.strip().startswith("fnlens: error: Catalog Error")
     assert "Traceback" not in bad.stderr
     debug = _fnlens("--debug", "sql", "SELECT * FROM nope", "--db", str(db_file))
     assert debug.returncode != 0

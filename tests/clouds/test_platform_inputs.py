@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 
 import pytest
 
 import fnlens
+from fnlens._config import settings_from_env
 from fnlens.runtime import _propagation as propagation
 from fnlens.runtime._gcp import cloud_logging_line
 from fnlens.runtime._platforms import stdout_format
@@ -77,25 +79,30 @@ def test_cloud_logging_line_without_a_project_has_no_trace_field(monkeypatch):
     assert {k: line[k] for k in event} == event  # fnlens's own fields, unchanged
 
 
+def _resolved_format() -> str:
+    """FNLENS_LOG_FORMAT as the decorator resolves it: read with the settings, then auto."""
+    return stdout_format(settings_from_env(os.environ).log_format)
+
+
 def test_log_format_setting(monkeypatch, caplog):
     for name in ("K_SERVICE", "FUNCTION_TARGET", "AWS_LAMBDA_FUNCTION_NAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("FNLENS_LOG_FORMAT", raising=False)
     monkeypatch.delenv("FUNCTIONS_WORKER_RUNTIME", raising=False)
-    assert stdout_format() == "json"
+    assert _resolved_format() == "json"
     monkeypatch.setenv("FUNCTIONS_WORKER_RUNTIME", "python")
-    assert stdout_format() == "azure"
+    assert _resolved_format() == "azure"
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "f")  # Lambda always wins
-    assert stdout_format() == "json"
+    assert _resolved_format() == "json"
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
     monkeypatch.delenv("FUNCTIONS_WORKER_RUNTIME")
     monkeypatch.setenv("K_SERVICE", "orders")
-    assert stdout_format() == "gcp"
+    assert _resolved_format() == "gcp"
     monkeypatch.setenv("FNLENS_LOG_FORMAT", "json")
-    assert stdout_format() == "json"
+    assert _resolved_format() == "json"
     monkeypatch.setenv("FNLENS_LOG_FORMAT", "stackdriver")
     with caplog.at_level(logging.WARNING, logger="fnlens"):
-        assert stdout_format() == "gcp"  # warned once, auto
+        assert _resolved_format() == "gcp"  # warned once, auto
     assert any("FNLENS_LOG_FORMAT='stackdriver'" in r.getMessage() for r in caplog.records)
 
 

@@ -19,11 +19,12 @@ def spark() -> Iterator[Any]:
     in_ci = os.environ.get("CI") == "true"
     if not in_ci:
         pytest.importorskip("pyspark")
-    from fnlens.analysis._spark import SparkUnavailable, check_java, spark_session
+    from fnlens.analysis._spark import check_java, spark_session
+    from fnlens.exceptions import SparkUnavailableError
 
     try:
         check_java()
-    except SparkUnavailable as exc:
+    except SparkUnavailableError as exc:
         if in_ci:  # CI must run them: a missing Java is a broken machine, not a skip
             pytest.fail(str(exc))
         pytest.skip(str(exc))

@@ -17,10 +17,10 @@ from analysis_queries.datagen import generate, insert
 from click.testing import CliRunner
 
 from fnlens.analysis._dialects import declared_inexact, translate
-from fnlens.analysis._loader import connect
 from fnlens.analysis._parquet import LAYOUT_FILE, LAYOUT_VERSION, LayoutError, export_parquet
 from fnlens.analysis._schema import TABLES
 from fnlens.analysis.catalog import load_catalog, parse_query
+from fnlens.analysis.db import connect
 from fnlens.cli.main import cli
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from fnlens.analysis._loader import connect
 from fnlens.analysis._parquet import duckdb_views
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 from fnlens.analysis._spark_ingest import SparkIngestError, spark_ingest
+from fnlens.analysis.db import connect
 from fnlens.analysis.ingest import ingest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

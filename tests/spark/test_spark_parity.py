@@ -19,10 +19,10 @@ import pytest
 from analysis_queries.datagen import generate, insert
 
 from fnlens.analysis._dialects import translate
-from fnlens.analysis._loader import connect
 from fnlens.analysis._parquet import duckdb_views, export_parquet
 from fnlens.analysis._spark import register_views, run_query
 from fnlens.analysis.catalog import load_catalog
+from fnlens.analysis.db import connect
 
 # Spark starts once per session (tens of seconds on a loaded machine)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -24,11 +24,11 @@ from fnlens.analysis._compare_settings import (
     METRICS,
     ROUTE_METRICS,
     CompareSettings,
-    SettingsError,
     load_settings,
     parse_allow,
 )
 from fnlens.analysis._compare_sql import Aggregates, Histogram, Selector, SideStats, aggregate
+from fnlens.exceptions import CompareError
 
 __all__ = [
     "EXIT_CODES",
@@ -38,7 +38,6 @@ __all__ = [
     "Comparison",
     "MetricResult",
     "Selector",
-    "SettingsError",
     "compare",
     "load_settings",
     "parse_allow",
@@ -58,10 +57,6 @@ _UNITS = {
     "max_memory": "MB",
     "cost_per_million": "USD",
 }
-
-
-class CompareError(ValueError):
-    """The comparison cannot be made as asked (e.g. both sides select the same rows)."""
 
 
 @dataclass

@@ -13,18 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from fnlens.exceptions import CompareSettingsError
+
 __all__ = [
     "METRICS",
     "CompareSettings",
     "MetricRule",
-    "SettingsError",
     "load_settings",
     "parse_allow",
 ]
-
-
-class SettingsError(ValueError):
-    """A threshold file or flag that cannot be used; the message says which and where."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +130,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
-        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise CompareSettingsError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: {exc}") from exc  # the message carries line and column
+        raise CompareSettingsError(f"{path}: {exc}") from exc  # the message carries line and column
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:
@@ -144,7 +141,7 @@ def _typed(value: Any, kind: type, where: str) -> Any:
     if kind is float and isinstance(value, str):
         value = parse_change(value, where)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SettingsError(f"{where}: expected {kind.__name__}, got {value!r}")
+        raise CompareSettingsError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
 
 
@@ -162,7 +159,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> CompareSe
     top = {k: v for k, v in overrides.items() if v is not None}
     unknown = set(top) - set(_TOP_KEYS)
     if unknown:
-        raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        raise CompareSettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     settings = replace(settings, **top)
     rules = dict(settings.rules)
     for metric, allowed in allow.items():
@@ -179,21 +176,21 @@ def _apply_file(settings: CompareSettings, path: Path) -> CompareSettings:
     data = _read_toml(path)
     table = data.get("compare", data)
     if not isinstance(table, dict):
-        raise SettingsError(f"{path}: [compare] must be a table")
+        raise CompareSettingsError(f"{path}: [compare] must be a table")
     top: dict[str, Any] = {}
     rules = dict(settings.rules)
     for key, value in table.items():
         if key == "metrics":
             if not isinstance(value, dict):
-                raise SettingsError(f"{path}: compare.metrics must be a table")
+                raise CompareSettingsError(f"{path}: compare.metrics must be a table")
             for metric, spec in value.items():
                 _known_metric(metric, f"{path}: compare.metrics")
                 if not isinstance(spec, dict):
-                    raise SettingsError(f"{path}: compare.metrics.{metric} must be a table")
+                    raise CompareSettingsError(f"{path}: compare.metrics.{metric} must be a table")
                 changes = {}
                 for k, v in spec.items():
                     if k not in _RULE_KEYS:
-                        raise SettingsError(
+                        raise CompareSettingsError(
                             f"{path}: compare.metrics.{metric}.{k} is not a setting "
                             f"(use {', '.join(_RULE_KEYS)})"
                         )
@@ -202,7 +199,7 @@ def _apply_file(settings: CompareSettings, path: Path) -> CompareSettings:
         elif key in _TOP_KEYS:
             top[key] = _typed(value, _TOP_KEYS[key], f"{path}: compare.{key}")
         else:
-            raise SettingsError(
+            raise CompareSettingsError(
                 f"{path}: compare.{key} is not a setting (use {', '.join(_TOP_KEYS)}, metrics)"
             )
     return replace(settings, rules=rules, **top)
@@ -210,23 +207,23 @@ def _apply_file(settings: CompareSettings, path: Path) -> CompareSettings:
 
 def _known_metric(metric: str, where: str) -> None:
     if metric not in METRICS:
-        raise SettingsError(f"{where}: unknown metric {metric!r} (use {', '.join(METRICS)})")
+        raise CompareSettingsError(f"{where}: unknown metric {metric!r} (use {', '.join(METRICS)})")
 
 
 def _validate(s: CompareSettings) -> None:
     if not 0 < s.alpha < 0.5:
-        raise SettingsError(f"alpha must be between 0 and 0.5, got {s.alpha}")
+        raise CompareSettingsError(f"alpha must be between 0 and 0.5, got {s.alpha}")
     if not 0.5 <= s.power < 1:
-        raise SettingsError(f"power must be in [0.5, 1), got {s.power}")
+        raise CompareSettingsError(f"power must be in [0.5, 1), got {s.power}")
     if s.correction not in CORRECTIONS:
-        raise SettingsError(f"correction must be one of {', '.join(CORRECTIONS)}")
+        raise CompareSettingsError(f"correction must be one of {', '.join(CORRECTIONS)}")
     if s.bootstrap_draws < 1000:
-        raise SettingsError("bootstrap_draws must be at least 1000")
+        raise CompareSettingsError("bootstrap_draws must be at least 1000")
     for name, rule in s.rules.items():
         if rule.allowed < 0:
-            raise SettingsError(f"{name}: the allowed change cannot be negative")
+            raise CompareSettingsError(f"{name}: the allowed change cannot be negative")
         if rule.min_samples < 1:
-            raise SettingsError(f"{name}: min_samples must be at least 1")
+            raise CompareSettingsError(f"{name}: min_samples must be at least 1")
 
 
 _CHANGE = re.compile(r"^\s*\+?(\d+(?:\.\d+)?)\s*(%|pp|points?)?\s*$")
@@ -236,7 +233,7 @@ def parse_change(text: str, where: str = "--allow") -> float:
     """``"20%"`` -> 0.20; ``"0.5pp"`` / ``"0.5"`` -> 0.5 (points, for rates)."""
     match = _CHANGE.match(text)
     if not match:
-        raise SettingsError(f"{where}: cannot read {text!r} as a change (e.g. 20% or 0.5pp)")
+        raise CompareSettingsError(f"{where}: cannot read {text!r} as a change (e.g. 20% or 0.5pp)")
     value = float(match.group(1))
     return value / 100 if match.group(2) == "%" else value
 
@@ -252,12 +249,12 @@ def parse_allow(items: list[str] | tuple[str, ...]) -> dict[str, float]:
         metric, sep, value = item.partition("=")
         metric = metric.strip()
         if not sep:
-            raise SettingsError(f"--allow {item!r}: use METRIC=CHANGE, e.g. p95=20%")
+            raise CompareSettingsError(f"--allow {item!r}: use METRIC=CHANGE, e.g. p95=20%")
         _known_metric(metric, "--allow")
         kind = METRICS[metric][1]
         stripped = value.strip()
         if kind == "rate" and stripped.endswith("%"):
-            raise SettingsError(
+            raise CompareSettingsError(
                 f"--allow {item!r}: {metric} is a rate; give percentage points, e.g. 0.5pp"
             )
         out[metric] = parse_change(stripped, f"--allow {item!r}")

@@ -38,6 +38,7 @@ from functools import lru_cache
 from fnlens.analysis._parquet import PARTITION_COLUMNS, columns
 from fnlens.analysis._schema import TABLES
 from fnlens.analysis.catalog import Query, get_query
+from fnlens.exceptions import TranslationError
 
 __all__ = [
     "DIALECTS",
@@ -64,10 +65,6 @@ _SPARK_PARAM_TYPES = {
 }
 _TRINO_PARAM_TYPES = {**_SPARK_PARAM_TYPES, "VARCHAR": "VARCHAR", "INTEGER": "INTEGER"}
 _TRINO_PARAM_TYPES["TIMESTAMP"] = "TIMESTAMP(6)"
-
-
-class TranslationError(RuntimeError):
-    """A query uses DuckDB SQL that fnlens has no exact rule for on the target."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""DuckDB side of ingest: tables, staging, and the set-based merge.
+"""DuckDB side of ingest: staging, and the set-based merge (the database: ``db.py``).
 
 Rows are appended to TEMP staging tables in Arrow batches (or straight from
 DuckDB's ``read_json`` on the fast path). One merge at the end of a run then:
@@ -19,49 +19,12 @@ import duckdb
 import pyarrow as pa
 
 from fnlens.analysis._formats import fnlens_jsonl
-from fnlens.analysis._merge import create_parts_sql, merge_invocations
-from fnlens.analysis._schema import TABLES, create_table_sql, upgrade_sql
+from fnlens.analysis._merge import merge_invocations
+from fnlens.analysis._schema import TABLES
 from fnlens.analysis._sink import STAGE_COLUMNS
-
-# New database files are written in a storage format DuckDB 1.1 and newer read (the DuckDB
-# CLI, the Python package, Grafana's DuckDB plugin), not in this DuckDB's newest format.
-STORAGE_COMPATIBILITY = "v1.1.0"
 
 _EVENT_ONLY = "{'event': 'VARCHAR'}"
 _LOG_KEY = "hash(source_file, source_line, coalesce(source_index, 0), ts, message)"
-
-
-def connect(
-    db: str | Path = "fnlens.duckdb", *, read_only: bool = False
-) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) an fnlens database with the three tables.
-
-    A file created here is readable by DuckDB 1.1+ (:data:`STORAGE_COMPATIBILITY`);
-    an existing file keeps the storage version it was created with.
-    """
-    config = {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
-    con = duckdb.connect(str(db), read_only=read_only, config=config)
-    con.execute("SET TimeZone = 'UTC'")
-    if not read_only:
-        ensure_schema(con)
-    return con
-
-
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables, and add the columns a database from an older fnlens lacks."""
-    for table in TABLES:
-        con.execute(create_table_sql(table))
-        existing = {
-            row[0]
-            for row in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = 'main' AND table_name = ?",
-                [table],
-            ).fetchall()
-        }
-        for statement in upgrade_sql(table, existing):
-            con.execute(statement)
-    con.execute(create_parts_sql())
 
 
 class Loader:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fnlens.analysis._schema import TABLES
+from fnlens.exceptions import LayoutError
 
 __all__ = [
     "LAYOUT_FILE",
@@ -75,10 +76,6 @@ _PARTITION_EXPRS = {
     "logs": ("ts", "function_name"),
     "spans": ("start_ts", "coalesce(resource_attributes['faas.name'], service)"),
 }
-
-
-class LayoutError(ValueError):
-    """A folder is not an fnlens Parquet layout this version can read or write."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +183,7 @@ def export_parquet(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
     Table folders already in ``out_dir`` are replaced, so exporting twice gives the same
     files, never duplicated rows.
     """
-    from fnlens.analysis._loader import connect
+    from fnlens.analysis.db import connect
 
     check_layout(out_dir, for_writing=True)
     con = connect(db, read_only=True)

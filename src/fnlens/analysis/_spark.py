@@ -25,10 +25,10 @@ from typing import Any
 from fnlens.analysis._parquet import check_layout, columns, table_dir
 from fnlens.analysis._schema import TABLES
 from fnlens.analysis.catalog import Query
+from fnlens.exceptions import SparkUnavailableError
 
 __all__ = [
     "DEFAULT_MASTER",
-    "SparkUnavailable",
     "bind_spark_params",
     "check_java",
     "register_views",
@@ -43,20 +43,16 @@ MIN_JAVA = 17
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
-class SparkUnavailable(RuntimeError):
-    """pyspark or Java is missing; the message says what to install."""
-
-
 def check_java() -> str:
     """The Java runtime Spark will start (``$JAVA_HOME/bin/java``, else ``java`` on PATH).
 
-    Raises :class:`SparkUnavailable` when there is none or it is older than Java 17.
+    Raises :class:`SparkUnavailableError` when there is none or it is older than Java 17.
     """
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
         where = f"JAVA_HOME={home!r} has no bin/java" if home else "no `java` on PATH"
-        raise SparkUnavailable(
+        raise SparkUnavailableError(
             f"Spark needs a Java runtime ({MIN_JAVA} or newer) and {where}; install one "
             "(e.g. `apt-get install openjdk-17-jre-headless`) or set JAVA_HOME"
         )
@@ -65,13 +61,15 @@ def check_java() -> str:
             [java, "-version"], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SparkUnavailable(f"cannot run {java} -version: {exc}") from None
+        raise SparkUnavailableError(f"cannot run {java} -version: {exc}") from None
     match = _JAVA_VERSION.search(proc.stderr + proc.stdout)
     if match is None:
-        raise SparkUnavailable(f"cannot tell the Java version of {java}: {proc.stderr.strip()!r}")
+        raise SparkUnavailableError(
+            f"cannot tell the Java version of {java}: {proc.stderr.strip()!r}"
+        )
     major = int(match[1]) if match[1] != "1" else int(match[2] or 0)
     if major < MIN_JAVA:
-        raise SparkUnavailable(f"{java} is Java {major}; Spark needs Java {MIN_JAVA} or newer")
+        raise SparkUnavailableError(f"{java} is Java {major}; Spark needs Java {MIN_JAVA} or newer")
     return java
 
 
@@ -92,7 +90,7 @@ def spark_session(
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise SparkUnavailable(
+        raise SparkUnavailableError(
             "the Spark engine needs pyspark: pip install 'fnlens[spark]'"
         ) from None
     check_java()
@@ -129,7 +127,7 @@ def session_for_command(master: str = DEFAULT_MASTER) -> Iterator[Any]:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise SparkUnavailable(
+        raise SparkUnavailableError(
             "the Spark engine needs pyspark: pip install 'fnlens[spark]'"
         ) from None
     running = SparkSession.getActiveSession()

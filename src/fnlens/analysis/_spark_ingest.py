@@ -37,16 +37,13 @@ from fnlens.analysis._parquet import (
 )
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 from fnlens.analysis._sink import RANK
+from fnlens.exceptions import SparkIngestError
 
 __all__ = ["SparkIngestError", "SparkIngestReport", "spark_ingest"]
 
 SPARK_FORMATS = ("fnlens-jsonl", "lambda-text")
 _EXAMPLES = 5
 _KNOWN_SOURCES = sorted(RANK.items(), key=lambda item: item[1])
-
-
-class SparkIngestError(ValueError):
-    """An input Spark ingest cannot read (its format, a missing path, strict mode)."""
 
 
 @dataclass
@@ -497,8 +494,8 @@ def spark_ingest(
     strict: bool = False,
 ) -> SparkIngestReport:
     """Read fnlens JSONL and Lambda text ``paths`` on ``spark``; merge into ``out_dir``."""
-    from fnlens.analysis._errors import IngestError
     from fnlens.analysis.ingest import expand_paths
+    from fnlens.exceptions import IngestError
 
     try:
         files = expand_paths(paths)

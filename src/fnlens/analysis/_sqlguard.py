@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["REFUSED", "SqlRefused", "check_statements"]
+from fnlens.exceptions import SqlRefusedError
+
+__all__ = ["REFUSED", "check_statements"]
 
 # statement type name -> why it is refused
 REFUSED: dict[str, str] = {
@@ -22,15 +24,11 @@ REFUSED: dict[str, str] = {
 }
 
 
-class SqlRefused(ValueError):
-    """A statement that ``fnlens sql`` does not run."""
-
-
 def check_statements(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raise :class:`SqlRefused` for the first statement of a refused type."""
+    """Raise :class:`SqlRefusedError` for the first statement of a refused type."""
     for statement in con.extract_statements(sql):
         name = statement.type.name
         if name in REFUSED:
             text = " ".join(statement.query.split())
             short = text if len(text) <= 60 else text[:57] + "..."
-            raise SqlRefused(f"fnlens sql is read-only: refused {short!r}: {REFUSED[name]}")
+            raise SqlRefusedError(f"fnlens sql is read-only: refused {short!r}: {REFUSED[name]}")

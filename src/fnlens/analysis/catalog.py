@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -25,42 +26,51 @@ from functools import lru_cache
 from typing import Any
 
 from fnlens._resources import data_dir
+from fnlens.exceptions import (
+    BadParamValueError,
+    QueryCatalogError,
+    QueryError,
+    UnknownParamError,
+    UnknownQueryError,
+)
 
 __all__ = [
-    "BadParamValue",
+    "BadParamValueError",
     "Param",
     "Query",
     "QueryCatalogError",
     "QueryError",
-    "UnknownParam",
-    "UnknownQuery",
+    "UnknownParamError",
+    "UnknownQueryError",
     "get_query",
     "load_catalog",
     "parse_param_assignments",
     "parse_query",
 ]
 
+# the names before fnlens.exceptions (0.x): importable for one more release, with a warning
+_DEPRECATED = {
+    "UnknownQuery": UnknownQueryError,
+    "UnknownParam": UnknownParamError,
+    "BadParamValue": BadParamValueError,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The old exception names still import, warning that they will go (PEP 562)."""
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"fnlens.analysis.catalog.{name} is deprecated and will be removed in the next "
+        f"release; use fnlens.exceptions.{new.__name__}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return new
+
+
 TYPES = ("VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "INTERVAL")
-
-
-class QueryError(ValueError):
-    """A user-facing problem with a query name, parameter or value."""
-
-
-class UnknownQuery(QueryError):
-    """No canned query has that name."""
-
-
-class UnknownParam(QueryError):
-    """The query declares no parameter of that name."""
-
-
-class BadParamValue(QueryError):
-    """A parameter value cannot be read as the declared type."""
-
-
-class QueryCatalogError(RuntimeError):
-    """A shipped .sql file is malformed: a bug in fnlens, not in user input."""
 
 
 _HEADER_KEY = re.compile(r"^(name|description|param):\s*(.*)$")
@@ -102,7 +112,7 @@ class Param:
         try:
             return _COERCE[self.type](value)
         except (ValueError, TypeError, OverflowError) as exc:
-            raise BadParamValue(
+            raise BadParamValueError(
                 f"parameter {self.name!r} expects {self.type} ({_HINTS[self.type]}), "
                 f"got {value!r}: {exc}"
             ) from None
@@ -128,7 +138,9 @@ class Query:
             if param.name == name:
                 return param
         known = ", ".join(p.name for p in self.params) or "none"
-        raise UnknownParam(f"query {self.name!r} has no parameter {name!r} (parameters: {known})")
+        raise UnknownParamError(
+            f"query {self.name!r} has no parameter {name!r} (parameters: {known})"
+        )
 
     def bind(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """All declared parameters with the given values coerced and defaults filled in."""
@@ -201,7 +213,7 @@ def _parse_param(spec: str, source: str) -> Param:
         raw_default = raw_default[1:-1].replace("''", "'")
     try:
         default = param.coerce(raw_default)
-    except BadParamValue as exc:
+    except BadParamValueError as exc:
         raise QueryCatalogError(f"{source}: bad default: {exc}") from None
     return Param(param.name, sql_type, default, param.doc)
 
@@ -234,7 +246,7 @@ def get_query(name: str) -> Query:
     try:
         return catalog[name]
     except KeyError:
-        raise UnknownQuery(
+        raise UnknownQueryError(
             f"no canned query named {name!r}; available: {', '.join(sorted(catalog))} "
             "(see `fnlens queries`)"
         ) from None
@@ -247,7 +259,7 @@ def parse_param_assignments(items: Iterable[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise BadParamValue(f"--param expects NAME=VALUE, got {item!r}")
+            raise BadParamValueError(f"--param expects NAME=VALUE, got {item!r}")
         values[key] = value
     return values
 

@@ -1,8 +1,15 @@
-"""Open the fnlens DuckDB database for reading queries.
+"""The one place that opens or creates the fnlens DuckDB database, and keeps its schema current.
 
-Queries must never crash on a database that lacks a table (an ingest that only
-saw REPORT lines has no spans): missing tables are created empty as temporary
-tables, so the file itself is never written by a read.
+Writing (``fnlens ingest``, :func:`connect`): a new file is created in a storage format
+DuckDB 1.1 and newer read (:data:`STORAGE_COMPATIBILITY`), and its schema is written
+at :data:`SCHEMA_VERSION`, recorded in the ``fnlens_meta`` table. A database written
+by an older fnlens is migrated forward when it is opened for writing (:func:`migrate`):
+columns are only ever added, rows are kept.
+
+Reading (queries, reports, ``fnlens sql``, :func:`open_db`): the file is never written.
+Queries must not crash on a database that lacks a table (an ingest that only saw
+REPORT lines has no spans) or a newer column: those are created empty as temporary
+tables or views.
 
 ``fnlens sql`` runs whatever SQL it is given, so :func:`open_sandboxed` opens the
 file read-only with DuckDB's own guards on: no file system or network access
@@ -16,18 +23,35 @@ from pathlib import Path
 
 import duckdb
 
-from fnlens.analysis._schema import TABLES, create_table_sql
+from fnlens.analysis._merge import create_parts_sql
+from fnlens.analysis._schema import TABLES, create_table_sql, upgrade_sql
+from fnlens.exceptions import DatabaseError
 
 DEFAULT_DB = "fnlens.duckdb"
 
 __all__ = [
     "DEFAULT_DB",
+    "SCHEMA_VERSION",
+    "STORAGE_COMPATIBILITY",
     "DatabaseError",
+    "connect",
     "ensure_tables",
     "memory_db",
+    "migrate",
     "open_db",
     "open_sandboxed",
+    "prepare",
+    "schema_version",
 ]
+
+# New files are written in a storage format DuckDB 1.1 and newer read (the DuckDB CLI,
+# the Python package, Grafana's DuckDB plugin), not in this DuckDB's newest format.
+STORAGE_COMPATIBILITY = "v1.1.0"
+
+# 1: the three tables, before fnlens_meta (the later columns may be missing)
+# 2: + restore/produced-bytes columns, the merge's record table, fnlens_meta
+SCHEMA_VERSION = 2
+META_TABLE = "fnlens_meta"
 
 # DuckDB settings of a connection that runs untrusted SQL; every key exists since DuckDB 1.1
 _SANDBOX: dict[str, object] = {
@@ -40,8 +64,105 @@ _SANDBOX: dict[str, object] = {
 }
 
 
-class DatabaseError(RuntimeError):
-    """The database cannot be opened; the message says what to do."""
+def connect(
+    path: str | Path = DEFAULT_DB,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    threads: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open a database for loading, creating the file if needed, at the current schema.
+
+    ``read_only=True`` opens an existing file without writing it (:func:`open_db`).
+    ``memory_limit`` (e.g. ``"2GB"``), ``temp_directory`` (where DuckDB spills; by
+    default ``<file>.tmp``) and ``threads`` are DuckDB settings of this connection.
+    """
+    if read_only:
+        con = open_db(path, read_only=True)
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+    config: dict[str, object] = {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    try:
+        con = duckdb.connect(str(path), config=config)
+    except duckdb.Error as exc:
+        raise _open_error(Path(path), exc) from exc
+    try:
+        prepare(con, memory_limit=memory_limit, temp_directory=temp_directory, threads=threads)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    threads: int | None = None,
+) -> int:
+    """Make a writable connection (one of :func:`connect`'s, or the caller's) ready to load:
+    UTC session time zone, the current schema (:func:`migrate`), the given limits.
+
+    Returns the schema version the database had before (0 for a new one)."""
+    con.execute("SET TimeZone = 'UTC'")
+    if memory_limit is not None:
+        con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+    if temp_directory is not None:
+        con.execute(f"SET temp_directory = {_literal(temp_directory)}")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    return migrate(con)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The fnlens schema version of the connection's database: 0 when it holds no fnlens
+    table, 1 for a database an fnlens before ``fnlens_meta`` wrote."""
+    tables = _main_tables(con)
+    if META_TABLE in tables:
+        row = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchone()
+        if row is not None:
+            return int(row[0])
+    return 1 if tables & TABLES.keys() else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring a writable database to :data:`SCHEMA_VERSION`; returns the version it had.
+
+    Each step only adds (tables, columns) and is safe to repeat, and the version is
+    written last: a migration that stops half-way is finished by the next open.
+    """
+    before = schema_version(con)
+    if before > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"the database has fnlens schema version {before}, newer than this fnlens "
+            f"({SCHEMA_VERSION}); upgrade fnlens to write to it"
+        )
+    # Versions 1 -> 2 only added tables and columns, which _ensure_current adds; it runs
+    # whatever the recorded version says (a table dropped by hand comes back empty) and
+    # is cheap when everything is there. A later change that needs more than additions
+    # (a backfill, a rename) runs its step here for `before` below its version.
+    _ensure_current(con)
+    if before != SCHEMA_VERSION:
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)"
+        )
+        con.execute(
+            f"INSERT OR REPLACE INTO {META_TABLE} VALUES ('schema_version', ?)",
+            [str(SCHEMA_VERSION)],
+        )
+    return before
+
+
+def _ensure_current(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table at this version's columns (new columns NULL in old rows), and the
+    merge's record table."""
+    for table in TABLES:
+        con.execute(create_table_sql(table))
+        for statement in upgrade_sql(table, _columns(con, table)):
+            con.execute(statement)
+    con.execute(create_parts_sql())
 
 
 def open_db(
@@ -64,16 +185,14 @@ def open_db(
         )
     try:
         con = duckdb.connect(str(db_path), read_only=read_only, config=dict(config or {}))
-    except duckdb.IOException as exc:
-        message = str(exc).splitlines()[0]
-        if "lock" in message.lower():
-            raise DatabaseError(
-                f"{str(db_path)!r} is locked by another process (is `fnlens ingest` still running?)"
-            ) from exc
-        raise DatabaseError(f"cannot open {str(db_path)!r}: {message}") from exc
     except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise DatabaseError(f"{str(db_path)!r} is not a DuckDB database: {first}") from exc
+        raise _open_error(db_path, exc) from exc
+    if not read_only:
+        try:
+            migrate(con)
+        except BaseException:
+            con.close()
+            raise
     ensure_tables(con, temporary=read_only)
     return con
 
@@ -97,8 +216,46 @@ def open_sandboxed(
 def memory_db() -> duckdb.DuckDBPyConnection:
     """An in-memory database with the three empty tables (tests, demos)."""
     con = duckdb.connect(":memory:")
-    ensure_tables(con, temporary=False)
+    migrate(con)
     return con
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> DatabaseError:
+    """What to tell the user when DuckDB cannot open ``path``."""
+    message = str(exc).splitlines()[0]
+    if isinstance(exc, duckdb.IOException):
+        if "lock" in message.lower():
+            return DatabaseError(
+                f"{str(path)!r} is locked by another process (is `fnlens ingest` still running?)"
+            )
+        return DatabaseError(f"cannot open {str(path)!r}: {message}")
+    return DatabaseError(f"{str(path)!r} is not a DuckDB database: {message}")
+
+
+def _literal(value: object) -> str:
+    """A SQL string literal (SET takes no bound parameters on older DuckDB)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _main_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "AND database_name = current_database()"
+        ).fetchall()
+    }
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+            "AND table_name = ? AND database_name = current_database()",
+            [table],
+        ).fetchall()
+    }
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, *, temporary: bool) -> list[str]:
@@ -132,8 +289,6 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, *, temporar
     Writable: ALTER TABLE. Read-only: a temporary view of the same name over the stored
     table with the missing columns as NULLs, so the file itself is never written.
     """
-    from fnlens.analysis._schema import upgrade_sql
-
     have = {
         row[0]
         for row in con.execute(

@@ -13,19 +13,19 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
 from fnlens.analysis import _text_sql
-from fnlens.analysis._errors import FileReport, IngestError, IngestReport, UnknownFormatError
 from fnlens.analysis._formats import insights
 from fnlens.analysis._formats.context import StreamContext
 from fnlens.analysis._formats.detect import detect
 from fnlens.analysis._formats.lambda_text import continuation_rule, join_continuations
 from fnlens.analysis._formats.messages import handle_json, handle_message
-from fnlens.analysis._loader import Loader, connect, ensure_schema
+from fnlens.analysis._ingest_report import FileReport, IngestReport
+from fnlens.analysis._loader import Loader
 from fnlens.analysis._readers import (
     DEFAULT_MAX_RECORD,
     Input,
@@ -35,6 +35,8 @@ from fnlens.analysis._readers import (
 )
 from fnlens.analysis._schema import TABLES
 from fnlens.analysis._sink import Sink
+from fnlens.analysis.db import connect, prepare
+from fnlens.exceptions import IngestError, UnknownFormatError
 
 __all__ = ["IngestError", "IngestReport", "connect", "expand_paths", "ingest"]
 
@@ -119,12 +121,9 @@ def ingest(
     limit = _size(memory_limit) if memory_limit else None
     max_record = max_record_bytes(limit)
     own = not isinstance(db, duckdb.DuckDBPyConnection)
-    con = connect(db) if own else db
+    con = connect(db, memory_limit=limit) if own else db
     if not own:
-        con.execute("SET TimeZone = 'UTC'")
-        ensure_schema(con)
-    if limit:
-        con.execute(f"SET memory_limit = '{limit}'")
+        prepare(con, memory_limit=limit)
     report = IngestReport(db=str(db) if own else "<connection>")
     # Staging goes to TEMP tables outside any transaction: a statement that fails there
     # (read_json refusing a file before the fallback) must not abort the run, which it
@@ -406,8 +405,3 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.bar.__exit__(*exc)
-
-
-def iter_files(paths: Iterable[str]) -> Iterator[Path]:
-    """Expanded input files (kept for callers that only want the list)."""
-    yield from expand_paths(paths)

@@ -15,15 +15,10 @@ from typing import Any
 
 import click
 
-from fnlens.cli._common import db_option, debug_enabled
+from fnlens.cli._common import ERROR_EXIT, db_option
+from fnlens.exceptions import CompareError
 
-EXIT_ERROR = 3
-
-
-class CompareUsageError(click.ClickException):
-    """Any failure to run the comparison: exit 3, never a verdict's exit code."""
-
-    exit_code = EXIT_ERROR
+EXIT_ERROR = ERROR_EXIT["compare"]  # any failure to run: never a verdict's exit code
 
 
 class _CompareCommand(click.Command):
@@ -45,7 +40,7 @@ def _when(text: str | None, what: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise CompareUsageError(f"{what}: cannot read {text!r} as an ISO 8601 time") from None
+        raise CompareError(f"{what}: cannot read {text!r} as an ISO 8601 time") from None
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
@@ -58,10 +53,10 @@ def _window(text: str | None, what: str) -> tuple[datetime | None, datetime | No
     sep = ".." if ".." in text else "/"
     start, found, end = text.partition(sep)
     if not found:
-        raise CompareUsageError(f"{what}: use START/END (ISO 8601), e.g. 2024-03-01/2024-03-02")
+        raise CompareError(f"{what}: use START/END (ISO 8601), e.g. 2024-03-01/2024-03-02")
     since, until = _when(start, what), _when(end, what)
     if since and until and since >= until:
-        raise CompareUsageError(f"{what}: the start must be before the end")
+        raise CompareError(f"{what}: the start must be before the end")
     return since, until
 
 
@@ -138,51 +133,38 @@ def compare(
     Versions (--baseline 41 --candidate 42), time windows (--baseline-window,
     --candidate-window: one version against its own past), or both.
     """
-    import duckdb
-
-    from fnlens.analysis._compare import (
-        CompareError,
-        Selector,
-        SettingsError,
-        load_settings,
-        parse_allow,
-    )
+    from fnlens.analysis._compare import Selector, load_settings, parse_allow
     from fnlens.analysis._compare import compare as run_compare
-    from fnlens.analysis.db import DatabaseError, open_db
+    from fnlens.analysis.db import open_db
 
     if baseline is None and baseline_window is None:
-        raise CompareUsageError("give --baseline VERSION or --baseline-window START/END")
+        raise CompareError("give --baseline VERSION or --baseline-window START/END")
     if candidate is None and candidate_window is None:
-        raise CompareUsageError("give --candidate VERSION or --candidate-window START/END")
+        raise CompareError("give --candidate VERSION or --candidate-window START/END")
     b_since, b_until = _window(baseline_window, "--baseline-window")
     c_since, c_until = _window(candidate_window, "--candidate-window")
+    settings = load_settings(
+        config_path,
+        allow=parse_allow(allow),
+        alpha=alpha,
+        power=power,
+        correction=correction,
+        min_samples=min_samples,
+        fail_on_new_error_types=fail_on_new_errors,
+    )
+    con = open_db(db_path)
     try:
-        settings = load_settings(
-            config_path,
-            allow=parse_allow(allow),
-            alpha=alpha,
-            power=power,
-            correction=correction,
-            min_samples=min_samples,
-            fail_on_new_error_types=fail_on_new_errors,
+        result = run_compare(
+            con,
+            Selector(baseline, b_since, b_until, by),
+            Selector(candidate, c_since, c_until, by),
+            function=function,
+            since=_when(since, "--since"),
+            until=_when(until, "--until"),
+            settings=settings,
         )
-        con = open_db(db_path)
-        try:
-            result = run_compare(
-                con,
-                Selector(baseline, b_since, b_until, by),
-                Selector(candidate, c_since, c_until, by),
-                function=function,
-                since=_when(since, "--since"),
-                until=_when(until, "--until"),
-                settings=settings,
-            )
-        finally:
-            con.close()
-    except (SettingsError, CompareError, DatabaseError, duckdb.Error) as exc:
-        if debug_enabled():
-            raise
-        raise CompareUsageError(str(exc).strip().splitlines()[0]) from exc
+    finally:
+        con.close()
     _emit(result, fmt)
     sys.exit(result.exit_code)
 

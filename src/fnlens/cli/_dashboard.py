@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from fnlens.exceptions import RenderError
+
 _REGION_ENV = ["AWS_REGION", "AWS_DEFAULT_REGION"]
 
 
@@ -103,9 +105,7 @@ def render(
     else:
         from fnlens.dashboards._grafana import render_grafana
 
-        body = _call(
-            render_grafana, kind, functions=list(functions), datasource=datasource, title=title
-        )
+        body = render_grafana(kind, functions=list(functions), datasource=datasource, title=title)
     output.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -128,15 +128,12 @@ def apply(
     endpoint_url: str | None,
 ) -> None:
     """Render the CloudWatch body and put it with PutDashboard."""
-    from fnlens.dashboards._apply import ApplyError, put_dashboard
+    from fnlens.dashboards._apply import put_dashboard
 
     body = _cloudwatch_body(
         functions, region, log_groups, namespace, period, title, versions, service
     )
-    try:
-        messages = put_dashboard(name, body, region=str(region), endpoint_url=endpoint_url)
-    except ApplyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    messages = put_dashboard(name, body, region=str(region), endpoint_url=endpoint_url)
     for message in messages:
         click.echo(f"warning: {message}", err=True)
     click.echo(f"put dashboard {name!r} ({len(body['widgets'])} widgets) in {region}")
@@ -156,9 +153,8 @@ def _cloudwatch_body(
     from fnlens.dashboards._cloudwatch_check import check_body
 
     if not region:
-        raise click.ClickException("give --region (or set AWS_REGION)")
-    body = _call(
-        render_cloudwatch,
+        raise RenderError("give --region (or set AWS_REGION)")
+    body = render_cloudwatch(
         list(functions),
         region,
         log_groups=list(log_groups),
@@ -170,16 +166,5 @@ def _cloudwatch_body(
     )
     problems = check_body(body)
     if problems:  # a bug in the shipped template, not in the user's input
-        raise click.ClickException(f"rendered body is invalid: {problems[0]}")
+        raise RenderError(f"rendered body is invalid: {problems[0]}")
     return body
-
-
-def _call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Parameter errors become one-line ClickExceptions."""
-    from fnlens.dashboards._cloudwatch import RenderError
-    from fnlens.dashboards._template import TemplateError
-
-    try:
-        return func(*args, **kwargs)
-    except (RenderError, TemplateError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc

@@ -42,7 +42,9 @@ def demo(
     try:
         import awslambdaric  # noqa: F401
     except ImportError as exc:
-        raise click.ClickException(
+        from fnlens.exceptions import ConfigurationError
+
+        raise ConfigurationError(
             "the demo runs the AWS runtime client: pip install 'fnlens[local,analysis]'"
         ) from exc
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from fnlens.exceptions import UnknownFormatError
+
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
@@ -54,24 +56,14 @@ def ingest(
         return
     if parquet_dir is not None or master is not None:
         raise click.UsageError("--parquet and --master are taken with --engine spark")
-    import duckdb
-
-    from fnlens.analysis._errors import IngestError
     from fnlens.analysis.ingest import ingest as run
 
-    try:
-        report = run(
-            list(paths), db=db, strict=strict, progress=progress, memory_limit=memory_limit
-        )
-    except IngestError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except duckdb.Error as exc:  # e.g. the database is open in another process
-        raise click.ClickException(f"{db}: {str(exc).splitlines()[0]}") from exc
+    report = run(list(paths), db=db, strict=strict, progress=progress, memory_limit=memory_limit)
     for line in report.summary_lines():
         click.echo(line)
     rejected = report.rejected_files
     if rejected and not any(sum(f.records.values()) for f in report.files):
-        raise click.ClickException(
+        raise UnknownFormatError(
             f"no file could be read ({len(rejected)} in an unknown format); see above"
         )
 
@@ -79,17 +71,13 @@ def ingest(
 def _ingest_spark(
     paths: tuple[str, ...], parquet_dir: str | None, master: str | None, strict: bool
 ) -> None:
-    from fnlens.analysis._parquet import LayoutError
-    from fnlens.analysis._spark import DEFAULT_MASTER, SparkUnavailable, session_for_command
-    from fnlens.analysis._spark_ingest import SparkIngestError, spark_ingest
+    from fnlens.analysis._spark import DEFAULT_MASTER, session_for_command
+    from fnlens.analysis._spark_ingest import spark_ingest
 
     if parquet_dir is None:
         raise click.UsageError("--engine spark writes a Parquet layout: pass --parquet DIR")
-    try:
-        with session_for_command(master or DEFAULT_MASTER) as spark:
-            report = spark_ingest(spark, list(paths), parquet_dir, strict=strict)
-    except (SparkUnavailable, SparkIngestError, LayoutError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    with session_for_command(master or DEFAULT_MASTER) as spark:
+        report = spark_ingest(spark, list(paths), parquet_dir, strict=strict)
     for line in report.summary_lines():
         click.echo(line)
 
@@ -115,15 +103,11 @@ def export(out_dir: str, db: str) -> None:
     The folder gets a versioned layout manifest (_fnlens_layout.json); Spark, Athena/Trino
     and DuckDB read it as is. Table folders already there are replaced.
     """
-    from fnlens.analysis._parquet import LayoutError, export_parquet
+    from fnlens.analysis._parquet import export_parquet
+    from fnlens.exceptions import DatabaseError
 
     if not Path(db).exists():
-        raise click.ClickException(
-            f"{db}: no such database; run `fnlens ingest PATH --db {db}` first"
-        )
-    try:
-        counts = export_parquet(db, out_dir)
-    except LayoutError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise DatabaseError(f"{db}: no such database; run `fnlens ingest PATH --db {db}` first")
+    counts = export_parquet(db, out_dir)
     for table, n in counts.items():
         click.echo(f"{table}: {n} rows -> {Path(out_dir) / table}")

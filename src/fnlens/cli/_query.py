@@ -20,7 +20,7 @@ from uuid import UUID
 
 import click
 
-from fnlens.cli._common import db_option, debug_enabled, guard
+from fnlens.cli._common import db_option, debug_enabled
 
 FORMATS = ("table", "csv", "json", "markdown")
 DIALECTS = ("duckdb", "spark", "trino", "athena")
@@ -56,9 +56,9 @@ def queries(names: Sequence[str], fmt: str, dialect: str | None, location: str) 
     """List the canned queries with their descriptions, parameters and engines."""
     from fnlens.analysis.catalog import get_query, load_catalog
 
-    catalog = guard(load_catalog)
+    catalog = load_catalog()
     if dialect is not None:
-        selected = [guard(get_query, n) for n in names] if names else list(catalog.values())
+        selected = [get_query(n) for n in names] if names else list(catalog.values())
         click.echo(_dialect_text(selected, dialect, location), nl=False)
         return
     if names:
@@ -156,9 +156,9 @@ def query(
     """Run the canned query NAME over the fnlens tables."""
     from fnlens.analysis.catalog import get_query, parse_param_assignments
 
-    canned = guard(get_query, name)
-    values = guard(parse_param_assignments, params)
-    bound = guard(canned.bind, values)  # validate before touching the database
+    canned = get_query(name)
+    values = parse_param_assignments(params)
+    bound = canned.bind(values)  # validate before touching the database
     if master is not None and engine != "spark":
         raise click.UsageError("--master is only taken with --engine spark")
     if engine == "spark":
@@ -166,9 +166,9 @@ def query(
             raise click.UsageError("--engine spark reads a Parquet layout: pass --parquet DIR")
         columns, rows = _run_spark(canned, values, parquet_dir, master)
     else:
-        con = guard(_open, db_path) if parquet_dir is None else guard(_open_parquet, parquet_dir)
+        con = _open(db_path) if parquet_dir is None else _open_parquet(parquet_dir)
         try:
-            result = guard(con.execute, canned.sql, bound)
+            result = con.execute(canned.sql, bound)
             columns, rows = _fetch(result)
         finally:
             con.close()
@@ -193,29 +193,24 @@ def sql(statement: str, db_path: str, fmt: str, allow_files: bool) -> None:
     """
     import duckdb
 
-    from fnlens.analysis._sqlguard import SqlRefused, check_statements
+    from fnlens.analysis._sqlguard import check_statements
+    from fnlens.exceptions import SqlRefusedError
 
     if statement == "-":
         statement = sys.stdin.read()
     if not statement.strip():
         raise click.ClickException("no SQL given")
-    con = guard(_open_sandboxed, db_path, allow_files)
+    con = _open_sandboxed(db_path, allow_files)
     try:
         try:
             check_statements(con, statement)
             result = con.execute(statement)
-        except SqlRefused as exc:
-            raise click.ClickException(str(exc)) from exc
-        except duckdb.PermissionException as exc:
-            if debug_enabled():
-                raise
+        except duckdb.PermissionException as exc:  # what the sandbox stopped, and why
             first = str(exc).strip().splitlines()[0]
             hint = "" if allow_files else "; pass --allow-files to let the SQL read files"
-            raise click.ClickException(
+            raise SqlRefusedError(
                 f"fnlens sql reaches nothing outside the database ({first}){hint}"
             ) from exc
-        except duckdb.Error as exc:
-            guard(_reraise, exc)
         columns, rows = _fetch(result)
     finally:
         con.close()
@@ -237,10 +232,6 @@ def _open_sandboxed(db_path: str, allow_files: bool) -> Any:
     return open_sandboxed(db_path, allow_files=allow_files)
 
 
-def _reraise(exc: BaseException) -> None:
-    raise exc
-
-
 def _open_parquet(parquet_dir: str) -> Any:
     import duckdb
 
@@ -259,30 +250,26 @@ def _open_parquet(parquet_dir: str) -> Any:
 def _run_spark(
     canned: Any, values: dict[str, str], parquet_dir: str, master: str | None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    from fnlens.analysis._dialects import TranslationError
     from fnlens.analysis._spark import (
         DEFAULT_MASTER,
-        SparkUnavailable,
         register_views,
         run_query,
         session_for_command,
     )
+    from fnlens.exceptions import TranslationError
 
-    try:
-        with session_for_command(master or DEFAULT_MASTER) as spark:
-            guard(register_views, spark, parquet_dir)
-            try:
-                return run_query(spark, canned, values)
-            except TranslationError as exc:
-                raise click.ClickException(f"{canned.name}: {exc}") from exc
-            except Exception as exc:  # pyspark's errors: one line, the traceback with --debug
-                if debug_enabled() or not type(exc).__module__.startswith(("pyspark", "py4j")):
-                    raise
-                text = str(exc).strip()
-                first = text.splitlines()[0] if text else type(exc).__name__
-                raise click.ClickException(f"Spark: {first}") from exc
-    except SparkUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
+    with session_for_command(master or DEFAULT_MASTER) as spark:
+        register_views(spark, parquet_dir)
+        try:
+            return run_query(spark, canned, values)
+        except TranslationError as exc:  # say which query
+            raise TranslationError(f"{canned.name}: {exc}") from exc
+        except Exception as exc:  # pyspark's errors: one line, the traceback with --debug
+            if debug_enabled() or not type(exc).__module__.startswith(("pyspark", "py4j")):
+                raise
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            raise click.ClickException(f"Spark: {first}") from exc
 
 
 def _engines(catalog: list[Any]) -> dict[str, dict[str, Any]]:
@@ -328,7 +315,7 @@ def _dialect_text(selected: list[Any], dialect: str, location: str) -> str:
             f"-- tables over the fnlens Parquet layout at {location}\n" + ddl(dialect, location)
         )
     for q in selected:
-        parts.append(guard(translate, q, dialect).sql.rstrip() + ";\n")
+        parts.append(translate(q, dialect).sql.rstrip() + ";\n")
     return "\n".join(parts)
 
 
@@ -337,7 +324,7 @@ def _fetch(result: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
     if result is None or result.description is None:
         return [], []
     columns = [d[0] for d in result.description]
-    return columns, guard(result.fetchall)
+    return columns, result.fetchall()
 
 
 def _console() -> Any:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fnlens.cli._common import db_option, guard
+from fnlens.cli._common import db_option
 
 
 @click.command("report")
@@ -34,7 +34,7 @@ def report(
     """Headline numbers and the per-version comparison; --html writes the full report."""
     from fnlens.report import build
 
-    data = guard(lambda: build(db_path, function=function, since=since, until=until, bucket=bucket))
+    data = build(db_path, function=function, since=since, until=until, bucket=bucket)
     if html_out:
         from fnlens.report._html import render_html
 

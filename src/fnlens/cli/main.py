@@ -56,12 +56,24 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
+            from fnlens.exceptions import ConfigurationError
+
             missing = getattr(exc, "name", None) or str(exc)
-            raise click.ClickException(
+            raise ConfigurationError(
                 f"`fnlens {cmd_name}` needs an optional dependency that is not installed "
                 f"({missing}); install it with: pip install 'fnlens[analysis]'"
             ) from exc
         return getattr(module, attribute)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Every subcommand's expected failures become one line (cli/_common.py)."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from fnlens.cli._common import report_failure
+
+            report_failure(exc, ctx.invoked_subcommand)
+            raise  # pragma: no cover - report_failure always raises
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
@@ -95,7 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="fnlens", standalone_mode=False)
+        status = cli.main(args=args, prog_name="fnlens", standalone_mode=False)
+        if isinstance(status, int) and status:  # click returns an Exit's status here
+            sys.exit(status)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -107,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # one line for users, the traceback with --debug
         if debug:
             raise
-        click.echo(f"Error: {exc} (run with --debug for the traceback)", err=True)
+        click.echo(f"fnlens: error: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
 
 

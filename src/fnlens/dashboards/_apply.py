@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
-class ApplyError(RuntimeError):
-    """CloudWatch refused the dashboard or could not be reached (one-line message)."""
+from fnlens.exceptions import ApplyError
 
 
 def put_dashboard(

@@ -9,22 +9,18 @@ off-grid widgets.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from fnlens.dashboards._loader import load
 from fnlens.dashboards._template import expand
+from fnlens.exceptions import RenderError
 
 GRID_COLUMNS = 24
 DEFAULT_NAMESPACE = "fnlens"  # the EMF exporter's default (fnlens.exporters._emf)
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _FUNCTION = re.compile(r"^[A-Za-z0-9_:.\-$]{1,170}$")
-
-
-class RenderError(ValueError):
-    """Parameters that cannot make a valid dashboard (the message says which)."""
 
 
 def render_cloudwatch(
@@ -87,11 +83,6 @@ def render_cloudwatch(
     body = expand(load("cloudwatch"), variables, sequences)
     body["widgets"] = layout(body["widgets"])
     return body
-
-
-def render_cloudwatch_json(*args: Any, **kwargs: Any) -> str:
-    """:func:`render_cloudwatch` as the JSON string PutDashboard takes."""
-    return json.dumps(render_cloudwatch(*args, **kwargs), indent=2, ensure_ascii=False)
 
 
 def layout(widgets: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from fnlens.dashboards._grafana_sql import canned_sql, per_version, wrap
 from fnlens.dashboards._loader import load
+from fnlens.exceptions import RenderError
 
 SCHEMA_VERSION = 41
 DUCKDB_PLUGIN = "motherduck-duckdb-datasource"
@@ -420,7 +421,7 @@ def render_grafana(
     dropped, ready for the HTTP API or provisioning.
     """
     if kind not in FILES:
-        raise ValueError(f"unknown Grafana dashboard {kind!r}; expected one of {sorted(FILES)}")
+        raise RenderError(f"unknown Grafana dashboard {kind!r}; expected one of {sorted(FILES)}")
     body = copy.deepcopy(load(f"grafana-{kind}"))
     if title:
         body["title"] = title
@@ -428,7 +429,7 @@ def render_grafana(
     if names:
         var = next(v for v in body["templating"]["list"] if v["name"] == "function")
         if kind == "duckdb" and len(names) > 1:
-            raise ValueError("the DuckDB dashboard filters by one function at a time")
+            raise RenderError("the DuckDB dashboard filters by one function at a time")
         value: Any = names[0] if kind == "duckdb" else names
         var["current"] = {"text": ", ".join(names), "value": value}
     if datasource:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fnlens._resources import data_dir
+from fnlens.exceptions import RenderError, TemplateError
 
 TEMPLATES = {
     "cloudwatch": ("cloudwatch", "service.json"),
@@ -19,13 +20,16 @@ def load(name: str) -> dict[str, Any]:
     try:
         parts = TEMPLATES[name]
     except KeyError:
-        raise ValueError(
+        raise RenderError(
             f"unknown dashboard {name!r}; expected one of {sorted(TEMPLATES)}"
         ) from None
     entry = data_dir("dashboards")
     for part in parts:
         entry = entry.joinpath(part)
-    return json.loads(entry.read_text(encoding="utf-8"))
+    try:
+        return json.loads(entry.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # a broken template file: say where
+        raise TemplateError(f"{entry}:{exc.lineno}: not valid JSON: {exc.msg}") from None
 
 
 def all_files() -> list[tuple[str, str]]:

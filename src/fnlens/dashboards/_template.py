@@ -19,12 +19,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fnlens.exceptions import TemplateError
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DROP = object()
-
-
-class TemplateError(ValueError):
-    """A template names a variable or sequence the renderer did not provide."""
 
 
 def expand(

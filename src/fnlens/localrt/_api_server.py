@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fnlens.exceptions import LocalApiError, LocalTelemetryError
+
 PREFIX = "/2018-06-01/runtime"
 NEXT = f"{PREFIX}/invocation/next"
 RESTORE_NEXT = f"{PREFIX}/restore/next"  # SnapStart: the runtime's init is over, snapshot now
@@ -112,19 +114,6 @@ class Extension:
     @property
     def gets_invokes(self) -> bool:
         return INVOKE in self.events
-
-
-class ApiError(Exception):
-    """An Extensions API error answered as ``{"errorMessage", "errorType"}``."""
-
-    def __init__(self, status: int, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-        self.message = message
-
-    def body(self) -> bytes:
-        return json.dumps({"errorMessage": self.message, "errorType": self.error_type}).encode()
 
 
 class RuntimeApi:
@@ -350,33 +339,35 @@ class RuntimeApi:
 
     # called by the HTTP handler: Extensions API -------------------------
     def register(self, name: str, body: bytes) -> Extension:
-        """Register an (internal) extension; raises :class:`ApiError`."""
+        """Register an (internal) extension; raises :class:`LocalApiError`."""
         if not name:
-            raise ApiError(403, "Extension.MissingHeader", "Missing Lambda-Extension-Name header")
+            raise LocalApiError(
+                403, "Extension.MissingHeader", "Missing Lambda-Extension-Name header"
+            )
         try:
             request = json.loads(body or b"{}")
             events = request.get("events", [])
             if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
                 raise ValueError("events must be a list of strings")
         except (ValueError, AttributeError) as exc:
-            raise ApiError(403, "InvalidRequestFormat", str(exc)) from exc
+            raise LocalApiError(403, "InvalidRequestFormat", str(exc)) from exc
         allowed = (INVOKE, SHUTDOWN) if self.external_phase else self.extension_events
         for event in events:
             if event not in allowed:
-                raise ApiError(403, "Extension.InvalidEventType", _refusal(event, self))
+                raise LocalApiError(403, "Extension.InvalidEventType", _refusal(event, self))
         with self._cond:
             if self.closed or self.first_next_at is not None:
-                raise ApiError(
+                raise LocalApiError(
                     403, "Extension.RegistrationClosed", "Extension registration closed already"
                 )
             if any(ext.name == name for ext in self.extensions.values()):
-                raise ApiError(
+                raise LocalApiError(
                     403,
                     "Extension.InvalidExtensionState",
                     "Extension with this name already registered",
                 )
             if len(self.extensions) >= MAX_EXTENSIONS:
-                raise ApiError(
+                raise LocalApiError(
                     403,
                     "Extension.TooManyExtensions",
                     f"Extension limit ({MAX_EXTENSIONS}) reached",
@@ -391,7 +382,7 @@ class RuntimeApi:
 
     def extension_next(self, identifier: str) -> dict[str, Any] | None:
         """Block until the next event for this extension; None when shutting down.
-        Raises :class:`ApiError` for a missing, malformed or unknown identifier."""
+        Raises :class:`LocalApiError` for a missing, malformed or unknown identifier."""
         with self._cond:
             ext = self._extension(identifier)
             ext.waiting = True
@@ -434,7 +425,7 @@ class RuntimeApi:
 
     def _extension(self, identifier: str) -> Extension:
         if not identifier:
-            raise ApiError(
+            raise LocalApiError(
                 403,
                 "Extension.MissingExtensionIdentifier",
                 "Missing Lambda-Extension-Identifier header",
@@ -442,12 +433,12 @@ class RuntimeApi:
         try:
             uuid.UUID(identifier)
         except ValueError:
-            raise ApiError(
+            raise LocalApiError(
                 403, "Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"
             ) from None
         ext = self.extensions.get(identifier.lower())
         if ext is None:
-            raise ApiError(
+            raise LocalApiError(
                 403, "Extension.UnknownExtensionIdentifier", f"Unknown extension {identifier}"
             )
         return ext
@@ -555,7 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _extension_next(self, api: RuntimeApi) -> None:
         try:
             event = api.extension_next(self.headers.get("Lambda-Extension-Identifier") or "")
-        except ApiError as exc:
+        except LocalApiError as exc:
             self._reply(exc.status, exc.body())
             return
         if event is None:
@@ -565,7 +556,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         """The Telemetry API: ``PUT /2022-07-01/telemetry`` subscribes an extension."""
-        from fnlens.localrt._telemetry import API_PATH, TelemetryError, parse_subscription
+        from fnlens.localrt._telemetry import API_PATH, parse_subscription
 
         api = self.server.api
         body = self._read_body()
@@ -576,10 +567,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             ext = api._extension(self.headers.get("Lambda-Extension-Identifier") or "")
             api.telemetry.subscribe(parse_subscription(ext.name, body))
-        except ApiError as exc:
+        except LocalApiError as exc:
             self._reply(exc.status, exc.body())
             return
-        except TelemetryError as exc:
+        except LocalTelemetryError as exc:
             self._reply(400, exc.body())
             return
         self._reply(200, b"OK")
@@ -592,7 +583,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == EXTENSION_REGISTER:
             try:
                 ext = api.register(self.headers.get("Lambda-Extension-Name") or "", body)
-            except ApiError as exc:
+            except LocalApiError as exc:
                 self._reply(exc.status, exc.body())
                 return
             reply = json.dumps(api.function_info).encode()

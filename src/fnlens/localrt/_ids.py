@@ -32,15 +32,6 @@ def new_trace_header(sampled: bool = False) -> str:
     return f"Root={new_xray_root()};Parent={parent};Sampled={1 if sampled else 0}"
 
 
-def trace_root(header: str | None) -> str | None:
-    """The ``Root=`` part of an X-Ray trace header."""
-    for part in (header or "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == "Root" and value:
-            return value
-    return None
-
-
 def new_log_stream_name(version: str, now: float | None = None) -> str:
     """``2026/11/22/[1]<32 hex>``: the name Lambda gives an environment's log stream."""
     day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if now is None else now))

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from fnlens.exceptions import LocalTelemetryError
 from fnlens.localrt._platform import iso_now
 
-__all__ = ["SCHEMA_VERSIONS", "Subscription", "TeeStream", "TelemetryError", "TelemetryHub"]
+__all__ = ["SCHEMA_VERSIONS", "Subscription", "TeeStream", "TelemetryHub"]
 
 API_PATH = "/2022-07-01/telemetry"
 SCHEMA_VERSIONS = ("2022-07-01", "2022-12-13", "2025-01-29")
@@ -35,18 +36,6 @@ LIMITS = {"maxItems": (1000, 10000, 10000), "maxBytes": (262144, 1048576, 262144
 TIMEOUT_LIMITS = (25, 30000, 1000)
 QUEUE_FACTOR = 4  # a subscriber may fall this many maxBytes behind before events drop
 _BACKLOG = 10000  # events kept for subscriptions made during init
-
-
-class TelemetryError(Exception):
-    """A refused subscription: ``{"errorType", "errorMessage"}`` with status 400."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-
-    def body(self) -> bytes:
-        return json.dumps({"errorType": self.error_type, "errorMessage": self.message}).encode()
 
 
 @dataclass
@@ -73,7 +62,7 @@ class Subscription:
 def _int_in(buffering: dict[str, Any], key: str, lo: int, hi: int, default: int) -> int:
     value = buffering.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise TelemetryError(
+        raise LocalTelemetryError(
             "ValidationError", f"buffering.{key} must be an integer in [{lo}, {hi}], got {value!r}"
         )
     return value
@@ -86,29 +75,29 @@ def parse_subscription(extension: str, body: bytes) -> Subscription:
         if not isinstance(request, dict):
             raise ValueError("the body must be a JSON object")
     except ValueError as exc:
-        raise TelemetryError("ValidationError", f"invalid JSON: {exc}") from None
+        raise LocalTelemetryError("ValidationError", f"invalid JSON: {exc}") from None
     schema = request.get("schemaVersion", SCHEMA_VERSIONS[0])
     if schema not in SCHEMA_VERSIONS:
-        raise TelemetryError(
+        raise LocalTelemetryError(
             "ValidationError",
             f"schemaVersion {schema!r} is not one of {', '.join(SCHEMA_VERSIONS)}",
         )
     types = request.get("types")
     if not isinstance(types, list) or not types or any(t not in STREAMS for t in types):
-        raise TelemetryError("ValidationError", f"types must be a list drawn from {STREAMS}")
+        raise LocalTelemetryError("ValidationError", f"types must be a list drawn from {STREAMS}")
     dest = request.get("destination")
     if not isinstance(dest, dict) or dest.get("protocol") not in ("HTTP", "TCP"):
-        raise TelemetryError("ValidationError", "destination.protocol must be HTTP or TCP")
+        raise LocalTelemetryError("ValidationError", "destination.protocol must be HTTP or TCP")
     uri = dest.get("URI")
     parts = urlsplit(uri) if isinstance(uri, str) else None
     scheme = "http" if dest["protocol"] == "HTTP" else "tcp"
     if parts is None or parts.scheme != scheme or not parts.hostname or not parts.port:
-        raise TelemetryError(
+        raise LocalTelemetryError(
             "ValidationError", f"destination.URI must look like {scheme}://host:port, got {uri!r}"
         )
     buffering = request.get("buffering") or {}
     if not isinstance(buffering, dict):
-        raise TelemetryError("ValidationError", "buffering must be an object")
+        raise LocalTelemetryError("ValidationError", "buffering must be an object")
     return Subscription(
         extension=extension,
         schema_version=schema,

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from fnlens._config import Settings, settings_from_env
+from fnlens._config import SETTING_ARGS, Settings, settings_from_env
 from fnlens.runtime import _logs as logs
 from fnlens.runtime import _propagation as propagation
 from fnlens.runtime import _scope as scope
@@ -50,27 +50,13 @@ _current_invocation = scope._current.get  # the invocation this context runs in,
 _OTEL_SEEN = tracing._LOADED
 _RECORDERS = tracing._RECORDER
 
-_SETTING_ARGS = (
-    "service",
-    "service_version",
-    "log_event",
-    "log_event_body",
-    "redact",
-    "redact_keys",
-    "timeout_margin_ms",
-    "flush_budget_ms",
-    "trace_parent",
-    "stdout",
-    "log_level",
-    "after_response",
-    "log_fields",
-)
-
 
 @overload
 def instrument(handler: Callable[P, R]) -> Callable[P, R]: ...
 
 
+# The keywords below are SETTING_ARGS (declared once, on fnlens._config.Settings), written
+# out for type checkers; tests/runtime/test_settings_declaration.py keeps them equal.
 @overload
 def instrument(
     handler: None = None,
@@ -98,7 +84,7 @@ def instrument(handler: Any = None, **options: Any) -> Any:
     Arguments beat ``FNLENS_*``/``OTEL_*`` environment variables, which beat defaults.
     ``FNLENS_DISABLED=true`` returns the handler unchanged.
     """
-    unknown = set(options) - {*_SETTING_ARGS, "span_name"}
+    unknown = set(options) - {*SETTING_ARGS, "span_name"}
     if unknown:
         raise TypeError(f"instrument() got unexpected arguments: {', '.join(sorted(unknown))}")
     if handler is None:
@@ -160,7 +146,7 @@ def instrumentation(handler: Callable[..., Any], **options: Any) -> _Instrumente
     """The per-handler recorder ``instrument`` wraps a handler with (None when fnlens is
     disabled): ``begin`` / ``finish`` / ``leave`` of one invocation, for adapters whose
     request does not end when a function returns (a streamed WSGI response)."""
-    unknown = set(options) - {*_SETTING_ARGS, "span_name"}
+    unknown = set(options) - {*SETTING_ARGS, "span_name"}
     if unknown:
         raise TypeError(f"instrument() got unexpected arguments: {', '.join(sorted(unknown))}")
     options = dict(options)
@@ -199,7 +185,7 @@ class _Instrumented:
         code = getattr(handler, "__code__", None)
         # Powertools' `location` of the invocation record: where the handler is defined
         self.location = f"{self.handler_name}:{code.co_firstlineno}" if code else None
-        log_format = stdout_format()
+        log_format = stdout_format(settings.log_format)
         if log_format == "gcp":
             from fnlens.runtime._gcp import cloud_logging_shape
 

@@ -68,13 +68,6 @@ def alias_from_arn(arn: Any) -> str | None:
     return qualifier
 
 
-def account_from_arn(arn: Any) -> str | None:
-    if not isinstance(arn, str):
-        return None
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else None
-
-
 def function_identity(context: Any, handler_name: str) -> dict[str, Any]:
     """Static identity of this process's function, from the context object and the env."""
     env = os.environ

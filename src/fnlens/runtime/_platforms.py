@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from fnlens._config import warn_once
 from fnlens.runtime._triggers import TriggerInfo
 
 
@@ -71,23 +70,13 @@ def _is_azure_context(value: Any) -> bool:
     )
 
 
-LOG_FORMATS = ("auto", "json", "gcp", "azure")
-
-
-def stdout_format() -> str:
-    """``FNLENS_LOG_FORMAT``: ``json`` (fnlens's lines on stdout), ``gcp`` (Cloud
-    Logging's structured form), ``azure`` (fnlens's lines through Python ``logging``,
-    which the Azure Functions worker sends to the host with the invocation id) or
-    ``auto`` (the default: ``gcp`` on Cloud Run, ``azure`` on Azure Functions, else
-    ``json``)."""
-    raw = os.environ.get("FNLENS_LOG_FORMAT")
-    value = (raw or "auto").strip().lower() or "auto"
-    if value not in LOG_FORMATS:
-        warn_once(
-            "FNLENS_LOG_FORMAT",
-            f"FNLENS_LOG_FORMAT={raw!r} is not one of {', '.join(LOG_FORMATS)}; using auto",
-        )
-        value = "auto"
+def stdout_format(log_format: str = "auto") -> str:
+    """The resolved ``FNLENS_LOG_FORMAT`` (``Settings.log_format``, already checked):
+    ``json`` (fnlens's lines on stdout), ``gcp`` (Cloud Logging's structured form),
+    ``azure`` (fnlens's lines through Python ``logging``, which the Azure Functions
+    worker sends to the host with the invocation id); ``auto`` (the default) is ``gcp``
+    on Cloud Run, ``azure`` on Azure Functions, else ``json``."""
+    value = log_format
     if value == "auto":
         env = os.environ
         if env.get("AWS_LAMBDA_FUNCTION_NAME"):

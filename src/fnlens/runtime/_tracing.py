@@ -27,7 +27,6 @@ from typing import Any
 from fnlens.runtime import _ids as ids
 from fnlens.runtime._propagation import TraceDecision
 
-SPAN_NAME_DEFAULT = "invocation"
 _TRACER: dict[str, Any] = {}
 _TRACE_ID_HINT: ContextVar[str | None] = ContextVar("fnlens_trace_id_hint", default=None)
 

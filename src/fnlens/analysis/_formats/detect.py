@@ -12,12 +12,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from fnlens.analysis._errors import UnknownFormatError
 from fnlens.analysis._formats import FORMATS
 from fnlens.analysis._formats.insights import is_insights_csv_header
 from fnlens.analysis._formats.lambda_text import line_kind, unprefixed_platform_line
 from fnlens.analysis._formats.messages import classify, python_repr
 from fnlens.analysis._readers import Input
+from fnlens.exceptions import UnknownFormatError
 
 SAMPLE_LINES = 200
 

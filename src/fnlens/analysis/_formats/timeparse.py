@@ -7,7 +7,7 @@ epoch seconds/milliseconds/nanoseconds (numbers or digit strings).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:[.,](\d+))?"
@@ -53,10 +53,3 @@ def parse_ts(value: object) -> datetime | None:
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
         dt = dt - sign * offset
     return dt
-
-
-def to_utc_naive(dt: datetime) -> datetime:
-    """Aware datetimes to naive UTC; naive ones are taken as UTC already."""
-    if dt.tzinfo is None:
-        return dt
-    return dt.astimezone(timezone.utc).replace(tzinfo=None)

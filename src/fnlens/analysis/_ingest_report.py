@@ -1,7 +1,8 @@
 """What an ingest run found: per-file formats and counts, malformed lines with file:line.
 
 Bad input never stops a normal run: each malformed line is recorded here and every
-valid record is kept. In strict mode the first problem raises :class:`IngestError`.
+valid record is kept. In strict mode the first problem raises
+:class:`fnlens.exceptions.IngestError`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,6 @@ MAX_MESSAGES_PER_FILE = 20
 # per-file counts are parsed records; several records (START, REPORT, a fnlens record)
 # can merge into one invocations row, so the table totals are printed separately
 _RECORD = {"invocations": "invocation records", "spans": "spans", "logs": "log lines"}
-
-
-class IngestError(Exception):
-    """Ingest could not do what was asked (strict mode, unknown format, missing path)."""
-
-
-class UnknownFormatError(IngestError):
-    """A file matched none of the supported formats."""
 
 
 @dataclass
