@@ -7,17 +7,26 @@ files: the first run and the median of the timed runs. Spark bulk ingest reads N
 JSONL records (bench_ingest.py's generator) into a new layout. With --write the
 ``## Spark`` section of docs/benchmarks.md is replaced.
 
+``--ingest-only``: the same generated JSONL file (deterministic: the rows are hashes of
+their index) loaded by ``fnlens ingest`` (DuckDB) and by Spark bulk ingest (``local[2]``,
+driver memory set explicitly), one after the other, each in its own process: wall time,
+records/s and the peak RSS of the process tree (the JVM included), sampled from /proc.
+
     SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/bench_spark.py [--rows N] [--write]
+    SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python bench/bench_spark.py --ingest-only --ingest-rows N
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -103,6 +112,107 @@ def bench(rows: int, workdir: Path, repeat: int, ingest_rows: int) -> dict[str, 
     return out
 
 
+_INGEST_RUNNER = r"""
+import json, sys, time
+engine, src, out, memory = sys.argv[1:5]
+t0 = time.perf_counter()
+if engine == "duckdb":
+    from fnlens.analysis.ingest import ingest
+    report = ingest([src], db=out, progress=False)
+    rows, started = report.totals["invocations"], t0
+else:
+    from fnlens.analysis._spark import spark_session
+    from fnlens.analysis._spark_ingest import spark_ingest
+    spark = spark_session("local[2]", conf={"spark.driver.memory": memory})
+    started = time.perf_counter()
+    rows = spark_ingest(spark, [src], out).invocations
+    spark.stop()
+done = time.perf_counter()
+print(json.dumps({"seconds": done - t0, "ingest_s": done - started, "rows": rows}))
+"""
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (the JVM under pyspark)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS"))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def _ingest_run(engine: str, src: Path, out: Path, memory: str) -> dict[str, Any]:
+    if out.is_dir():
+        shutil.rmtree(out)
+    out.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INGEST_RUNNER, engine, str(src), str(out), memory],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = [0.0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate(timeout=4 * 3600)
+    sampler.join(timeout=5)
+    if proc.returncode != 0:
+        raise SystemExit(f"{engine} ingest failed:\n{stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["rss_mb"] = peak[0]
+    return result
+
+
+def ingest_compare(n: int, workdir: Path, memory: str) -> dict[str, Any]:
+    """``fnlens ingest`` and Spark bulk ingest of the same N-record JSONL file."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = generate_jsonl(n, workdir)
+    out: dict[str, Any] = {"rows": n, "mb": src.stat().st_size / 1e6, "memory": memory}
+    out["load"] = [os.getloadavg()[0]]
+    out["duckdb"] = _ingest_run("duckdb", src, workdir / f"ingest_{n}.duckdb", memory)
+    print(f"fnlens ingest: {out['duckdb']}", flush=True)
+    out["load"].append(os.getloadavg()[0])
+    out["spark"] = _ingest_run("spark", src, workdir / f"spark_ingest_{n}", memory)
+    print(f"spark ingest: {out['spark']}", flush=True)
+    out["load"].append(os.getloadavg()[0])
+    return out
+
+
+def ingest_markdown(r: dict[str, Any]) -> str:
+    d, s = r["duckdb"], r["spark"]
+    return "\n".join(
+        [
+            f"Bulk ingest of one {r['rows']:,}-record fnlens JSONL file ({r['mb']:.0f} MB, "
+            "bench_ingest.py's deterministic generator), "
+            f"`bench/bench_spark.py --ingest-only --ingest-rows {r['rows']}`: each engine in "
+            "its own process, one after the other; peak RSS of the process tree (the JVM "
+            f"included); Spark `local[2]`, `spark.driver.memory={r['memory']}`. 1-minute load "
+            f"average {r['load'][0]:.1f} before, {r['load'][1]:.1f} between and "
+            f"{r['load'][2]:.1f} after (the machine was shared).",
+            "",
+            "| engine | wall (s) | records/s | peak RSS | invocations written |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            f"| `fnlens ingest` (DuckDB) | {d['seconds']:.1f} | {r['rows'] / d['seconds']:,.0f} "
+            f"| {d['rss_mb']:,.0f} MB | {d['rows']:,} |",
+            f"| Spark bulk ingest | {s['seconds']:.1f} (ingest {s['ingest_s']:.1f}) "
+            f"| {r['rows'] / s['ingest_s']:,.0f} | {s['rss_mb']:,.0f} MB | {s['rows']:,} |",
+            "",
+        ]
+    )
+
+
 def markdown(r: dict[str, Any]) -> str:
     import pyspark
 
@@ -171,8 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/fnlens-bench-spark"))
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--ingest-only", action="store_true", help="DuckDB vs Spark ingest")
+    parser.add_argument("--driver-memory", default="4g", help="spark.driver.memory")
     args = parser.parse_args(argv)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if args.ingest_only:
+        print(ingest_markdown(ingest_compare(args.ingest_rows, args.workdir, args.driver_memory)))
+        return 0
     result = bench(args.rows, args.workdir, args.repeat, args.ingest_rows)
     section = markdown(result)
     print(section)

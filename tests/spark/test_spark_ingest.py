@@ -38,94 +38,121 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat(timespec="milliseconds") + "Z"
 
 
+RETRY_AFTER = timedelta(seconds=75)  # Lambda retries an async invocation a minute or more later
+
+
+def _attempts(i: int) -> int:
+    """How many attempts request i gets: a few are retried once, some twice."""
+    return 1 + (i % 11 == 1) + (i % 33 == 1)
+
+
 def write_inputs(root: Path, n: int = 240, seed: int = 5) -> dict[str, Any]:
-    """Write the JSONL and text inputs; returns what they hold, counted here."""
+    """Write the JSONL and text inputs; returns what they hold, counted here.
+
+    Every attempt of a retried request id has its own fnlens record and/or START/REPORT
+    lines (the earlier attempts timed out). A few fnlens records have a blank or no request
+    id (two of them identical). The JSONL lines are shuffled and the text requests come in
+    shuffled order, so nothing depends on the order records are read in.
+    """
     rng = random.Random(seed)
-    jsonl, text = [], []
+    jsonl, blocks = [], []
     rids: set[str] = set()
+    attempts = 0
     for i in range(n):
         rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         rids.add(rid)
-        start = START + timedelta(milliseconds=rng.randrange(20 * 60 * 1000))
-        duration = round(rng.uniform(1, 900), 2)
-        cold = i % 9 == 0
-        init = round(rng.uniform(150, 700), 2) if cold else None
-        timeout = i % 23 == 0
-        crash = i % 31 == 5
-        xray = f"1-{rng.getrandbits(32):08x}-{rng.getrandbits(96):024x}"
+        first = START + timedelta(milliseconds=rng.randrange(20 * 60 * 1000))
         where = "both" if i % 5 else ("fnlens" if i % 10 else "text")
-        if where in ("both", "fnlens"):
-            record = {
-                "timestamp": start.isoformat(timespec="microseconds") + "Z",
-                "level": "error" if timeout or crash else "info",
-                "event": "invocation",
-                "service": "orders",
-                "service_version": "1.4.0" if i % 3 else "",
-                "cloud_provider": "aws",
-                "region": "eu-west-1",
-                "function_name": "orders-api" if i % 4 else "payments",
-                "function_version": "7",
-                "function_alias": "live",
-                "memory_limit_mb": 512,
-                "request_id": rid,
-                "xray_trace_id": xray,
-                "cold_start": cold,
-                "init_type": "on-demand",
-                "init_duration_ms": init,
-                "duration_ms": duration + 0.137,
-                "outcome": "timeout" if timeout else "error" if crash else "success",
-                "error_type": "Sandbox.Timedout" if timeout else "Runtime" if crash else None,
-                "error_message": "boom" if crash else None,
-                "trigger": "http",
-                "event_source": "aws:apigateway",
-                "http_method": "GET",
-                "http_route": "/orders/{id}",
-                "http_status_code": 504 if timeout else 500 if crash else 200,
-                "telemetry_flush_ms": 0.2,
-                "telemetry_dropped": 0,
-            }
-            if i % 7 == 0:
-                record["trace_id"] = f"{rng.getrandbits(128):032x}"
-            jsonl.append(json.dumps(record))
-            if i % 6 == 0:
-                jsonl.append(
-                    json.dumps(
-                        {
-                            "timestamp": _iso(start),
-                            "level": "info",
-                            "event": "order loaded",
-                            "request_id": rid,
-                            "order_id": i,
-                        }
+        tries = _attempts(i)
+        attempts += tries
+        for attempt in range(tries):
+            retried = attempt < tries - 1
+            start = first + attempt * RETRY_AFTER
+            cold = i % 9 == 0 and attempt == 0
+            init = round(rng.uniform(150, 700), 2) if cold else None
+            timeout = i % 23 == 0 or retried
+            crash = i % 31 == 5
+            duration = 3000.0 if timeout else round(rng.uniform(1, 900), 2)
+            xray = f"1-{rng.getrandbits(32):08x}-{rng.getrandbits(96):024x}"
+            if where in ("both", "fnlens"):
+                record = {
+                    "timestamp": start.isoformat(timespec="microseconds") + "Z",
+                    "level": "error" if timeout or crash else "info",
+                    "event": "invocation",
+                    "service": "orders",
+                    "service_version": "1.4.0" if i % 3 else "",
+                    "cloud_provider": "aws",
+                    "region": "eu-west-1",
+                    "function_name": "orders-api" if i % 4 else "payments",
+                    "function_version": "7",
+                    "function_alias": "live",
+                    "memory_limit_mb": 512,
+                    "request_id": rid,
+                    "xray_trace_id": xray,
+                    "cold_start": cold,
+                    "init_type": "on-demand",
+                    "init_duration_ms": init,
+                    "duration_ms": duration + 0.137,
+                    "outcome": "timeout" if timeout else "error" if crash else "success",
+                    "error_type": "Sandbox.Timedout" if timeout else "Runtime" if crash else None,
+                    "error_message": "boom" if crash else None,
+                    "trigger": "http",
+                    "event_source": "aws:apigateway",
+                    "http_method": "GET",
+                    "http_route": "/orders/{id}",
+                    "http_status_code": 504 if timeout else 500 if crash else 200,
+                    "telemetry_flush_ms": 0.2,
+                    "telemetry_dropped": 0,
+                }
+                if i % 7 == 0:
+                    record["trace_id"] = f"{rng.getrandbits(128):032x}"
+                jsonl.append(json.dumps(record))
+                if i % 6 == 0:
+                    log = {"timestamp": _iso(start), "level": "info", "event": "order loaded"}
+                    jsonl.append(json.dumps({**log, "request_id": rid, "order_id": i}))
+            if where in ("both", "text"):
+                text: list[str] = []
+                end = start + timedelta(milliseconds=duration)
+                text.append(f"{_iso(start)} START RequestId: {rid} Version: 7")
+                if i % 8 == 0:
+                    text.append(f"{_iso(start)} {_iso(start)}\t{rid}\tINFO\tloading order")
+                if timeout:
+                    text.append(f"{_iso(end)} {_iso(end)} {rid} Task timed out after 3.00 seconds")
+                if crash:
+                    text.append(
+                        f"{_iso(end)} RequestId: {rid} Error: Runtime exited with error: "
+                        "exit status 1"
                     )
-                )
-        if where in ("both", "text"):
-            end = start + timedelta(milliseconds=duration)
-            text.append(f"{_iso(start)} START RequestId: {rid} Version: 7")
-            if i % 8 == 0:
-                text.append(f"{_iso(start)} {_iso(start)}\t{rid}\tINFO\tloading order")
-            if timeout:
-                text.append(f"{_iso(end)} {_iso(end)} {rid} Task timed out after 3.00 seconds")
-            if crash:
-                text.append(
-                    f"{_iso(end)} RequestId: {rid} Error: Runtime exited with error: exit status 1"
-                )
-            text.append(f"{_iso(end)} END RequestId: {rid}")
-            fields = [
-                f"Duration: {duration:.2f} ms",
-                f"Billed Duration: {int(duration) + 1} ms",
-                "Memory Size: 512 MB",
-                f"Max Memory Used: {rng.randrange(60, 300)} MB",
-            ]
-            if init is not None:
-                fields.append(f"Init Duration: {init:.2f} ms")
-            if i % 29 == 3:
-                fields += ["Restore Duration: 412.37 ms", "Billed Restore Duration: 120 ms"]
-            if timeout:
-                fields.append("Status: timeout")
-            fields.append(f"XRAY TraceId: {xray}\tSegmentId: {rng.getrandbits(64):016x}")
-            fields.append("Sampled: true")
-            text.append(f"{_iso(end)} REPORT RequestId: {rid}\t" + "\t".join(fields) + "\t")
+                text.append(f"{_iso(end)} END RequestId: {rid}")
+                fields = [
+                    f"Duration: {duration:.2f} ms",
+                    f"Billed Duration: {int(duration) + 1} ms",
+                    "Memory Size: 512 MB",
+                    f"Max Memory Used: {rng.randrange(60, 300)} MB",
+                ]
+                if init is not None:
+                    fields.append(f"Init Duration: {init:.2f} ms")
+                if i % 29 == 3:
+                    fields += ["Restore Duration: 412.37 ms", "Billed Restore Duration: 120 ms"]
+                if timeout:
+                    fields.append("Status: timeout")
+                fields.append(f"XRAY TraceId: {xray}\tSegmentId: {rng.getrandbits(64):016x}")
+                fields.append("Sampled: true")
+                text.append(f"{_iso(end)} REPORT RequestId: {rid}\t" + "\t".join(fields) + "\t")
+                blocks.append(text)
+    # records without a usable request id: each is its own row (identical ones included)
+    no_id = []
+    for k, rid_field in enumerate(['"request_id": ""', '"request_id": "   "', None, None]):
+        ts = START + timedelta(seconds=k if k < 3 else 2)  # the last two are identical
+        body = (
+            f'"timestamp": "{_iso(ts)}", "level": "info", "event": "invocation", '
+            '"function_name": "orders-api", "duration_ms": 12.5, "outcome": "success"'
+        )
+        no_id.append("{" + body + (f", {rid_field}" if rid_field else "") + "}")
+    jsonl += no_id
+    rng.shuffle(jsonl)
+    rng.shuffle(blocks)
+    text = [line for block in blocks for line in block]
     jsonl.insert(17, "{not json")
     text.insert(11, f"{_iso(START)} REPORT RequestId: broken-1\tDuration: fast ms\t")
     (root / "fnlens.jsonl").write_text("\n".join(jsonl) + "\n")
@@ -135,7 +162,11 @@ def write_inputs(root: Path, n: int = 240, seed: int = 5) -> dict[str, Any]:
         handle.write("\n".join(text) + "\n")
     return {
         "request_ids": rids,
+        "attempts": attempts,
+        "without_id": len(no_id),
         "reports": sum(1 for line in text if " REPORT RequestId: " in line) - 1,
+        "restores": sum(1 for line in text if "\tRestore Duration: " in line),
+        "inits": sum(1 for line in text if "\tInit Duration: " in line),
         "records": sum(1 for line in jsonl if '"event": "invocation"' in line),
         "platform_errors": sum(
             1 for line in text if "Task timed out" in line or "Error: Runtime exited" in line
@@ -150,8 +181,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
 
 
 def _rows(con: Any) -> list[tuple[Any, ...]]:
+    """Every invocations column, rows in one total order (ids, attempts, then the rest)."""
+    cols = ", ".join(INVOCATIONS_COLUMNS)
     return con.execute(
-        f"SELECT {', '.join(INVOCATIONS_COLUMNS)} FROM invocations ORDER BY request_id"
+        f"SELECT {cols} FROM invocations ORDER BY request_id NULLS LAST, attempt, {cols}"
     ).fetchall()
 
 
@@ -172,14 +205,20 @@ def test_spark_ingest_gives_the_duckdb_rows(spark: Any, inputs: tuple[Path, dict
     expected = held["records"] + 2 * held["reports"] + held["platform_errors"]
     assert report.invocation_records == expected
     assert report.log_lines_skipped > 0
-    assert report.invocations == len(held["request_ids"])
+    rows = held["attempts"] + held["without_id"]  # one per request id and attempt
+    assert report.invocations == rows
 
     duck = duckdb.connect()
     duckdb_views(duck, out)
     got = _rows(duck)
-    assert len(want) == len(held["request_ids"])
-    assert {r[list(INVOCATIONS_COLUMNS).index("request_id")] for r in got} == held["request_ids"]
+    assert len(want) == rows
     names = list(INVOCATIONS_COLUMNS)
+    column = {name: k for k, name in enumerate(names)}
+    assert {r[column["request_id"]] for r in got} == held["request_ids"] | {None}
+    assert max(r[column["attempt"]] for r in got) == 3
+    assert sum(r[column["request_id"]] is None for r in got) == held["without_id"]
+    assert sum(r[column["restore_duration_ms"]] is not None for r in got) == held["restores"]
+    assert sum(r[column["init_duration_ms"]] is not None for r in got) >= held["inits"]
     for g, w in zip(got, want, strict=True):
         assert dict(zip(names, g, strict=True)) == dict(zip(names, w, strict=True))
     dates = sorted(p.name for p in (out / "invocations").iterdir())
@@ -188,7 +227,7 @@ def test_spark_ingest_gives_the_duckdb_rows(spark: Any, inputs: tuple[Path, dict
 
     # ingesting the same files again merges into the stored rows: nothing changes
     again = spark_ingest(spark, paths, out)
-    assert again.invocations == len(held["request_ids"])
+    assert again.invocations == rows
     duck2 = duckdb.connect()
     duckdb_views(duck2, out)
     assert _rows(duck2) == got

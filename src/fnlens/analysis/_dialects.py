@@ -10,8 +10,9 @@ output would compute differently:
   approximate there.
 * ``time_bucket(interval, ts)``: DuckDB's buckets are aligned to 2000-01-03 00:00 UTC;
   the same arithmetic on epoch microseconds (Spark) or milliseconds (Trino).
-* ``round(x, n)`` of a DOUBLE: DuckDB computes ``round(x * 10^n) / 10^n``; Spark's
-  ``round`` goes through a decimal, so the DuckDB form is written out.
+* ``round(x, n)`` of a DOUBLE: DuckDB rounds the double's exact binary value (ties away
+  from zero); Spark's ``round`` rounds its shortest decimal text, so the exact decision
+  is written out in plain double arithmetic (Dekker's two-product).
 * Decimal literals (``100.0``) are DOUBLE, as DuckDB's arithmetic ends up for these
   queries (a DECIMAL divided by an integer is a DOUBLE in DuckDB, a DECIMAL in Spark).
 * ``string_agg(DISTINCT x, sep ORDER BY x)``: the sorted distinct values joined, NULL
@@ -130,6 +131,8 @@ def _translate(query: Query, dialect: str) -> Translation:
         _expand_group_by_all(select)
         _expand_aliases(select)
     _double_literals(tree)
+    # time rules first: later rules re-parse their arguments' SQL, which is not visited again
+    tree = tree.transform(lambda node: _time_units(node, target, notes))
     tree = tree.transform(lambda node: _rewrite(node, target, types, notes))
     tree = tree.transform(lambda node: _bind(node, target, types))
     # sqlglot logs a warning for DuckDB struct literals it writes as Trino ROW(...): the
@@ -348,7 +351,17 @@ def _string_agg(node: object, condition: object | None, target: str) -> object:
 
 
 def _round(node: object) -> object:
-    """DuckDB's ``round(x, n)`` of a DOUBLE: ``round(x * 10^n) / 10^n`` (half away from 0)."""
+    """DuckDB's ``round(x, n)`` of a DOUBLE: the exact binary value rounded, ties away from 0.
+
+    DuckDB rounds the double's exact value (``round(0.00065, 4)`` is 0.0006, the double
+    being 0.000649999...), while Spark rounds its shortest decimal text ("6.5E-4", so
+    0.0007) and ``round(x * 10^n)`` rounds the rounded product. So: ``y = |x| * 10^n``,
+    its rounding error ``e`` exactly (Dekker's two-product, plain IEEE doubles as the JVM
+    computes them), and ``floor(y) + 1`` when ``(y - floor(y) - 0.5) + e >= 0``; each
+    term is exact for ``y < 2^50``, so the sign, and the decision, is exact. Larger
+    products (integral at that precision anyway) keep the plain form. ``n = 0`` stays
+    Spark's ``round`` (a half-integer is a double, so the text rounds as the value).
+    """
     from sqlglot import exp
 
     assert isinstance(node, exp.Round)
@@ -358,9 +371,92 @@ def _round(node: object) -> object:
     if not isinstance(digits, exp.Literal) or digits.is_string:
         raise TranslationError("round() needs a literal number of digits")
     n = int(digits.this)
-    scale = f"CAST(1e{n} AS DOUBLE)"
+    if n == 0:
+        return node
+    if not 0 < n <= 15:
+        raise TranslationError(f"round(x, {n}): fnlens rounds exactly to 1..15 places only")
+    m = float(10**n)
+    m_hi, m_lo = _split(m)
+
+    def d(value: float) -> str:
+        return f"CAST('{value!r}' AS DOUBLE)"
+
     value = node.this.sql(dialect="spark")
-    return _parse(f"round(CAST({value} AS DOUBLE) * {scale}, 0) / {scale}", "spark")
+    err = f"(((h * {d(m_hi)} - y) + h * {d(m_lo)} + (a - h) * {d(m_hi)}) + (a - h) * {d(m_lo)})"
+    up = f"CASE WHEN (y - floor(y) - CAST(0.5 AS DOUBLE)) + {err} >= 0 THEN 1 ELSE 0 END"
+    exact = (
+        f"transform(array(abs(x)), a -> transform(array(a * {d(m)}), y -> "
+        f"transform(array(c - (c - a)), h -> (floor(y) + {up}) / {d(m)} * signum(x))[0])[0])[0]"
+    ).replace("array(c - (c - a))", f"array({d(134217729.0)} * a - ({d(134217729.0)} * a - a))")
+    plain = f"round(x * {d(m)}, 0) / {d(m)}"
+    sql = (
+        f"transform(array(CAST({value} AS DOUBLE)), x -> CASE WHEN x IS NULL OR isnan(x) "
+        f"OR abs(x) * {d(m)} >= {d(2.0**50)} THEN {plain} ELSE {exact} END)[0]"
+    )
+    return _parse(sql, "spark")
+
+
+def _split(value: float) -> tuple[float, float]:
+    """Veltkamp's split: ``hi + lo == value`` exactly, each with at most 26 significant bits."""
+    c = 134217729.0 * value  # 2^27 + 1
+    hi = c - (c - value)
+    return hi, value - hi
+
+
+_TRINO_MS_NOTE = (
+    "Trino's intervals and date_diff count milliseconds: invocation ends and busy time "
+    "are to the millisecond"
+)
+# one microsecond as a Spark day-time interval (``n * this`` is exact integer arithmetic)
+_SPARK_MICROSECOND = "INTERVAL '0.000001' SECOND"
+_TRINO_MILLISECOND = "INTERVAL '0.001' SECOND"
+
+
+def _time_units(node: object, target: str, notes: list[str]) -> object:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("to_microseconds", "epoch_us"):
+        return _microseconds(node, target, notes)
+    if isinstance(node, exp.Interval) and target == "trino":
+        return _trino_interval(node, notes)
+    return node
+
+
+def _microseconds(node: object, target: str, notes: list[str]) -> object:
+    """DuckDB's ``to_microseconds(n)`` (an INTERVAL) and ``epoch_us(ts)`` (a BIGINT)."""
+    from sqlglot import exp
+
+    assert isinstance(node, exp.Anonymous)
+    if len(node.expressions) != 1:
+        raise TranslationError(f"{node.name}() takes one argument")
+    value = node.expressions[0].sql(dialect=target)
+    to_interval = node.name.lower() == "to_microseconds"
+    if target == "spark":
+        if to_interval:
+            return _parse(f"(CAST({value} AS BIGINT) * {_SPARK_MICROSECOND})", target)
+        return _parse(f"unix_micros(CAST({value} AS TIMESTAMP))", target)
+    if _TRINO_MS_NOTE not in notes:
+        notes.append(_TRINO_MS_NOTE)
+    if to_interval:
+        return _parse(f"(CAST({value} AS DOUBLE) / 1000 * {_TRINO_MILLISECOND})", target)
+    epoch = "TIMESTAMP '1970-01-01 00:00:00'"
+    return _parse(f"(date_diff('millisecond', {epoch}, {value}) * 1000)", target)
+
+
+def _trino_interval(node: object, notes: list[str]) -> object:
+    """``INTERVAL n MICROSECOND`` (no such unit on Trino): the nearest whole milliseconds."""
+    from sqlglot import exp
+
+    assert isinstance(node, exp.Interval)
+    unit = node.args.get("unit")
+    if unit is None or unit.name.upper() not in ("MICROSECOND", "MICROSECONDS"):
+        return node
+    if not isinstance(node.this, exp.Literal):
+        raise TranslationError("INTERVAL ... MICROSECOND needs a literal count")
+    if _TRINO_MS_NOTE not in notes:
+        notes.append(_TRINO_MS_NOTE)
+    ms = max(1, round(float(node.this.this) / 1000))
+    return _parse(f"({ms} * {_TRINO_MILLISECOND})", "trino")
 
 
 # --- parameters -------------------------------------------------------------------
@@ -387,6 +483,14 @@ def _bind(node: object, target: str, types: dict[str, str]) -> object:
         return marker  # already typed by a rule (time-bucket widths)
     if target == "trino" and isinstance(node.parent, exp.Limit):
         return marker  # Trino takes a bare parameter (no expression) in LIMIT
+    if types[name] == "INTERVAL":  # bound as whole micro/milliseconds: an interval again
+        unit = _SPARK_MICROSECOND if target == "spark" else _TRINO_MILLISECOND
+        return exp.paren(
+            exp.Mul(
+                this=exp.Cast(this=marker, to=exp.DataType.build("BIGINT")),
+                expression=_parse(unit, target),
+            )
+        )
     sql_type = (_SPARK_PARAM_TYPES if target == "spark" else _TRINO_PARAM_TYPES)[types[name]]
     return exp.Cast(this=marker, to=exp.DataType.build(sql_type, dialect=target))
 

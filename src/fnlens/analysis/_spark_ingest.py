@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fnlens.analysis._formats.lambda_text import TIMEOUT_RANK
+from fnlens.analysis._merge import ATTEMPT_GAP
 from fnlens.analysis._parquet import (
     LAYOUT_FILE,
     UNKNOWN_PARTITION,
@@ -147,7 +149,7 @@ def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[A
         "(r.request_id IS NOT NULL OR r.outcome IS NOT NULL) AS _invocation",
     )
     parsed = _keep(parsed, kept)  # counted, checked and turned into rows: parse each line once
-    rows = parsed.where("NOT _malformed AND _invocation AND r.request_id IS NOT NULL").selectExpr(
+    rows = parsed.where("NOT _malformed AND _invocation").selectExpr(
         "_ts AS ts",
         "r.service",
         "r.function_name",
@@ -155,7 +157,7 @@ def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[A
         "r.function_alias",
         "r.service_version",
         "coalesce(nullif(r.service_version, ''), r.function_version) AS version",
-        "r.request_id",
+        "CASE WHEN trim(r.request_id) <> '' THEN r.request_id END AS request_id",  # blank: no id
         f"coalesce(nullif(r.trace_id, ''), CASE WHEN r.xray_trace_id RLIKE {_XRAY} THEN "
         f"lower(concat(regexp_extract(r.xray_trace_id, {_XRAY}, 1), "
         f"regexp_extract(r.xray_trace_id, {_XRAY}, 2))) END, r.trace_id) AS trace_id",
@@ -347,8 +349,14 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
         "_stream AS log_stream",
         "CAST(41 AS DOUBLE) AS _rank",
     )
-    timeout_rid = (
-        "regexp_extract(_msg, '^(?:(\\\\S+)\\\\s+)?Task timed out after\\\\s+[\\\\d.]+', 1)"
+    timeout_re = "'^(?:(\\\\S+)\\\\s+)?Task timed out after\\\\s+([\\\\d.]+)'"
+    timeout_rid = f"regexp_extract(_msg, {timeout_re}, 1)"
+    # when it started: the line's time less the timeout (it places the record's attempt)
+    timeout_s = f"try_cast(regexp_extract(_msg, {timeout_re}, 2) AS DOUBLE)"
+    timeout_ts = (
+        f"CASE WHEN {timeout_s} >= 0 AND {timeout_s} < 1e6 THEN CAST(timestamp_micros("
+        f"unix_micros(CAST(_ts AS TIMESTAMP)) - CAST(bround({timeout_s} * 1000D * 1000D) "
+        "AS BIGINT)) AS TIMESTAMP_NTZ) END"
     )
     timeout = (
         frame.where("_kind = 'timeout'")
@@ -356,12 +364,13 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
         .where("_rid <> ''")
         .selectExpr(
             "_rid AS request_id",
+            f"{timeout_ts} AS ts",
             "'timeout' AS outcome",
             "'Sandbox.Timedout' AS error_type",
             "trim(substring(_msg, length(_rid) + 1)) AS error_message",
             "_stream AS log_stream",
             "_stream_version AS function_version",
-            f"CAST({RANK['report']} AS DOUBLE) AS _rank",
+            f"CAST({TIMEOUT_RANK} AS DOUBLE) AS _rank",
         )
     )
     crash_rid = "regexp_extract(_msg, '^RequestId: (\\\\S+)\\\\s+Error: ', 1)"
@@ -375,10 +384,10 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
             "'error' AS outcome",
             "CASE WHEN size(_d) > 1 THEN trim(element_at(_d, -1)) "
             "ELSE 'Runtime.ExitError' END AS error_type",
-            "_d[0] AS error_message",
+            "trim(_d[0]) AS error_message",
             "_stream AS log_stream",
             "_stream_version AS function_version",
-            f"CAST({RANK['report']} AS DOUBLE) AS _rank",
+            f"CAST({TIMEOUT_RANK} AS DOUBLE) AS _rank",
         )
     )
     rows = _complete(report).unionByName(_complete(start))
@@ -424,10 +433,10 @@ def _spark_type(sql_type: str) -> str:
     )
 
 
-# --- the merge by request id ------------------------------------------------------
+# --- the merge by request id and attempt ---------------------------------------------
 
 
-_SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 ELSE 2 END"
+_SEVERITY = "CASE outcome WHEN 'timeout' THEN 0 WHEN 'error' THEN 1 WHEN 'success' THEN 2 END"
 _EXISTING_RANK = (
     "CASE "
     + " ".join(
@@ -436,15 +445,73 @@ _EXISTING_RANK = (
     )
     + " ELSE 90 END - 5"
 )
+_GAP_US = {"INTERVAL 10 SECOND": 10_000_000}[ATTEMPT_GAP]  # the DuckDB loader's attempt gap
+_RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
+# a record's content hash: the last tie-break, so the order lines were read never matters
+_CONTENT = "xxhash64(" + ", ".join(f"`{c}`" for c in _RECORD) + ")"
 
 
 def merge_invocations(rows: Any) -> Any:
-    """One row per request id, each column from the best-ranked source that has it."""
+    """The DuckDB loader's merge (:mod:`fnlens.analysis._merge`) in Spark SQL.
+
+    One row per request id and attempt: records of an id whose spans ``[ts, ts +
+    duration]`` come within the attempt gap of each other are one attempt, a later one
+    the next; records without a time join their id's latest attempt. Within an attempt
+    each column comes from the first record (by rank, then outcome severity) that has a
+    value. Rows without a request id are kept one by one; an identical one that is
+    already stored (``_origin = 1``) as often is not added again.
+    """
+    rows.createOrReplaceTempView("_fnlens_rows")
+    spark = rows.sparkSession
+    cols = ", ".join(f"`{c}`" for c in _RECORD)
+    without_id = spark.sql(
+        f"SELECT {cols}, 1 AS attempt FROM ("
+        f"  SELECT {cols}, row_number() OVER (PARTITION BY _origin, {_CONTENT} "
+        "    ORDER BY _rank) AS _copy, _origin FROM _fnlens_rows WHERE request_id IS NULL"
+        f") GROUP BY {cols}, _copy"
+    )
+    spark.sql(_attempts_sql()).createOrReplaceTempView("_fnlens_attempts")
+    merged = spark.sql(_merged_sql())
+    return merged.select(*INVOCATIONS_COLUMNS).unionByName(without_id.select(*INVOCATIONS_COLUMNS))
+
+
+def _attempts_sql() -> str:
+    """Every record with an id, its attempt and its precedence within that attempt."""
+    end_us = "CAST(bround(coalesce(greatest(duration_ms, 0D), 0D) * 1000D) AS BIGINT)"
+    order = "_start, _end, _hash"  # any total order: the attempts do not depend on ties
+    return (
+        f"WITH records AS (SELECT *, {_CONTENT} AS _hash FROM _fnlens_rows "
+        "  WHERE request_id IS NOT NULL"
+        "), spans AS ("
+        "  SELECT request_id, _hash, unix_micros(CAST(ts AS TIMESTAMP)) AS _start,"
+        f"    unix_micros(CAST(ts AS TIMESTAMP)) + {end_us} AS _end"
+        "  FROM records WHERE ts IS NOT NULL"
+        "), edges AS ("
+        f"  SELECT *, max(_end) OVER (PARTITION BY request_id ORDER BY {order}"
+        "    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _reach FROM spans"
+        "), dated AS ("
+        "  SELECT request_id, _hash, _start, _end, sum(CASE WHEN _reach IS NULL"
+        f"    OR _start > _reach + {_GAP_US} THEN 1 ELSE 0 END) OVER (PARTITION BY request_id"
+        f"    ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS attempt"
+        "  FROM edges"
+        "), latest AS (SELECT request_id, max(attempt) AS _latest FROM dated GROUP BY 1"
+        "), numbered AS ("
+        "  SELECT r.*, coalesce(d.attempt, l._latest, 1) AS _attempt FROM records r"
+        "  LEFT JOIN (SELECT DISTINCT request_id, _hash, attempt FROM dated) d"
+        "    ON d.request_id = r.request_id AND d._hash = r._hash AND r.ts IS NOT NULL"
+        "  LEFT JOIN latest l ON l.request_id = r.request_id AND r.ts IS NULL"
+        ")"
+        " SELECT *, row_number() OVER (PARTITION BY request_id, _attempt"
+        f"   ORDER BY _rank, {_SEVERITY} NULLS LAST, _hash) AS _ord FROM numbered"
+    )
+
+
+def _merged_sql() -> str:
     aggs = []
-    for col in INVOCATIONS_COLUMNS:
+    for col in _RECORD:
         if col == "request_id":
-            continue
-        if col == "source":
+            aggs.append("request_id")
+        elif col == "source":
             aggs.append(
                 "array_join(array_sort(array_distinct(flatten(collect_list("
                 "split(source, '[+]'))))), '+') AS source"
@@ -452,35 +519,17 @@ def merge_invocations(rows: Any) -> Any:
         elif col == "version":
             aggs.append(
                 "coalesce(nullif(min_by(service_version, CASE WHEN service_version IS NOT NULL "
-                "THEN _rank END), ''), min_by(function_version, CASE WHEN function_version IS "
-                "NOT NULL THEN _rank END)) AS version"
+                "THEN _ord END), ''), min_by(function_version, CASE WHEN function_version IS "
+                "NOT NULL THEN _ord END)) AS version"
             )
-        elif col == "outcome":
-            aggs.append(
-                f"min_by(outcome, CASE WHEN outcome IS NOT NULL THEN _rank * 10 + {_SEVERITY} "
-                "END) AS outcome"
-            )
-        elif col in ("error_type", "error_message"):
-            aggs.append(
-                f"min_by({col}, CASE WHEN outcome IS NOT NULL THEN _rank * 10 + {_SEVERITY} "
-                f"END) AS {col}"
-            )
+        elif col in ("error_type", "error_message"):  # from the record that gave outcome
+            aggs.append(f"min_by({col}, CASE WHEN outcome IS NOT NULL THEN _ord END) AS {col}")
         else:
-            aggs.append(f"min_by({col}, CASE WHEN {col} IS NOT NULL THEN _rank END) AS {col}")
-    rows.createOrReplaceTempView("_fnlens_rows")
-    merged = rows.sparkSession.sql(
-        f"SELECT request_id, {', '.join(aggs)} FROM _fnlens_rows GROUP BY request_id"
+            aggs.append(f"min_by({col}, CASE WHEN {col} IS NOT NULL THEN _ord END) AS {col}")
+    return (
+        f"SELECT {', '.join(aggs)}, CAST(_attempt AS INT) AS attempt FROM _fnlens_attempts "
+        "GROUP BY request_id, _attempt"
     )
-    # Spark's bulk merge is by request id alone: one attempt per id (the DuckDB loader also
-    # splits a request id's records into retries by time; see docs/spark.md)
-    merged = merged.withColumn("attempt", merged["attempt"].cast("int"))
-    merged = merged.selectExpr(
-        *[
-            c if c != "attempt" else "CAST(coalesce(attempt, 1) AS INT) AS attempt"
-            for c in INVOCATIONS_COLUMNS
-        ]
-    )
-    return merged.select(*INVOCATIONS_COLUMNS)
 
 
 # --- the run --------------------------------------------------------------------------
@@ -557,13 +606,14 @@ def _merge_and_write(
     for p in parts[1:]:
         staged = staged.unionByName(p)
     report.invocation_records = staged.count()
+    staged = staged.selectExpr("*", "0 AS _origin")
     out = Path(out_dir)
     target = table_dir(out, "invocations")
     if existed and target.is_dir() and any(target.rglob("*.parquet")):
         register_views(spark, out)
         stored = spark.sql(
-            f"SELECT {', '.join(INVOCATIONS_COLUMNS)}, CAST({_EXISTING_RANK} AS DOUBLE) AS _rank "
-            "FROM invocations"
+            f"SELECT {', '.join(INVOCATIONS_COLUMNS)}, CAST({_EXISTING_RANK} AS DOUBLE) AS _rank, "
+            "1 AS _origin FROM invocations"
         )
         staged = staged.unionByName(stored)
     merged = merge_invocations(staged)
