@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from fnlens.localrt._ids import new_log_stream_name
 from fnlens.localrt._logstream import Echo, LogStream, OutputPump
 from fnlens.localrt._memory import peak_rss_mb
 from fnlens.localrt._process_role import ProcessRole, StreamView
+from fnlens.localrt._snapshot import ForkedProcess, Snapshot, SnapshotFailed
 from fnlens.localrt._telemetry import TeeStream, TelemetryHub
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
@@ -162,6 +164,8 @@ class Environment:
             },
             extension_events=(SHUTDOWN,) if self.role.managed else (INVOKE,),
         )
+        if self.role.template:
+            self.api.restore_orders = deque()  # parked at the snapshot, it takes fork orders
         self.telemetry = TelemetryHub()
         self.api.telemetry = self.telemetry
         self.server = RuntimeApiServer(self.api).start()
@@ -177,21 +181,42 @@ class Environment:
         if not self.role.snap_start:  # a restored environment reports its restore instead
             self.telemetry.platform("platform.initStart", self._init_start_record())
         self._start_extensions()
-        self.proc = subprocess.Popen(
-            [options.python, "-m", "awslambdaric", code.handler],
-            cwd=str(code.code_dir),
-            env=self._child_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._restore_began_at: float | None = None
+        self.proc: subprocess.Popen[bytes] | ForkedProcess
+        if self.role.restore_from is not None:
+            self.proc = self._fork(self.role.restore_from)
+        else:
+            self.proc = subprocess.Popen(
+                list(self.role.command or (options.python, "-m", "awslambdaric", code.handler)),
+                cwd=str(code.code_dir),
+                env=self._child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=self.role.pass_fds,
+            )
         assert self.proc.stdout is not None
         self.pump = OutputPump(
             self.proc.stdout.fileno(),
             TeeStream(self.stream, self.telemetry.function),  # type: ignore[arg-type]
         )
         threading.Thread(target=self._watch, name="fnlens-localrt-watch", daemon=True).start()
+
+    def _fork(self, snapshot: Snapshot) -> ForkedProcess:
+        """SnapStart: this environment is a fork of the snapshot's template process
+        (the restore's clock starts here: Restore Duration covers the fork too)."""
+        try:
+            snapshot.wait_ready(INIT_TIMEOUT_S)
+            self._restore_began_at = time.time()
+            return snapshot.restore(self, INIT_TIMEOUT_S)
+        except SnapshotFailed as exc:
+            # the invocation reports the snapshot's init error (Lambda's publish fails)
+            self.api.init_error = exc.init_error or (
+                "Runtime.ExitError",
+                _error_payload("Runtime.ExitError", "the SnapStart snapshot failed"),
+            )
+            return snapshot.failed_process(exc.exit_code)
 
     # external extensions and the Telemetry API -------------------------------------
     def _init_start_record(self) -> dict[str, Any]:
@@ -418,7 +443,8 @@ class Environment:
         if self.restore_duration_ms is None and self.api.restore_started_at is not None:
             # the runtime asked for work: the after-restore hooks are over
             end = self.api.first_next_at or time.time()
-            self.restore_duration_ms = round((end - self.api.restore_started_at) * 1000.0, 2)
+            began = self._restore_began_at or self.api.restore_started_at
+            self.restore_duration_ms = round((end - began) * 1000.0, 2)
             self.stream.write(platform.restore_report(self.fmt, self.restore_duration_ms))
             self.telemetry.platform("platform.restoreRuntimeDone", {"status": "success"})
             self.telemetry.platform(
@@ -725,6 +751,8 @@ class Environment:
         self.stream.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        if self.role.restore_from is not None:
+            self.role.restore_from.forget(self.proc.pid)
 
     def _stop_extensions(self) -> None:
         for proc in self.extension_procs:

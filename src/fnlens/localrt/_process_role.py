@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fnlens.localrt._logstream import LogStream
+
+if TYPE_CHECKING:
+    from fnlens.localrt._snapshot import Snapshot
 
 __all__ = ["ProcessRole", "StreamView"]
 
@@ -72,3 +76,9 @@ class ProcessRole:
     # SnapStart: init, the before-snapshot hooks, then the process parks in restore/next
     # (the snapshot) until its first invocation restores it
     snap_start: bool = False
+    # SnapStart with a real snapshot: the template process (init once, then parked,
+    # forked per restore) and, for a restored environment, what forks it
+    template: bool = False
+    restore_from: Snapshot | None = None
+    command: tuple[str, ...] | None = None  # instead of ``python -m awslambdaric <handler>``
+    pass_fds: tuple[int, ...] = ()
