@@ -148,3 +148,83 @@ def test_after_restore_hook_failure(out_dir: Path) -> None:
     assert result.error_type == "Runtime.AfterRestoreError"
     assert "cannot reconnect after restore" in result.payload.decode()
     assert any(x.startswith("RESTORE_REPORT") and "Status: error" in x for x in result.logs)
+
+
+RESTORED = 3
+
+
+def _kinds(logs: list[str]) -> list[str]:
+    return [line.split(" ", 1)[0] for line in logs if line.split(" ", 1)[0].isupper()]
+
+
+def test_one_snapshot_many_restores(out_dir: Path, tmp_path: Path) -> None:
+    """Init runs once, in the snapshot; three environments restored at once share what
+    it left in memory, each restored copy draws its own ids."""
+    init_log = tmp_path / "init.log"
+    fn, version = _fn(out_dir, SNAP_INIT_LOG=str(init_log))
+    try:
+        barrier = threading.Barrier(RESTORED, timeout=30)
+        results: list = []
+
+        def call() -> None:
+            barrier.wait()
+            # each holds its environment for a while: the others need their own
+            results.append(fn.invoke({"sleep_s": 1.0}, version))
+
+        threads = [threading.Thread(target=call) for _ in range(RESTORED)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        again = fn.invoke({}, version)  # a warm environment: no restore
+    finally:
+        fn.close()
+    assert len(results) == RESTORED
+    assert [r.outcome for r in results] == ["success"] * RESTORED, [r.payload for r in results]
+    payloads = [r.json() for r in results]
+    # init ran once: one line in the init log, written by the snapshot's process
+    init_pids = init_log.read_text().split()
+    assert len(init_pids) == 1
+    assert {p["init_pid"] for p in payloads} == {int(init_pids[0])}
+    # three environments, three processes, none of them the one that ran init
+    assert len({r.environment_id for r in results}) == RESTORED
+    pids = {p["pid"] for p in payloads}
+    assert len(pids) == RESTORED and int(init_pids[0]) not in pids
+    assert {r.process_id for r in results} == pids
+    # module state from init is the snapshot's: same token, same counter start
+    assert len({p["init_token"] for p in payloads}) == 1
+    assert [p["counter"] for p in payloads] == [42] * RESTORED
+    # the before-snapshot hooks ran once, before the snapshot; after-restore in each copy
+    for result, payload in zip(results, payloads, strict=True):
+        assert payload["events"] == [
+            "before:second_registered",
+            "before:first_registered",
+            "after:reconnect",
+            f"invoke:{result.request_id}",
+        ]
+    # ids drawn after the restore differ between restored copies
+    assert len({p["draw"] for p in payloads}) == RESTORED
+    assert len({p["uuid"] for p in payloads}) == RESTORED
+    records = [_record(r) for r in results]
+    assert len({rec["span_id"] for rec in records}) == RESTORED
+    for rec in records:
+        assert rec["init_type"] == "snap-start"
+        assert rec["cold_start"] is False and rec["snapstart_restore"] is True
+    # each restored environment's log: RESTORE_START, RESTORE_REPORT, START, END, REPORT
+    for result in results:
+        assert _kinds(result.logs) == ["RESTORE_START", "RESTORE_REPORT", "START", "END", "REPORT"]
+        fields = _report_fields(next(x for x in result.logs if x.startswith("REPORT ")))
+        restore_ms = float(fields["Restore Duration"])
+        assert restore_ms >= RESTORE_SLEEP_S * 1000
+        assert int(fields["Billed Restore Duration"]) == -int(-restore_ms // 1)
+        restore_line = next(x for x in result.logs if x.startswith("RESTORE_REPORT"))
+        assert restore_line == f"RESTORE_REPORT Restore Duration: {restore_ms:.2f} ms"
+    assert again.outcome == "success"
+    assert again.environment_id in {r.environment_id for r in results}
+    assert _kinds(again.logs) == ["START", "END", "REPORT"]
+    assert again.json()["counter"] == 43 and again.json()["init_pid"] == int(init_pids[0])
+    # the snapshot's own stream holds the one init (INIT_START), no invocation
+    streams = sorted((out_dir / "snap-fn").rglob("*.log"))
+    assert len(streams) == RESTORED + 1
+    init_streams = [p for p in streams if "INIT_START" in p.read_text()]
+    assert len(init_streams) == 1 and "START RequestId" not in init_streams[0].read_text()
