@@ -228,3 +228,88 @@ def test_one_snapshot_many_restores(out_dir: Path, tmp_path: Path) -> None:
     assert len(streams) == RESTORED + 1
     init_streams = [p for p in streams if "INIT_START" in p.read_text()]
     assert len(init_streams) == 1 and "START RequestId" not in init_streams[0].read_text()
+
+
+EXTENSION = Path(__file__).parent / "extensions" / "telemetry_ext.py"
+
+
+def test_telemetry_api_restore_events(out_dir: Path, tmp_path: Path) -> None:
+    """A real extension in a restored environment receives restoreStart,
+    restoreRuntimeDone and restoreReport before the invocation's events."""
+    received_at = tmp_path / "received.jsonl"
+    fn = LocalLambda("snap-fn", out_dir=out_dir)
+    fn.update_code(
+        FunctionCode(
+            "snap_app.handler",
+            HANDLERS,
+            snap_start=True,
+            extensions=(EXTENSION,),
+            environment={
+                "SNAP_RESTORE_SLEEP_S": str(RESTORE_SLEEP_S),
+                "TELEMETRY_OUT": str(received_at),
+                "TELEMETRY_EXPECT_REPORTS": "1",
+            },
+            timeout_s=10,
+        )
+    )
+    version = fn.publish_version()
+    try:
+        result = fn.invoke({}, version)
+    finally:
+        fn.close()
+    assert result.outcome == "success", result.payload
+    received = [json.loads(x) for x in received_at.read_text().splitlines()]
+    platform = [e for e in received if e["type"].startswith("platform.")]
+    kinds = [e["type"] for e in platform]
+    restore = kinds.index("platform.restoreStart")
+    assert kinds[restore:] == [
+        "platform.restoreStart",
+        "platform.restoreRuntimeDone",
+        "platform.restoreReport",
+        "platform.start",
+        "platform.runtimeDone",
+        "platform.report",
+    ], kinds
+    assert "platform.initStart" not in kinds  # init belongs to the snapshot, not here
+    by_kind = {e["type"]: e["record"] for e in platform}
+    start = by_kind["platform.restoreStart"]
+    assert start["functionName"] == "snap-fn" and start["functionVersion"] == version
+    assert start["runtimeVersion"] and start["runtimeVersionArn"].endswith(start["runtimeVersion"])
+    assert start["instanceMaxMemory"] == 128
+    assert by_kind["platform.restoreRuntimeDone"]["status"] == "success"
+    report = by_kind["platform.restoreReport"]
+    assert report["status"] == "success"
+    fields = _report_fields(next(x for x in result.logs if x.startswith("REPORT ")))
+    assert report["metrics"]["durationMs"] == float(fields["Restore Duration"])
+    metrics = by_kind["platform.report"]["metrics"]
+    assert metrics["restoreDurationMs"] == report["metrics"]["durationMs"]
+    assert metrics["billedRestoreDurationMs"] == int(fields["Billed Restore Duration"])
+    assert by_kind["platform.start"]["requestId"] == result.request_id
+
+
+def test_init_error_in_the_snapshot(out_dir: Path) -> None:
+    """Init failing while the snapshot is taken: the invocation reports init's error."""
+    fn, version = _fn(out_dir, SNAP_FAIL_INIT="1")
+    try:
+        result = fn.invoke({}, version)
+    finally:
+        fn.close()
+    assert result.outcome == "init_error"
+    assert result.error_type == "RuntimeError"  # what awslambdaric posts to init/error
+    assert "init failed on purpose" in result.payload.decode()
+    assert not any(x.startswith("RESTORE_START") for x in result.logs)
+
+
+def test_a_restored_process_that_exits(out_dir: Path) -> None:
+    """The template reaps its forks: a restored runtime's exit status reaches REPORT's
+    error as it does for an on-demand process, and the next call restores anew."""
+    fn, version = _fn(out_dir)
+    try:
+        crashed = fn.invoke({"exit_code": 3}, version)
+        after = fn.invoke({}, version)
+    finally:
+        fn.close()
+    assert crashed.outcome == "crash" and crashed.error_type == "Runtime.ExitError"
+    assert "exit status 3" in crashed.payload.decode()
+    assert after.outcome == "success" and after.environment_id != crashed.environment_id
+    assert any(x.startswith("RESTORE_START") for x in after.logs)

@@ -234,8 +234,9 @@ class Environment:
 
     def _start_extensions(self) -> None:
         """Start the external extensions (``FunctionCode.extensions``, Lambda's
-        ``/opt/extensions``) before the runtime, and give them the time to register."""
-        if not self.code.extensions:
+        ``/opt/extensions``) before the runtime, and give them the time to register.
+        A SnapStart template has none: each restored environment starts its own."""
+        if not self.code.extensions or self.role.template:
             return
         env = self._child_env()
         self.api.external_phase = True
