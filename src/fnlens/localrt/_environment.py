@@ -29,6 +29,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -40,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from fnlens.localrt import _platform as platform
+from fnlens.localrt._adopted import AdoptedProcess
 from fnlens.localrt._api_server import INVOKE, SHUTDOWN, Invocation, RuntimeApi, RuntimeApiServer
 from fnlens.localrt._function import FunctionCode
 from fnlens.localrt._ids import new_log_stream_name
-from fnlens.localrt._logstream import Echo, LogStream, OutputPump
+from fnlens.localrt._logstream import Echo, LogStream, OutputPump, PumpGroup
 from fnlens.localrt._memory import peak_rss_mb
 from fnlens.localrt._process_role import ProcessRole, StreamView
-from fnlens.localrt._snapshot import ForkedProcess, Snapshot, SnapshotFailed
+from fnlens.localrt._snapshot import Snapshot, SnapshotFailed
 from fnlens.localrt._telemetry import TeeStream, TelemetryHub
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
@@ -168,7 +170,10 @@ class Environment:
             self.api.restore_orders = deque()  # parked at the snapshot, it takes fork orders
         self.telemetry = TelemetryHub()
         self.api.telemetry = self.telemetry
-        self.server = RuntimeApiServer(self.api).start()
+        self.server = RuntimeApiServer(self.api)
+        if self.role.route is not None:  # set before any process can connect
+            self.server.route_by(self.role.route)
+        self.server.start()
         self._init_reported = False
         self.extension_procs: list[subprocess.Popen[bytes]] = []
         self._extension_pumps: list[OutputPump] = []
@@ -182,9 +187,11 @@ class Environment:
             self.telemetry.platform("platform.initStart", self._init_start_record())
         self._start_extensions()
         self._restore_began_at: float | None = None
-        self.proc: subprocess.Popen[bytes] | ForkedProcess
+        self.proc: subprocess.Popen[bytes] | AdoptedProcess
         if self.role.restore_from is not None:
             self.proc = self._fork(self.role.restore_from)
+        elif self.role.worker_of is not None:  # a worker awslambdaric's main process forked
+            self.proc = self.role.worker_of.adopt(self, INIT_TIMEOUT_S)
         else:
             self.proc = subprocess.Popen(
                 list(self.role.command or (options.python, "-m", "awslambdaric", code.handler)),
@@ -197,13 +204,14 @@ class Environment:
                 pass_fds=self.role.pass_fds,
             )
         assert self.proc.stdout is not None
-        self.pump = OutputPump(
-            self.proc.stdout.fileno(),
-            TeeStream(self.stream, self.telemetry.function),  # type: ignore[arg-type]
-        )
+        self._function_tee = TeeStream(self.stream, self.telemetry.function)
+        self._outputs: list[socket.socket] = []
+        self.pump = PumpGroup(OutputPump(self.proc.stdout.fileno(), self._function_tee))  # type: ignore[arg-type]
+        if self.role.worker_of is not None:
+            self.role.worker_of.started(self)
         threading.Thread(target=self._watch, name="fnlens-localrt-watch", daemon=True).start()
 
-    def _fork(self, snapshot: Snapshot) -> ForkedProcess:
+    def _fork(self, snapshot: Snapshot) -> AdoptedProcess:
         """SnapStart: this environment is a fork of the snapshot's template process
         (the restore's clock starts here: Restore Duration covers the fork too)."""
         try:
@@ -633,11 +641,12 @@ class Environment:
     def _crashed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         self.pump.wait_eof(1.0)
         code = self.exit_code
-        detail = (
-            f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
-            if code is not None and code < 0
-            else f"Runtime exited with error: exit status {code}"
-        )
+        if isinstance(self.proc, AdoptedProcess) and not self.proc.exit_known:
+            detail = "Runtime exited with error: exit status unknown"  # its parent is not us
+        elif code is not None and code < 0:
+            detail = f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
+        else:
+            detail = f"Runtime exited with error: exit status {code}"
         error_type = "Runtime.ExitError"
         self.stream.write(platform.crashed(self.fmt, inv.request_id, detail, error_type))
         duration = round((time.time() - (inv.handed_out_at or time.time())) * 1000.0, 2)
@@ -732,13 +741,13 @@ class Environment:
         if self.proc.poll() is None:
             try:
                 if not kill and self.api.extensions:
-                    os.killpg(self.proc.pid, signal.SIGTERM)
+                    self._signal(signal.SIGTERM)
                     try:
                         self.proc.wait(grace_s)
                     except subprocess.TimeoutExpired:
                         pass
                 if self.proc.poll() is None:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self._signal(signal.SIGKILL)
             except ProcessLookupError:
                 pass
         try:
@@ -752,8 +761,22 @@ class Environment:
         self.stream.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        if self.role.restore_from is not None:
-            self.role.restore_from.forget(self.proc.pid)
+        for output in self._outputs:
+            output.close()
+        for source in (self.role.restore_from, self.role.worker_of):
+            if source is not None:
+                source.forget(self.proc.pid)
+
+    def _signal(self, sig: int) -> None:
+        if isinstance(self.proc, AdoptedProcess):
+            self.proc.send_signal(sig)
+        else:
+            os.killpg(self.proc.pid, sig)  # its session: the runtime and its children
+
+    def add_output(self, output: socket.socket) -> None:
+        """More of the runtime's output (awslambdaric's workers send stderr apart)."""
+        self._outputs.append(output)
+        self.pump.add(OutputPump(output.fileno(), self._function_tee))
 
     def _stop_extensions(self) -> None:
         for proc in self.extension_procs:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fnlens.localrt import _peer
+from fnlens.localrt._adopted import AdoptedProcess
 from fnlens.localrt._api_server import RuntimeApi
 from fnlens.localrt._process_role import ProcessRole
 from fnlens.localrt._snapshot_runtime import EXIT_FD_ENV
@@ -33,12 +33,12 @@ if TYPE_CHECKING:
     from fnlens.localrt._environment import Environment, RuntimeOptions
     from fnlens.localrt._function import FunctionCode
 
-__all__ = ["ForkedProcess", "Snapshot", "SnapshotFailed", "supported"]
+__all__ = ["Snapshot", "SnapshotFailed", "supported"]
 
 SNAP_START = "snap-start"
+INIT_WAIT_S = 10.0
 _LAUNCHER = Path(__file__).with_name("_snapshot_runtime.py")
 _LAUNCH = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
-UNKNOWN_EXIT = -9  # a restored process gone without its exit status (the template died)
 
 
 def supported() -> bool:
@@ -53,48 +53,6 @@ class SnapshotFailed(Exception):
         super().__init__("the SnapStart snapshot could not be taken")
         self.init_error = init_error
         self.exit_code = exit_code
-
-
-class ForkedProcess:
-    """A restored runtime process, as much of :class:`subprocess.Popen` as the
-    environment uses (``pid``, ``stdout``, ``poll``, ``wait``). Its parent is the
-    template, which reports its exit code."""
-
-    def __init__(self, pid: int, output: socket.socket, snapshot: Snapshot) -> None:
-        self.pid = pid
-        self.stdout = output  # the child's stdout and stderr
-        self.returncode: int | None = None
-        self._snapshot = snapshot
-        self._exited = threading.Event()
-
-    def mark_exited(self, code: int) -> None:
-        self.returncode = code
-        self._exited.set()
-
-    def _gone(self) -> bool:
-        """No such process, or a zombie its parent has not reaped yet."""
-        try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii") as fh:
-                state = fh.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        return state in ("Z", "X")
-
-    def poll(self) -> int | None:
-        # gone: the template reports the status as soon as it reaps; wait a moment for it
-        gone = self.returncode is None and self._gone()
-        if gone and not self._exited.wait(1.0) and not self._snapshot.alive:
-            self.mark_exited(UNKNOWN_EXIT)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(f"restored process {self.pid}", timeout or 0.0)
-            self._exited.wait(0.2)
-        assert self.returncode is not None
-        return self.returncode
 
 
 class Snapshot:
@@ -115,15 +73,15 @@ class Snapshot:
             command=(options.python, "-c", _LAUNCH, str(_LAUNCHER), code.handler),
             pass_fds=(write_fd,),
             template=True,
+            route=self._route,
         )
         self._lock = threading.Lock()
         self._routes: dict[int, RuntimeApi] = {}
-        self._children: dict[int, ForkedProcess] = {}
+        self._children: dict[int, AdoptedProcess] = {}
         try:
             self.template = environment_class(version, code, options, process=role)
         finally:
             os.close(write_fd)
-        self.template.server.route_by(self._route)
         self._exit_reader = threading.Thread(
             target=self._read_exits, args=(read_fd,), name="fnlens-localrt-snap", daemon=True
         )
@@ -135,6 +93,11 @@ class Snapshot:
 
     # routing ----------------------------------------------------------------------
     def _route(self, client_address: Any) -> RuntimeApi | None:
+        deadline = time.monotonic() + INIT_WAIT_S
+        while not hasattr(self, "template"):  # the template process is still being started
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.01)
         with self._lock:
             routes = dict(self._routes)
         candidates = [self.template.proc.pid, *routes]
@@ -166,7 +129,7 @@ class Snapshot:
         if not ready:
             raise SnapshotFailed(api.init_error, self.template.exit_code)
 
-    def restore(self, env: Environment, timeout_s: float) -> ForkedProcess:
+    def restore(self, env: Environment, timeout_s: float) -> AdoptedProcess:
         """Fork the template into ``env``: a process whose stdout/stderr are ``env``'s
         and whose Runtime API calls reach ``env.api``."""
         self.wait_ready(timeout_s)
@@ -195,7 +158,7 @@ class Snapshot:
             conn.close()
             raise SnapshotFailed(None, self.template.exit_code)
         pid = int(line)
-        child = ForkedProcess(pid, conn, self)
+        child = self._adopted(pid, conn)
         with self._lock:
             self._routes[pid] = env.api
             self._children[pid] = child
@@ -203,13 +166,18 @@ class Snapshot:
         conn.settimeout(None)
         return child
 
-    def failed_process(self, exit_code: int | None) -> ForkedProcess:
+    def _adopted(self, pid: int, output: socket.socket) -> AdoptedProcess:
+        return AdoptedProcess(
+            pid, output, parent_alive=lambda: self.alive, reports_exits=True, group=True
+        )
+
+    def failed_process(self, exit_code: int | None) -> AdoptedProcess:
         """What a restore that could not happen leaves: a process already gone, with no
         output (the template's pid names it; the environment never signals a process
         that has exited)."""
         mine, theirs = socket.socketpair()
         theirs.close()
-        gone = ForkedProcess(self.template.proc.pid, mine, self)
+        gone = self._adopted(self.template.proc.pid, mine)
         gone.mark_exited(exit_code if exit_code is not None else 1)
         return gone
 
