@@ -313,3 +313,44 @@ def test_a_restored_process_that_exits(out_dir: Path) -> None:
     assert "exit status 3" in crashed.payload.decode()
     assert after.outcome == "success" and after.environment_id != crashed.environment_id
     assert any(x.startswith("RESTORE_START") for x in after.logs)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_ingest_reads_restores_from_the_streams(out_dir: Path, log_format: str) -> None:
+    """The first invocation after a restore carries the platform's Restore Duration into
+    the invocations table, with init_type snap-start; a warm one carries none."""
+    pytest.importorskip("duckdb")
+    ingest_mod = pytest.importorskip("fnlens.analysis.ingest")
+    import duckdb
+
+    fn, version = _fn(out_dir, log_format=log_format)
+    try:
+        restored = fn.invoke({}, version)
+        warm = fn.invoke({}, version)
+    finally:
+        fn.close()
+    assert restored.outcome == warm.outcome == "success"
+    if log_format == "text":
+        fields = _report_fields(next(x for x in restored.logs if x.startswith("REPORT ")))
+        expected = (float(fields["Restore Duration"]), float(fields["Billed Restore Duration"]))
+    else:
+        report = next(
+            json.loads(x)["record"] for x in restored.logs if '"type":"platform.report"' in x
+        )
+        metrics = report["metrics"]
+        expected = (metrics["restoreDurationMs"], float(metrics["billedRestoreDurationMs"]))
+    db = out_dir.parent / "snap.duckdb"
+    result = ingest_mod.ingest([out_dir], db=str(db), progress=False)
+    assert result.malformed_count == 0, result.files
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT request_id, init_type, cold_start, restore_duration_ms,"
+            " billed_restore_duration_ms, init_duration_ms FROM invocations"
+        ).fetchall()
+    finally:
+        con.close()
+    by_id = {row[0]: row[1:] for row in rows}
+    assert set(by_id) == {restored.request_id, warm.request_id}
+    assert by_id[restored.request_id] == ("snap-start", False, *expected, None)
+    assert by_id[warm.request_id] == ("snap-start", False, None, None, None)
