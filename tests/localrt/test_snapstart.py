@@ -354,3 +354,68 @@ def test_ingest_reads_restores_from_the_streams(out_dir: Path, log_format: str) 
     assert set(by_id) == {restored.request_id, warm.request_id}
     assert by_id[restored.request_id] == ("snap-start", False, *expected, None)
     assert by_id[warm.request_id] == ("snap-start", False, None, None, None)
+
+
+def _otlp_sink():
+    """tests/exporters/otlp_sink.py (an OTLP/HTTP receiver decoding with opentelemetry-proto)."""
+    import importlib.util
+
+    pytest.importorskip("opentelemetry.proto")
+    path = Path(__file__).parent.parent / "exporters" / "otlp_sink.py"
+    spec = importlib.util.spec_from_file_location("_localrt_otlp_sink", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.OTLPSink().start()
+
+
+def test_exporters_flush_before_the_snapshot_and_export_from_each_restore(
+    out_dir: Path,
+) -> None:
+    """fnlens's SnapStart hooks with a real OTLP export: what init queued leaves once,
+    before the snapshot (not once per restored copy); each restored environment then
+    exports its own invocations, exactly once each."""
+    sink = _otlp_sink()
+    try:
+        fn = LocalLambda("snap-x", out_dir=out_dir)
+        fn.update_code(
+            FunctionCode(
+                "snap_export_app.handler",
+                HANDLERS,
+                snap_start=True,
+                environment={
+                    "FNLENS_EXPORTERS": "otlp",
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+                },
+            )
+        )
+        version = fn.publish_version()
+        at_publish = [log["body"] for log in sink.logs]
+        try:
+            barrier = threading.Barrier(RESTORED, timeout=30)
+            results: list = []
+
+            def call() -> None:
+                barrier.wait()
+                results.append(fn.invoke({}, version))
+
+            threads = [threading.Thread(target=call) for _ in range(RESTORED)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        finally:
+            fn.close()  # SHUTDOWN: every restored copy flushes what it still holds
+    finally:
+        sink.stop()
+    assert [r.outcome for r in results] == ["success"] * RESTORED, [r.payload for r in results]
+    assert len({r.environment_id for r in results}) == RESTORED
+    assert at_publish == ["queued at init"]  # flushed by the before-snapshot hook
+    bodies = [log["body"] for log in sink.logs]
+    assert bodies.count("queued at init") == 1
+    seen = sorted(
+        log["attributes"]["request_id"] for log in sink.logs if log["body"] == "in the invocation"
+    )
+    assert seen == sorted(r.request_id for r in results)
+    assert len(sink.spans) == RESTORED
+    assert len({span["span_id"] for span in sink.spans}) == RESTORED
