@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -390,6 +391,9 @@ def test_exporters_flush_before_the_snapshot_and_export_from_each_restore(
             )
         )
         version = fn.publish_version()
+        deadline = time.monotonic() + 10  # the before-snapshot flush is under way or done
+        while not sink.logs and time.monotonic() < deadline:
+            time.sleep(0.02)
         at_publish = [log["body"] for log in sink.logs]
         try:
             barrier = threading.Barrier(RESTORED, timeout=30)

@@ -27,7 +27,6 @@ from fnlens.localrt import _peer
 from fnlens.localrt._adopted import AdoptedProcess
 from fnlens.localrt._api_server import RuntimeApi
 from fnlens.localrt._process_role import ProcessRole
-from fnlens.localrt._snapshot_runtime import EXIT_FD_ENV
 
 if TYPE_CHECKING:
     from fnlens.localrt._environment import Environment, RuntimeOptions
@@ -69,8 +68,7 @@ class Snapshot:
         os.set_inheritable(write_fd, True)
         role = ProcessRole(
             init_type=SNAP_START,
-            environment={EXIT_FD_ENV: str(write_fd)},
-            command=(options.python, "-c", _LAUNCH, str(_LAUNCHER), code.handler),
+            command=(options.python, "-c", _LAUNCH, str(_LAUNCHER), str(write_fd), code.handler),
             pass_fds=(write_fd,),
             template=True,
             route=self._route,

@@ -13,8 +13,8 @@ runs once per snapshot, and what it left in memory is shared by every restored
 environment, as Lambda's snapshot is.
 
 The template reaps its children and writes ``<pid> <exit code>`` lines to the
-file descriptor named by ``FNLENS_LOCALRT_EXIT_FD`` (the local runtime is not
-their parent and could not know how they ended otherwise).
+file descriptor given as the first argument, before the handler (the local runtime
+is not their parent and could not know how they ended otherwise).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import sys
 import warnings
 from typing import Any
 
-EXIT_FD_ENV = "FNLENS_LOCALRT_EXIT_FD"
 RESTORE_NEXT = "/2018-06-01/runtime/restore/next"
 ATTACH_FAILED = 70  # the child could not reach its environment's log stream
 
@@ -103,7 +102,7 @@ def main(argv: list[str]) -> None:
     from awslambdaric.lambda_config import LambdaConfigProvider
     from awslambdaric.lambda_runtime_client import LambdaRuntimeClient
 
-    exit_fd = int(os.environ.pop(EXIT_FD_ENV))
+    exit_fd = int(argv.pop(1))  # what is left is awslambdaric's own command line
     config = LambdaConfigProvider(argv)
 
     class SnapshotClient(LambdaRuntimeClient):
