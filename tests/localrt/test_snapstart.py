@@ -428,3 +428,35 @@ def test_exporters_flush_before_the_snapshot_and_export_from_each_restore(
     assert seen == sorted(r.request_id for r in results)
     assert len(sink.spans) == RESTORED
     assert len({span["span_id"] for span in sink.spans}) == RESTORED
+
+
+def test_after_restore_hooks_reseed_fnlens_ids(tmp_path: Path) -> None:
+    """Lambda resumes the snapshot's memory without any fork handler: without
+    fnlens's after-restore hook every restored copy would draw the same ids. Here the
+    snapshot's generator state is put back by hand, then awslambdaric runs the
+    registered after-restore hooks as it does after a restore."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "reseed.py"
+    script.write_text(
+        "import json\n"
+        "from awslambdaric.lambda_runtime_hooks_runner import run_after_restore\n"
+        "from fnlens.runtime import _ids as ids\n"
+        "snapshot = ids._rng.getstate()\n"
+        "first = [ids.new_span_id() for _ in range(4)]\n"
+        "ids._rng.setstate(snapshot)  # resumed without hooks: the same ids again\n"
+        "again = [ids.new_span_id() for _ in range(4)]\n"
+        "ids._rng.setstate(snapshot)\n"
+        "run_after_restore()\n"
+        "restored = [ids.new_span_id() for _ in range(4)]\n"
+        "print(json.dumps({'first': first, 'again': again, 'restored': restored}))\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    drawn = json.loads(run.stdout)
+    assert drawn["again"] == drawn["first"]  # the premise: same state, same ids
+    assert not set(drawn["restored"]) & set(drawn["first"])
