@@ -226,3 +226,23 @@ def test_awslambdaric_forks_its_workers_each_with_its_own_init(
     assert sorted(int(x) for x in inits) == sorted(pids)
     for batch in (first, second):  # each worker took one invocation of each round
         assert {r.process_id for r in batch} == pids
+
+
+def test_a_worker_that_exits_leaves_the_others_serving(out_dir: Path) -> None:
+    """awslambdaric is the workers' parent, not localrt: a worker's exit is reported as a
+    crash with an unknown status; the environment's other worker takes the next call."""
+    fn = LocalLambda("mi-fn", out_dir=out_dir, managed_instances=2)
+    fn.update_code(FunctionCode("lrt_app.handler", HANDLERS, timeout_s=5))
+    try:
+        crashed = fn.invoke({"exit": 3})
+        after = fn.invoke({})
+        (environment,) = fn.managed_environments()
+        alive = [p for p in environment.processes if p.alive]
+    finally:
+        fn.close()
+    assert crashed.outcome == "crash" and crashed.error_type == "Runtime.ExitError"
+    assert "Runtime exited with error: exit status unknown" in crashed.payload.decode()
+    assert after.outcome == "success"
+    assert after.environment_id == crashed.environment_id
+    assert after.process_id != crashed.process_id
+    assert [p.proc.pid for p in alive] == [after.process_id]
