@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -287,6 +289,41 @@ def test_telemetry_api_restore_events(out_dir: Path, tmp_path: Path) -> None:
     assert metrics["billedRestoreDurationMs"] == int(fields["Billed Restore Duration"])
     assert by_kind["platform.start"]["requestId"] == result.request_id
 
+    # what the extension received is a file `fnlens ingest` reads (the CLI, as users run it)
+    duckdb = pytest.importorskip("duckdb")
+    events_file = tmp_path / "telemetry.jsonl"
+    events_file.write_text(
+        "".join(json.dumps(e) + "\n" for e in received if e["type"] != "shutdown"),
+        encoding="utf-8",
+    )
+    db = tmp_path / "t.duckdb"
+    cli = Path(sys.executable).with_name("fnlens")
+    run = subprocess.run(
+        [str(cli), "ingest", "--strict", "--no-progress", "--db", str(db), str(events_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT request_id, init_type, billed_duration_ms, restore_duration_ms,"
+            " billed_restore_duration_ms FROM invocations"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        (
+            result.request_id,
+            "snap-start",
+            float(metrics["billedDurationMs"]),  # (duration_ms: fnlens's own record wins)
+            metrics["restoreDurationMs"],
+            float(metrics["billedRestoreDurationMs"]),
+        )
+    ]
+
 
 def test_init_error_in_the_snapshot(out_dir: Path) -> None:
     """Init failing while the snapshot is taken: the invocation reports init's error."""
@@ -435,9 +472,6 @@ def test_after_restore_hooks_reseed_fnlens_ids(tmp_path: Path) -> None:
     fnlens's after-restore hook every restored copy would draw the same ids. Here the
     snapshot's generator state is put back by hand, then awslambdaric runs the
     registered after-restore hooks as it does after a restore."""
-    import subprocess
-    import sys
-
     script = tmp_path / "reseed.py"
     script.write_text(
         "import json\n"
