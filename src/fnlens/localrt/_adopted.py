@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 __all__ = ["AdoptedProcess"]
 
+REPORT_WAIT_S = 5.0  # a parent that reports exits but has not: the status is unknown
+
 
 class AdoptedProcess:
     """``pid`` with its stdout/stderr arriving on ``output``.
@@ -45,6 +47,7 @@ class AdoptedProcess:
         self._reports_exits = reports_exits
         self._group = group
         self._exited = threading.Event()
+        self._gone_since: float | None = None
 
     def mark_exited(self, code: int | None) -> None:
         """``code`` None: gone, how is not known."""
@@ -63,9 +66,14 @@ class AdoptedProcess:
 
     def poll(self) -> int | None:
         if self.returncode is None and self._gone():
-            # a parent that reports does so as soon as it reaps: wait a moment for it
-            reported = self._reports_exits and (self._exited.wait(1.0) or self._parent_alive())
-            if not reported and self.returncode is None:
+            # a parent that reports does so as soon as it reaps: give it a moment
+            if self._gone_since is None:
+                self._gone_since = time.monotonic()
+            waited = time.monotonic() - self._gone_since
+            expect_report = self._reports_exits and self._parent_alive()
+            if not self._exited.wait(1.0 if expect_report else 0.0) and (
+                not expect_report or waited > REPORT_WAIT_S
+            ):
                 self.mark_exited(None)
         return self.returncode
 

@@ -76,6 +76,7 @@ class Snapshot:
         self._lock = threading.Lock()
         self._routes: dict[int, RuntimeApi] = {}
         self._children: dict[int, AdoptedProcess] = {}
+        self._early_exits: dict[int, int] = {}
         try:
             self.template = environment_class(version, code, options, process=role)
         finally:
@@ -112,8 +113,12 @@ class Snapshot:
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     pid, _, code = line.decode("ascii", "replace").partition(" ")
+                    if not pid.isdigit():
+                        continue
                     with self._lock:
-                        child = self._children.get(int(pid)) if pid.isdigit() else None
+                        child = self._children.get(int(pid))
+                        if child is None:  # gone before its environment adopted it
+                            self._early_exits[int(pid)] = int(code)
                     if child is not None:
                         child.mark_exited(int(code))
 
@@ -145,23 +150,20 @@ class Snapshot:
                 raise SnapshotFailed(None, self.template.exit_code) from exc
         finally:
             listener.close()
-        conn.settimeout(timeout_s)
-        line = b""
-        while not line.endswith(b"\n") and len(line) < 32:
-            chunk = conn.recv(32 - len(line))
-            if not chunk:
-                break
-            line += chunk
-        if not line.strip().isdigit():
+        try:
+            pid = _handshake_pid(conn, timeout_s)
+            child = self._adopted(pid, conn)
+            with self._lock:
+                self._routes[pid] = env.api
+                self._children[pid] = child
+                early = self._early_exits.pop(pid, None)
+            if early is not None:
+                child.mark_exited(early)
+            conn.sendall(b"1")  # routed: the child may call the Runtime API now
+            conn.settimeout(None)
+        except (OSError, ValueError) as exc:
             conn.close()
-            raise SnapshotFailed(None, self.template.exit_code)
-        pid = int(line)
-        child = self._adopted(pid, conn)
-        with self._lock:
-            self._routes[pid] = env.api
-            self._children[pid] = child
-        conn.sendall(b"1")  # routed: the child may call the Runtime API now
-        conn.settimeout(None)
+            raise SnapshotFailed(None, self.template.exit_code) from exc
         return child
 
     def _adopted(self, pid: int, output: socket.socket) -> AdoptedProcess:
@@ -188,3 +190,15 @@ class Snapshot:
     def close(self) -> None:
         self.template.api.order_restore(None)
         self.template.close()
+
+
+def _handshake_pid(conn: socket.socket, timeout_s: float) -> int:
+    """The restored child's first line on its output connection: its pid."""
+    conn.settimeout(timeout_s)
+    line = b""
+    while not line.endswith(b"\n") and len(line) < 32:
+        chunk = conn.recv(32 - len(line))
+        if not chunk:
+            break
+        line += chunk
+    return int(line.strip())  # ValueError when the child did not send it
