@@ -776,7 +776,7 @@ class Environment:
     def add_output(self, output: socket.socket) -> None:
         """More of the runtime's output (awslambdaric's workers send stderr apart)."""
         self._outputs.append(output)
-        self.pump.add(OutputPump(output.fileno(), self._function_tee))
+        self.pump.add(OutputPump(output.fileno(), self._function_tee))  # type: ignore[arg-type]
 
     def _stop_extensions(self) -> None:
         for proc in self.extension_procs:
