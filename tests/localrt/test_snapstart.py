@@ -445,10 +445,15 @@ def test_exporters_flush_before_the_snapshot_and_export_from_each_restore(
                 t.start()
             for t in threads:
                 t.join(60)
+
             # each invocation flushes within its budget; on a loaded machine the last
-            # batches may land a little later (closing kills the processes)
-            deadline = time.monotonic() + 10
-            while len(sink.spans) < RESTORED and time.monotonic() < deadline:
+            # batches land later, from the background export (closing kills the processes)
+            def arrived() -> bool:
+                logs = [x for x in sink.logs if x["body"] == "in the invocation"]
+                return len(sink.spans) >= RESTORED and len(logs) >= RESTORED
+
+            deadline = time.monotonic() + 30
+            while not arrived() and time.monotonic() < deadline:
                 time.sleep(0.02)
         finally:
             fn.close()
