@@ -193,3 +193,56 @@ def test_external_extensions_are_refused_with_a_clear_error(out_dir: Path) -> No
         assert fn.managed_environments() == []
     finally:
         fn.close()
+
+
+def test_awslambdaric_forks_its_workers_each_with_its_own_init(
+    out_dir: Path, tmp_path: Path
+) -> None:
+    """As Lambda runs the Python runtime: one awslambdaric per environment reads
+    AWS_LAMBDA_MAX_CONCURRENCY and forks that many workers; each runs init once and
+    then one invocation at a time."""
+    init_log = tmp_path / "init.log"
+    fn = LocalLambda("mi-fn", out_dir=out_dir, managed_instances=PROCESSES)
+    env = {"MI_SHUTDOWN_FILE": str(tmp_path / "shutdown"), "MI_INIT_LOG": str(init_log)}
+    fn.update_code(FunctionCode("mi_app.handler", HANDLERS, timeout_s=10, environment=env))
+    try:
+        first = _concurrently(fn, [{"seq": i, "sleep_s": 0.4} for i in range(PROCESSES)])
+        second = _concurrently(fn, [{"seq": i, "sleep_s": 0.4} for i in range(PROCESSES)])
+        (environment,) = fn.managed_environments()
+        main_pid = environment.pool.main.proc.pid if environment.pool else None
+    finally:
+        fn.close()
+    results = first + second
+    assert all(r.outcome == "success" for r in results), [r.payload for r in results]
+    payloads = [r.json() for r in results]
+    assert {p["max_concurrency"] for p in payloads} == {str(PROCESSES)}
+    pids = {p["pid"] for p in payloads}
+    assert len(pids) == PROCESSES
+    # one parent for every worker: the awslambdaric main process, not the local runtime
+    (parent,) = {p["ppid"] for p in payloads}
+    assert parent == main_pid and parent not in pids
+    # init ran once in each worker, never in the main process, never again
+    inits = init_log.read_text().split()
+    assert sorted(int(x) for x in inits) == sorted(pids)
+    for batch in (first, second):  # each worker took one invocation of each round
+        assert {r.process_id for r in batch} == pids
+
+
+def test_a_worker_that_exits_leaves_the_others_serving(out_dir: Path) -> None:
+    """awslambdaric is the workers' parent, not localrt: a worker's exit is reported as a
+    crash with an unknown status; the environment's other worker takes the next call."""
+    fn = LocalLambda("mi-fn", out_dir=out_dir, managed_instances=2)
+    fn.update_code(FunctionCode("lrt_app.handler", HANDLERS, timeout_s=5))
+    try:
+        crashed = fn.invoke({"exit": 3})
+        after = fn.invoke({})
+        (environment,) = fn.managed_environments()
+        alive = [p for p in environment.processes if p.alive]
+    finally:
+        fn.close()
+    assert crashed.outcome == "crash" and crashed.error_type == "Runtime.ExitError"
+    assert "Runtime exited with error: exit status unknown" in crashed.payload.decode()
+    assert after.outcome == "success"
+    assert after.environment_id == crashed.environment_id
+    assert after.process_id != crashed.process_id
+    assert [p.proc.pid for p in alive] == [after.process_id]

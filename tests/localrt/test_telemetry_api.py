@@ -135,3 +135,33 @@ def test_a_subscriber_that_falls_behind_gets_logs_dropped(tmp_path: Path) -> Non
     assert lost > 0 and delivered + lost <= lines + 10
     # (platform events emitted while the queue is full are dropped too, as the count says)
     assert result.outcome == "success"
+
+
+@pytest.mark.parametrize(
+    ("lines", "pad", "binding"), [(3000, 100, "maxItems"), (800, 1000, "maxBytes")]
+)
+def test_buffering_limits_bound_every_batch(
+    tmp_path: Path, lines: int, pad: int, binding: str
+) -> None:
+    """``maxItems`` and ``maxBytes`` bound each batch the extension receives (HTTP). A
+    slow receiver lets the queue fill, so the limit that binds is reached."""
+    received, _ = _run(
+        tmp_path,
+        [{"lines": lines, "pad": pad}],
+        TELEMETRY_MAX_ITEMS="1000",
+        TELEMETRY_MAX_BYTES="262144",
+        TELEMETRY_SLOW_S="0.2",
+    )
+    batches = json.loads((tmp_path / "received.jsonl.batches").read_text())
+    assert not [e for e in received if e["type"] == "platform.logsDropped"]
+    delivered = [e for e in received if e["type"] == "function"]
+    assert sum(1 for e in delivered if e["record"].startswith("function line")) == lines
+    assert sum(items for items, _ in batches) == len(received)  # every event in one batch
+    one_event = max(len(json.dumps(e)) for e in received) + 2
+    assert max(items for items, _ in batches) <= 1000
+    # a batch stops once it reaches maxBytes: at most one event past it
+    assert max(size for _, size in batches) <= 262144 + one_event
+    if binding == "maxItems":
+        assert max(items for items, _ in batches) == 1000
+    else:
+        assert max(size for _, size in batches) >= 262144 - one_event

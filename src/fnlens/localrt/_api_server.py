@@ -154,6 +154,9 @@ class RuntimeApi:
         self.snapshot_at: float | None = None
         self.restore_started_at: float | None = None
         self.restore_error: tuple[str | None, bytes] | None = None
+        # a SnapStart template process: each restore/next it makes is answered with the
+        # next order to fork a restored environment (None when the snapshot is discarded)
+        self.restore_orders: deque[bytes | None] | None = None
 
     # called by the environment -------------------------------------------
     def submit(self, invocation: Invocation) -> None:
@@ -212,15 +215,29 @@ class RuntimeApi:
             return self.runtime_asked_at
 
     # SnapStart -------------------------------------------------------------
-    def restore_next(self) -> bool:
-        """The runtime's ``GET restore/next``: blocks until :meth:`restore` (False when
-        the environment closes first)."""
+    def restore_next(self) -> bytes | None:
+        """The runtime's ``GET restore/next``: blocks until :meth:`restore` and returns
+        the reply's body (None when the environment closes first). A template process
+        gets the next fork order instead (:meth:`order_restore`)."""
         with self._cond:
-            self.snapshot_at = time.time()
+            if self.snapshot_at is None:
+                self.snapshot_at = time.time()
             self._cond.notify_all()
+            if self.restore_orders is not None:
+                while not self.closed and not self.restore_orders:
+                    self._cond.wait()
+                return self.restore_orders.popleft() if self.restore_orders else None
             while not self.closed and self.restore_started_at is None:
                 self._cond.wait()
-            return self.restore_started_at is not None
+            return b"" if self.restore_started_at is not None else None
+
+    def order_restore(self, order: bytes | None) -> None:
+        """Template process: answer its restore/next with ``order`` (None: exit)."""
+        with self._cond:
+            if self.restore_orders is None:
+                self.restore_orders = deque()
+            self.restore_orders.append(order)
+            self._cond.notify_all()
 
     def wait_snapshot(self, timeout_s: float, give_up: Callable[[], bool]) -> bool:
         """Block until the runtime is parked in restore/next (its init is over)."""
@@ -483,6 +500,7 @@ def _error_type_of(body: bytes) -> str | None:
 _INVALID_ID = b'{"errorMessage":"invalid request id","errorType":"InvalidRequestID"}'
 _UNKNOWN_PATH = b'{"errorMessage":"unknown path","errorType":"InvalidRequest"}'
 _SHUTTING_DOWN = b'{"errorMessage":"environment shutting down"}'
+_UNKNOWN_RUNTIME = b'{"errorMessage":"no environment for this process","errorType":"Forbidden"}'
 _TOO_LARGE = json.dumps(
     {
         "errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
@@ -512,15 +530,33 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    _routed: RuntimeApi | None = None
+
+    def _api(self) -> RuntimeApi | None:
+        """The environment behind this connection: the server's own, or, on a SnapStart
+        template's endpoint, the restored process that opened it (cached per connection)."""
+        if self._routed is None:
+            route = self.server.route
+            self._routed = self.server.api if route is None else route(self.client_address)
+        return self._routed
+
+    def _unrouted(self) -> None:
+        self._read_body()
+        self._reply(403, _UNKNOWN_RUNTIME)
+
     def do_GET(self) -> None:
-        api = self.server.api
+        api = self._api()
+        if api is None:
+            self._unrouted()
+            return
         api.calls.append(("GET", self.path))
         if self.path == EXTENSION_NEXT:
             self._extension_next(api)
             return
         if self.path == RESTORE_NEXT:
-            if api.restore_next():
-                self._reply(200, b"")
+            reply = api.restore_next()
+            if reply is not None:
+                self._reply(200, reply)
             else:
                 self._reply(410, _SHUTTING_DOWN)
             return
@@ -558,7 +594,10 @@ class _Handler(BaseHTTPRequestHandler):
         """The Telemetry API: ``PUT /2022-07-01/telemetry`` subscribes an extension."""
         from fnlens.localrt._telemetry import API_PATH, parse_subscription
 
-        api = self.server.api
+        api = self._api()
+        if api is None:
+            self._unrouted()
+            return
         body = self._read_body()
         api.calls.append(("PUT", self.path))
         if self.path != API_PATH or api.telemetry is None:
@@ -576,7 +615,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, b"OK")
 
     def do_POST(self) -> None:
-        api = self.server.api
+        api = self._api()
+        if api is None:
+            self._unrouted()
+            return
         body = self._read_body()
         path = self.path
         api.calls.append(("POST", path))
@@ -630,6 +672,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, api: RuntimeApi) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api = api
+        # SnapStart template endpoint: (host, port) of a connection -> its environment
+        self.route: Callable[[Any], RuntimeApi | None] | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A runtime killed mid-request breaks its connection: expected, not worth a trace."""
@@ -651,6 +695,14 @@ class RuntimeApiServer:
             name="fnlens-localrt-api",
             daemon=True,
         )
+
+    def route_by(self, route: Callable[[Any], RuntimeApi | None]) -> None:
+        """Serve several environments: ``route(client_address)`` picks each connection's."""
+        self._server.route = route
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     @property
     def address(self) -> str:

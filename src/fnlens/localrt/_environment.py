@@ -29,22 +29,26 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fnlens.localrt import _platform as platform
+from fnlens.localrt._adopted import AdoptedProcess
 from fnlens.localrt._api_server import INVOKE, SHUTDOWN, Invocation, RuntimeApi, RuntimeApiServer
 from fnlens.localrt._function import FunctionCode
 from fnlens.localrt._ids import new_log_stream_name
-from fnlens.localrt._logstream import Echo, LogStream, OutputPump
+from fnlens.localrt._logstream import Echo, LogStream, OutputPump, PumpGroup
 from fnlens.localrt._memory import peak_rss_mb
 from fnlens.localrt._process_role import ProcessRole, StreamView
+from fnlens.localrt._snapshot import Snapshot, SnapshotFailed
 from fnlens.localrt._telemetry import TeeStream, TelemetryHub
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
@@ -162,9 +166,14 @@ class Environment:
             },
             extension_events=(SHUTDOWN,) if self.role.managed else (INVOKE,),
         )
+        if self.role.template:
+            self.api.restore_orders = deque()  # parked at the snapshot, it takes fork orders
         self.telemetry = TelemetryHub()
         self.api.telemetry = self.telemetry
-        self.server = RuntimeApiServer(self.api).start()
+        self.server = RuntimeApiServer(self.api)
+        if self.role.route is not None:  # set before any process can connect
+            self.server.route_by(self.role.route)
+        self.server.start()
         self._init_reported = False
         self.extension_procs: list[subprocess.Popen[bytes]] = []
         self._extension_pumps: list[OutputPump] = []
@@ -177,21 +186,45 @@ class Environment:
         if not self.role.snap_start:  # a restored environment reports its restore instead
             self.telemetry.platform("platform.initStart", self._init_start_record())
         self._start_extensions()
-        self.proc = subprocess.Popen(
-            [options.python, "-m", "awslambdaric", code.handler],
-            cwd=str(code.code_dir),
-            env=self._child_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._restore_began_at: float | None = None
+        self.proc: subprocess.Popen[bytes] | AdoptedProcess
+        if self.role.restore_from is not None:
+            self.proc = self._fork(self.role.restore_from)
+        elif self.role.worker_of is not None:  # a worker awslambdaric's main process forked
+            self.proc = self.role.worker_of.adopt(self, INIT_TIMEOUT_S)
+        else:
+            self.proc = subprocess.Popen(
+                list(self.role.command or (options.python, "-m", "awslambdaric", code.handler)),
+                cwd=str(code.code_dir),
+                env=self._child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=self.role.pass_fds,
+            )
         assert self.proc.stdout is not None
-        self.pump = OutputPump(
-            self.proc.stdout.fileno(),
-            TeeStream(self.stream, self.telemetry.function),  # type: ignore[arg-type]
-        )
+        self._function_tee = TeeStream(self.stream, self.telemetry.function)
+        self._outputs: list[socket.socket] = []
+        self.pump = PumpGroup(OutputPump(self.proc.stdout.fileno(), self._function_tee))  # type: ignore[arg-type]
+        if self.role.worker_of is not None:
+            self.role.worker_of.started(self)
         threading.Thread(target=self._watch, name="fnlens-localrt-watch", daemon=True).start()
+
+    def _fork(self, snapshot: Snapshot) -> AdoptedProcess:
+        """SnapStart: this environment is a fork of the snapshot's template process
+        (the restore's clock starts here: Restore Duration covers the fork too)."""
+        try:
+            snapshot.wait_ready(INIT_TIMEOUT_S)
+            self._restore_began_at = time.time()
+            return snapshot.restore(self, INIT_TIMEOUT_S)
+        except SnapshotFailed as exc:
+            # the invocation reports the snapshot's init error (Lambda's publish fails)
+            self.api.init_error = exc.init_error or (
+                "Runtime.ExitError",
+                _error_payload("Runtime.ExitError", "the SnapStart snapshot failed"),
+            )
+            return snapshot.failed_process(exc.exit_code)
 
     # external extensions and the Telemetry API -------------------------------------
     def _init_start_record(self) -> dict[str, Any]:
@@ -209,8 +242,9 @@ class Environment:
 
     def _start_extensions(self) -> None:
         """Start the external extensions (``FunctionCode.extensions``, Lambda's
-        ``/opt/extensions``) before the runtime, and give them the time to register."""
-        if not self.code.extensions:
+        ``/opt/extensions``) before the runtime, and give them the time to register.
+        A SnapStart template has none: each restored environment starts its own."""
+        if not self.code.extensions or self.role.template:
             return
         env = self._child_env()
         self.api.external_phase = True
@@ -418,7 +452,8 @@ class Environment:
         if self.restore_duration_ms is None and self.api.restore_started_at is not None:
             # the runtime asked for work: the after-restore hooks are over
             end = self.api.first_next_at or time.time()
-            self.restore_duration_ms = round((end - self.api.restore_started_at) * 1000.0, 2)
+            began = self._restore_began_at or self.api.restore_started_at
+            self.restore_duration_ms = round((end - began) * 1000.0, 2)
             self.stream.write(platform.restore_report(self.fmt, self.restore_duration_ms))
             self.telemetry.platform("platform.restoreRuntimeDone", {"status": "success"})
             self.telemetry.platform(
@@ -606,11 +641,12 @@ class Environment:
     def _crashed(self, inv: Invocation, cold: bool, qualifier: str) -> InvocationResult:
         self.pump.wait_eof(1.0)
         code = self.exit_code
-        detail = (
-            f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
-            if code is not None and code < 0
-            else f"Runtime exited with error: exit status {code}"
-        )
+        if isinstance(self.proc, AdoptedProcess) and not self.proc.exit_known:
+            detail = "Runtime exited with error: exit status unknown"  # its parent is not us
+        elif code is not None and code < 0:
+            detail = f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
+        else:
+            detail = f"Runtime exited with error: exit status {code}"
         error_type = "Runtime.ExitError"
         self.stream.write(platform.crashed(self.fmt, inv.request_id, detail, error_type))
         duration = round((time.time() - (inv.handed_out_at or time.time())) * 1000.0, 2)
@@ -705,13 +741,13 @@ class Environment:
         if self.proc.poll() is None:
             try:
                 if not kill and self.api.extensions:
-                    os.killpg(self.proc.pid, signal.SIGTERM)
+                    self._signal(signal.SIGTERM)
                     try:
                         self.proc.wait(grace_s)
                     except subprocess.TimeoutExpired:
                         pass
                 if self.proc.poll() is None:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self._signal(signal.SIGKILL)
             except ProcessLookupError:
                 pass
         try:
@@ -725,6 +761,22 @@ class Environment:
         self.stream.close()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        for output in self._outputs:
+            output.close()
+        for source in (self.role.restore_from, self.role.worker_of):
+            if source is not None:
+                source.forget(self.proc.pid)
+
+    def _signal(self, sig: int) -> None:
+        if isinstance(self.proc, AdoptedProcess):
+            self.proc.send_signal(sig)
+        else:
+            os.killpg(self.proc.pid, sig)  # its session: the runtime and its children
+
+    def add_output(self, output: socket.socket) -> None:
+        """More of the runtime's output (awslambdaric's workers send stderr apart)."""
+        self._outputs.append(output)
+        self.pump.add(OutputPump(output.fileno(), self._function_tee))  # type: ignore[arg-type]
 
     def _stop_extensions(self) -> None:
         for proc in self.extension_procs:

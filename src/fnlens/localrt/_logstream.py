@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,3 +151,23 @@ class OutputPump:
     def wait_eof(self, timeout_s: float) -> None:
         self._thread.join(timeout_s)
         self.drain()
+
+
+class PumpGroup:
+    """Every pump of one runtime process (awslambdaric's Managed Instances workers send
+    stdout and stderr on separate connections): drained and awaited together."""
+
+    def __init__(self, first: OutputPump) -> None:
+        self._pumps = [first]
+
+    def add(self, pump: OutputPump) -> None:
+        self._pumps.append(pump)
+
+    def drain(self) -> None:
+        for pump in list(self._pumps):
+            pump.drain()
+
+    def wait_eof(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for pump in list(self._pumps):
+            pump.wait_eof(max(0.0, deadline - time.monotonic()))

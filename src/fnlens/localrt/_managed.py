@@ -6,9 +6,12 @@ time; the environment takes as many invocations at once as it has free
 processes, is never frozen, forces the JSON log format, sets
 ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances``, lets extensions
 subscribe to ``SHUTDOWN`` only, and reports a timeout without stopping the
-process (it takes nothing new until its handler returns). Here each process is
-a ``python -m awslambdaric`` child with its own Runtime API endpoint, so every
-invocation is known to have run in one process.
+process (it takes nothing new until its handler returns). Here, as on Lambda,
+one ``python -m awslambdaric`` per environment gets ``AWS_LAMBDA_MAX_CONCURRENCY``
+and forks its N workers itself (:mod:`fnlens.localrt._workers`); each worker is
+an :class:`Environment` of its own, so every invocation is known to have run in
+one process. Where that cannot be emulated (no ``/proc``), each process is a
+``python -m awslambdaric`` of its own.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import time
 from pathlib import Path
 
 from fnlens.localrt import _platform as platform
-from fnlens.localrt._environment import Environment, RuntimeOptions
+from fnlens.localrt import _workers as workers
+from fnlens.localrt._environment import INIT_TIMEOUT_S, Environment, RuntimeOptions
 from fnlens.localrt._function import FunctionCode
 from fnlens.localrt._ids import new_log_stream_name
 from fnlens.localrt._logstream import LogStream
 from fnlens.localrt._process_role import ProcessRole, StreamView
+from fnlens.localrt._workers import WorkerPool
 
 __all__ = ["MANAGED_INIT_TYPE", "ManagedEnvironment"]
 
@@ -66,6 +71,21 @@ class ManagedEnvironment:
         self._closed = False
         self._retired = False  # new code deployed: no new invocations, close once idle
         self.last_used = time.monotonic()
+        # awslambdaric's worker pool where the platform allows it (Linux), else one
+        # awslambdaric per process (each still with its own init and endpoint)
+        self.pool: WorkerPool | None = None
+        if workers.supported():
+            self.pool = WorkerPool(
+                version,
+                code,
+                options,
+                processes,
+                environment_id=self.id,
+                stream=StreamView(self.stream),
+                environment_class=Environment,
+                init_type=MANAGED_INIT_TYPE,
+                accept_timeout_s=INIT_TIMEOUT_S,
+            )
         self.processes: list[Environment] = [
             Environment(
                 version,
@@ -77,6 +97,7 @@ class ManagedEnvironment:
                     stream=StreamView(self.stream),
                     managed=True,
                     init_type=MANAGED_INIT_TYPE,
+                    worker_of=self.pool,
                 ),
             )
             for i in range(1, processes + 1)
@@ -132,4 +153,6 @@ class ManagedEnvironment:
             t.start()
         for t in threads:
             t.join(10.0)
+        if self.pool is not None:  # the main process, once its workers are stopped
+            self.pool.close(kill=kill)
         self.stream.close()

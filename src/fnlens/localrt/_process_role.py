@@ -10,9 +10,15 @@ stream's).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fnlens.localrt._logstream import LogStream
+
+if TYPE_CHECKING:
+    from fnlens.localrt._snapshot import Snapshot
+    from fnlens.localrt._workers import WorkerPool
 
 __all__ = ["ProcessRole", "StreamView"]
 
@@ -72,3 +78,13 @@ class ProcessRole:
     # SnapStart: init, the before-snapshot hooks, then the process parks in restore/next
     # (the snapshot) until its first invocation restores it
     snap_start: bool = False
+    # SnapStart with a real snapshot: the template process (init once, then parked,
+    # forked per restore) and, for a restored environment, what forks it
+    template: bool = False
+    restore_from: Snapshot | None = None
+    # Managed Instances: a worker awslambdaric's main process forked (AWS_LAMBDA_MAX_CONCURRENCY)
+    worker_of: WorkerPool | None = None
+    command: tuple[str, ...] | None = None  # instead of ``python -m awslambdaric <handler>``
+    pass_fds: tuple[int, ...] = ()
+    # an endpoint several processes share: (host, port) of a connection -> its RuntimeApi
+    route: Callable[[Any], Any] | None = None

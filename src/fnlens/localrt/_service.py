@@ -22,12 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fnlens.localrt._environment import Environment, InvocationResult, RuntimeOptions
+from fnlens.localrt import _snapshot as snapshot
+from fnlens.localrt._environment import (
+    INIT_TIMEOUT_S,
+    Environment,
+    InvocationResult,
+    RuntimeOptions,
+)
 from fnlens.localrt._function import FunctionCode
 from fnlens.localrt._ids import function_arn, new_request_id, new_trace_header
 from fnlens.localrt._logstream import Echo
 from fnlens.localrt._managed import ManagedEnvironment
 from fnlens.localrt._process_role import ProcessRole
+from fnlens.localrt._snapshot import Snapshot, SnapshotFailed
 
 LATEST = "$LATEST"
 SNAP_START = "snap-start"
@@ -76,7 +83,8 @@ class LocalLambda:
         self._retired_managed: list[ManagedEnvironment] = []  # finishing on old code
         # SnapStart: per published version, one environment initialised and snapshotted
         # ahead of need (Lambda snapshots at publish time); a new environment restores it
-        self._snapshots: dict[str, Environment] = {}
+        # (where fork is available: one template process, forked per restore)
+        self._snapshots: dict[str, Environment | Snapshot] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._versions: dict[str, FunctionCode] = {}
@@ -119,21 +127,42 @@ class LocalLambda:
                 self._snapshots[version] = self._snap_environment(version, code)
         return version
 
-    def _snap_environment(self, version: str, code: FunctionCode) -> Environment:
+    def _snap_environment(self, version: str, code: FunctionCode) -> Environment | Snapshot:
+        """A version's snapshot: a template process to fork, or (without fork) an
+        environment initialised ahead and parked until its restore."""
+        if snapshot.supported():
+            snap = Snapshot(version, code, self.options, Environment)
+            # as Lambda's publish, which returns once the snapshot is taken (a failed
+            # init shows at the first invoke, as the error of that version)
+            try:
+                snap.wait_ready(INIT_TIMEOUT_S)
+            except SnapshotFailed:
+                pass
+            return snap
         role = ProcessRole(init_type=SNAP_START, snap_start=True)
         return Environment(version, code, self.options, process=role)
 
     def _new_environment(self, version: str, code: FunctionCode) -> Environment:
-        """An on-demand environment, or, for a SnapStart version, the snapshot restored
-        (and the next one prepared)."""
+        """An on-demand environment, or, for a SnapStart version, the snapshot restored."""
         if not (code.snap_start and version != LATEST):
             return Environment(version, code, self.options)
         with self._lock:
-            env = self._snapshots.pop(version, None)
-            if env is None or not env.alive:
-                env = self._snap_environment(version, code)
-            self._snapshots[version] = self._snap_environment(version, code)
-        return env
+            snap = self._snapshots.get(version)
+            if isinstance(snap, Snapshot):
+                failed = snap.template.api.init_error is not None
+                if not snap.alive and not failed:  # the template was lost: take a new one
+                    snap.close()
+                    snap = self._snapshots[version] = self._snap_environment(version, code)
+            else:  # no fork: this parked environment is used, the next one prepared
+                self._snapshots.pop(version, None)
+                self._snapshots[version] = self._snap_environment(version, code)
+        if isinstance(snap, Snapshot):
+            role = ProcessRole(init_type=SNAP_START, snap_start=True, restore_from=snap)
+            return Environment(version, code, self.options, process=role)
+        if snap is None or not snap.alive:
+            role = ProcessRole(init_type=SNAP_START, snap_start=True)
+            return Environment(version, code, self.options, process=role)
+        return snap
 
     def create_alias(
         self,
@@ -292,7 +321,9 @@ class LocalLambda:
             ]
             envs += list(self._busy)
             envs += [e for pool in self._managed.values() for e in pool]
-            envs += list(self._snapshots.values()) + self._retired_managed
+            envs += [e for e in self._snapshots.values() if isinstance(e, Environment)]
+            envs += self._retired_managed
+            snapshots = [s for s in self._snapshots.values() if isinstance(s, Snapshot)]
             self._retired_managed = []
             self._snapshots.clear()
             self._idle.clear()
@@ -302,6 +333,8 @@ class LocalLambda:
             t.start()
         for t in threads:
             t.join(10.0)
+        for snap in snapshots:  # after their restored processes (the template reaps them)
+            snap.close()
 
     def __enter__(self) -> LocalLambda:
         return self

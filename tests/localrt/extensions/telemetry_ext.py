@@ -19,7 +19,10 @@ PROTOCOL = os.environ.get("TELEMETRY_PROTOCOL", "HTTP")
 SCHEMA = os.environ.get("TELEMETRY_SCHEMA", "2025-01-29")
 SLOW_S = float(os.environ.get("TELEMETRY_SLOW_S", "0"))
 EXPECT_REPORTS = int(os.environ.get("TELEMETRY_EXPECT_REPORTS", "1"))
+MAX_ITEMS = int(os.environ.get("TELEMETRY_MAX_ITEMS", "1000"))
+MAX_BYTES = int(os.environ.get("TELEMETRY_MAX_BYTES", "262144"))
 RECEIVED: list[dict] = []
+BATCHES: list[list[int]] = []  # [items, bytes] of each HTTP batch, as it arrived
 LOCK = threading.Lock()
 
 
@@ -32,8 +35,10 @@ class Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         time.sleep(SLOW_S)  # a subscriber that falls behind
+        batch = json.loads(body)
         with LOCK:
-            RECEIVED.extend(json.loads(body))
+            RECEIVED.extend(batch)
+            BATCHES.append([len(batch), len(body)])
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -73,7 +78,7 @@ subscription = {
     "schemaVersion": SCHEMA,
     "destination": {"protocol": PROTOCOL, "URI": uri},
     "types": ["platform", "function", "extension"],
-    "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+    "buffering": {"maxItems": MAX_ITEMS, "maxBytes": MAX_BYTES, "timeoutMs": 25},
 }
 status, _, body = call(
     "PUT", "/2022-07-01/telemetry", subscription, {"Lambda-Extension-Identifier": ext_id}
@@ -100,5 +105,7 @@ while True:
             for item in RECEIVED:
                 fh.write(json.dumps(item) + "\n")
             fh.write(json.dumps({"type": "shutdown", "record": event}) + "\n")
+        with LOCK, open(OUT + ".batches", "w", encoding="utf-8") as fh:
+            json.dump(BATCHES, fh)
         os.replace(OUT + ".tmp", OUT)
         break

@@ -15,6 +15,9 @@ from fnlens import get_logger, instrument
 HOST, _, PORT = os.environ["AWS_LAMBDA_RUNTIME_API"].partition(":")
 SHUTDOWN_FILE = os.environ.get("MI_SHUTDOWN_FILE")
 log = get_logger()
+if os.environ.get("MI_INIT_LOG"):  # one line per execution of this module's init
+    with open(os.environ["MI_INIT_LOG"], "a", encoding="ascii") as fh:
+        fh.write(f"{os.getpid()}\n")
 std = logging.getLogger("mi.std")
 
 
@@ -71,6 +74,8 @@ def handler(event, context):
     log.info("done", seq=event.get("seq"), rid_seen=rid)
     return {
         "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "max_concurrency": os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"),
         "seq": event.get("seq"),
         "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         "log_format": os.environ.get("AWS_LAMBDA_LOG_FORMAT"),

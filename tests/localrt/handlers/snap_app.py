@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import time
+import uuid
 
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
@@ -11,6 +13,14 @@ from fnlens import instrument
 
 EVENTS: list[str] = []
 INIT_PID = os.getpid()
+# module state from init: in a snapshot, every restored environment starts from it
+INIT_TOKEN = uuid.uuid4().hex
+COUNTER = {"value": 41}
+if os.environ.get("SNAP_FAIL_INIT"):
+    raise RuntimeError("init failed on purpose")
+if os.environ.get("SNAP_INIT_LOG"):  # one line per execution of this module's init
+    with open(os.environ["SNAP_INIT_LOG"], "a", encoding="ascii") as fh:
+        fh.write(f"{os.getpid()}\n")
 
 
 @register_before_snapshot
@@ -34,7 +44,15 @@ def reconnect() -> None:
 @instrument(service="snap")
 def handler(event, context):
     EVENTS.append(f"invoke:{context.aws_request_id}")
+    COUNTER["value"] += 1
+    if isinstance(event, dict) and "exit_code" in event:
+        os._exit(event["exit_code"])
+    time.sleep(float(event.get("sleep_s", 0)) if isinstance(event, dict) else 0)
     return {
+        "init_token": INIT_TOKEN,
+        "counter": COUNTER["value"],
+        "draw": random.getrandbits(64),
+        "uuid": str(uuid.uuid4()),
         "events": list(EVENTS),
         "pid": os.getpid(),
         "init_pid": INIT_PID,
