@@ -25,6 +25,7 @@ from typing import Any
 
 from fnlens.analysis._formats.context import StreamContext, attrs_json, level_of, text
 from fnlens.analysis._formats.timeparse import parse_ts
+from fnlens.analysis._sink import RANK
 
 SOURCE = "app-insights"
 TABLES = frozenset({"AppRequests", "AppTraces", "AppExceptions"})
@@ -43,7 +44,11 @@ _TRACE_KNOWN = frozenset(
     {"TimeGenerated", "Message", "SeverityLevel", "OperationId", "ParentId", "Properties", "Type"}
 )
 
-_CLASSIC_PARTS = {"request": "AppRequests", "message": "AppTraces", "basicException": "AppExceptions"}
+_CLASSIC_PARTS = {
+    "request": "AppRequests",
+    "message": "AppTraces",
+    "basicException": "AppExceptions",
+}
 
 
 def table_of(obj: dict[str, Any]) -> str | None:
@@ -151,7 +156,7 @@ def _request(obj: dict[str, Any], ctx: StreamContext) -> None:
     trigger = str(props.get("FaaSTrigger") or props.get("faas.trigger") or "").lower() or None
     if trigger and trigger not in _TRIGGERS:
         trigger = "other"  # faas.trigger has five values; anything else is "other"
-    if trigger is None and method:
+    if trigger is None and (method or obj.get("Url")):
         trigger = "http"
     http = trigger == "http" and status is not None and 100 <= status <= 599
     duration = obj.get("DurationMs")
@@ -178,8 +183,7 @@ def _trace(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> None:
     if isinstance(severity, str) and severity.isdigit():
         severity = int(severity)
     level = _SEVERITY.get(severity) if isinstance(severity, int) else level_of(severity)
-    extra = {k: v for k, v in obj.items() if k not in _TRACE_KNOWN}
-    extra.update(props)
+    extra = {k: v for k, v in {**obj, **props}.items() if k not in _TRACE_KNOWN and v is not None}
     ctx.sink.log(
         {
             "ts": parse_ts(obj.get("TimeGenerated") or obj.get("time")),
@@ -204,8 +208,7 @@ def _exception(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> Non
     message = obj.get("OuterMessage") or obj.get("InnermostMessage")
     ts = parse_ts(obj.get("TimeGenerated") or obj.get("time"))
     request_id = props.get("InvocationId") or obj.get("ParentId") or None
-    extra = {k: v for k, v in obj.items() if k not in _TRACE_KNOWN}
-    extra.update(props)
+    extra = {k: v for k, v in {**obj, **props}.items() if k not in _TRACE_KNOWN and v is not None}
     ctx.sink.log(
         {
             "ts": ts,
@@ -229,6 +232,8 @@ def _exception(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> Non
                 "outcome": "error",
                 "error_type": error_type,
                 "error_message": message,
+                # ahead of its request's record, so the exception names the error
+                "_rank": RANK[SOURCE] - 1,
             },
             SOURCE,
         )
@@ -269,6 +274,7 @@ def _from_continuous_export(doc: dict[str, Any], table: str | None) -> dict[str,
         out.update(
             Id=item.get("id"),
             Name=item.get("name"),
+            Url=item.get("url"),
             Success=item.get("success"),
             ResultCode=item.get("responseCode"),
             DurationMs=float(ticks) / 10_000 if ticks is not None else None,  # 1e7 ticks = 1 s
