@@ -3,7 +3,8 @@
 Two shapes of the same telemetry, one JSON object per line (or a JSON array):
 
 * the workspace-based tables as a diagnostic setting, a Log Analytics data export or
-  ``az monitor log-analytics query`` (``Properties`` as JSON text) writes them: ``AppRequests`` (``TimeGenerated``, ``Id``, ``Name``, ``Success``, ``ResultCode``,
+  ``az monitor log-analytics query`` (``Properties`` as JSON text) writes them:
+  ``AppRequests`` (``TimeGenerated``, ``Id``, ``Name``, ``Success``, ``ResultCode``,
   ``DurationMs``, ``OperationId``, ``AppRoleName``, ``Properties``…), ``AppTraces``
   (``Message``, ``SeverityLevel``) and ``AppExceptions`` (``ExceptionType``,
   ``OuterMessage``), recognised by ``Type`` or by their columns;

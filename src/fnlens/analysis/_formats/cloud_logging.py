@@ -32,7 +32,8 @@ _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 # 1st-gen Cloud Functions: the lines around each execution
 _STARTED = "Function execution started"
 _FINISHED = re.compile(
-    r"^Function execution took (\d+(?:\.\d+)?) ms,? finished with status(?: code)?:? '?([^']*)'?\s*$"
+    r"^Function execution took (\d+(?:\.\d+)?) ms,? "
+    r"finished with status(?: code)?:? '?([^']*)'?\s*$"
 )
 _STATUS_OUTCOME = {"ok": "success", "timeout": "timeout"}  # error, crash, … -> error
 # LogSeverity as numbers (some exports write the enum's value)
