@@ -22,7 +22,11 @@ from fnlens.analysis._formats.detect import detect
 from fnlens.analysis._readers import Input
 from fnlens.analysis.ingest import expand_paths, ingest
 
-from .conftest import FIXTURES, rows
+from .conftest import FIXTURES as AWS_FIXTURES
+from .conftest import rows
+
+# next to fixtures/ (which other tests ingest whole, malformed lines and all would change them)
+FIXTURES = AWS_FIXTURES.parent / "cloud_exports"
 
 CLI_TIMEOUT = 120
 
@@ -331,55 +335,53 @@ def test_app_insights_continuous_export(db: Path) -> None:
 
 # what every fixture was detected as before these formats existed (run on main)
 BEFORE = {
-    "filter_log_events_pages.json": "cloudwatch-filter-log-events",
-    "firehose-orders-1-2026-11-22-10-03-20-4b1f": "firehose",
-    "fnlens.jsonl": "fnlens-jsonl",
-    "get_log_events.json": "cloudwatch-get-log-events",
-    "lambda_json.jsonl": "lambda-json",
-    "lambda_text.log": "lambda-text",
-    "lambda_text_tail.log": "aws-logs-tail",
-    "otlp_logs_metrics.json": "otlp-json",
-    "otlp_traces.jsonl": "otlp-json",
-    "powertools.jsonl": "powertools",
-    "s3_export/0f3c9a1e-task/2026/11/22/[42]0a1b2c3d4e5f60718293a4b5c6d7e8f9/000000.gz": (
+    "fixtures/filter_log_events_pages.json": "cloudwatch-filter-log-events",
+    "fixtures/firehose-orders-1-2026-11-22-10-03-20-4b1f": "firehose",
+    "fixtures/fnlens.jsonl": "fnlens-jsonl",
+    "fixtures/get_log_events.json": "cloudwatch-get-log-events",
+    "fixtures/lambda_json.jsonl": "lambda-json",
+    "fixtures/lambda_text.log": "lambda-text",
+    "fixtures/lambda_text_tail.log": "aws-logs-tail",
+    "fixtures/otlp_logs_metrics.json": "otlp-json",
+    "fixtures/otlp_traces.jsonl": "otlp-json",
+    "fixtures/powertools.jsonl": "powertools",
+    "fixtures/s3_export/0f3c9a1e-task/2026/11/22/[42]0a1b2c3d4e5f60718293a4b5c6d7e8f9/000000.gz": (
         "cloudwatch-s3-export"
     ),
-    "subscription_decoded.json": "cloudwatch-subscription",
-    "subscription_event.json": "cloudwatch-subscription",
-    "../real_exports/insights_console.csv": "logs-insights-csv",
-    "../real_exports/insights_console.json": "logs-insights",
-    "../real_exports/insights_messages.json": "logs-insights",
-    "../real_exports/insights_report_fields.json": "logs-insights",
-    "../real_exports/logs_api_concat.json": "lambda-telemetry",
-    "../real_exports/logs_tail.txt": "aws-logs-tail",
-    "../real_exports/otlp_spec_example.json": "otlp-json",
-    "../real_exports/powertools_dotnet.jsonl": "powertools",
-    "../real_exports/powertools_java.jsonl": "powertools",
-    "../real_exports/powertools_python.jsonl": "powertools",
-    "../real_exports/powertools_typescript.jsonl": "powertools",
-    "../real_exports/runtime_lines.log": "lambda-text",
-    "../real_exports/sam_logs.txt": "sam-logs",
-    "../real_exports/telemetry_2025.jsonl": "lambda-telemetry",
-    "../real_exports/telemetry_batch.json": "lambda-telemetry",
-    "cloud_logging.jsonl": "cloud-logging",
-    "cloud_functions_read.json": "cloud-logging",
-    "app_insights.jsonl": "app-insights",
-    "app_insights_export.json": "app-insights",
+    "fixtures/subscription_decoded.json": "cloudwatch-subscription",
+    "fixtures/subscription_event.json": "cloudwatch-subscription",
+    "real_exports/insights_console.csv": "logs-insights-csv",
+    "real_exports/insights_console.json": "logs-insights",
+    "real_exports/insights_messages.json": "logs-insights",
+    "real_exports/insights_report_fields.json": "logs-insights",
+    "real_exports/logs_api_concat.json": "lambda-telemetry",
+    "real_exports/logs_tail.txt": "aws-logs-tail",
+    "real_exports/otlp_spec_example.json": "otlp-json",
+    "real_exports/powertools_dotnet.jsonl": "powertools",
+    "real_exports/powertools_java.jsonl": "powertools",
+    "real_exports/powertools_python.jsonl": "powertools",
+    "real_exports/powertools_typescript.jsonl": "powertools",
+    "real_exports/runtime_lines.log": "lambda-text",
+    "real_exports/sam_logs.txt": "sam-logs",
+    "real_exports/s3/exportedlogs/5b1e-task/2026/11/30/[$LATEST]9f8e7d6c5b4a39281706f5e4d3c2b1a0/"
+    "000000": "cloudwatch-s3-export",
+    "real_exports/telemetry_2025.jsonl": "lambda-telemetry",
+    "real_exports/telemetry_batch.json": "lambda-telemetry",
+    "cloud_exports/cloud_logging.jsonl": "cloud-logging",
+    "cloud_exports/cloud_functions_read.json": "cloud-logging",
+    "cloud_exports/app_insights.jsonl": "app-insights",
+    "cloud_exports/app_insights_export.json": "app-insights",
 }
 
 
 def test_every_fixture_detects_as_before() -> None:
+    base = AWS_FIXTURES.parent
     seen = {}
-    for p in expand_paths([FIXTURES, FIXTURES.parent / "real_exports"]):
-        name = (
-            p.relative_to(FIXTURES).as_posix()
-            if FIXTURES in p.parents
-            else ("../" + p.relative_to(FIXTURES.parent).as_posix())
-        )
+    for p in expand_paths([AWS_FIXTURES, base / "real_exports", FIXTURES]):
+        name = p.relative_to(base).as_posix()
         with Input(p) as inp:
             seen[name] = detect(inp).format
-    checked = {k: v for k, v in seen.items() if "real_exports/s3/" not in k}
-    assert checked == BEFORE
+    assert seen == BEFORE
 
 
 def _cloud_run_canary(path: Path, n: int, bad_every: int) -> None:
