@@ -107,6 +107,23 @@ def _dict(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _status(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not str(value).strip().isdigit():
+        raise ValueError(f"httpRequest.status: not a status code: {value!r}")
+    return int(value)
+
+
+def _filled(payload: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+    """The fnlens record, its empty fields filled from what the entry says."""
+    out = dict(payload)
+    for name, value in known.items():
+        if out.get(name) in (None, ""):
+            out[name] = value
+    return out
+
+
 def _level(severity: Any) -> str | None:
     if isinstance(severity, int) and not isinstance(severity, bool):
         return _SEVERITY.get(severity)
@@ -133,8 +150,7 @@ def handle_entry(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> N
         "log_stream": labels.get("instanceId"),
     }
     if http:
-        status = http.get("status")
-        status = int(status) if status not in (None, "") else None
+        status = _status(http.get("status"))
         outcome = None if status is None else ("error" if status >= 500 else "success")
         row = {
             **identity,
@@ -154,11 +170,11 @@ def handle_entry(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> N
     if payload is not None and not isinstance(payload, dict):
         raise ValueError("LogEntry: jsonPayload is not an object")
     if payload and fnlens_jsonl.is_invocation(payload):
-        record = {**{k: v for k, v in identity.items() if k != "log_stream"}, **payload}
-        record["cloud_provider"] = payload.get("cloud_provider") or "gcp"
+        known = {k: v for k, v in identity.items() if k != "log_stream"}
+        record = _filled(
+            payload, {**known, "trace_id": trace_id, "timestamp": obj.get("timestamp")}
+        )
         record["request_id"] = key or payload.get("request_id")
-        record["trace_id"] = payload.get("trace_id") or trace_id
-        record.setdefault("timestamp", obj.get("timestamp"))
         fnlens_jsonl.handle_invocation(record, ctx)
         return
     message = obj.get("textPayload")
@@ -172,10 +188,9 @@ def handle_entry(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> N
     }
     level = _level(obj.get("severity"))
     if payload and fnlens_jsonl.is_fnlens_record(payload):
-        record = {**payload, "request_id": key or payload.get("request_id")}
-        record.setdefault("function_name", function_name)
-        record.setdefault("trace_id", trace_id)
-        record.setdefault("span_id", obj.get("spanId"))
+        known = {"function_name": function_name, "trace_id": trace_id, "span_id": obj.get("spanId")}
+        record = _filled(payload, known)
+        record["request_id"] = key or payload.get("request_id")
         fnlens_jsonl.handle_log(record, ctx, line)
         return
     extra: dict[str, Any] = {k: v for k, v in context.items() if v is not None}
