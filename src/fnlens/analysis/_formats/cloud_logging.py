@@ -7,11 +7,13 @@ sink does (one entry per line). A request log (``run.googleapis.com/requests``, 
 an error. 1st-gen Cloud Functions write no request log but ``Function execution started``
 and ``Function execution took 123 ms, finished with status: 'ok'`` lines, which are.
 
-Every entry of one request shares a key, its request id: ``labels.execution_id`` when the
-platform sets it, else the trace id of ``trace`` (Cloud Run gives a request's request log
-and its stdout/stderr lines the same ``projects/P/traces/T``), else — a request log with
-neither — its ``insertId``. fnlens records written to stdout (``jsonPayload`` with
-``"event": "invocation"``) take that key too, so they merge with the request log.
+Every entry of one request shares a key, its request id. On Cloud Run it is the trace id
+of ``trace`` (a request's request log and its stdout/stderr lines carry the same
+``projects/P/traces/T``), else ``labels.execution_id``; on 1st-gen Cloud Functions
+(``cloud_function``) ``labels.execution_id`` first, which every line of an execution has.
+A request log with neither keeps its ``insertId``. fnlens records written to stdout
+(``jsonPayload`` with ``"event": "invocation"``) take that key too, so they merge with
+the request log.
 """
 
 from __future__ import annotations
@@ -139,7 +141,10 @@ def handle_entry(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> N
     ts = parse_ts(obj.get("timestamp")) or parse_ts(obj.get("receiveTimestamp"))
     trace_id = trace_id_of(obj.get("trace"))
     execution_id = labels.get("execution_id")
-    key = execution_id or trace_id
+    if resource.get("type") == "cloud_function":  # every line of an execution has its id
+        key = execution_id or trace_id
+    else:  # Cloud Run: the request log has the trace, not always an execution id
+        key = trace_id or execution_id
     function_name = where.get("service_name") or where.get("function_name") or where.get("job_name")
     identity = {
         "service": function_name,
@@ -188,7 +193,12 @@ def handle_entry(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> N
     }
     level = _level(obj.get("severity"))
     if payload and fnlens_jsonl.is_fnlens_record(payload):
-        known = {"function_name": function_name, "trace_id": trace_id, "span_id": obj.get("spanId")}
+        known = {
+            "function_name": function_name,
+            "trace_id": trace_id,
+            "span_id": obj.get("spanId"),
+            "timestamp": obj.get("timestamp"),
+        }
         record = _filled(payload, known)
         record["request_id"] = key or payload.get("request_id")
         fnlens_jsonl.handle_log(record, ctx, line)
