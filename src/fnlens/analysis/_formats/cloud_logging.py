@@ -186,7 +186,7 @@ def handle_entry(obj: dict[str, Any], ctx: StreamContext, line: int | None) -> N
     if isinstance(message, str) and _generation1(message, identity, key, ts, ctx):
         return
     context = {  # where the entry came from, kept in attributes
-        "logName": unquote(obj["logName"]),
+        "logName": unquote(obj["logName"]) if "%" in obj["logName"] else obj["logName"],
         "resource.type": resource.get("type"),
         "revision_name": where.get("revision_name"),
         "insertId": obj.get("insertId"),
