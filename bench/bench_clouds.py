@@ -207,8 +207,10 @@ def markdown(results: list[dict], repeat: int) -> str:
         "",
         f"`python bench/bench_clouds.py --n {results[0]['n']} --repeat {repeat}` on this machine "
         f"({os.cpu_count()} CPUs, Python {platform.python_version()}, DuckDB "
-        f"{duckdb.__version__}), {time.strftime('%Y-%m-%d')}, shared with other jobs (fastest "
-        "of the runs; read_json and ingest back to back). Each file holds N requests and one "
+        f"{duckdb.__version__}), {time.strftime('%Y-%m-%d')}, shared with other jobs (load "
+        f"average {os.getloadavg()[0]:.0f} on the {os.cpu_count()} CPUs after the run; fastest "
+        "of the runs; read_json and ingest back to back, so the ratios are the numbers to "
+        "read). Each file holds N requests and one "
         "log line per request: Cloud Run request logs + stdout entries (`cloud-logging`), "
         "`AppRequests` + `AppTraces` rows (`app-insights`), and for comparison fnlens records + "
         "log lines (`fnlens-jsonl`). Baseline: DuckDB's `CREATE TABLE t AS SELECT * FROM "
