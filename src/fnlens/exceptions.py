@@ -32,6 +32,7 @@ __all__ = [
     "QueryCatalogError",
     "QueryError",
     "RenderError",
+    "SnapshotFailedError",
     "SparkIngestError",
     "SparkUnavailableError",
     "SqlRefusedError",
@@ -192,6 +193,16 @@ class LocalTelemetryError(LocalRuntimeError):
     def body(self) -> bytes:
         """The JSON body the Telemetry API answers with."""
         return json.dumps({"errorType": self.error_type, "errorMessage": self.message}).encode()
+
+
+class SnapshotFailedError(LocalRuntimeError):
+    """Init or a before-snapshot hook of a SnapStart version failed in the local runtime:
+    no environment can be restored from it."""
+
+    def __init__(self, init_error: tuple[str | None, bytes] | None, exit_code: int | None):
+        super().__init__("the SnapStart snapshot could not be taken")
+        self.init_error = init_error
+        self.exit_code = exit_code
 
 
 class LocalApiError(LocalRuntimeError):

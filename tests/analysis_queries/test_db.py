@@ -127,7 +127,7 @@ def test_a_previous_schema_database_is_migrated_and_keeps_its_rows(tmp_path: Pat
 
     con = connect(path)
     try:
-        assert schema_version(con) == SCHEMA_VERSION == 2
+        assert schema_version(con) == SCHEMA_VERSION == 3
         assert _invocation_rows(con) == [tuple(r) for r in _SCHEMA_1_ROWS]
         for table, columns in TABLES.items():
             have = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
@@ -137,13 +137,13 @@ def test_a_previous_schema_database_is_migrated_and_keeps_its_rows(tmp_path: Pat
         ).fetchone() == (len(_SCHEMA_1_ROWS),)
         assert con.execute(
             "SELECT value FROM fnlens_meta WHERE key = 'schema_version'"
-        ).fetchone() == ("2",)
+        ).fetchone() == ("3",)
     finally:
         con.close()
     # opening again is a no-op: same version, same rows
     again = connect(path)
     try:
-        assert schema_version(again) == 2
+        assert schema_version(again) == 3
         assert _invocation_rows(again) == [tuple(r) for r in _SCHEMA_1_ROWS]
     finally:
         again.close()
@@ -174,7 +174,7 @@ def test_ingest_into_a_previous_schema_database_adds_to_its_rows(tmp_path: Path)
     report = ingest([log], db=path)
     assert report.totals["invocations"] == len(_SCHEMA_1_ROWS) + 1
     with duckdb.connect(str(path), read_only=True) as check:
-        assert schema_version(check) == 2
+        assert schema_version(check) == 3
         ids = [
             r[0] for r in check.execute("SELECT request_id FROM invocations ORDER BY 1").fetchall()
         ]
@@ -249,7 +249,7 @@ def test_a_table_dropped_from_a_current_database_comes_back_empty(tmp_path: Path
         con.execute("DROP TABLE spans")
     con = connect(path)
     try:
-        assert schema_version(con) == 2
+        assert schema_version(con) == 3
         assert con.execute("SELECT count(*) FROM spans").fetchone() == (0,)
     finally:
         con.close()

@@ -106,6 +106,7 @@ def rows(shape: Shape, rng: np.random.Generator) -> dict[str, list[Any]]:
         "response_duration_ms": [None] * n,
         "runtime_overhead_ms": [None] * n,
         "attempt": [1] * n,  # every request id once: its first attempt
+        "cloud_provider": ["aws"] * n,
     }
 
 

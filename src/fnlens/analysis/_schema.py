@@ -44,6 +44,8 @@ INVOCATIONS_COLUMNS: dict[str, str] = {
     # 1, 2, ... for the attempts of one request id in start order: Lambda retries an
     # asynchronous invocation with the same request id, and each attempt is its own row
     "attempt": "INTEGER",
+    # aws | gcp | azure: the fnlens record's field, or the platform an export came from
+    "cloud_provider": "VARCHAR",
 }
 
 SPANS_COLUMNS: dict[str, str] = {

@@ -22,6 +22,8 @@ from fnlens.analysis._schema import INVOCATIONS_COLUMNS, LOGS_COLUMNS, SPANS_COL
 
 # Precedence when several sources describe the same invocation: lower wins.
 RANK = {"fnlens": 10, "powertools": 20, "otlp": 30, "platform": 40, "report": 42, "emf": 50}
+# what the platform measured outside the function (request logs): after the records
+RANK.update({"cloud-logging": 45, "app-insights": 45})
 
 _INT_RANGE = {"INTEGER": (-(2**31), 2**31 - 1), "BIGINT": (-(2**63), 2**63 - 1)}
 

@@ -110,6 +110,7 @@ _JSONL_SCHEMA = (
     "init_type STRING, init_duration_ms DOUBLE, duration_ms DOUBLE, outcome STRING, "
     "error_type STRING, error_message STRING, trigger STRING, http_method STRING, "
     "http_route STRING, http_status_code INT, region STRING, memory_limit_mb INT, "
+    "cloud_provider STRING, "
     "_corrupt STRING"
 )
 _XRAY = "'1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})'"
@@ -176,6 +177,7 @@ def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[A
         "r.http_route",
         "r.http_status_code",
         "r.region",
+        "r.cloud_provider",
         "CAST(NULL AS STRING) AS log_stream",
         "'fnlens' AS source",
         f"CAST({RANK['fnlens']} AS DOUBLE) AS _rank",

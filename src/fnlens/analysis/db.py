@@ -50,7 +50,7 @@ STORAGE_COMPATIBILITY = "v1.1.0"
 
 # 1: the three tables, before fnlens_meta (the later columns may be missing)
 # 2: + restore/produced-bytes columns, the merge's record table, fnlens_meta
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: invocations.cloud_provider
 META_TABLE = "fnlens_meta"
 
 # DuckDB settings of a connection that runs untrusted SQL; every key exists since DuckDB 1.1
@@ -139,7 +139,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             f"the database has fnlens schema version {before}, newer than this fnlens "
             f"({SCHEMA_VERSION}); upgrade fnlens to write to it"
         )
-    # Versions 1 -> 2 only added tables and columns, which _ensure_current adds; it runs
+    # Versions 1 -> 2 -> 3 only added tables and columns, which _ensure_current adds; it runs
     # whatever the recorded version says (a table dropped by hand comes back empty) and
     # is cheap when everything is there. A later change that needs more than additions
     # (a backfill, a rename) runs its step here for `before` below its version.

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fnlens.exceptions import SnapshotFailedError
 from fnlens.localrt import _platform as platform
 from fnlens.localrt._adopted import AdoptedProcess
 from fnlens.localrt._api_server import INVOKE, SHUTDOWN, Invocation, RuntimeApi, RuntimeApiServer
@@ -48,7 +49,7 @@ from fnlens.localrt._ids import new_log_stream_name
 from fnlens.localrt._logstream import Echo, LogStream, OutputPump, PumpGroup
 from fnlens.localrt._memory import peak_rss_mb
 from fnlens.localrt._process_role import ProcessRole, StreamView
-from fnlens.localrt._snapshot import Snapshot, SnapshotFailed
+from fnlens.localrt._snapshot import Snapshot
 from fnlens.localrt._telemetry import TeeStream, TelemetryHub
 
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
@@ -218,7 +219,7 @@ class Environment:
             snapshot.wait_ready(INIT_TIMEOUT_S)
             self._restore_began_at = time.time()
             return snapshot.restore(self, INIT_TIMEOUT_S)
-        except SnapshotFailed as exc:
+        except SnapshotFailedError as exc:
             # the invocation reports the snapshot's init error (Lambda's publish fails)
             self.api.init_error = exc.init_error or (
                 "Runtime.ExitError",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnlens.exceptions import SnapshotFailedError
 from fnlens.localrt import _snapshot as snapshot
 from fnlens.localrt._environment import (
     INIT_TIMEOUT_S,
@@ -34,7 +35,7 @@ from fnlens.localrt._ids import function_arn, new_request_id, new_trace_header
 from fnlens.localrt._logstream import Echo
 from fnlens.localrt._managed import ManagedEnvironment
 from fnlens.localrt._process_role import ProcessRole
-from fnlens.localrt._snapshot import Snapshot, SnapshotFailed
+from fnlens.localrt._snapshot import Snapshot
 
 LATEST = "$LATEST"
 SNAP_START = "snap-start"
@@ -136,7 +137,7 @@ class LocalLambda:
             # init shows at the first invoke, as the error of that version)
             try:
                 snap.wait_ready(INIT_TIMEOUT_S)
-            except SnapshotFailed:
+            except SnapshotFailedError:
                 pass
             return snap
         role = ProcessRole(init_type=SNAP_START, snap_start=True)

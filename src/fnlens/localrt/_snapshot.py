@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fnlens.exceptions import SnapshotFailedError
 from fnlens.localrt import _peer
 from fnlens.localrt._adopted import AdoptedProcess
 from fnlens.localrt._api_server import RuntimeApi
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from fnlens.localrt._environment import Environment, RuntimeOptions
     from fnlens.localrt._function import FunctionCode
 
-__all__ = ["Snapshot", "SnapshotFailed", "supported"]
+__all__ = ["Snapshot", "supported"]
 
 SNAP_START = "snap-start"
 INIT_WAIT_S = 10.0
@@ -43,15 +44,6 @@ _LAUNCH = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__
 def supported() -> bool:
     """Whether restores can be forks of one template (POSIX ``fork`` and Linux ``/proc``)."""
     return hasattr(os, "fork") and _peer.supported()
-
-
-class SnapshotFailed(Exception):
-    """Init or a before-snapshot hook failed: no environment can be restored."""
-
-    def __init__(self, init_error: tuple[str | None, bytes] | None, exit_code: int | None):
-        super().__init__("the SnapStart snapshot could not be taken")
-        self.init_error = init_error
-        self.exit_code = exit_code
 
 
 class Snapshot:
@@ -130,7 +122,7 @@ class Snapshot:
             timeout_s, lambda: not self.template.alive or api.init_error is not None
         )
         if not ready:
-            raise SnapshotFailed(api.init_error, self.template.exit_code)
+            raise SnapshotFailedError(api.init_error, self.template.exit_code)
 
     def restore(self, env: Environment, timeout_s: float) -> AdoptedProcess:
         """Fork the template into ``env``: a process whose stdout/stderr are ``env``'s
@@ -147,7 +139,7 @@ class Snapshot:
             try:
                 conn, _ = listener.accept()
             except TimeoutError as exc:
-                raise SnapshotFailed(None, self.template.exit_code) from exc
+                raise SnapshotFailedError(None, self.template.exit_code) from exc
         finally:
             listener.close()
         try:
@@ -163,7 +155,7 @@ class Snapshot:
             conn.settimeout(None)
         except (OSError, ValueError) as exc:
             conn.close()
-            raise SnapshotFailed(None, self.template.exit_code) from exc
+            raise SnapshotFailedError(None, self.template.exit_code) from exc
         return child
 
     def _adopted(self, pid: int, output: socket.socket) -> AdoptedProcess:

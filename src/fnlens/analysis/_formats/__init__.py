@@ -22,5 +22,7 @@ FORMATS: tuple[str, ...] = (
     "otlp-json",
     "powertools",
     "emf",
+    "cloud-logging",
+    "app-insights",
     "json-lines",
 )

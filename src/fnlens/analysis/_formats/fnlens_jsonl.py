@@ -32,6 +32,7 @@ _INVOCATION_FIELDS = (
     "http_route",
     "http_status_code",
     "region",
+    "cloud_provider",
 )
 
 # typed columns for DuckDB's read_json on the fast path

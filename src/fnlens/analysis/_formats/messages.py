@@ -2,7 +2,8 @@
 
 A message is a text line (platform line, Python runtime line, plain text) or a JSON
 object, recognised by its keys: fnlens record, EMF, Lambda ``platform.*``,
-Powertools, OTLP request, CloudWatch document, Lambda JSON app line, other JSON.
+Powertools, OTLP request, CloudWatch document, Cloud Logging LogEntry, Application
+Insights record, Lambda JSON app line, other JSON.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from fnlens.analysis._formats import (
+    app_insights,
+    cloud_logging,
     cloudwatch,
     fnlens_jsonl,
     insights,
@@ -30,6 +33,10 @@ def classify(obj: dict[str, Any]) -> str:
     """The format name of a JSON object (used by detection and the report)."""
     if otlp_json.is_otlp(obj):
         return "otlp-json"
+    if cloud_logging.is_log_entry(obj):
+        return "cloud-logging"
+    if app_insights.is_app_insights(obj):
+        return "app-insights"
     cw = cloudwatch.kind(obj)
     if cw:
         return cw
@@ -103,6 +110,10 @@ def handle_json(obj: Any, ts: datetime | None, line: int | None, ctx: StreamCont
         powertools.handle_powertools(obj, ctx, line, ts)
     elif kind == "otlp-json":
         otlp_json.handle_document(obj, ctx, line)
+    elif kind == "cloud-logging":
+        cloud_logging.handle_entry(obj, ctx, line)
+    elif kind == "app-insights":
+        app_insights.handle_record(obj, ctx, line)
     elif kind.startswith("cloudwatch"):
         cloudwatch.handle_document(obj, ctx, line)
     else:
