@@ -1,7 +1,9 @@
 """Shared test configuration.
 
-Each test starts from a clean fnlens runtime state: no leftover sinks, a fresh
-cold-start tracker and no Lambda environment variables from the host.
+Each test starts from a clean fnlens state: after every test
+``fnlens.testing.reset()`` shuts down what it installed and forgets every sink, hook,
+processor, cold start and runtime-client hook (as users' suites can do), and no Lambda
+environment variables come from the host.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ _LAMBDA_ENV = (
     "OTEL_TRACES_EXPORTER",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fnlens() -> Iterator[None]:
+    """``fnlens.testing.reset()`` after the test. Set up before every other fixture, so
+    it is torn down last: after the test's monkeypatched environment is restored (the
+    reset re-reads settings such as ``FNLENS_LOG_LEVEL`` and ``OTEL_PROPAGATORS``) and
+    after the fixtures that stopped the test's collectors."""
+    yield
+    from fnlens.testing import reset
+
+    reset()
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,7 @@ from fnlens._config import (
     settings_from_env,
     warn_once,
 )
+from fnlens._state import register_reset
 from fnlens.exporters._flushing import MODES, POLICY
 from fnlens.runtime._identity import function_identity
 from fnlens.runtime._telemetry import TELEMETRY, Telemetry
@@ -60,6 +61,7 @@ class InstalledExporters:
 
 
 _INSTALLED: list[InstalledExporters] = []
+_PROCESS_HOOKS: list[bool] = []  # [True] once exit, SIGTERM, fork and SnapStart hooks are set
 
 
 def parse_exporters(raw: str | Iterable[str] | None) -> list[str]:
@@ -268,7 +270,8 @@ def configure_exporters(
             telemetry.add_hook(hook)
         for sink in installed.sinks:
             telemetry.add_sink(sink)
-        if not _INSTALLED:
+        if not _PROCESS_HOOKS:  # once per process (they flush whatever is installed then)
+            _PROCESS_HOOKS.append(True)
             atexit.register(_flush_at_exit)
             _flush_on_sigterm()
             _register_snapstart_hooks()
@@ -337,6 +340,17 @@ def reset_exporters(telemetry: Telemetry | None = None, timeout_s: float = 2.0) 
 
     reset_sampler()
     telemetry.invoked_arn = None
+
+
+def _reset() -> None:
+    """Every installed exporter flushed (briefly), shut down and forgotten
+    (fnlens.testing.reset). The exit, SIGTERM and fork hooks stay: they flush what is
+    installed when they run, which is nothing until a new configuration."""
+    reset_exporters(timeout_s=RESET_FLUSH_S)
+
+
+RESET_FLUSH_S = 0.5  # a reset waits this long per exporter for a collector, at most
+register_reset(__name__, _reset, first=True)  # (before the queues and the registry)
 
 
 def installed_exporters() -> list[InstalledExporters]:

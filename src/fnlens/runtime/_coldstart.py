@@ -24,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from fnlens._state import register_reset
+
 _IMPORTED_AT = time.time()
 
 ON_DEMAND = "on-demand"
@@ -118,3 +120,5 @@ class ColdStartTracker:
 
 
 TRACKER = ColdStartTracker()
+
+register_reset(__name__, TRACKER.reset)  # the next invocation is the first one again

@@ -19,6 +19,7 @@ import structlog
 from structlog.exceptions import DropEvent
 
 from fnlens._config import warn_once
+from fnlens._state import register_reset
 from fnlens.runtime import _scope as scope
 from fnlens.runtime._identity import IDENTITY_FIELDS
 from fnlens.runtime._redaction import Redactor
@@ -303,6 +304,19 @@ class Pipeline:
 
 
 PIPELINE = Pipeline()
+
+
+def _reset() -> None:
+    """fnlens's own processor chain again (fnlens.testing.reset), in place: loggers
+    made earlier hold ``PIPELINE.processors``. fnlens never calls
+    ``structlog.configure``, so structlog's global configuration is not fnlens's."""
+    fresh = Pipeline()
+    PIPELINE.stdout, PIPELINE.redactor, PIPELINE.level = fresh.stdout, None, fresh.level
+    PIPELINE.user_processors = []
+    PIPELINE._rebuild()
+
+
+register_reset(__name__, _reset)
 _WRITER = StdoutWriter()
 _record_logger: Any = None
 
