@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# otlp_sink, rotel, black_hole: real components on 127.0.0.1 for every folder
+pytest_plugins = ["tests.support.fixtures"]
+
 _LAMBDA_ENV = (
     "AWS_LAMBDA_FUNCTION_NAME",
     "AWS_LAMBDA_FUNCTION_VERSION",

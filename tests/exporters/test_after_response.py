@@ -10,10 +10,10 @@ import threading
 import time
 
 import pytest
-from raw_server import RawHTTPServer
 
 import fnlens
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.raw_server import RawHTTPServer
 
 BUDGET_MS = 20.0
 TOLERANCE_MS = 40.0  # scheduling noise on a loaded 2-core machine
@@ -221,10 +221,9 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
     no invocation is in scope any more — the extension's slow poll must not take that
     for an invocation it never heard of (it would then ask for the next event one
     invocation early, forever after)."""
-    from extension_api import FakeExtensionsAPI
-    from otlp_sink import OTLPSink
-
     from fnlens.exporters import _extension as extension_module
+    from tests.support.extension_api import FakeExtensionsAPI
+    from tests.support.otlp_sink import OTLPSink
 
     monkeypatch.setattr(extension_module, "POLL_S", 0.05)  # the drain lasts many polls
     api = FakeExtensionsAPI(gate=True).start()
@@ -288,9 +287,8 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
     the connection, answers 403, the drain raises, or the answer stalls midway — the
     runtime's thread is held at most STEP_READ_S, and an event/next is sent again (Lambda
     would otherwise hold the environment until the function times out)."""
-    from extension_api import ScriptedExtensionsAPI
-
     from fnlens.exporters._extension import STEP_READ_S
+    from tests.support.extension_api import ScriptedExtensionsAPI
 
     second = {"close": "close", "403": "403", "drain-raises": "invoke", "partial": ("partial", 3.0)}
     api = ScriptedExtensionsAPI(["invoke", second[failure], "invoke", "invoke"])
@@ -365,7 +363,7 @@ def test_sigterm_flushes_queued_telemetry_then_terminates(otlp_sink):
     then the default action terminates the process as before."""
     import signal
 
-    from conftest import run_script
+    from tests.support.scripts import run_script
 
     proc = run_script(
         SIGTERM_SCRIPT,

@@ -7,12 +7,12 @@ import json
 
 import jsonschema
 import pytest
-from emf_spec import validate
 
 import fnlens
 from fnlens.exporters._emf import EMFHook, emf_document
 from fnlens.runtime._telemetry import TELEMETRY
 from fnlens.testing import LambdaContext, events, reset_cold_start
+from tests.support.emf_spec import validate
 
 
 def test_every_outcome_gives_a_valid_document(capsys):

@@ -10,13 +10,13 @@ import threading
 import time
 
 import pytest
-from otlp_sink import OTLPSink
 from test_after_response import BUDGET_MS, TOLERANCE_MS, RuntimeClient
 
 import fnlens
 from fnlens.exporters import _otlp_http
 from fnlens.exporters._queue import FAILED, OK, RETRY, ExportQueue
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.otlp_sink import OTLPSink
 
 
 @pytest.fixture

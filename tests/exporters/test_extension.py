@@ -7,12 +7,12 @@ import itertools
 import time
 
 import pytest
-from conftest import closed_port
-from extension_api import FakeExtensionsAPI
-from otlp_sink import OTLPSink
 
 import fnlens
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.extension_api import FakeExtensionsAPI
+from tests.support.net import closed_port
+from tests.support.otlp_sink import OTLPSink
 
 
 def _wait(predicate, timeout_s=10.0):

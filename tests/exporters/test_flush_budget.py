@@ -6,12 +6,12 @@ import threading
 import time
 
 import pytest
-from conftest import closed_port
 
 import fnlens
 from fnlens.exporters._queue import ExportQueue
 from fnlens.runtime._telemetry import TELEMETRY
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.net import closed_port
 
 BUDGET_MS = 20.0
 TOLERANCE_MS = 40.0  # scheduling noise on a loaded 2-core machine

@@ -214,7 +214,7 @@ def _decoded_log(data: bytes) -> dict:
     (scope_logs,) = resource_logs.scope_logs
     assert (scope_logs.scope.name, scope_logs.scope.version) == ("fnlens", otlp_wire.__version__)
     (record,) = scope_logs.log_records
-    from otlp_sink import any_value
+    from tests.support.otlp_sink import any_value
 
     assert record.observed_time_unix_nano == record.time_unix_nano
     return {

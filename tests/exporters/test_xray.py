@@ -6,7 +6,8 @@ import json
 import socket
 
 import pytest
-from conftest import run_script
+
+from tests.support.scripts import run_script
 
 SCRIPT = r"""
 import os

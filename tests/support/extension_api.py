@@ -14,7 +14,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from raw_server import RawHTTPServer
+from tests.support.raw_server import RawHTTPServer
 
 
 class FakeExtensionsAPI:
