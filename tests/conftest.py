@@ -96,8 +96,7 @@ def hook_runtime_client(monkeypatch):
     """Installs a stand-in for the managed runtime's ``lambda_runtime_client`` module and
     lets fnlens hook it (:mod:`fnlens.runtime._response_phase`): ``hook(client_class)``
     returns the hooked ``LambdaRuntimeClient``, a subclass holding the client's next /
-    post methods itself, so that the hook never patches the class a test defined.
-    Unhooked after the test."""
+    post methods itself, so that the hook never patches the class a test defined."""
     import types
 
     from fnlens.runtime import _response_phase as response_phase
@@ -115,5 +114,4 @@ def hook_runtime_client(monkeypatch):
         assert PHASE.install()
         return cls
 
-    yield hook
-    PHASE.uninstall()
+    return hook  # (unhooked by the autouse fnlens.testing.reset())

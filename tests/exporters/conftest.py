@@ -13,7 +13,7 @@ import pytest
 def install():
     """Install exporters in this process for one test; the suite's autouse
     ``fnlens.testing.reset()`` removes them afterwards."""
-    from fnlens.exporters._setup import configure_exporters
+    from fnlens.exporters import configure_exporters
 
     def _install(*args: Any, **kwargs: Any):
         kwargs.setdefault("env", {})

@@ -201,9 +201,6 @@ def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(insta
         def handle_error(self, request, client_address):
             return None  # the extension's socket closing at the end of the test
 
-    from fnlens import _config as config
-
-    config._warned.discard("extension:next")  # warned once per process: make it this test's
     server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import fnlens
-from fnlens.exporters._setup import reset_exporters
+from fnlens.exporters import reset_exporters
 from fnlens.runtime import _propagation as propagation
 from fnlens.testing import LambdaContext, events
 
