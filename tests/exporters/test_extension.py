@@ -13,6 +13,7 @@ from fnlens.testing import LambdaContext, capture, events
 from tests.support.extension_api import FakeExtensionsAPI
 from tests.support.net import closed_port
 from tests.support.otlp_sink import OTLPSink
+from tests.support.timing import SLACK_S
 
 
 def _wait(predicate, timeout_s=10.0):
@@ -45,20 +46,22 @@ def test_export_finishes_after_the_response(install):
         def handler(event, context):
             return {"statusCode": 200}
 
-        walls = []
+        returned = []
         with capture() as captured:
             for i in range(3):
                 api.release()  # Lambda delivers INVOKE to the extension…
-                start = time.perf_counter()
                 handler(events.api_gateway_v2(), LambdaContext())  # …and to the runtime
-                walls.append(time.perf_counter() - start)
+                returned.append(time.monotonic())
                 # the extension asks for the next event only once the span is exported
                 assert _wait(lambda i=i: len(api.next_calls) == i + 2), api.next_calls
                 spans = [s for s in sink.spans if s["kind"] == 2]
                 assert len(spans) >= i + 1
                 assert sink.completed_at and sink.completed_at[-1] <= api.next_calls[-1]
-        assert max(walls) < 0.1, walls  # the 200 ms export happened after the response
-        assert all(r["telemetry_flush_ms"] < 5 for r in captured.records)
+        # the 200 ms exports were answered after each handler had returned (an ordering,
+        # whatever the load), and no flush ran inside an invocation (a count)
+        assert len(sink.completed_at) == 3
+        assert all(done > at for done, at in zip(sink.completed_at, returned, strict=True))
+        assert [r["telemetry_flush_ms"] for r in captured.records] == [0.0] * 3
         assert installed.extension.drains and max(installed.extension.drains) >= 150
     finally:
         api.stop()
@@ -149,7 +152,7 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
         start = time.monotonic()
         assert _wait(lambda: len(api.next_calls) == 2, 5.0)
         waited = time.monotonic() - start
-        assert POLL_S <= waited < 4 * POLL_S + 0.5, waited
+        assert POLL_S <= waited < 4 * POLL_S + SLACK_S, waited  # (held: the 5 s _wait fails)
         assert installed.extension._handled == 1
 
         @fnlens.instrument
