@@ -234,6 +234,8 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
         ext = installed.extension
         assert ext is not None and ext.runtime_driven
         stepped_on: list[str] = []
+        # private probe, kept: which thread asks the Extensions API for the next event
+        # is invisible to the API; wrapping the step is the only way to tell
         step = ext._step
 
         def recording_step(**kwargs):
@@ -265,7 +267,6 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
         assert len(api.next_calls) == 4
         # the runtime's thread answered Lambda itself: the extension's thread slept
         assert stepped_on == [threading.current_thread().name] * 3
-        assert ext._left == ext._handled == 3
         assert len([s for s in sink.spans if s["kind"] == 2]) == 3
     finally:
         api.stop()
@@ -308,7 +309,8 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
         posts = []
         with capture():
             for i in range(3):
-                if failure == "drain-raises":
+                if failure == "drain-raises":  # (no public way makes the drain raise:
+                    # sinks' and hooks' failures are caught before it; a private fault)
                     ext._after_invoke = _raise if i == 1 else type(ext)._after_invoke.__get__(ext)
                 api.release()
                 request_id = client.wait_next_invocation()
@@ -321,7 +323,10 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
                 assert wait(lambda i=i: len(api.next_calls) >= i + 2), (i, api.next_calls)
         # (the partial answer stalls 3 s: a runtime thread held for it fails this)
         assert max(posts) < STEP_READ_S + SLACK_S, posts
-        assert ext._left == ext._handled == 3
+        # every invoke counted once: the fourth event/next is out, and no fifth follows
+        assert wait(lambda: len(api.next_calls) >= 4)
+        time.sleep(0.2)
+        assert len(api.next_calls) == 4, api.next_calls
     finally:
         api.close()
 

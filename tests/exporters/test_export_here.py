@@ -50,6 +50,8 @@ def _export_threads_exports(installed, monkeypatch) -> dict[str, list[int]]:
     queues += [s.queue for s in installed.sinks if hasattr(s, "queue")]
     for queue in queues:
         seen = counts.setdefault(queue.name, [])
+        # private probe, kept: which thread sent a batch has no public trace (the
+        # collector sees the same request either way); this counts the worker's
         original = queue._export
 
         def counting(batch, original=original, seen=seen):
@@ -434,8 +436,7 @@ def test_a_handover_after_shutdown_is_counted_as_dropped():
     exported: list = []
     started = Scripted(None)
     queue = _queue(lambda batch, s: started, exported)
-    queue.put("a")
-    queue._start()  # a worker, which stops at shutdown
+    queue.put("a")  # (starts a worker, which stops at shutdown)
     inline = queue.export_here(0.01)
     assert inline is not None
     queue.shutdown(0.05)  # (waits for the batch in flight, in vain)

@@ -91,6 +91,8 @@ def test_minimal_http_parser_reads_content_length_and_chunked_bodies():
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             b'5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n'
         )
+        # private probe, kept: the fake Extensions API answers with Content-Length only,
+        # so the chunked branch is reached here, on the parser itself
         head, body = ext._read_response(a)
         assert head.startswith(b"HTTP/1.1 200") and body == b"{}"
         head, body = ext._read_response(a)
@@ -121,17 +123,19 @@ def test_extension_reads_the_next_invoke_only_after_the_handler_returned(install
         @fnlens.instrument
         def handler(event, context):
             # the answer to event/next has arrived, and the extension leaves it alone
-            seen["answered"] = _wait(ext._answered, 2.0)
+            seen["answered"] = _wait(lambda: len(api.answered) == 1, 2.0)
             time.sleep(0.05)
+            # private probe, kept: "unread on the socket" (the extension thread did not
+            # wake mid-invocation) has no effect outside the process but the GIL's
             seen["still_unread"] = ext._answered()
-            seen["handled"] = ext._handled
+            seen["next_calls"] = len(api.next_calls)  # not handled: no event/next yet
             return {"statusCode": 200}
 
         api.release()
         handler(events.api_gateway_v2(), LambdaContext())
-        assert seen == {"answered": True, "still_unread": True, "handled": 0}
-        assert _wait(lambda: len(api.next_calls) == 2)
-        assert ext._handled == 1 and not ext._answered()
+        assert seen == {"answered": True, "still_unread": True, "next_calls": 1}
+        assert _wait(lambda: len(api.next_calls) == 2)  # handled once the handler returned
+        assert not ext._answered()
         assert _wait(lambda: any(s["kind"] == 2 for s in sink.spans))
     finally:
         api.stop()
@@ -144,16 +148,13 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
 
     api = FakeExtensionsAPI(gate=True).start()
     try:
-        installed = install(
-            ["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": api.address}
-        )
+        install(["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": api.address})
         assert _wait(lambda: len(api.next_calls) == 1)
         api.release()  # an INVOKE, but the runtime never calls the instrumented handler
         start = time.monotonic()
         assert _wait(lambda: len(api.next_calls) == 2, 5.0)
         waited = time.monotonic() - start
         assert POLL_S <= waited < 4 * POLL_S + SLACK_S, waited  # (held: the 5 s _wait fails)
-        assert installed.extension._handled == 1
 
         @fnlens.instrument
         def handler(event, context):
@@ -163,7 +164,8 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
         api.release()
         handler(events.api_gateway_v2(), LambdaContext())
         assert _wait(lambda: len(api.next_calls) == 3)
-        assert installed.extension._handled == 2
+        time.sleep(0.2)
+        assert len(api.next_calls) == 3  # counted once: not asked again one invoke early
     finally:
         api.stop()
 

@@ -109,7 +109,8 @@ def test_fast_spans_encode_like_the_sdk(parent, tracestate, error):
 def test_span_attribute_values_of_every_type_encode_like_the_sdk():
     spans.set_fast_span_resource(RESOURCE)
     span = _fast("fedcba9876543210")
-    span._attributes = dict(ATTRS)  # the encoder's input, whatever the record held
+    span.attributes.clear()  # the encoder's input, whatever the record held
+    span.attributes.update(ATTRS)
     lean = otlp_wire.spans_request([span], RESOURCE, spans.fast_span_heads()[1])
     assert ExportTraceServiceRequest.FromString(lean) == encode_spans([spans.to_readable(span)])
 

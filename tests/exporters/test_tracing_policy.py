@@ -101,6 +101,7 @@ XRAY_HEADERS = [
 
 @pytest.mark.parametrize("header", XRAY_HEADERS)
 def test_lambda_xray_fast_path_reads_headers_like_the_general_parser(header, monkeypatch):
+    # (a unit test of the private parser: its fast path against its general one)
     fast = propagation._from_xray(header)
     propagation._XRAY_CACHE.clear()
     monkeypatch.setattr(propagation, "_LAMBDA_XRAY", re.compile("(?!)"))  # never matches
