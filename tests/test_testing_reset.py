@@ -258,3 +258,31 @@ def test_the_exporters_are_shut_down_before_the_registry_they_are_in():
     assert order[0] == "fnlens.exporters._setup"
     assert order.index("fnlens.exporters._queue") < order.index("fnlens.runtime._telemetry")
     assert order.index("fnlens.runtime._telemetry") < order.index("fnlens._config")
+
+
+def test_reset_keeps_only_the_configurators_fnlens_registers(monkeypatch, tmp_path):
+    from fnlens.runtime._setup import register_configurator
+
+    calls: list[str] = []
+    register_configurator(lambda telemetry, settings: calls.append("extra"))
+    reset()
+    # fnlens's own configurator still installs the file exporter; the extra one is gone
+    _, lines = _invoke_with_file_exporter(monkeypatch, tmp_path)
+    assert calls == []
+    assert [line["event"] for line in lines] == ["work", "invocation"]
+
+
+def test_reset_reads_the_propagators_again(monkeypatch):
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    def trace_id() -> str:
+        with capture() as captured:
+            fnlens.instrument(lambda e, c: 1)(
+                events.api_gateway_v2(headers={"traceparent": parent}), LambdaContext()
+            )
+        return captured.invocation()["trace_id"]
+
+    assert trace_id() == "0af7651916cd43dd8448eb211c80319c"  # W3C tracecontext by default
+    monkeypatch.setenv("OTEL_PROPAGATORS", "xray")
+    reset()
+    assert trace_id() != "0af7651916cd43dd8448eb211c80319c"  # the header is not read now
