@@ -261,6 +261,7 @@ def test_cached_attribute_encodings_stay_exact_and_bounded(monkeypatch):
         assert actual == expected, event
         flag = actual["attributes"]["flag"]
         assert type(flag) is type(event["flag"]), event
+    # private probe, kept: the cache's bound has no effect outside the process but memory
     assert otlp_wire._KV_PER_KEY[(b"\x32", "id")] == otlp_wire._KV_VALUES_PER_KEY
     assert len(otlp_wire._KV) <= otlp_wire._KV_LIMIT
 
