@@ -38,8 +38,8 @@ def test_timeout_recorded_before_deadline_exactly_once(telemetry):
         seen_at["returned"] = time.monotonic()
         return {"statusCode": 200}
 
+    start = time.monotonic()  # (before the context: its countdown starts when it is made)
     context = LambdaContext(timeout_ms=300)
-    start = time.monotonic()
     result = handler(events.api_gateway_v2("GET /slow"), context)
 
     assert result == {"statusCode": 200}  # the handler's own result is untouched
