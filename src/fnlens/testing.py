@@ -116,8 +116,9 @@ def reset() -> None:
     """Put fnlens back as a fresh ``import fnlens`` has it, so one test's configuration
     cannot leak into the next (call it after each test, e.g. in an autouse fixture).
 
-    Installed exporters are flushed for at most 0.5 s each, shut down and forgotten
-    (their queues stopped, worker threads joined within a bound); the registry loses
+    Installed exporters get at most 0.5 s in all to deliver, then are shut down and
+    forgotten (their queues stopped, worker threads joined within a bound; one stuck
+    in a request to a hung collector ends with that request); the registry loses
     every sink and hook, the next decorated handler configures exporters again from the
     environment; the log pipeline, cold-start state, after-response window (the runtime
     client is unhooked), sampler, propagators, flush policy and one-time warnings start
