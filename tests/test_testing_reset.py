@@ -130,7 +130,12 @@ def test_reset_forgets_sinks_hooks_processors_level_and_stdout(capsys):
     assert [line["event"] for line in out] == ["work", "invocation"]  # stdout again
 
 
-def test_reset_makes_the_next_invocation_cold_again():
+def test_reset_makes_the_next_invocation_cold_again(monkeypatch):
+    # an invocation more than 2 s after the end of init is a proactive initialisation
+    # (not cold); the handler is decorated once, before the reset, as a handler module
+    # imported once by a suite is
+    monkeypatch.setenv("FNLENS_PROACTIVE_INIT_THRESHOLD_MS", "2000")
+
     @fnlens.instrument
     def handler(event, context):
         return 1
@@ -138,10 +143,12 @@ def test_reset_makes_the_next_invocation_cold_again():
     with capture() as before:
         handler({}, LambdaContext())
         handler({}, LambdaContext())
+    time.sleep(2.5)  # longer than the threshold since import and decoration
     reset()  # (which also removes every sink, capture()'s included)
     with capture() as after:
         handler({}, LambdaContext())
     assert [r["cold_start"] for r in before.records + after.records] == [True, False, True]
+    assert after.invocation()["init_type"] == "on-demand"
 
 
 def test_a_bad_setting_warns_again_after_reset(monkeypatch, caplog):
