@@ -1,7 +1,9 @@
 """Shared test configuration.
 
-Each test starts from a clean fnlens runtime state: no leftover sinks, a fresh
-cold-start tracker and no Lambda environment variables from the host.
+Each test starts from a clean fnlens state: after every test
+``fnlens.testing.reset()`` shuts down what it installed and forgets every sink, hook,
+processor, cold start and runtime-client hook (as users' suites can do), and no Lambda
+environment variables come from the host.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# otlp_sink, rotel, black_hole: real components on 127.0.0.1 for every folder
+pytest_plugins = ["tests.support.fixtures"]
 
 _LAMBDA_ENV = (
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -31,6 +36,18 @@ _LAMBDA_ENV = (
     "OTEL_TRACES_EXPORTER",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fnlens() -> Iterator[None]:
+    """``fnlens.testing.reset()`` after the test. Set up before every other fixture, so
+    it is torn down last: after the test's monkeypatched environment is restored (the
+    reset re-reads settings such as ``FNLENS_LOG_LEVEL`` and ``OTEL_PROPAGATORS``) and
+    after the fixtures that stopped the test's collectors."""
+    yield
+    from fnlens.testing import reset
+
+    reset()
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +96,7 @@ def hook_runtime_client(monkeypatch):
     """Installs a stand-in for the managed runtime's ``lambda_runtime_client`` module and
     lets fnlens hook it (:mod:`fnlens.runtime._response_phase`): ``hook(client_class)``
     returns the hooked ``LambdaRuntimeClient``, a subclass holding the client's next /
-    post methods itself, so that the hook never patches the class a test defined.
-    Unhooked after the test."""
+    post methods itself, so that the hook never patches the class a test defined."""
     import types
 
     from fnlens.runtime import _response_phase as response_phase
@@ -98,5 +114,4 @@ def hook_runtime_client(monkeypatch):
         assert PHASE.install()
         return cls
 
-    yield hook
-    PHASE.uninstall()
+    return hook  # (unhooked by the autouse fnlens.testing.reset())

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar, cast
 
+from fnlens._state import register_reset
+
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -435,3 +437,11 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
 def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
     _field, lo, hi = NUMERIC_SETTINGS[name]
     return parse_number(name, env.get(name), default, minimum=lo, maximum=hi)
+
+
+def _reset() -> None:
+    """Warn again about what was warned about once (fnlens.testing.reset)."""
+    _warned.clear()
+
+
+register_reset(__name__, _reset)

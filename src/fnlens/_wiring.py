@@ -19,4 +19,4 @@ def configure_exporters_from_env(telemetry: Any, settings: Any) -> None:
     configure_from_env(telemetry, settings)
 
 
-register_configurator(configure_exporters_from_env)
+register_configurator(configure_exporters_from_env, permanent=True)

@@ -24,7 +24,14 @@ from typing import Any
 
 from fnlens.runtime._telemetry import TELEMETRY
 
-__all__ = ["CapturedTelemetry", "LambdaContext", "capture", "events", "reset_cold_start"]
+__all__ = [
+    "CapturedTelemetry",
+    "LambdaContext",
+    "capture",
+    "events",
+    "reset",
+    "reset_cold_start",
+]
 
 
 @dataclass
@@ -103,6 +110,26 @@ def capture() -> Iterator[CapturedTelemetry]:
         yield captured
     finally:
         TELEMETRY.remove_sink(captured)
+
+
+def reset() -> None:
+    """Put fnlens back as a fresh ``import fnlens`` has it, so one test's configuration
+    cannot leak into the next (call it after each test, e.g. in an autouse fixture).
+
+    Installed exporters get at most 0.5 s in all to deliver, then are shut down and
+    forgotten (their queues stopped, worker threads joined within a bound; one stuck
+    in a request to a hung collector ends with that request); the registry loses
+    every sink and hook, the next decorated handler configures exporters again from the
+    environment; the log pipeline, cold-start state, after-response window (the runtime
+    client is unhooked), sampler, propagators, flush policy and one-time warnings start
+    over. What it cannot undo: OpenTelemetry's global tracer provider, if a span
+    exporter made fnlens set it (OpenTelemetry sets it once per process; it is left with
+    no processors and exports nothing), and the exit/SIGTERM hooks (they flush what is
+    installed when they run). fnlens never configures structlog globally.
+    Raises ``RuntimeError`` naming each part that could not be reset."""
+    from fnlens._state import reset_all
+
+    reset_all()
 
 
 def reset_cold_start(**kwargs: Any) -> None:

@@ -128,6 +128,7 @@ def test_welch_ratio_of_means_matches_scipy(samples) -> None:
 def test_quantile_bootstrap_marginal_matches_scipy_bootstrap(samples) -> None:
     b, _ = samples
     vb, cb = grouped(b)
+    # (a unit test of the private module's own function)
     cdf = st._quantile_cdf(cb, 0.95)
     low, high = vb[np.searchsorted(cdf, 0.025)], vb[np.searchsorted(cdf, 0.975)]
     ref = stats.bootstrap(

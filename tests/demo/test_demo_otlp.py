@@ -3,7 +3,6 @@ one SERVER span per request, tied to the request ids the demo ingested."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,8 @@ import pytest
 pytest.importorskip("awslambdaric")
 pytest.importorskip("duckdb")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "exporters"))
-from otlp_sink import OTLPSink
-
 from fnlens.demo import DemoOptions, run_demo
+from tests.support.otlp_sink import OTLPSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 

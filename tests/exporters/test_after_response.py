@@ -10,32 +10,14 @@ import threading
 import time
 
 import pytest
-from raw_server import RawHTTPServer
 
 import fnlens
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.raw_server import RawHTTPServer
+from tests.support.runtime_client import RuntimeClient
+from tests.support.timing import SLACK_S, bound_ms
 
 BUDGET_MS = 20.0
-TOLERANCE_MS = 40.0  # scheduling noise on a loaded 2-core machine
-
-
-class RuntimeClient:
-    """awslambdaric's client shape (next / post result / post error), in memory."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def wait_next_invocation(self):
-        self.n += 1
-        return f"r{self.n}"
-
-    post_delay_s = 0.0
-
-    def post_invocation_result(self, invoke_id, result_data, content_type="application/json"):
-        time.sleep(self.post_delay_s)  # a slow response post
-
-    def post_invocation_error(self, invoke_id, error_response_data, xray_fault):
-        return None
 
 
 @pytest.fixture
@@ -43,15 +25,18 @@ def runtime_loop(hook_runtime_client):
     cls = hook_runtime_client(RuntimeClient)
 
     def run(handler, n: int, post_delay_s: float = 0.0) -> list[tuple[float, float]]:
-        """n events; (handler ms, post ms) each: the post includes the deferred work."""
+        """n events; (handler ms, post ms) each: the post includes the deferred work.
+        ``run.returned_ns``: the wall clock when each handler had returned."""
         client = cls()
         client.post_delay_s = post_delay_s
         timings = []
+        run.returned_ns = []
         for _ in range(n):
             request_id = client.wait_next_invocation()
             start = time.perf_counter()
             handler(events.api_gateway_v2(), LambdaContext(aws_request_id=request_id))
             posted = time.perf_counter()
+            run.returned_ns.append(time.time_ns())
             client.post_invocation_result(request_id, b"{}")
             end = time.perf_counter()
             timings.append(((posted - start) * 1000, (end - posted) * 1000))
@@ -63,9 +48,10 @@ def runtime_loop(hook_runtime_client):
 
 class StallingCollector(RawHTTPServer):
     """An OTLP/HTTP endpoint that answers its first ``quick`` requests at once, then
-    either never answers (``hang``) or sends its answer one byte every 5 ms
-    (``trickle``, 0.5 s in all, each byte well within any one socket timeout): the
-    cases a budget must bound after the response too."""
+    either never answers (``hang``) or sends its answer one byte every 50 ms
+    (``trickle``, 3 s in all, each byte well within any one socket timeout): the cases a
+    budget must bound after the response too. Both stall several times longer than a
+    test's bound (budget + ``SLACK_S``): a caller that waited for them fails it."""
 
     def __init__(self, mode: str, quick: int = 2) -> None:
         self.mode, self.quick, self.answered = mode, quick, 0
@@ -78,10 +64,10 @@ class StallingCollector(RawHTTPServer):
             conn.sendall(reply)
             return True
         if self.mode == "hang":
-            self._stop.wait(10)
+            self._stop.wait(30)
             return False
         for byte in range(len(reply)):
-            if self._stop.wait(0.005):
+            if self._stop.wait(0.05):
                 return False
             conn.sendall(reply[byte : byte + 1])
         return True
@@ -101,7 +87,7 @@ def test_a_stalling_collector_costs_the_budget_after_the_response(
         install(
             ["otlp"],
             otlp_endpoint=collector.endpoint,
-            otlp_timeout_s=5,  # far beyond the budget
+            otlp_timeout_s=5,  # far beyond the budget, and 5x the bound below
             flush_mode="budget",
         )
         header = "Root=1-6b000001-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -132,7 +118,7 @@ def test_a_stalling_collector_costs_the_budget_after_the_response(
         finally:
             gc.enable()
         assert collector.answered == collector.quick  # it did stall
-        assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
+        assert max(posts) <= bound_ms(BUDGET_MS), posts
     finally:
         collector.close()
 
@@ -155,8 +141,14 @@ def test_spans_and_logs_are_exported_after_the_response(install, otlp_sink, runt
     assert len(otlp_sink.spans) == 6
     assert len(otlp_sink.logs) == 12
     assert [log["body"] for log in otlp_sink.logs] == ["work", "invocation"] * 6
-    # the span ends when the handler returned, not when it was recorded after the post
-    assert all(s["end_ns"] - s["start_ns"] < 25_000_000 for s in otlp_sink.spans)
+    # the span ends when the handler returned, not when it was recorded after the 30 ms
+    # post: an ordering, whatever the load (2 ms for the two clocks' granularity)
+    ends = sorted(s["end_ns"] for s in otlp_sink.spans)
+    returned = runtime_loop.returned_ns
+    assert all(end <= at + 2_000_000 for end, at in zip(ends, returned, strict=True)), (
+        ends,
+        returned,
+    )
     records = captured.records
     assert all(r["telemetry_dropped"] == 0 for r in records)
     # the flush ran after the response: the caller waited for none of it
@@ -170,7 +162,7 @@ def test_a_hung_collector_costs_the_budget_after_the_response_not_before(
     install(
         ["otlp"],
         otlp_endpoint=black_hole.endpoint,
-        otlp_timeout_s=2,  # far beyond the budget: the budget must bound it
+        otlp_timeout_s=10,  # far beyond the budget and the bounds below: they must hold
         flush_mode="budget",
     )
     sentinel = {"statusCode": 200, "body": "unchanged"}
@@ -184,9 +176,11 @@ def test_a_hung_collector_costs_the_budget_after_the_response_not_before(
         timings = runtime_loop(handler, 12)
     handler_ms = [h for h, _ in timings]
     post_ms = [p for _, p in timings]
-    assert max(handler_ms) < BUDGET_MS, handler_ms  # the caller never waits for it
-    assert max(post_ms) <= BUDGET_MS + TOLERANCE_MS, post_ms
+    # the caller never waits for it: no flush at all inside the invocation (a count, not
+    # a duration), and nothing near the 10 s a wait for the collector would take
     assert all(r["telemetry_flush_ms"] == 0.0 for r in captured.records)
+    assert max(handler_ms) < SLACK_S * 1000, handler_ms
+    assert max(post_ms) <= bound_ms(BUDGET_MS), post_ms
 
 
 def test_batch_processor_variables_of_the_specification_apply(install, otlp_sink, capsys, caplog):
@@ -221,10 +215,9 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
     no invocation is in scope any more — the extension's slow poll must not take that
     for an invocation it never heard of (it would then ask for the next event one
     invocation early, forever after)."""
-    from extension_api import FakeExtensionsAPI
-    from otlp_sink import OTLPSink
-
     from fnlens.exporters import _extension as extension_module
+    from tests.support.extension_api import FakeExtensionsAPI
+    from tests.support.otlp_sink import OTLPSink
 
     monkeypatch.setattr(extension_module, "POLL_S", 0.05)  # the drain lasts many polls
     api = FakeExtensionsAPI(gate=True).start()
@@ -241,6 +234,8 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
         ext = installed.extension
         assert ext is not None and ext.runtime_driven
         stepped_on: list[str] = []
+        # private probe, kept: which thread asks the Extensions API for the next event
+        # is invisible to the API; wrapping the step is the only way to tell
         step = ext._step
 
         def recording_step(**kwargs):
@@ -272,7 +267,6 @@ def test_the_extension_waits_for_work_after_the_response_however_long(
         assert len(api.next_calls) == 4
         # the runtime's thread answered Lambda itself: the extension's thread slept
         assert stepped_on == [threading.current_thread().name] * 3
-        assert ext._left == ext._handled == 3
         assert len([s for s in sink.spans if s["kind"] == 2]) == 3
     finally:
         api.stop()
@@ -288,9 +282,8 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
     the connection, answers 403, the drain raises, or the answer stalls midway — the
     runtime's thread is held at most STEP_READ_S, and an event/next is sent again (Lambda
     would otherwise hold the environment until the function times out)."""
-    from extension_api import ScriptedExtensionsAPI
-
     from fnlens.exporters._extension import STEP_READ_S
+    from tests.support.extension_api import ScriptedExtensionsAPI
 
     second = {"close": "close", "403": "403", "drain-raises": "invoke", "partial": ("partial", 3.0)}
     api = ScriptedExtensionsAPI(["invoke", second[failure], "invoke", "invoke"])
@@ -316,7 +309,8 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
         posts = []
         with capture():
             for i in range(3):
-                if failure == "drain-raises":
+                if failure == "drain-raises":  # (no public way makes the drain raise:
+                    # sinks' and hooks' failures are caught before it; a private fault)
                     ext._after_invoke = _raise if i == 1 else type(ext)._after_invoke.__get__(ext)
                 api.release()
                 request_id = client.wait_next_invocation()
@@ -327,8 +321,12 @@ def test_the_extension_always_asks_again_after_a_failed_step(install, runtime_lo
                 posts.append(time.perf_counter() - start)
                 # whatever happened, an event/next is out again for the next invoke
                 assert wait(lambda i=i: len(api.next_calls) >= i + 2), (i, api.next_calls)
-        assert max(posts) < STEP_READ_S + 0.3, posts
-        assert ext._left == ext._handled == 3
+        # (the partial answer stalls 3 s: a runtime thread held for it fails this)
+        assert max(posts) < STEP_READ_S + SLACK_S, posts
+        # every invoke counted once: the fourth event/next is out, and no fifth follows
+        assert wait(lambda: len(api.next_calls) >= 4)
+        time.sleep(0.2)
+        assert len(api.next_calls) == 4, api.next_calls
     finally:
         api.close()
 
@@ -365,7 +363,7 @@ def test_sigterm_flushes_queued_telemetry_then_terminates(otlp_sink):
     then the default action terminates the process as before."""
     import signal
 
-    from conftest import run_script
+    from tests.support.scripts import run_script
 
     proc = run_script(
         SIGTERM_SCRIPT,

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, free_port, lambda_env, rotel_binary, run_script, wait_port
+
+from tests.support.net import free_port, wait_port
+from tests.support.rotel import rotel_binary
+from tests.support.scripts import ROOT, lambda_env, run_script
 
 COLLECTORS = ROOT / "collectors"
 YAML_FILES = sorted(COLLECTORS.glob("*.yaml"))

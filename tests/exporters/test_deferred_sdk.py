@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import lambda_env, run_script
+
+from tests.support.scripts import lambda_env, run_script
 
 SCRIPT = r"""
 import json, sys

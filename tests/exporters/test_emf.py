@@ -7,32 +7,26 @@ import json
 
 import jsonschema
 import pytest
-from emf_spec import validate
 
 import fnlens
 from fnlens.exporters._emf import EMFHook, emf_document
-from fnlens.runtime._telemetry import TELEMETRY
-from fnlens.testing import LambdaContext, events, reset_cold_start
+from fnlens.testing import LambdaContext, events
+from tests.support.emf_spec import validate
 
 
 def test_every_outcome_gives_a_valid_document(capsys):
-    hook = EMFHook("orders-metrics")
-    TELEMETRY.add_hook(hook)
-    try:
-        reset_cold_start()
+    fnlens.configure(hooks=[EMFHook("orders-metrics")])  # (removed by the autouse reset)
 
-        @fnlens.instrument(service="orders")
-        def handler(event, context):
-            if event.get("rawPath") == "/fail":
-                raise KeyError("missing")
-            return {"statusCode": 200}
+    @fnlens.instrument(service="orders")
+    def handler(event, context):
+        if event.get("rawPath") == "/fail":
+            raise KeyError("missing")
+        return {"statusCode": 200}
 
-        ctx = LambdaContext(function_name="orders-api", function_version="7")
-        handler(events.api_gateway_v2("GET /orders/{id}", path="/orders/1"), ctx)
-        with pytest.raises(KeyError):
-            handler(events.api_gateway_v2("GET /orders/{id}", path="/fail"), ctx)
-    finally:
-        TELEMETRY.remove_hook(hook)
+    ctx = LambdaContext(function_name="orders-api", function_version="7")
+    handler(events.api_gateway_v2("GET /orders/{id}", path="/orders/1"), ctx)
+    with pytest.raises(KeyError):
+        handler(events.api_gateway_v2("GET /orders/{id}", path="/fail"), ctx)
 
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
     assert len(lines) == 2

@@ -10,13 +10,16 @@ import threading
 import time
 
 import pytest
-from otlp_sink import OTLPSink
-from test_after_response import BUDGET_MS, TOLERANCE_MS, RuntimeClient
 
 import fnlens
 from fnlens.exporters import _otlp_http
 from fnlens.exporters._queue import FAILED, OK, RETRY, ExportQueue
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.otlp_sink import OTLPSink
+from tests.support.runtime_client import RuntimeClient
+from tests.support.timing import SLACK_S, bound_ms
+
+BUDGET_MS = 20.0
 
 
 @pytest.fixture
@@ -47,6 +50,8 @@ def _export_threads_exports(installed, monkeypatch) -> dict[str, list[int]]:
     queues += [s.queue for s in installed.sinks if hasattr(s, "queue")]
     for queue in queues:
         seen = counts.setdefault(queue.name, [])
+        # private probe, kept: which thread sent a batch has no public trace (the
+        # collector sees the same request either way); this counts the worker's
         original = queue._export
 
         def counting(batch, original=original, seen=seen):
@@ -112,7 +117,7 @@ def test_late_or_refused_answers_are_finished_by_the_export_thread(install, loop
         from fnlens.runtime._telemetry import TELEMETRY
 
         assert TELEMETRY.dropped() == 0
-        assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
+        assert max(posts) <= bound_ms(BUDGET_MS), posts
         if backend == "refusing":
             assert sink.refused == 3
     finally:
@@ -129,7 +134,8 @@ def _nobody_listening() -> str:
 @pytest.mark.e2e
 def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
     endpoint = _nobody_listening()
-    install(["otlp"], otlp_endpoint=endpoint, otlp_timeout_s=1, flush_mode="budget")
+    # (an export timeout 5x the bound below: a post that waited for it fails the test)
+    install(["otlp"], otlp_endpoint=endpoint, otlp_timeout_s=5, flush_mode="budget")
     sentinel = {"statusCode": 200, "body": "unchanged"}
 
     @fnlens.instrument(flush_budget_ms=BUDGET_MS)
@@ -141,7 +147,7 @@ def test_a_dead_collector_costs_nothing_past_the_budget(install, loop):
     with capture() as captured:
         posts = loop(lambda e, c: results.append(handler(e, c)), 6)
     assert results == [sentinel] * 6
-    assert max(posts) <= BUDGET_MS + TOLERANCE_MS, posts
+    assert max(posts) <= bound_ms(BUDGET_MS), posts
     assert len(captured.records) == 6
     fnlens.flush(3.0)
     from fnlens.runtime._telemetry import TELEMETRY
@@ -430,8 +436,7 @@ def test_a_handover_after_shutdown_is_counted_as_dropped():
     exported: list = []
     started = Scripted(None)
     queue = _queue(lambda batch, s: started, exported)
-    queue.put("a")
-    queue._start()  # a worker, which stops at shutdown
+    queue.put("a")  # (starts a worker, which stops at shutdown)
     inline = queue.export_here(0.01)
     assert inline is not None
     queue.shutdown(0.05)  # (waits for the batch in flight, in vain)
@@ -485,13 +490,13 @@ def test_a_large_answer_does_not_hold_the_caller_past_its_wait():
     body = b"x" * (4 << 20)
     head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
     pieces = [head] + [body[i : i + (256 << 10)] for i in range(0, len(body), 256 << 10)]
-    server = ScriptedServer([pieces], gap_s=0.005)
+    server = ScriptedServer([pieces], gap_s=0.2)  # 17 pieces: 3.4 s to read it all
     transport = _otlp_http.socket_transport()
     try:
         sent = transport.begin(server.url, headers={}, timeout=10, data=b"x", send_within=1)
         start = time.perf_counter()
         assert sent.ready(0.02) is None
-        assert time.perf_counter() - start < 0.5
+        assert time.perf_counter() - start < 0.02 + SLACK_S  # reading it all: 3.4 s
         result = sent.result()  # the rest, as the export thread reads it
         assert (result.status_code, len(result.content())) == (200, len(body))
     finally:

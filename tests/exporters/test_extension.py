@@ -7,12 +7,13 @@ import itertools
 import time
 
 import pytest
-from conftest import closed_port
-from extension_api import FakeExtensionsAPI
-from otlp_sink import OTLPSink
 
 import fnlens
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.extension_api import FakeExtensionsAPI
+from tests.support.net import closed_port
+from tests.support.otlp_sink import OTLPSink
+from tests.support.timing import SLACK_S
 
 
 def _wait(predicate, timeout_s=10.0):
@@ -45,20 +46,22 @@ def test_export_finishes_after_the_response(install):
         def handler(event, context):
             return {"statusCode": 200}
 
-        walls = []
+        returned = []
         with capture() as captured:
             for i in range(3):
                 api.release()  # Lambda delivers INVOKE to the extension…
-                start = time.perf_counter()
                 handler(events.api_gateway_v2(), LambdaContext())  # …and to the runtime
-                walls.append(time.perf_counter() - start)
+                returned.append(time.monotonic())
                 # the extension asks for the next event only once the span is exported
                 assert _wait(lambda i=i: len(api.next_calls) == i + 2), api.next_calls
                 spans = [s for s in sink.spans if s["kind"] == 2]
                 assert len(spans) >= i + 1
                 assert sink.completed_at and sink.completed_at[-1] <= api.next_calls[-1]
-        assert max(walls) < 0.1, walls  # the 200 ms export happened after the response
-        assert all(r["telemetry_flush_ms"] < 5 for r in captured.records)
+        # the 200 ms exports were answered after each handler had returned (an ordering,
+        # whatever the load), and no flush ran inside an invocation (a count)
+        assert len(sink.completed_at) == 3
+        assert all(done > at for done, at in zip(sink.completed_at, returned, strict=True))
+        assert [r["telemetry_flush_ms"] for r in captured.records] == [0.0] * 3
         assert installed.extension.drains and max(installed.extension.drains) >= 150
     finally:
         api.stop()
@@ -88,6 +91,8 @@ def test_minimal_http_parser_reads_content_length_and_chunked_bodies():
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
             b'5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n'
         )
+        # private probe, kept: the fake Extensions API answers with Content-Length only,
+        # so the chunked branch is reached here, on the parser itself
         head, body = ext._read_response(a)
         assert head.startswith(b"HTTP/1.1 200") and body == b"{}"
         head, body = ext._read_response(a)
@@ -118,17 +123,19 @@ def test_extension_reads_the_next_invoke_only_after_the_handler_returned(install
         @fnlens.instrument
         def handler(event, context):
             # the answer to event/next has arrived, and the extension leaves it alone
-            seen["answered"] = _wait(ext._answered, 2.0)
+            seen["answered"] = _wait(lambda: len(api.answered) == 1, 2.0)
             time.sleep(0.05)
+            # private probe, kept: "unread on the socket" (the extension thread did not
+            # wake mid-invocation) has no effect outside the process but the GIL's
             seen["still_unread"] = ext._answered()
-            seen["handled"] = ext._handled
+            seen["next_calls"] = len(api.next_calls)  # not handled: no event/next yet
             return {"statusCode": 200}
 
         api.release()
         handler(events.api_gateway_v2(), LambdaContext())
-        assert seen == {"answered": True, "still_unread": True, "handled": 0}
-        assert _wait(lambda: len(api.next_calls) == 2)
-        assert ext._handled == 1 and not ext._answered()
+        assert seen == {"answered": True, "still_unread": True, "next_calls": 1}
+        assert _wait(lambda: len(api.next_calls) == 2)  # handled once the handler returned
+        assert not ext._answered()
         assert _wait(lambda: any(s["kind"] == 2 for s in sink.spans))
     finally:
         api.stop()
@@ -141,16 +148,13 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
 
     api = FakeExtensionsAPI(gate=True).start()
     try:
-        installed = install(
-            ["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": api.address}
-        )
+        install(["emf"], flush_mode="extension", env={"AWS_LAMBDA_RUNTIME_API": api.address})
         assert _wait(lambda: len(api.next_calls) == 1)
         api.release()  # an INVOKE, but the runtime never calls the instrumented handler
         start = time.monotonic()
         assert _wait(lambda: len(api.next_calls) == 2, 5.0)
         waited = time.monotonic() - start
-        assert POLL_S <= waited < 4 * POLL_S + 0.5, waited
-        assert installed.extension._handled == 1
+        assert POLL_S <= waited < 4 * POLL_S + SLACK_S, waited  # (held: the 5 s _wait fails)
 
         @fnlens.instrument
         def handler(event, context):
@@ -160,7 +164,8 @@ def test_an_invoke_that_never_reaches_the_decorator_does_not_hold_the_environmen
         api.release()
         handler(events.api_gateway_v2(), LambdaContext())
         assert _wait(lambda: len(api.next_calls) == 3)
-        assert installed.extension._handled == 2
+        time.sleep(0.2)
+        assert len(api.next_calls) == 3  # counted once: not asked again one invoke early
     finally:
         api.stop()
 
@@ -201,9 +206,6 @@ def test_an_error_answer_to_event_next_is_warned_and_retried_with_back_off(insta
         def handle_error(self, request, client_address):
             return None  # the extension's socket closing at the end of the test
 
-    from fnlens import _config as config
-
-    config._warned.discard("extension:next")  # warned once per process: make it this test's
     server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import fnlens
-from fnlens.exporters._setup import reset_exporters
+from fnlens.exporters import reset_exporters
 from fnlens.testing import LambdaContext, events
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")

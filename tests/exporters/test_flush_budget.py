@@ -6,15 +6,16 @@ import threading
 import time
 
 import pytest
-from conftest import closed_port
 
 import fnlens
 from fnlens.exporters._queue import ExportQueue
 from fnlens.runtime._telemetry import TELEMETRY
 from fnlens.testing import LambdaContext, capture, events
+from tests.support.net import closed_port
+from tests.support.timing import SLACK_S, bound_ms
 
 BUDGET_MS = 20.0
-TOLERANCE_MS = 40.0  # scheduling noise on a loaded 2-core machine
+EXPORT_TIMEOUT_S = 3.0  # the exporter's own: 3x the bound, so waiting for it fails the test
 
 
 @pytest.mark.e2e
@@ -28,7 +29,7 @@ def test_unreachable_collector_costs_at_most_the_budget(install, black_hole, pro
         ["otlp"],
         otlp_endpoint=endpoint,
         otlp_protocol=protocol,
-        otlp_timeout_s=0.3,
+        otlp_timeout_s=EXPORT_TIMEOUT_S,
         flush_mode="budget",
     )
     sentinel = {"statusCode": 200, "body": "unchanged"}
@@ -46,7 +47,7 @@ def test_unreachable_collector_costs_at_most_the_budget(install, black_hole, pro
             walls.append((time.perf_counter() - start) * 1000)
             assert result is sentinel
         # exports fail after the exporter's own timeout, on the worker thread
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + EXPORT_TIMEOUT_S + 15
         while TELEMETRY.dropped() == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         start = time.perf_counter()
@@ -55,17 +56,16 @@ def test_unreachable_collector_costs_at_most_the_budget(install, black_hole, pro
 
     records = captured.records
     assert len(records) == 16
-    assert max(walls) <= BUDGET_MS + TOLERANCE_MS, walls
-    # the exporter's own timeout is 300 ms: waiting for it would blow far past this bound
-    assert all(r["telemetry_flush_ms"] <= BUDGET_MS + TOLERANCE_MS for r in records), [
-        r["telemetry_flush_ms"] for r in records
-    ]
+    # the exporter's own timeout is 3 s: waiting for it would blow far past this bound
+    assert max(walls) <= bound_ms(BUDGET_MS), walls
+    flushes = [r["telemetry_flush_ms"] for r in records]
+    assert all(ms <= bound_ms(BUDGET_MS) for ms in flushes), flushes
     assert records[-1]["telemetry_dropped"] > 0
-    # a hung backend is waited for once per stuck export, not once per invocation
-    from fnlens.exporters import _queue as queue_module
-
-    states = [(q.name, q.pending(), q.dropped()) for q in list(queue_module._ALL)]
-    assert sum(walls) < len(walls) * BUDGET_MS, (walls, states)
+    # a hung backend is waited for once per stuck export, not once per invocation: a
+    # count of the invocations whose flush took the whole budget (load can stretch a
+    # few short ones; every one of them would be 16)
+    waited = [ms for ms in flushes if ms >= BUDGET_MS]
+    assert len(waited) <= len(records) // 2, flushes
 
 
 def test_handler_exception_passes_through_unchanged_with_dead_collector(install):
@@ -91,7 +91,7 @@ def test_queue_is_bounded_and_counts_drops():
     exported: list[int] = []
 
     def slow_export(batch):
-        release.wait(5)
+        release.wait(30)  # far longer than the bound on flush(0.05) below
         exported.extend(batch)
         return True
 
@@ -103,7 +103,7 @@ def test_queue_is_bounded_and_counts_drops():
         assert queue.dropped() == 100 - accepted
         start = time.perf_counter()
         assert queue.flush(0.05) is False
-        assert time.perf_counter() - start < 0.5
+        assert time.perf_counter() - start < 0.05 + SLACK_S
         release.set()
         assert queue.flush(5.0) is True
         assert len(exported) == accepted
@@ -133,20 +133,23 @@ def test_background_mode_never_waits_inside_an_invocation(install, black_hole):
     with capture() as captured:
         for _ in range(5):
             handler({}, LambdaContext())
-    assert all(r["telemetry_flush_ms"] < 5 for r in captured.records)
+    # a count, not a duration: no flush ran inside any invocation
+    assert [r["telemetry_flush_ms"] for r in captured.records] == [0.0] * 5
 
 
 def test_a_failing_backend_is_not_waited_for_after_a_few_failures():
-    queue = ExportQueue("t", lambda batch: time.sleep(0.05) or False, max_batch_size=1)
+    fails_after_s = [0.05]
+    queue = ExportQueue("t", lambda batch: time.sleep(fails_after_s[0]) or False, max_batch_size=1)
     try:
         for i in range(3):
             queue.put(i)
             queue.flush(1.0)  # waits: each export fails after 50 ms
         assert queue.dropped() == 3
+        fails_after_s[0] = 4.0  # a flush that waited for this export would take all of 2 s
         queue.put(99)
         start = time.perf_counter()
-        assert queue.flush(0.02) is False
-        assert time.perf_counter() - start < 0.01
+        assert queue.flush(2.0) is False
+        assert time.perf_counter() - start < SLACK_S
         assert queue.flush(5.0) is False  # nobody waits for a backend that keeps failing
         assert queue.pending() == 1  # …but the worker keeps trying in the background
     finally:

@@ -109,7 +109,8 @@ def test_fast_spans_encode_like_the_sdk(parent, tracestate, error):
 def test_span_attribute_values_of_every_type_encode_like_the_sdk():
     spans.set_fast_span_resource(RESOURCE)
     span = _fast("fedcba9876543210")
-    span._attributes = dict(ATTRS)  # the encoder's input, whatever the record held
+    span.attributes.clear()  # the encoder's input, whatever the record held
+    span.attributes.update(ATTRS)
     lean = otlp_wire.spans_request([span], RESOURCE, spans.fast_span_heads()[1])
     assert ExportTraceServiceRequest.FromString(lean) == encode_spans([spans.to_readable(span)])
 
@@ -214,7 +215,7 @@ def _decoded_log(data: bytes) -> dict:
     (scope_logs,) = resource_logs.scope_logs
     assert (scope_logs.scope.name, scope_logs.scope.version) == ("fnlens", otlp_wire.__version__)
     (record,) = scope_logs.log_records
-    from otlp_sink import any_value
+    from tests.support.otlp_sink import any_value
 
     assert record.observed_time_unix_nano == record.time_unix_nano
     return {
@@ -260,6 +261,7 @@ def test_cached_attribute_encodings_stay_exact_and_bounded(monkeypatch):
         assert actual == expected, event
         flag = actual["attributes"]["flag"]
         assert type(flag) is type(event["flag"]), event
+    # private probe, kept: the cache's bound has no effect outside the process but memory
     assert otlp_wire._KV_PER_KEY[(b"\x32", "id")] == otlp_wire._KV_VALUES_PER_KEY
     assert len(otlp_wire._KV) <= otlp_wire._KV_LIMIT
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import fnlens
-from fnlens.exporters._setup import reset_exporters
+from fnlens.exporters import reset_exporters
 from fnlens.runtime import _propagation as propagation
 from fnlens.testing import LambdaContext, events
 
@@ -64,24 +64,21 @@ def test_otel_propagators_limits_the_candidates(monkeypatch):
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
     monkeypatch.setenv("_X_AMZN_TRACE_ID", xray)
-    try:
-        monkeypatch.setenv("OTEL_PROPAGATORS", "xray")
-        propagation.reload_propagators()
-        decision = propagation.decide({"traceparent": traceparent}, "auto")
-        assert decision.parent is not None and decision.parent.source == "xray"
+    monkeypatch.setenv("OTEL_PROPAGATORS", "xray")
+    propagation.reload_propagators()
+    decision = propagation.decide({"traceparent": traceparent}, "auto")
+    assert decision.parent is not None and decision.parent.source == "xray"
 
-        monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,baggage")
-        propagation.reload_propagators()
-        decision = propagation.decide({}, "auto")
-        assert decision.parent is None and decision.candidates == ()
+    monkeypatch.setenv("OTEL_PROPAGATORS", "tracecontext,baggage")
+    propagation.reload_propagators()
+    decision = propagation.decide({}, "auto")
+    assert decision.parent is None and decision.candidates == ()
 
-        monkeypatch.delenv("OTEL_PROPAGATORS")
-        propagation.reload_propagators()
-        decision = propagation.decide({"traceparent": traceparent}, "auto")
-        assert decision.parent.source == "http" and len(decision.candidates) == 2
-    finally:
-        monkeypatch.delenv("OTEL_PROPAGATORS", raising=False)
-        propagation.reload_propagators()
+    monkeypatch.delenv("OTEL_PROPAGATORS")
+    propagation.reload_propagators()
+    decision = propagation.decide({"traceparent": traceparent}, "auto")
+    assert decision.parent.source == "http" and len(decision.candidates) == 2
+    # (the autouse fnlens.testing.reset() reads OTEL_PROPAGATORS again afterwards)
 
 
 XRAY_HEADERS = [
@@ -101,6 +98,7 @@ XRAY_HEADERS = [
 
 @pytest.mark.parametrize("header", XRAY_HEADERS)
 def test_lambda_xray_fast_path_reads_headers_like_the_general_parser(header, monkeypatch):
+    # (a unit test of the private parser: its fast path against its general one)
     fast = propagation._from_xray(header)
     propagation._XRAY_CACHE.clear()
     monkeypatch.setattr(propagation, "_LAMBDA_XRAY", re.compile("(?!)"))  # never matches

@@ -6,7 +6,8 @@ import json
 import socket
 
 import pytest
-from conftest import run_script
+
+from tests.support.scripts import run_script
 
 SCRIPT = r"""
 import os
@@ -57,9 +58,11 @@ for path, header in zip(["/orders/1", "/missing", "/fail"], traces):
     try:
         handler(events.api_gateway_v2("GET /orders/{id}", path=path), LambdaContext())
     except RuntimeError:
+        print("RETURNED", repr(time.time()), file=sys.stderr)
         if client is not None:
             client.post_invocation_error("id", "{}", "")
         continue
+    print("RETURNED", repr(time.time()), file=sys.stderr)
     if client is not None:
         client.post_invocation_result("id", b"{}")
 """
@@ -102,13 +105,18 @@ def test_segments_reach_the_daemon_with_annotations(tmp_path, in_lambda, runtime
     finally:
         sock.close()
     assert len(docs) == 3, docs
+    returned = [
+        float(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("RETURNED ")
+    ]
+    assert len(returned) == 3, proc.stderr
     cold, missing, failed = docs
-    for doc in docs:
+    for doc, returned_at in zip(docs, returned, strict=True):
         assert doc["name"] == "orders"
         assert doc["annotations"]["Service"] == "orders"
         assert doc["start_time"] <= doc["end_time"]
-        # ended when the handler returned, not when fnlens recorded it after the post
-        assert doc["end_time"] - doc["start_time"] < 0.04
+        # ended when the handler returned, not when fnlens recorded it after the 50 ms
+        # post: an ordering, whatever the load (2 ms for the clocks' granularity)
+        assert doc["end_time"] <= returned_at + 0.002, (doc["end_time"], returned_at)
         if in_lambda:  # a subsegment of the function's (facade) segment
             assert doc["type"] == "subsegment"
             assert doc["parent_id"].startswith("53995c3f42cd8a")

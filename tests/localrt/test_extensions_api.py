@@ -10,10 +10,8 @@ slow OTLP collector.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import re
-import sys
 import threading
 import time
 import uuid
@@ -348,17 +346,11 @@ def test_an_extension_past_the_timeout_gets_the_environment_reset(out_dir) -> No
 
 
 def _otlp_sink_class() -> Any:
-    """tests/exporters/otlp_sink.py (that folder is not a package)."""
+    """The suite's OTLP/HTTP sink (tests/support/otlp_sink.py)."""
     pytest.importorskip("opentelemetry.proto")
-    path = Path(__file__).parent.parent / "exporters" / "otlp_sink.py"
-    loaded = sys.modules.get("otlp_sink")
-    if loaded is not None and Path(loaded.__file__ or "").resolve() == path.resolve():
-        return loaded.OTLPSink
-    spec = importlib.util.spec_from_file_location("localrt_otlp_sink", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.OTLPSink
+    from tests.support.otlp_sink import OTLPSink
+
+    return OTLPSink
 
 
 def _server_spans(sink: Any) -> list[dict[str, Any]]:

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "exporters"))  # the suite's OTLP/HTTP sink
+from tests.support.otlp_sink import OTLPSink
 
-from otlp_sink import OTLPSink  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 DRIVER = Path(__file__).resolve().parent / "_driver.py"
 INVOCATIONS = 5

@@ -23,14 +23,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "scripts"
 ROOT = HERE.parent.parent
-EXPORTERS = HERE.parent / "exporters"
 
 SERVER = 2  # SpanKind.SERVER in OTLP
 CHILD_SPAN = "noloss.child"  # the span each handler opens with the OpenTelemetry API
 USER_LINE = "noloss.line"  # the log line each handler writes
-
-if str(EXPORTERS) not in sys.path:  # otlp_sink.py, raw_server.py (that folder is no package)
-    sys.path.insert(0, str(EXPORTERS))
 
 
 def child_env(extra: dict[str, Any]) -> dict[str, str]:

@@ -1,35 +1,14 @@
-"""Fixtures of the no-loss matrix: the suite's OTLP sink and rotel (from
-``tests/exporters/conftest.py``, loaded under its own name since that folder is no
-package): ``via_rotel`` (rotel forwarding to the sink) and ``direct`` (the sink itself)."""
+"""Fixtures of the no-loss matrix: the suite's OTLP sink and rotel (``tests.support``):
+``via_rotel`` (rotel forwarding to the sink) and ``direct`` (the sink itself)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from ._harness import EXPORTERS
-
-
-def _exporters_conftest() -> Any:
-    name = "noloss_exporters_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, EXPORTERS / "conftest.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_exp = _exporters_conftest()
-otlp_sink = _exp.otlp_sink
-rotel = _exp.rotel
-free_port = _exp.free_port
-closed_port = _exp.closed_port
+from tests.support.net import closed_port, free_port  # noqa: F401 (the tests import them here)
 
 
 @dataclass

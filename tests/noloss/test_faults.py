@@ -26,8 +26,12 @@ ITEMS_PER_INVOCATION = 3
 BUDGET_MS = 50.0
 MARGIN_MS = 150.0  # scheduling noise on a loaded 2-core machine
 PAID_MS = BUDGET_MS / 2  # an invocation that waited at least this long paid for the fault
-MAX_PAYING = 2  # the first failed budget (and one more for scheduling luck)
-MAX_SLOW_CALLS = 1  # a warm call over budget + margin by the script's clock: a stall, once
+# Counts, not durations: on a loaded 2-core machine a quick answer (a 429) can take
+# longer than PAID_MS to arrive, and a call can stall past budget + margin. Without the
+# circuit breaker every one of the N invocations pays, and without the budget every one
+# waits for the collector (10 s on a hang): a quarter, and an eighth, still fail those.
+MAX_PAYING = N // 4
+MAX_SLOW_CALLS = N // 8
 EXIT_BOUND_S = 4.0  # the docs: at most 2 s per queue at exit
 
 
@@ -69,7 +73,7 @@ def test_collector_fault(faulty, tmp_path, mode):
             problems.append(f"background mode, yet the caller waited: {waits}")
     else:
         over = [w for w in waits if w > BUDGET_MS + MARGIN_MS]
-        if over:
+        if len(over) > MAX_SLOW_CALLS:
             problems.append(f"{len(over)} invocations waited past the budget: {over}")
         if faulty.fault != "trickle":  # a trickle succeeds, slowly: each success may re-arm
             paying = [w for w in waits if w >= PAID_MS]

@@ -82,13 +82,8 @@ def test_the_record_is_written_after_the_response_is_posted(runtime_client, tele
 
     marker = Marker()
     fnlens.configure(sinks=[marker])
-    try:
-        client = runtime_client([{"id": "r1"}, {"id": "r2"}], calls)
-        run_loop(client, handler, 2)
-    finally:
-        from fnlens.runtime._telemetry import TELEMETRY
-
-        TELEMETRY.remove_sink(marker)
+    client = runtime_client([{"id": "r1"}, {"id": "r2"}], calls)
+    run_loop(client, handler, 2)  # (the autouse fnlens.testing.reset() removes the sink)
     assert calls == [
         "next",
         "result:r1",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fnlens._state import register_reset
 from fnlens.runtime import _scope as scope
 from fnlens.runtime._response_phase import PHASE
 from fnlens.runtime._telemetry import TELEMETRY
@@ -100,3 +101,10 @@ class FlushPolicy:
 
 
 POLICY = FlushPolicy()
+
+
+def _reset() -> None:
+    POLICY.mode = "budget"  # (the registry's flags are reset with the registry)
+
+
+register_reset(__name__, _reset)

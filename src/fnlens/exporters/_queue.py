@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fnlens._state import register_reset
+
 ExportFn = Callable[[Sequence[Any]], bool]
 # Outcomes of an export started on the caller's thread (see ExportQueue.export_here)
 OK, FAILED, RETRY = "ok", "failed", "retry"
@@ -404,6 +406,24 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
+
+RESET_JOIN_S = 1.0  # all workers together, at most
+
+
+def _reset() -> None:
+    """Stop every queue still running (fnlens.testing.reset): what they hold is counted
+    as dropped, and their workers are joined within :data:`RESET_JOIN_S` in all."""
+    queues = list(_ALL)
+    for queue in queues:
+        queue.abandon()
+    deadline = time.monotonic() + RESET_JOIN_S
+    for queue in queues:
+        thread = queue._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+register_reset(__name__, _reset)
 
 
 class InlineExport:

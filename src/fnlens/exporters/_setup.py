@@ -30,6 +30,7 @@ from fnlens._config import (
     settings_from_env,
     warn_once,
 )
+from fnlens._state import register_reset
 from fnlens.exporters._flushing import MODES, POLICY
 from fnlens.runtime._identity import function_identity
 from fnlens.runtime._telemetry import TELEMETRY, Telemetry
@@ -60,6 +61,7 @@ class InstalledExporters:
 
 
 _INSTALLED: list[InstalledExporters] = []
+_PROCESS_HOOKS: list[bool] = []  # [True] once exit, SIGTERM, fork and SnapStart hooks are set
 
 
 def parse_exporters(raw: str | Iterable[str] | None) -> list[str]:
@@ -268,7 +270,8 @@ def configure_exporters(
             telemetry.add_hook(hook)
         for sink in installed.sinks:
             telemetry.add_sink(sink)
-        if not _INSTALLED:
+        if not _PROCESS_HOOKS:  # once per process (they flush whatever is installed then)
+            _PROCESS_HOOKS.append(True)
             atexit.register(_flush_at_exit)
             _flush_on_sigterm()
             _register_snapstart_hooks()
@@ -337,6 +340,30 @@ def reset_exporters(telemetry: Telemetry | None = None, timeout_s: float = 2.0) 
 
     reset_sampler()
     telemetry.invoked_arn = None
+
+
+def _reset() -> None:
+    """Every installed exporter flushed (all together, for at most
+    :data:`RESET_FLUSH_S`), stopped, shut down and forgotten (fnlens.testing.reset):
+    what a collector did not take by then is counted as dropped, not waited for. The
+    exit, SIGTERM and fork hooks stay: they flush what is installed when they run,
+    which is nothing until a new configuration."""
+    parts = [p for installed in list(_INSTALLED) for p in (*installed.hooks, *installed.sinks)]
+    queues = [q for q in (_queue_of(p) for p in parts) if q is not None]
+    deadline = time.monotonic() + RESET_FLUSH_S
+    for queue in queues:
+        queue.nudge()
+    for queue in queues:
+        try:
+            queue.flush(max(0.0, deadline - time.monotonic()))
+        except Exception:
+            pass
+        queue.abandon()  # (a worker stuck on a collector is joined below, briefly)
+    reset_exporters(timeout_s=0.0)
+
+
+RESET_FLUSH_S = 0.5  # how long a reset waits for collectors, for all exporters together
+register_reset(__name__, _reset, first=True)  # (before the queues and the registry)
 
 
 def installed_exporters() -> list[InstalledExporters]:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fnlens._state import register_reset
 from fnlens.exporters._spans import BudgetSpanProcessor
 from fnlens.runtime import _ids as ids
 from fnlens.runtime._tracing import trace_id_hint
@@ -211,10 +212,10 @@ def install_span_exporters(
                 provider.add_span_processor(_ROUTER)  # the application's provider
             _state["installed"] = True
             _state["provider"] = provider
-            from fnlens.exporters._links import invocation_links
-            from fnlens.runtime._decorator import set_link_factory
+        from fnlens.exporters._links import invocation_links
+        from fnlens.runtime._decorator import set_link_factory
 
-            set_link_factory(invocation_links)
+        set_link_factory(invocation_links)  # (again after a reset, which removes it)
         _ROUTER.processors = (*_ROUTER.processors, *processors)
         _sync_recorder()
     return processors
@@ -249,6 +250,20 @@ def remove_all_processors() -> None:
     with _lock:
         _ROUTER.processors = ()
         _sync_recorder()
+
+
+def _reset() -> None:
+    """No span processors and no link factory (fnlens.testing.reset). The global tracer
+    provider fnlens set stays: OpenTelemetry sets it once per process, and has no public
+    way to unset it; with no processors it exports nothing, and the next span exporter
+    installed is added to it."""
+    remove_all_processors()
+    from fnlens.runtime._decorator import set_link_factory
+
+    set_link_factory(None)
+
+
+register_reset(__name__, _reset)
 
 
 def sdk_tracer_provider() -> Any:

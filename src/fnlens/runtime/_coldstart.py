@@ -24,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from fnlens._state import register_reset
+
 _IMPORTED_AT = time.time()
 
 ON_DEMAND = "on-demand"
@@ -118,3 +120,14 @@ class ColdStartTracker:
 
 
 TRACKER = ColdStartTracker()
+
+
+def _reset() -> None:
+    """A process starting now (fnlens.testing.reset): the next invocation is cold and
+    its init is measured from here, also for a handler decorated before the reset (a
+    handler module imported once by a test suite)."""
+    now = time.time()
+    TRACKER.reset(process_started_at=now, init_finished_at=now)
+
+
+register_reset(__name__, _reset)

@@ -19,6 +19,7 @@ import structlog
 from structlog.exceptions import DropEvent
 
 from fnlens._config import log_fields_from_env, log_level_from_env, service_from_env, warn_once
+from fnlens._state import register_reset
 from fnlens.runtime import _powertools_fields as powertools
 from fnlens.runtime import _scope as scope
 from fnlens.runtime._identity import IDENTITY_FIELDS
@@ -385,6 +386,22 @@ class Pipeline:
 
 
 PIPELINE = Pipeline()
+
+
+def _reset() -> None:
+    """fnlens's own processor chain again (fnlens.testing.reset), in place: loggers
+    made earlier hold ``PIPELINE.processors``. fnlens never calls
+    ``structlog.configure``, so structlog's global configuration is not fnlens's."""
+    fresh = Pipeline()
+    PIPELINE.stdout, PIPELINE.redactor, PIPELINE.level = fresh.stdout, None, fresh.level
+    PIPELINE.field_set, PIPELINE.service = fresh.field_set, fresh.service
+    PIPELINE.user_processors = []
+    PIPELINE._rebuild()
+    set_stdout_shape(None)  # Cloud Run's line shape and Azure's line writer, as at import
+    set_line_writer(None)
+
+
+register_reset(__name__, _reset)
 _WRITER = StdoutWriter()
 _record_logger: Any = None
 

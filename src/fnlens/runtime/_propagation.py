@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fnlens._state import register_reset
 from fnlens.runtime import _ids as ids
 
 
@@ -150,6 +151,15 @@ def reload_propagators() -> None:
     """Re-read ``OTEL_PROPAGATORS`` (tests; the runtime reads it once at import)."""
     global _USE_TRACECONTEXT, _USE_XRAY
     _USE_TRACECONTEXT, _USE_XRAY = _enabled_propagators()
+
+
+def _reset() -> None:
+    """Read ``OTEL_PROPAGATORS`` again and forget parsed headers (fnlens.testing.reset)."""
+    reload_propagators()
+    _XRAY_CACHE.clear()
+
+
+register_reset(__name__, _reset)
 
 
 _ENVIRONMENT: Any = object()

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from contextvars import copy_context
 from typing import Any
 
+from fnlens._state import register_reset
+
 # where the runtime client lives: the awslambdaric package, or top-level modules in
 # older managed runtimes
 MODULES = ("awslambdaric.lambda_runtime_client", "lambda_runtime_client")
@@ -245,6 +247,19 @@ def _mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable
 PHASE = ResponsePhase()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=PHASE._after_fork)
+
+
+def _reset() -> None:
+    """Unhook the runtime client and run what waits for a response post, then forget
+    the loop's state (fnlens.testing.reset)."""
+    PHASE.uninstall()
+    PHASE.trace_header = None
+    PHASE.listeners = []
+    PHASE.failures = 0
+    PHASE.responding = 0
+
+
+register_reset(__name__, _reset)
 
 
 def run_pending() -> None:

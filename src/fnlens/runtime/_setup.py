@@ -14,19 +14,34 @@ import threading
 from collections.abc import Callable
 
 from fnlens._config import Settings
+from fnlens._state import register_reset
 from fnlens.runtime._telemetry import TELEMETRY, Telemetry
 
 _lock = threading.Lock()
 
 Configurator = Callable[[Telemetry, Settings], object]
 _CONFIGURATORS: list[Configurator] = []
+_PERMANENT: list[Configurator] = []  # fnlens's own wiring, which a reset keeps
 
 
-def register_configurator(configurator: Configurator) -> None:
+def register_configurator(configurator: Configurator, *, permanent: bool = False) -> None:
     """Have ``configurator(telemetry, settings)`` install exporters the first time a
-    handler is decorated with exporters asked for in the environment."""
+    handler is decorated with exporters asked for in the environment. ``permanent``
+    (``fnlens._wiring``'s): kept by ``fnlens.testing.reset()``, as a fresh import has it."""
     if configurator not in _CONFIGURATORS:
         _CONFIGURATORS.append(configurator)
+    if permanent and configurator not in _PERMANENT:
+        _PERMANENT.append(configurator)
+
+
+def _reset() -> None:
+    """Only the configurators a fresh ``import fnlens`` registers (fnlens.testing.reset);
+    ``TELEMETRY.configured`` is cleared with the registry, so the next decorated handler
+    configures again."""
+    _CONFIGURATORS[:] = list(_PERMANENT)
+
+
+register_reset(__name__, _reset)
 
 
 # Environment variables that mean "an exporter beyond stdout is wanted".

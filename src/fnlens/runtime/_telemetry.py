@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from fnlens._state import register_reset
+
 
 @runtime_checkable
 class RecordSink(Protocol):
@@ -273,3 +275,12 @@ class Telemetry:
 
 
 TELEMETRY = Telemetry()
+
+
+def _reset() -> None:
+    """A fresh registry (fnlens.testing.reset): no sinks, hooks, counters or settings.
+    In place, because every module holds this one object."""
+    TELEMETRY.__init__()  # type: ignore[misc]
+
+
+register_reset(__name__, _reset)

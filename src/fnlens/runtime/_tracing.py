@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from fnlens._state import register_reset
 from fnlens.runtime import _ids as ids
 from fnlens.runtime._propagation import TraceDecision
 
@@ -466,6 +467,9 @@ def _sampler() -> Any:
 def reset_sampler() -> None:
     """Read ``OTEL_TRACES_SAMPLER`` again at the next span (tests, reconfiguration)."""
     _SAMPLER.clear()
+
+
+register_reset(__name__, reset_sampler)  # (the span recorder is the exporters' to reset)
 
 
 def _with_baggage(decision: TraceDecision) -> Any:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fnlens._state import register_reset
+
 # A deadline armed less than this before the thread's next wake-up does not wake it
 # early: it fires at most this late (well inside the default 100 ms timeout margin).
 # Without it, invocations whose deadlines jitter by a millisecond would each hand the
@@ -106,3 +108,12 @@ class Watchdog:
 
 
 WATCHDOG = Watchdog()
+
+
+def _reset() -> None:
+    """Disarm every deadline (fnlens.testing.reset); the idle thread serves later ones."""
+    with WATCHDOG._cond:
+        WATCHDOG._armed.clear()
+
+
+register_reset(__name__, _reset)

@@ -14,13 +14,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from raw_server import RawHTTPServer
+from tests.support.raw_server import RawHTTPServer
 
 
 class FakeExtensionsAPI:
     def __init__(self, *, gate: bool = False) -> None:
         self.registrations: list[dict[str, Any]] = []
         self.next_calls: list[float] = []  # time.monotonic() of each event/next request
+        self.answered: list[float] = []  # time.monotonic() of each INVOKE answer sent
         self.gate = threading.Semaphore(0) if gate else None
         api = self
 
@@ -77,6 +78,7 @@ class FakeExtensionsAPI:
                         "tracing": {"type": "X-Amzn-Trace-Id", "value": ""},
                     },
                 )
+                api.answered.append(time.monotonic())
 
         class Server(ThreadingHTTPServer):
             def handle_error(self, request: Any, client_address: Any) -> None:

@@ -38,9 +38,9 @@ class RawHTTPServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: Any) -> None:
-        conn.settimeout(self.connection_timeout_s)
         buffer = b""
         try:
+            conn.settimeout(self.connection_timeout_s)  # (closed already if close() raced)
             for _ in range(10_000):  # requests on this connection
                 while b"\r\n\r\n" not in buffer:
                     chunk = conn.recv(65536)
