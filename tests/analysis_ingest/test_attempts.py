@@ -302,3 +302,32 @@ def test_the_merge_in_slices_gives_the_same_rows(
     ingest(files, db=sliced, progress=False)
     assert _table(sliced) == _table(whole)
     assert len(_table(whole)) == 6  # R1..R4, and the retried request's two attempts
+
+
+def test_the_pair_join_gives_the_rows_the_group_by_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attempts of one or two records are merged by a join: the same rows and parts."""
+    from fnlens.analysis import _merge
+
+    from .conftest import FIXTURES
+
+    real = Path(__file__).parent / "real_exports"
+    files = [FIXTURES, real, *_retry_files(tmp_path)]
+
+    def everything(db: Path) -> tuple[list[tuple], list[tuple]]:
+        inv = _table_sorted(db)
+        parts = sorted(rows(db, "SELECT * FROM _invocation_parts"), key=repr)
+        return inv, parts
+
+    joined = tmp_path / "joined.duckdb"
+    ingest(files, db=joined, progress=False)
+    ingest([FIXTURES / "lambda_text.log"], db=joined, progress=False)  # stored rows re-merged
+    monkeypatch.setattr(_merge, "_PAIR_MAX", 0)  # every attempt through the GROUP BY
+    grouped = tmp_path / "grouped.duckdb"
+    ingest(files, db=grouped, progress=False)
+    ingest([FIXTURES / "lambda_text.log"], db=grouped, progress=False)
+    inv, parts = everything(joined)
+    assert (inv, parts) == everything(grouped)
+    pairs = rows(joined, "SELECT count(*) FROM _invocation_parts GROUP BY request_id")
+    assert len(inv) > 20 and any(n == 2 for (n,) in pairs) and any(n > 2 for (n,) in pairs)
