@@ -255,7 +255,7 @@ def _ingest_file(
             elif det.mode == "array":
                 _read_array(inp, ctx, on_error, advance)
             elif det.mode == "csv":
-                insights.read_csv(inp.stream, ctx, on_error)
+                insights.read_csv(inp.stream, ctx, on_error, max_record)
         except (EOFError, OSError, zlib.error) as exc:
             # a corrupt .gz: keep what was read, report the rest
             on_error(None, f"cannot read further: {exc or type(exc).__name__}")
