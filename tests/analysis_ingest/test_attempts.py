@@ -331,3 +331,31 @@ def test_the_pair_join_gives_the_rows_the_group_by_gives(
     assert (inv, parts) == everything(grouped)
     pairs = rows(joined, "SELECT count(*) FROM _invocation_parts GROUP BY request_id")
     assert len(inv) > 20 and any(n == 2 for (n,) in pairs) and any(n > 2 for (n,) in pairs)
+
+
+def test_parts_from_before_the_new_columns_are_upgraded(tmp_path: Path) -> None:
+    """A parts table written before the restore / response columns existed takes them."""
+    from fnlens.analysis._schema import INVOCATIONS_COLUMNS
+
+    from .conftest import FIXTURES
+
+    files = [FIXTURES / "lambda_text.log", *_retry_files(tmp_path)]
+    fresh = tmp_path / "fresh.duckdb"
+    ingest(files, db=fresh, progress=False)
+    names = list(INVOCATIONS_COLUMNS)
+    newer = [c for c in names[names.index("source") + 1 :] if c != "attempt"]
+    older = [c for c in names[: names.index("source") + 1]]
+    old = tmp_path / "old.duckdb"
+    ingest(files, db=old, progress=False)
+    with duckdb.connect(str(old)) as con:  # what an older fnlens left: no newer columns
+        for col in newer:
+            con.execute(f"ALTER TABLE _invocation_parts DROP COLUMN {col}")
+        con.execute(f"UPDATE _invocation_parts SET _key = hash({', '.join(older)})")
+        n_parts = con.execute("SELECT count(*) FROM _invocation_parts").fetchone()[0]
+    assert n_parts > 0 and newer
+    again = ingest(files, db=old, progress=False)
+    assert again.added["invocations"] == 0
+    assert _table(old) == _table(fresh)
+    cols = {r[0] for r in rows(old, "DESCRIBE _invocation_parts")}
+    assert set(newer) <= cols
+    assert rows(old, "SELECT count(*) FROM _invocation_parts") == [(n_parts,)]

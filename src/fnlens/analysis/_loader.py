@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from fnlens.analysis._formats import fnlens_jsonl
-from fnlens.analysis._merge import create_parts_sql, merge_invocations
+from fnlens.analysis._merge import ensure_parts, merge_invocations
 from fnlens.analysis._schema import TABLES, create_table_sql, upgrade_sql
 from fnlens.analysis._sink import STAGE_COLUMNS
 
@@ -61,7 +61,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         }
         for statement in upgrade_sql(table, existing):
             con.execute(statement)
-    con.execute(create_parts_sql())
+    ensure_parts(con)
 
 
 class Loader:

@@ -29,7 +29,7 @@ import duckdb
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 from fnlens.analysis._sink import RANK
 
-__all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "merge_invocations"]
+__all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "ensure_parts", "merge_invocations"]
 
 PARTS = "_invocation_parts"
 ATTEMPT_GAP = "INTERVAL 10 SECOND"  # retries come a minute or more after the last attempt
@@ -57,6 +57,30 @@ def create_parts_sql() -> str:
     """DDL of the table holding the records behind merged rows."""
     body = ", ".join(f"{name} {INVOCATIONS_COLUMNS[name]}" for name in _RECORD)
     return f"CREATE TABLE IF NOT EXISTS {PARTS} ({body}, _rank DOUBLE, _key UBIGINT)"
+
+
+def ensure_parts(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the parts table, or give one from an older fnlens the columns added since.
+
+    The merge writes every record column into it (restore and billed restore durations,
+    the Telemetry API's response figures, ...), so a table lacking one would make every
+    later merge fail; and a record's ``_key`` hashes all its columns, so keys written
+    before are recomputed, or re-reading an old file would not recognise its records.
+    """
+    con.execute(create_parts_sql())
+    existing = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [PARTS],
+        ).fetchall()
+    }
+    missing = [name for name in _RECORD if name not in existing]
+    for name in missing:
+        con.execute(f"ALTER TABLE {PARTS} ADD COLUMN {name} {INVOCATIONS_COLUMNS[name]}")
+    if missing:
+        con.execute(f"UPDATE {PARTS} SET _key = {_KEY}")
 
 
 def merge_invocations(con: duckdb.DuckDBPyConnection, stage: str) -> int:
