@@ -3,8 +3,9 @@
 For files detected as ``lambda-text``, ``cloudwatch-s3-export``, ``aws-logs-tail`` or
 ``sam-logs``: DuckDB reads the file with ``read_csv`` (one column, line numbers from
 ``WITH ORDINALITY``), joins continuation lines to their event with a window sum,
-strips the timestamp / log stream prefixes and classifies each event with
-``regexp_extract``, then appends the same rows the Python parsers
+cuts the timestamp / log stream prefixes with ``regexp_replace`` (their parts come
+from the short head alone), classifies each event with ``starts_with`` /
+``regexp_matches``, then appends the same rows the Python parsers
 (:mod:`fnlens.analysis._formats.lambda_text`) would to the staging tables.
 
 SQL parses the common shapes exactly like the Python path: canonical REPORT lines,
@@ -54,7 +55,6 @@ _EVENT_START = {
     "sam-logs": rf"^{_STREAM}[ \t]",
 }
 _RAW_CONTINUATION = CONTINUATION_PATTERN
-# at most four prefixes, in the orders the formats write them
 # at most four prefixes, in the orders the formats write them; only the prefixes are
 # captured (capturing the rest too makes RE2 walk every line with its slow engine)
 _PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
