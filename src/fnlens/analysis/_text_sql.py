@@ -36,7 +36,7 @@ from fnlens.analysis._formats.lambda_text import (
 )
 from fnlens.analysis._sink import RANK, STAGE_COLUMNS
 
-__all__ = ["FORMATS", "PythonRows", "stage_text"]
+__all__ = ["FORMATS", "MAX_LINE", "PythonRows", "stage_text"]
 
 # rows only the Python parser reads, in line order, with its state at each:
 # (line number, raw event text, log stream, stream version, open request id, last REPORT id)
@@ -55,6 +55,11 @@ _EVENT_START = {
     "sam-logs": rf"^{_STREAM}[ \t]",
 }
 _RAW_CONTINUATION = CONTINUATION_PATTERN
+# the longest line read_csv takes (longer: the Python path reads the file and reports it);
+# its buffer holds _BUFFERS lines, per thread: DuckDB's default of 16 would ask for one
+# 256 MiB block per thread, beyond a 512MB memory limit by itself
+MAX_LINE = 16 << 20
+_BUFFERS = 2
 # at most four prefixes, in the orders the formats write them; only the prefixes are
 # captured (capturing the rest too makes RE2 walk every line with its slow engine)
 _PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
@@ -130,16 +135,18 @@ def stage_text(
     stream: str | None,
     gzip: bool,
     handle_python: PythonRows,
+    max_line: int = MAX_LINE,
 ) -> tuple[int, int] | None:
     """Stage a text file's rows with SQL; (invocation records, log rows), or None.
 
     None means the file holds something only the Python path parses (or DuckDB cannot
-    read it as UTF-8 text): nothing was staged, and the caller reads it with Python.
+    read it as UTF-8 text, or a line is longer than ``max_line`` bytes): nothing was
+    staged, and the caller reads it with Python.
     """
     if fmt not in FORMATS:
         return None
     try:
-        return _stage(con, path, fmt, source_file, stream, gzip, handle_python)
+        return _stage(con, path, fmt, source_file, stream, gzip, handle_python, max_line)
     except duckdb.Error:
         return None
     finally:
@@ -155,6 +162,7 @@ def _stage(
     stream: str | None,
     gzip: bool,
     handle_python: PythonRows,
+    max_line: int = MAX_LINE,
 ) -> tuple[int, int] | None:
     cont = (
         f"NOT regexp_matches(line, {_q(_EVENT_START[fmt])})"
@@ -163,7 +171,8 @@ def _stage(
     )
     reader = (
         "read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', "
-        "header = false, auto_detect = false, max_line_size = 16777216, "
+        f"header = false, auto_detect = false, max_line_size = {max_line}, "
+        f"buffer_size = {_BUFFERS * max_line}, "
         f"compression = '{'gzip' if gzip else 'none'}')"
     )
     con.execute(

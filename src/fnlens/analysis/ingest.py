@@ -225,6 +225,7 @@ def _ingest_file(
                 stream.group(0) if stream else None,
                 inp.gzip,
                 python_rows,
+                min(max_record, _text_sql.MAX_LINE),
             )
             if staged is not None:  # else: something only the Python parsers read
                 sink.counts["invocations"] += staged[0]
