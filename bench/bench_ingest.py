@@ -17,6 +17,7 @@ and peak RSS of each process. Results go to stdout and, with --write-docs, into 
 
     python bench/bench_ingest.py --n 1000000 --n 1000000:1GB --n 10000000:4GB --text --write-docs
     python bench/bench_ingest.py --n 100000          # quick run
+    python bench/bench_ingest.py --lines 10000000:512MB --lines 10000000:1GB:s3   # text only
 """
 
 from __future__ import annotations
@@ -133,8 +134,9 @@ else:
     rows = report.totals["invocations"]
     assert report.malformed_count == 0, report.summary_lines()
     print(json.dumps({"reader": report.files[0].reader}), file=sys.stderr)
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - t0, "rows": rows,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}))
 """
 
 
@@ -230,6 +232,33 @@ def bench(n: int, workdir: Path, text: bool, repeat: int, limit: str) -> dict:
     return result
 
 
+def bench_lines(spec: str, workdir: Path, repeat: int) -> dict:
+    """Text only: a file of about LINES lines in one shape, read_csv vs ingest under a limit."""
+    lines_text, _, rest = spec.partition(":")
+    limit, _, shape = rest.partition(":")
+    shape = shape or "raw"
+    per = {"raw": 3, "s3": 4}[shape]
+    n = -(-int(lines_text.replace("_", "")) // per)
+    src = generate(n, workdir)
+    tpath = generate_text(src, n, workdir, shape)
+    base = _best("read_csv", tpath, workdir / f"csv_{n}.duckdb", repeat, limit)
+    run = _best("ingest", tpath, workdir / f"text_{n}.duckdb", repeat, limit)
+    assert run["rows"] == n, run
+    for name in (f"csv_{n}.duckdb", f"text_{n}.duckdb"):
+        (workdir / name).unlink(missing_ok=True)
+    return {
+        "n": n,
+        "memory_limit": limit,
+        f"text_{shape}": {
+            "mb": tpath.stat().st_size / 1e6,
+            "lines": per * n,
+            "read_csv": base,
+            "ingest": run,
+            "ratio": run["seconds"] / base["seconds"],
+        },
+    }
+
+
 def markdown(results: list[dict]) -> str:
     cpu = os.cpu_count()
     lines = [
@@ -256,6 +285,8 @@ def markdown(results: list[dict]) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        if "baseline" not in r:  # a --lines run (text only)
+            continue
         lines.append(
             f"| {r['n']:,} | {r['memory_limit'] or 'default'} | {r['file_mb']:,.0f} MB "
             f"| {r['baseline']['seconds']:.2f} "
@@ -263,7 +294,7 @@ def markdown(results: list[dict]) -> str:
             f"| {r['reingest']['seconds']:.2f} | {r['baseline']['rss_mb']:,.0f} MB "
             f"| {r['ingest']['rss_mb']:,.0f} MB | {r['reingest']['rss_mb']:,.0f} MB |"
         )
-    texts = [r for r in results if "text_raw" in r]
+    texts = [r for r in results if "text_raw" in r or "text_s3" in r]
     if texts:
         lines += [
             "",
@@ -274,21 +305,32 @@ def markdown(results: list[dict]) -> str:
             "one VARCHAR column (DuckDB scanning the same file); target ratio <= 2x.",
             "",
             "| invocations | shape | memory_limit | lines | file | read_csv (s) | ingest (s) "
-            "| ratio | lines/s | RSS read_csv | RSS ingest |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| ratio | CPU ratio | reader | lines/s | RSS read_csv | RSS ingest |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
         ]
         for r in texts:
             for shape in ("raw", "s3"):
+                if f"text_{shape}" not in r:
+                    continue
                 t = r[f"text_{shape}"]
                 lines.append(
                     f"| {r['n']:,} | {shape} | {r['memory_limit'] or 'default'} | {t['lines']:,} "
                     f"| {t['mb']:,.0f} MB | {t['read_csv']['seconds']:.2f} "
-                    f"| {t['ingest']['seconds']:.2f} | **{t['ratio']:.2f}x** "
+                    f"| {t['ingest']['seconds']:.2f} | **{t['ratio']:.2f}x** | {_cpu_ratio(t)} "
+                    f"| {t['ingest'].get('reader', '?')} "
                     f"| {t['lines'] / t['ingest']['seconds']:,.0f} "
                     f"| {t['read_csv']['rss_mb']:,.0f} MB | {t['ingest']['rss_mb']:,.0f} MB |"
                 )
     lines.append("")
     return "\n".join(lines)
+
+
+def _cpu_ratio(t: dict) -> str:
+    """CPU seconds (user + system, all threads) of ingest over read_csv's: steadier than
+    wall time on a shared machine, where other jobs take the cores."""
+    if "cpu" not in t["ingest"] or "cpu" not in t["read_csv"]:
+        return "n/a"
+    return f"{t['ingest']['cpu'] / t['read_csv']['cpu']:.2f}x"
 
 
 def _duckdb_version() -> str:
@@ -322,6 +364,12 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/fnlens-bench"))
     parser.add_argument("--text", action="store_true", help="also time the text line parser")
+    parser.add_argument(
+        "--lines",
+        action="append",
+        default=[],
+        help="text only: LINES[:LIMIT[:raw|s3]], e.g. 10000000:512MB (repeatable)",
+    )
     parser.add_argument("--text-max-n", type=int, default=1_000_000, help="largest N for --text")
     parser.add_argument("--repeat", type=int, default=2, help="runs per step; the fastest counts")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
@@ -332,10 +380,14 @@ def main() -> None:
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
     results = []
-    for spec in args.n or ["1000000"]:
+    for spec in args.n or ([] if args.lines else ["1000000"]):
         n_text, _, limit = spec.partition(":")
         n = int(n_text.replace("_", ""))
         r = bench(n, args.workdir, args.text and n <= args.text_max_n, args.repeat, limit)
+        print(json.dumps(r))
+        results.append(r)
+    for spec in args.lines:
+        r = bench_lines(spec, args.workdir, args.repeat)
         print(json.dumps(r))
         results.append(r)
     section = markdown(results)

@@ -302,3 +302,60 @@ def test_the_merge_in_slices_gives_the_same_rows(
     ingest(files, db=sliced, progress=False)
     assert _table(sliced) == _table(whole)
     assert len(_table(whole)) == 6  # R1..R4, and the retried request's two attempts
+
+
+def test_the_pair_join_gives_the_rows_the_group_by_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attempts of one or two records are merged by a join: the same rows and parts."""
+    from fnlens.analysis import _merge
+
+    from .conftest import FIXTURES
+
+    real = Path(__file__).parent / "real_exports"
+    files = [FIXTURES, real, *_retry_files(tmp_path)]
+
+    def everything(db: Path) -> tuple[list[tuple], list[tuple]]:
+        inv = _table_sorted(db)
+        parts = sorted(rows(db, "SELECT * FROM _invocation_parts"), key=repr)
+        return inv, parts
+
+    joined = tmp_path / "joined.duckdb"
+    ingest(files, db=joined, progress=False)
+    ingest([FIXTURES / "lambda_text.log"], db=joined, progress=False)  # stored rows re-merged
+    monkeypatch.setattr(_merge, "_PAIR_MAX", 0)  # every attempt through the GROUP BY
+    grouped = tmp_path / "grouped.duckdb"
+    ingest(files, db=grouped, progress=False)
+    ingest([FIXTURES / "lambda_text.log"], db=grouped, progress=False)
+    inv, parts = everything(joined)
+    assert (inv, parts) == everything(grouped)
+    pairs = rows(joined, "SELECT count(*) FROM _invocation_parts GROUP BY request_id")
+    assert len(inv) > 20 and any(n == 2 for (n,) in pairs) and any(n > 2 for (n,) in pairs)
+
+
+def test_parts_from_before_the_new_columns_are_upgraded(tmp_path: Path) -> None:
+    """A parts table written before the restore / response columns existed takes them."""
+    from fnlens.analysis._schema import INVOCATIONS_COLUMNS
+
+    from .conftest import FIXTURES
+
+    files = [FIXTURES / "lambda_text.log", *_retry_files(tmp_path)]
+    fresh = tmp_path / "fresh.duckdb"
+    ingest(files, db=fresh, progress=False)
+    names = list(INVOCATIONS_COLUMNS)
+    newer = [c for c in names[names.index("source") + 1 :] if c != "attempt"]
+    older = [c for c in names[: names.index("source") + 1]]
+    old = tmp_path / "old.duckdb"
+    ingest(files, db=old, progress=False)
+    with duckdb.connect(str(old)) as con:  # what an older fnlens left: no newer columns
+        for col in newer:
+            con.execute(f"ALTER TABLE _invocation_parts DROP COLUMN {col}")
+        con.execute(f"UPDATE _invocation_parts SET _key = hash({', '.join(older)})")
+        n_parts = con.execute("SELECT count(*) FROM _invocation_parts").fetchone()[0]
+    assert n_parts > 0 and newer
+    again = ingest(files, db=old, progress=False)
+    assert again.added["invocations"] == 0
+    assert _table(old) == _table(fresh)
+    cols = {r[0] for r in rows(old, "DESCRIBE _invocation_parts")}
+    assert set(newer) <= cols
+    assert rows(old, "SELECT count(*) FROM _invocation_parts") == [(n_parts,)]

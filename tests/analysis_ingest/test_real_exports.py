@@ -583,3 +583,38 @@ def test_database_from_an_older_fnlens_gets_the_new_columns(tmp_path: Path) -> N
     assert report.totals["invocations"] == 5
     restore = rows(path, "SELECT count(restore_duration_ms) FROM invocations")
     assert restore == [(1,)]
+
+
+def test_logs_insights_csv_with_overlong_and_multiline_messages(db: Path, tmp_path: Path) -> None:
+    """A console CSV keeps every record: 200 KB messages (a Lambda event may hold 256 KB,
+    beyond the csv module's default field limit of 128 KiB) and quoted newlines."""
+    rid = "d0c5a11e-0009-4b6f-9d3a-5e8f7a6b5c4d"
+    big = "x" * 200_000
+    messages = [
+        f"START RequestId: {rid} Version: 5",
+        f"[INFO]\t2026-11-30T13:10:00.010Z\t{rid}\t{big}",
+        f'[ERROR]\t2026-11-30T13:10:00.020Z\t{rid}\tboom\nTraceback:\n  line "2"\r\n{big}',
+        "plain print() output after the long ones",
+        f"REPORT RequestId: {rid}\tDuration: 30.00 ms\tBilled Duration: 30 ms\t"
+        "Memory Size: 512 MB\tMax Memory Used: 99 MB\t",
+    ]
+    path = tmp_path / "insights_long.csv"
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["@timestamp", "@message", "@requestId"])
+        for i, message in enumerate(messages):
+            out.writerow([f"2026-11-30 13:10:00.0{i}0", message, rid])
+    report = _ingest(db, path, strict=True)
+    assert report.files[0].format == "logs-insights-csv"
+    assert report.malformed_count == 0
+    # counted without fnlens: every row that is not a platform line is a log row
+    expected = [m for m in messages if not m.startswith(("START ", "END ", "REPORT "))]
+    stored = rows(db, "SELECT message FROM logs ORDER BY source_line")
+    assert len(stored) == len(expected) == 3
+    assert [len(m) for (m,) in stored] == [
+        len(big),
+        len('boom\nTraceback:\n  line "2"\r\n') + len(big),
+        len(expected[2]),
+    ]
+    assert stored[2] == (expected[2],)
+    assert invocation(db, rid)["duration_ms"] == 30.0

@@ -205,3 +205,18 @@ def test_sql_path_follows_the_merge_rules_like_python(tmp_path: Path) -> None:
         again = ingest([f], db=tmp_path / "fast.duckdb", progress=False, fast=fast_path)
         assert again.added["invocations"] == 0 and again.added["logs"] == 0
     assert _tables(tmp_path / "fast.duckdb") == before
+
+
+@pytest.mark.parametrize("limit", ["256MB", "512MB"])
+def test_sql_path_stays_within_a_small_memory_limit(tmp_path: Path, limit: str) -> None:
+    """read_csv's buffers fit under --memory-limit, so the file stays on the SQL path.
+
+    A .gz is read by one thread into a buffer of its full configured size: with DuckDB's
+    default (16 lines of 16 MiB) that one block alone is 256 MiB.
+    """
+    f = tmp_path / "small.log.gz"
+    f.write_bytes(gzip.compress((AWKWARD + "\n").encode()))
+    fast = ingest([f], db=tmp_path / "fast.duckdb", progress=False, memory_limit=limit)
+    ingest([f], db=tmp_path / "slow.duckdb", progress=False, fast=False)
+    assert fast.files[0].reader == "sql"
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")

@@ -29,11 +29,12 @@ import duckdb
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 from fnlens.analysis._sink import RANK
 
-__all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "merge_invocations"]
+__all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "ensure_parts", "merge_invocations"]
 
 PARTS = "_invocation_parts"
 ATTEMPT_GAP = "INTERVAL 10 SECOND"  # retries come a minute or more after the last attempt
 _SLICE_RECORDS = 100_000  # records merged by one GROUP BY
+_PAIR_MAX = 2  # attempts of at most this many records are merged by a join (0 or 2)
 
 # the columns a record is made of (attempt is computed by the merge)
 _RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
@@ -56,6 +57,30 @@ def create_parts_sql() -> str:
     """DDL of the table holding the records behind merged rows."""
     body = ", ".join(f"{name} {INVOCATIONS_COLUMNS[name]}" for name in _RECORD)
     return f"CREATE TABLE IF NOT EXISTS {PARTS} ({body}, _rank DOUBLE, _key UBIGINT)"
+
+
+def ensure_parts(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the parts table, or give one from an older fnlens the columns added since.
+
+    The merge writes every record column into it (restore and billed restore durations,
+    the Telemetry API's response figures, ...), so a table lacking one would make every
+    later merge fail; and a record's ``_key`` hashes all its columns, so keys written
+    before are recomputed, or re-reading an old file would not recognise its records.
+    """
+    con.execute(create_parts_sql())
+    existing = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [PARTS],
+        ).fetchall()
+    }
+    missing = [name for name in _RECORD if name not in existing]
+    for name in missing:
+        con.execute(f"ALTER TABLE {PARTS} ADD COLUMN {name} {INVOCATIONS_COLUMNS[name]}")
+    if missing:
+        con.execute(f"UPDATE {PARTS} SET _key = {_KEY}")
 
 
 def merge_invocations(con: duckdb.DuckDBPyConnection, stage: str) -> int:
@@ -135,23 +160,32 @@ def _merge_records(con: duckdb.DuckDBPyConnection, stage: str) -> None:
         "  FROM _records) WHERE n > 1)"
     )
     _number_attempts(con)
+    _order_records(con)
     con.execute("DELETE FROM invocations WHERE request_id IN (SELECT request_id FROM _merge_ids)")
+    # an attempt of one or two records (START and REPORT, a record and its re-read) is
+    # the common case: one join gives its row, far cheaper than a GROUP BY of aggregates
+    con.execute(f"INSERT INTO invocations ({_RECORD_LIST}, attempt) {_pair_select()}")
     # the GROUP BY holds one aggregate state per column and row: run it over slices of
     # request ids so each slice fits in memory_limit however many records there are
-    total = con.execute("SELECT count(*) FROM _records").fetchall()[0][0]
-    slices = max(1, -(-total // _SLICE_RECORDS))
-    for part in range(slices):
-        con.execute(
-            f"INSERT INTO invocations ({_RECORD_LIST}, attempt) {_merged_select()}",
-            {"slices": slices, "part": part},
-        )
+    total = con.execute(
+        "SELECT count(*) FROM _ordered WHERE _size > $max", {"max": _PAIR_MAX}
+    ).fetchall()[0][0]
+    if total:
+        slices = max(1, -(-total // _SLICE_RECORDS))
+        for part in range(slices):
+            con.execute(
+                f"INSERT INTO invocations ({_RECORD_LIST}, attempt) {_merged_select()}",
+                {"slices": slices, "part": part},
+            )
     con.execute(f"DELETE FROM {PARTS} WHERE request_id IN (SELECT request_id FROM _merge_ids)")
     con.execute(
         f"INSERT INTO {PARTS} ({_RECORD_LIST}, _rank, _key) "
-        f"SELECT {_RECORD_LIST}, _rank, _key FROM _records "
-        "WHERE request_id IN (SELECT request_id FROM _records GROUP BY 1 HAVING count(*) > 1)"
+        f"SELECT {_RECORD_LIST}, _rank, _key FROM _records SEMI JOIN ("
+        "  SELECT _key FROM _ordered WHERE _id_size > 1) USING (_key)"
     )
     con.execute("DROP TABLE _records")
+    con.execute("DROP TABLE _attempts")
+    con.execute("DROP TABLE _ordered")
 
 
 def _number_attempts(con: duckdb.DuckDBPyConnection) -> None:
@@ -178,6 +212,58 @@ def _number_attempts(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _order_records(con: duckdb.DuckDBPyConnection) -> None:
+    """Each record's place within its attempt (``_ord``), the attempt's size, its id's size."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ordered AS "
+        "SELECT a._key, x.request_id, a.attempt,"
+        "  row_number() OVER (PARTITION BY x.request_id, a.attempt"
+        f"    ORDER BY x._rank, {_SEVERITY.replace('outcome', 'x.outcome')} NULLS LAST, x._key)"
+        "    AS _ord,"
+        "  count(*) OVER (PARTITION BY x.request_id, a.attempt) AS _size,"
+        "  count(*) OVER (PARTITION BY x.request_id) AS _id_size"
+        " FROM _attempts a JOIN _records x USING (_key)"
+    )
+
+
+def _pair_select() -> str:
+    """Rows of the attempts made of at most two records: what _merged_select gives them.
+
+    ``a`` is the first record by precedence, ``b`` the second (NULLs when there is none):
+    a column's first non-NULL value is ``coalesce(a.col, b.col)``, as ``arg_min`` skips NULLs.
+    """
+    exprs = []
+    for col in _RECORD:
+        if col == "request_id":
+            exprs.append("a.request_id")
+        elif col == "source":
+            exprs.append(
+                "array_to_string(list_sort(list_distinct(flatten(list_value("
+                "string_split(a.source, '+'), string_split(b.source, '+'))))), '+')"
+            )
+        elif col == "version":
+            exprs.append(
+                "coalesce(nullif(coalesce(a.service_version, b.service_version), ''),"
+                " a.function_version, b.function_version)"
+            )
+        elif col in ("error_type", "error_message"):  # from the record that gave outcome
+            exprs.append(
+                f"CASE WHEN a.outcome IS NOT NULL THEN a.{col} "
+                f"WHEN b.outcome IS NOT NULL THEN b.{col} END"
+            )
+        else:
+            exprs.append(f"coalesce(a.{col}, b.{col})")
+    side = (
+        "(SELECT r.*, o.attempt FROM _records r JOIN _ordered o USING (_key) "
+        f"WHERE o._size <= {_PAIR_MAX} AND o._ord = {{ord}})"
+    )
+    return (
+        "SELECT " + ", ".join(exprs) + ", a.attempt"
+        f" FROM {side.format(ord=1)} a LEFT JOIN {side.format(ord=2)} b"
+        " ON b.request_id = a.request_id AND b.attempt = a.attempt"
+    )
+
+
 def _merged_select() -> str:
     """One row per (request_id, attempt): column-wise precedence over its records."""
     aggs = []
@@ -200,12 +286,7 @@ def _merged_select() -> str:
             aggs.append(f"arg_min({col}, _ord) AS {col}")
     return (
         "SELECT " + ", ".join(aggs) + ", attempt FROM ("
-        "  SELECT r.*, o.attempt, o._ord FROM _records r JOIN ("
-        "    SELECT a._key, a.attempt, row_number() OVER (PARTITION BY x.request_id, a.attempt"
-        f"      ORDER BY x._rank, {_SEVERITY.replace('outcome', 'x.outcome')} NULLS LAST, x._key)"
-        "      AS _ord"
-        "    FROM _attempts a JOIN _records x USING (_key)"
-        "    WHERE hash(x.request_id) % $slices = $part"
-        "  ) o USING (_key)"
+        "  SELECT r.*, o.attempt, o._ord FROM _records r JOIN _ordered o USING (_key)"
+        f"  WHERE o._size > {_PAIR_MAX} AND hash(o.request_id) % $slices = $part"
         ") GROUP BY request_id, attempt"
     )

@@ -3,8 +3,9 @@
 For files detected as ``lambda-text``, ``cloudwatch-s3-export``, ``aws-logs-tail`` or
 ``sam-logs``: DuckDB reads the file with ``read_csv`` (one column, line numbers from
 ``WITH ORDINALITY``), joins continuation lines to their event with a window sum,
-strips the timestamp / log stream prefixes and classifies each event with
-``regexp_extract``, then appends the same rows the Python parsers
+cuts the timestamp / log stream prefixes with ``regexp_replace`` (their parts come
+from the short head alone), classifies each event with ``starts_with`` /
+``regexp_matches``, then appends the same rows the Python parsers
 (:mod:`fnlens.analysis._formats.lambda_text`) would to the staging tables.
 
 SQL parses the common shapes exactly like the Python path: canonical REPORT lines,
@@ -35,7 +36,7 @@ from fnlens.analysis._formats.lambda_text import (
 )
 from fnlens.analysis._sink import RANK, STAGE_COLUMNS
 
-__all__ = ["FORMATS", "PythonRows", "stage_text"]
+__all__ = ["FORMATS", "MAX_LINE", "PythonRows", "stage_text"]
 
 # rows only the Python parser reads, in line order, with its state at each:
 # (line number, raw event text, log stream, stream version, open request id, last REPORT id)
@@ -54,7 +55,11 @@ _EVENT_START = {
     "sam-logs": rf"^{_STREAM}[ \t]",
 }
 _RAW_CONTINUATION = CONTINUATION_PATTERN
-# at most four prefixes, in the orders the formats write them
+# the longest line read_csv takes (longer: the Python path reads the file and reports it);
+# its buffer holds _BUFFERS lines, per thread: DuckDB's default of 16 would ask for one
+# 256 MiB block per thread, beyond a 512MB memory limit by itself
+MAX_LINE = 16 << 20
+_BUFFERS = 2
 # at most four prefixes, in the orders the formats write them; only the prefixes are
 # captured (capturing the rest too makes RE2 walk every line with its slow engine)
 _PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
@@ -66,11 +71,25 @@ _CRASH = r"^(?:RequestId: \S+\s+)?Error: Runtime exited"
 _PY_LEVELS = r"DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL"
 _PY_APP = rf"(?s)^\[({_PY_LEVELS})\]\s+(\d{{4}}-\d\d-\d\dT\S+)\s+(\S+)\s+(.*)$"
 _PY_BARE = rf"(?s)^\[({_PY_LEVELS})\]\s(.*)$"
+# the same lines up to their message (the groups before it, the blanks after them):
+# extracting from that short head, and taking the message as what follows it, is several
+# times cheaper than capturing the message itself (RE2's capturing engine walks all of it)
+_PY_HEAD = rf"^\[({_PY_LEVELS})\]\s+(\d{{4}}-\d\d-\d\dT\S+)\s+(\S+)\s+"
+_PY_BARE_HEAD = rf"^\[({_PY_LEVELS})\]\s"
 _NODE_APP = rf"(?s)^({_UUID}|undefined)[ \t]+({_LEVEL})(?:[ \t]+(.*))?$"
+_NODE_HEAD = rf"^({_UUID}|undefined)[ \t]+({_LEVEL})(?:[ \t]+|$)"
 _JAVA_APP = (
     r"(?s)^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)[ \t]+"
     rf"({_UUID})[ \t]+({_LEVEL})[ \t]+(.*)$"
 )
+_JAVA_HEAD = _JAVA_APP.removeprefix("(?s)").removesuffix("(.*)$")
+# the head pattern of each runtime line kind
+_HEADS = {
+    "py_app": _PY_HEAD,
+    "node_app": _NODE_HEAD,
+    "java_app": _JAVA_HEAD,
+    "py_bare": _PY_BARE_HEAD,
+}
 _PLATFORM = (
     r"^(INIT_START|INIT_REPORT|INIT_RUNTIME_DONE|RESTORE_START|RESTORE_REPORT|"
     r"RESTORE_RUNTIME_DONE|EXTENSION|TELEMETRY|LOGS)\b"
@@ -116,16 +135,18 @@ def stage_text(
     stream: str | None,
     gzip: bool,
     handle_python: PythonRows,
+    max_line: int = MAX_LINE,
 ) -> tuple[int, int] | None:
     """Stage a text file's rows with SQL; (invocation records, log rows), or None.
 
     None means the file holds something only the Python path parses (or DuckDB cannot
-    read it as UTF-8 text): nothing was staged, and the caller reads it with Python.
+    read it as UTF-8 text, or a line is longer than ``max_line`` bytes): nothing was
+    staged, and the caller reads it with Python.
     """
     if fmt not in FORMATS:
         return None
     try:
-        return _stage(con, path, fmt, source_file, stream, gzip, handle_python)
+        return _stage(con, path, fmt, source_file, stream, gzip, handle_python, max_line)
     except duckdb.Error:
         return None
     finally:
@@ -141,6 +162,7 @@ def _stage(
     stream: str | None,
     gzip: bool,
     handle_python: PythonRows,
+    max_line: int = MAX_LINE,
 ) -> tuple[int, int] | None:
     cont = (
         f"NOT regexp_matches(line, {_q(_EVENT_START[fmt])})"
@@ -149,7 +171,8 @@ def _stage(
     )
     reader = (
         "read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', "
-        "header = false, auto_detect = false, max_line_size = 16777216, "
+        f"header = false, auto_detect = false, max_line_size = {max_line}, "
+        f"buffer_size = {_BUFFERS * max_line}, "
         f"compression = '{'gzip' if gzip else 'none'}')"
     )
     con.execute(
@@ -178,19 +201,31 @@ def _stage(
         for k in ("ts1", "ts2", "ts3")
     )
     own_stream = "true" if fmt in ("aws-logs-tail", "sam-logs") else "false"
-    py_ts = _ts(f"regexp_extract(msg, {_q(_PY_APP)}, 2)")
-    java_ts = _ts(f"regexp_extract(msg, {_q(_JAVA_APP)}, 1)")
-    prefix = (
-        f"CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN regexp_extract(line, {_q(_PREFIXES)}, "
-        "['whole', 'ts1', 'stream', 'ts2', 'ts3']) END"
+    py_ts = _ts(f"regexp_extract(msg, {_q(_PY_HEAD)}, 2)")
+    java_ts = _ts(f"regexp_extract(msg, {_q(_JAVA_HEAD)}, 1)")
+    # the prefixes cut by regexp_replace (it only finds where the match ends, which is
+    # cheap); their parts are then extracted from the short cut-off head alone
+    rest = f"regexp_replace(line, {_q(_PREFIXES)}, '')"
+    parts = (
+        f"regexp_extract(line[1:length(line) - length(pre_v)], {_q(_PREFIXES)}, "
+        "['whole', 'ts1', 'stream', 'ts2', 'ts3'])"
+    )
+    body = (
+        "CASE kind "
+        + " ".join(f"WHEN '{k}' THEN regexp_replace(msg, {_q(h)}, '')" for k, h in _HEADS.items())
+        + " END"
     )
     con.execute(
         f"""CREATE TEMP TABLE _tx_parsed AS
-        WITH pre AS (
-          SELECT n, line, {prefix} AS p FROM {events} WHERE line <> ''
+        WITH rest AS (
+          SELECT n, line, CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN {rest} ELSE line END
+            AS pre_v
+          FROM {events} WHERE line <> ''
+        ), pre AS (
+          SELECT n, line, pre_v,
+            CASE WHEN length(pre_v) < length(line) THEN {parts} END AS p FROM rest
         ), cut AS (
-          SELECT n, line, CASE WHEN p IS NULL OR p.whole = '' THEN line
-              ELSE line[length(p.whole) + 1:] END AS pre_v,
+          SELECT n, line, pre_v,
             coalesce(p.ts1, '') AS p_ts1, coalesce(p.stream, '') AS p_stream,
             coalesce(p.ts2, '') AS p_ts2, coalesce(p.ts3, '') AS p_ts3
           FROM pre
@@ -238,7 +273,8 @@ def _stage(
           CASE kind WHEN 'start' THEN regexp_extract(msg, '^START RequestId: (\\S+)', 1)
             WHEN 'end' THEN regexp_extract(msg, '^END RequestId: (\\S+)', 1) END AS marker_id,
           CASE WHEN kind = 'start' THEN nullif(regexp_extract(msg,
-            '^START RequestId: \\S+\\s+Version: (\\S+)', 1), '') END AS start_version
+            '^START RequestId: \\S+\\s+Version: (\\S+)', 1), '') END AS start_version,
+          {body} AS body
         FROM classified"""
     )
     # the REPORT fields in a statement of their own: inside a CASE, DuckDB would compute
@@ -432,42 +468,47 @@ def _insert_rows(
         "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
     ).fetchone()[0]
     level = _LEVEL_SQL
-    py_app = f"regexp_extract(msg, {_q(_PY_APP)}, "
-    node = f"regexp_extract(msg, {_q(_NODE_APP)}, "
-    java = f"regexp_extract(msg, {_q(_JAVA_APP)}, "
-    py_bare = f"regexp_extract(msg, {_q(_PY_BARE)}, "
+    # a runtime line's fields from its head (the text before ``body``, its message)
+    head = "msg[1:length(msg) - length(body)]"
+    py_app = f"regexp_extract({head}, {_q(_PY_HEAD)}, "
+    node = f"regexp_extract({head}, {_q(_NODE_HEAD)}, "
+    java = f"regexp_extract({head}, {_q(_JAVA_HEAD)}, "
+    py_bare = f"regexp_extract({head}, {_q(_PY_BARE_HEAD)}, "
     msg_expr = (
         "CASE kind"
-        f" WHEN 'py_app' THEN {py_app}4)"
-        f" WHEN 'node_app' THEN {node}3)"
-        f" WHEN 'java_app' THEN {java}4)"
-        f" WHEN 'py_bare' THEN {py_bare}2)"
+        f" WHEN 'py_app' THEN body WHEN 'node_app' THEN body"
+        f" WHEN 'java_app' THEN body WHEN 'py_bare' THEN body"
         f" WHEN 'timeout' THEN {timeout_msg}"
         " ELSE msg END"
     )
+    # each field of a runtime line is extracted once, in a materialized step: an
+    # expression used twice (CASE lower(x) WHEN ..., nullif(x, ...)) would be computed twice
+    raw = {
+        "f_level": {"py_app": py_app + "1)", "node_app": node + "2)", "java_app": java + "3)"}
+        | {"py_bare": py_bare + "1)"},
+        "f_rid": {"py_app": py_app + "3)", "node_app": node + "1)", "java_app": java + "2)"}
+        | {"timeout": timeout_id},
+        "f_ts": {"py_app": py_app + "2)", "java_app": java + "1)"},
+    }
+    fields = ", ".join(
+        "CASE kind " + " ".join(f"WHEN '{k}' THEN {e}" for k, e in by_kind.items()) + f" END AS {f}"
+        for f, by_kind in raw.items()
+    )
     level_expr = (
-        "CASE kind"
-        f" WHEN 'py_app' THEN {level.format(x=py_app + '1)')}"
-        f" WHEN 'node_app' THEN {level.format(x=node + '2)')}"
-        f" WHEN 'java_app' THEN {level.format(x=java + '3)')}"
-        f" WHEN 'py_bare' THEN {level.format(x=py_bare + '1)')}"
-        " WHEN 'timeout' THEN 'error'"
+        "CASE WHEN f_level IS NOT NULL THEN "
+        f"{level.format(x='f_level')}"
+        " WHEN kind = 'timeout' THEN 'error'"
         f" ELSE CASE WHEN regexp_matches(msg, {_q(_PLATFORM)}) "
         "AND contains(msg, 'Status: error') THEN 'error' END END"
     )
-    ts_expr = (
-        "CASE kind"
-        f" WHEN 'py_app' THEN coalesce({_ts(py_app + '2)')}, ts)"
-        f" WHEN 'java_app' THEN coalesce({_ts(java + '1)')}, ts)"
-        " ELSE ts END"
-    )
+    ts_expr = f"coalesce({_ts('f_ts')}, ts)"
     rid_expr = (
         "coalesce(CASE kind"
-        f" WHEN 'py_app' THEN nullif(nullif({py_app}3), 'undefined'), '')"
-        f" WHEN 'node_app' THEN nullif({node}1), 'undefined')"
-        f" WHEN 'java_app' THEN {java}2)"
-        f" WHEN 'timeout' THEN nullif({timeout_id}, '')"
-        f" END, {cur})"
+        " WHEN 'py_app' THEN nullif(nullif(f_rid, 'undefined'), '')"
+        " WHEN 'node_app' THEN nullif(f_rid, 'undefined')"
+        " WHEN 'java_app' THEN f_rid"
+        " WHEN 'timeout' THEN nullif(f_rid, '')"
+        " END, cur_id)"
     )
     log_exprs = {
         "ts": ts_expr,
@@ -480,8 +521,10 @@ def _insert_rows(
     }
     log_cols = ", ".join(f"{log_exprs.get(c, 'NULL')} AS {c}" for c in STAGE_COLUMNS["logs"])
     n_logs = con.execute(
-        f"INSERT INTO _stage_logs SELECT {log_cols} FROM _tx_parsed {join} "
-        "WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
+        f"INSERT INTO _stage_logs WITH f AS MATERIALIZED ("
+        f"  SELECT n, kind, msg, body, ts, {cur} AS cur_id, {fields} FROM _tx_parsed {join} "
+        "  WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
+        f") SELECT {log_cols} FROM f"
     ).fetchone()[0]
     return int(n_inv), int(n_logs)
 

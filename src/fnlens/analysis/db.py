@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from fnlens.analysis._merge import create_parts_sql
+from fnlens.analysis._merge import ensure_parts
 from fnlens.analysis._schema import TABLES, create_table_sql, upgrade_sql
 from fnlens.exceptions import DatabaseError
 
@@ -162,7 +162,7 @@ def _ensure_current(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(create_table_sql(table))
         for statement in upgrade_sql(table, _columns(con, table)):
             con.execute(statement)
-    con.execute(create_parts_sql())
+    ensure_parts(con)  # the merge's record table, with the columns added since
 
 
 def open_db(

@@ -224,6 +224,7 @@ def _ingest_file(
                 stream.group(0) if stream else None,
                 inp.gzip,
                 python_rows,
+                min(max_record, _text_sql.MAX_LINE),
             )
             if staged is not None:  # else: something only the Python parsers read
                 sink.counts["invocations"] += staged[0]
@@ -254,7 +255,7 @@ def _ingest_file(
             elif det.mode == "array":
                 _read_array(inp, ctx, on_error, advance)
             elif det.mode == "csv":
-                insights.read_csv(inp.stream, ctx, on_error)
+                insights.read_csv(inp.stream, ctx, on_error, max_record)
         except (EOFError, OSError, zlib.error) as exc:
             # a corrupt .gz: keep what was read, report the rest
             on_error(None, f"cannot read further: {exc or type(exc).__name__}")

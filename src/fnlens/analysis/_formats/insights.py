@@ -29,6 +29,8 @@ __all__ = [
     "read_csv",
 ]
 
+# the largest field read by default (ingest passes its record limit, lower under --memory-limit)
+DEFAULT_MAX_FIELD = 256 << 20
 _METRICS = ("@duration", "@billedDuration", "@memorySize", "@maxMemoryUsed", "@initDuration")
 
 
@@ -130,10 +132,21 @@ def handle_row(
 
 
 def read_csv(
-    stream: IO[bytes], ctx: StreamContext, on_error: Callable[[int | None, str], None]
+    stream: IO[bytes],
+    ctx: StreamContext,
+    on_error: Callable[[int | None, str], None],
+    max_field: int = DEFAULT_MAX_FIELD,
 ) -> None:
-    """Rows of a console CSV download; quoted multi-line messages keep their line number."""
+    """Rows of a console CSV download; quoted multi-line messages keep their line number.
+
+    A Lambda log event holds up to 256 KB, beyond the csv module's default field limit
+    (128 KiB), so the limit is raised to ``max_field`` (the run's largest record) while
+    this file is read, and put back afterwards.
+    """
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, max_field))
+    start = 1
     try:
         reader = csv.reader(text)
         header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
@@ -150,8 +163,9 @@ def read_csv(
                         on_error(start, str(exc))
             start = reader.line_num + 1
     except csv.Error as exc:
-        on_error(None, f"invalid CSV: {exc}")
+        on_error(start, f"invalid CSV: {exc}")
     finally:
+        csv.field_size_limit(previous)
         text.detach()
 
 
