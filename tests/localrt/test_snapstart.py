@@ -395,16 +395,11 @@ def test_ingest_reads_restores_from_the_streams(out_dir: Path, log_format: str) 
 
 
 def _otlp_sink():
-    """tests/exporters/otlp_sink.py (an OTLP/HTTP receiver decoding with opentelemetry-proto)."""
-    import importlib.util
-
+    """The suite's OTLP/HTTP receiver (tests/support/otlp_sink.py), started."""
     pytest.importorskip("opentelemetry.proto")
-    path = Path(__file__).parent.parent / "exporters" / "otlp_sink.py"
-    spec = importlib.util.spec_from_file_location("_localrt_otlp_sink", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.OTLPSink().start()
+    from tests.support.otlp_sink import OTLPSink
+
+    return OTLPSink().start()
 
 
 def test_exporters_flush_before_the_snapshot_and_export_from_each_restore(

@@ -159,7 +159,7 @@ def test_buffering_limits_bound_every_batch(
     assert sum(items for items, _ in batches) == len(received)  # every event in one batch
     one_event = max(len(json.dumps(e)) for e in received) + 2
     assert max(items for items, _ in batches) <= 1000
-    # a batch stops once it reaches maxBytes: at most one event past it
+    # a batch holds at most maxBytes of events (the bound allows for the array's commas)
     assert max(size for _, size in batches) <= 262144 + one_event
     if binding == "maxItems":
         assert max(items for items, _ in batches) == 1000

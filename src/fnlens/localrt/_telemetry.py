@@ -215,8 +215,11 @@ class TelemetryHub:
             if sub.dropped_records:
                 batch.append(_logs_dropped(sub))
                 sub.dropped_records = sub.dropped_bytes = 0
-            while sub.queue and len(batch) < sub.max_items and size < sub.max_bytes:
-                event, n = sub.queue.popleft()
+            while sub.queue and len(batch) < sub.max_items:
+                event, n = sub.queue[0]
+                if size and size + n > sub.max_bytes:
+                    break  # the batch is full: the next event starts the next one
+                sub.queue.popleft()
                 sub.queued_bytes -= n
                 size += n
                 batch.append(event)
