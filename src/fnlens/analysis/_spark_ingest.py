@@ -572,7 +572,7 @@ def spark_ingest(
             counts.append(c)
         if not parts:
             raise SparkIngestError("no input lines to ingest")
-        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict)
+        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict, kept)
     finally:
         for frame in kept:
             frame.unpersist()
@@ -586,6 +586,7 @@ def _merge_and_write(
     out_dir: str | os.PathLike[str],
     existed: bool,
     strict: bool,
+    kept: list[Any],
 ) -> SparkIngestReport:
     from fnlens.analysis._spark import register_views, spark_schema
 
@@ -605,8 +606,9 @@ def _merge_and_write(
     staged = parts[0]
     for p in parts[1:]:
         staged = staged.unionByName(p)
+    # materialized once: the merge then plans over a cached relation, not the parse
+    staged = _keep(staged.selectExpr("*", "0 AS _origin"), kept)
     report.invocation_records = staged.count()
-    staged = staged.selectExpr("*", "0 AS _origin")
     out = Path(out_dir)
     target = table_dir(out, "invocations")
     if existed and target.is_dir() and any(target.rglob("*.parquet")):
