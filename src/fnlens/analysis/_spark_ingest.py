@@ -472,9 +472,34 @@ def merge_invocations(rows: Any) -> Any:
         "    ORDER BY _rank) AS _copy, _origin FROM _fnlens_rows WHERE request_id IS NULL"
         f") GROUP BY {cols}, _copy"
     )
+    # most ids have one record: it is its own row (attempt 1), no attempt windows, no join
+    spark.sql(
+        "SELECT *, count(*) OVER (PARTITION BY request_id) AS _n FROM _fnlens_rows "
+        "WHERE request_id IS NOT NULL"
+    ).createOrReplaceTempView("_fnlens_ided")
+    single = spark.sql(f"SELECT {_single_sql()}, 1 AS attempt FROM _fnlens_ided WHERE _n = 1")
     spark.sql(_attempts_sql()).createOrReplaceTempView("_fnlens_attempts")
     merged = spark.sql(_merged_sql())
-    return merged.select(*INVOCATIONS_COLUMNS).unionByName(without_id.select(*INVOCATIONS_COLUMNS))
+    out = merged.select(*INVOCATIONS_COLUMNS).unionByName(single.select(*INVOCATIONS_COLUMNS))
+    return out.unionByName(without_id.select(*INVOCATIONS_COLUMNS))
+
+
+def _single_sql() -> str:
+    """What :func:`_merged_sql` gives for an id's only record, computed on the row."""
+    exprs = []
+    for col in _RECORD:
+        if col == "source":
+            exprs.append(
+                "coalesce(array_join(array_sort(array_distinct(split(source, '[+]'))), '+'), '') "
+                "AS source"
+            )
+        elif col == "version":
+            exprs.append("coalesce(nullif(service_version, ''), function_version) AS version")
+        elif col in ("error_type", "error_message"):
+            exprs.append(f"CASE WHEN outcome IS NOT NULL THEN {col} END AS {col}")
+        else:
+            exprs.append(f"`{col}`")
+    return ", ".join(exprs)
 
 
 def _attempts_sql() -> str:
@@ -482,8 +507,7 @@ def _attempts_sql() -> str:
     end_us = "CAST(bround(coalesce(greatest(duration_ms, 0D), 0D) * 1000D) AS BIGINT)"
     order = "_start, _end, _hash"  # any total order: the attempts do not depend on ties
     return (
-        f"WITH records AS (SELECT *, {_CONTENT} AS _hash FROM _fnlens_rows "
-        "  WHERE request_id IS NOT NULL"
+        f"WITH records AS (SELECT *, {_CONTENT} AS _hash FROM _fnlens_ided WHERE _n > 1"
         "), spans AS ("
         "  SELECT request_id, _hash, unix_micros(CAST(ts AS TIMESTAMP)) AS _start,"
         f"    unix_micros(CAST(ts AS TIMESTAMP)) + {end_us} AS _end"
@@ -574,7 +598,7 @@ def spark_ingest(
             counts.append(c)
         if not parts:
             raise SparkIngestError("no input lines to ingest")
-        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict)
+        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict, kept)
     finally:
         for frame in kept:
             frame.unpersist()
@@ -588,6 +612,7 @@ def _merge_and_write(
     out_dir: str | os.PathLike[str],
     existed: bool,
     strict: bool,
+    kept: list[Any],
 ) -> SparkIngestReport:
     from fnlens.analysis._spark import register_views, spark_schema
 
@@ -607,8 +632,9 @@ def _merge_and_write(
     staged = parts[0]
     for p in parts[1:]:
         staged = staged.unionByName(p)
+    # materialized once: the merge then plans over a cached relation, not the parse
+    staged = _keep(staged.selectExpr("*", "0 AS _origin"), kept)
     report.invocation_records = staged.count()
-    staged = staged.selectExpr("*", "0 AS _origin")
     out = Path(out_dir)
     target = table_dir(out, "invocations")
     if existed and target.is_dir() and any(target.rglob("*.parquet")):
