@@ -205,20 +205,24 @@ def markdown(results: list[dict], repeat: int) -> str:
     lines = [
         SECTION,
         "",
-        f"`python bench/bench_clouds.py --n {results[0]['n']} --repeat {repeat}` on this machine "
-        f"({os.cpu_count()} CPUs, Python {platform.python_version()}, DuckDB "
-        f"{duckdb.__version__}), {time.strftime('%Y-%m-%d')}, shared with other jobs (load "
-        f"average {os.getloadavg()[0]:.0f} on the {os.cpu_count()} CPUs after the run; fastest "
-        "of the runs; read_json and ingest back to back, so the ratios are the numbers to "
-        "read). Each file holds N requests and one "
-        "log line per request: Cloud Run request logs + stdout entries (`cloud-logging`), "
-        "`AppRequests` + `AppTraces` rows (`app-insights`), and for comparison fnlens records + "
-        "log lines (`fnlens-jsonl`). Baseline: DuckDB's `CREATE TABLE t AS SELECT * FROM "
-        "read_json(file)`. The cloud formats are read by the Python line parser (no typed "
-        "`read_json` fast path yet), hence the larger ratio.",
+        (
+            f"`python bench/bench_clouds.py --n {results[0]['n']} --repeat {repeat}` on this machine "
+            f"({os.cpu_count()} CPUs, Python {platform.python_version()}, DuckDB "
+            f"{duckdb.__version__}), {time.strftime('%Y-%m-%d')}, shared with other jobs (load "
+            f"average {os.getloadavg()[0]:.0f} on the {os.cpu_count()} CPUs after the run; fastest "
+            "of the runs; read_json and ingest back to back, so the ratios are the numbers to "
+            "read). Each file holds N requests and one "
+            "log line per request: Cloud Run request logs + stdout entries (`cloud-logging`), "
+            "`AppRequests` + `AppTraces` rows (`app-insights`), and for comparison fnlens records + "
+            "log lines (`fnlens-jsonl`). Baseline: DuckDB's `CREATE TABLE t AS SELECT * FROM "
+            "read_json(file)`. The cloud formats are read by the Python line parser (no typed "
+            "`read_json` fast path yet), hence the larger ratio."
+        ),
         "",
-        "| format | requests | lines | file | read_json (s) | ingest (s) | ratio | lines/s "
-        "| RSS ingest |",
+        (
+            "| format | requests | lines | file | read_json (s) | ingest (s) | ratio | lines/s "
+            "| RSS ingest |"
+        ),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -233,7 +237,7 @@ def markdown(results: list[dict], repeat: int) -> str:
 
 def write_docs(section: str) -> None:
     text = DOCS.read_text()
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text)
     else:

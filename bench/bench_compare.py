@@ -35,13 +35,15 @@ HEADING = "## Compare"
 TARGET_S = 2.0
 
 CASES = {
-    "all rows: 2024-03-01..04 vs 2024-03-04..08": dict(
-        baseline=Selector(until=datetime(2024, 3, 4, 12)),
-        candidate=Selector(since=datetime(2024, 3, 4, 12)),
-    ),
-    "orders-api version 5.0 vs 6.0": dict(
-        baseline=Selector("5.0"), candidate=Selector("6.0"), function="orders-api"
-    ),
+    "all rows: 2024-03-01..04 vs 2024-03-04..08": {
+        "baseline": Selector(until=datetime(2024, 3, 4, 12)),
+        "candidate": Selector(since=datetime(2024, 3, 4, 12)),
+    },
+    "orders-api version 5.0 vs 6.0": {
+        "baseline": Selector("5.0"),
+        "candidate": Selector("6.0"),
+        "function": "orders-api",
+    },
 }
 
 
@@ -74,20 +76,26 @@ def markdown(results: list[tuple[str, dict]], rows: int, load: tuple[float, floa
     lines = [
         HEADING,
         "",
-        f"`bench/bench_compare.py --rows {rows}`: `fnlens compare` over bench_queries.py's "
-        f"{rows:,} generated invocations, timed as the command runs it (read-only open, the "
-        "grouped DuckDB scans, the statistics, the verdict); one warm-up run, then the median "
-        f"and max of the timed runs. Target: under {TARGET_S:g} s.",
+        (
+            f"`bench/bench_compare.py --rows {rows}`: `fnlens compare` over bench_queries.py's "
+            f"{rows:,} generated invocations, timed as the command runs it (read-only open, the "
+            "grouped DuckDB scans, the statistics, the verdict); one warm-up run, then the median "
+            f"and max of the timed runs. Target: under {TARGET_S:g} s."
+        ),
         "",
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; 1-minute load average "
-        f"{load[0]:.1f} at the start and {load[1]:.1f} at the end (other work on the machine "
-        "inflates the times: the CPU column is the process's CPU time over all DuckDB threads, "
-        "which contention does not inflate; on an idle machine the wall time is about that "
-        f"divided by the {os.cpu_count()} cores).",
+        (
+            f"Machine: {platform.platform()}, Python {platform.python_version()}, "
+            f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; 1-minute load average "
+            f"{load[0]:.1f} at the start and {load[1]:.1f} at the end (other work on the machine "
+            "inflates the times: the CPU column is the process's CPU time over all DuckDB threads, "
+            "which contention does not inflate; on an idle machine the wall time is about that "
+            f"divided by the {os.cpu_count()} cores)."
+        ),
         "",
-        "| comparison | rows compared | tests | verdict | first run (s) | median (s) | max (s) "
-        "| CPU, all threads (s) | target |",
+        (
+            "| comparison | rows compared | tests | verdict | first run (s) | median (s) | max (s) "
+            "| CPU, all threads (s) | target |"
+        ),
         "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, r in results:
@@ -98,12 +106,14 @@ def markdown(results: list[tuple[str, dict]], rows: int, load: tuple[float, floa
         )
     lines += [
         "",
-        "Where the time goes: five grouped DuckDB scans of the selected rows (counts and billed "
-        "GB-s per side and route; duration histograms per side and route; memory and init "
-        "histograms; error types; the bins that hold the exact percentiles), then the "
-        "statistics on a few thousand histogram bins (well under 0.1 s). A version-to-version "
-        "canary still reads the version and function columns of every row; the all-rows case "
-        "aggregates all 10 M. The statistics never see a row (docs/compare.md, How it scales).",
+        (
+            "Where the time goes: five grouped DuckDB scans of the selected rows (counts and billed "
+            "GB-s per side and route; duration histograms per side and route; memory and init "
+            "histograms; error types; the bins that hold the exact percentiles), then the "
+            "statistics on a few thousand histogram bins (well under 0.1 s). A version-to-version "
+            "canary still reads the version and function columns of every row; the all-rows case "
+            "aggregates all 10 M. The statistics never see a row (docs/compare.md, How it scales)."
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -264,10 +264,12 @@ def markdown(results: list[dict]) -> str:
     lines = [
         "## Ingest",
         "",
-        f"`python bench/bench_ingest.py` on this machine ({cpu} CPUs, Python "
-        f"{platform.python_version()}, DuckDB {_duckdb_version()}), "
-        f"{time.strftime('%Y-%m-%d')}. Each step runs in a fresh process; "
-        "RSS is that process's peak.",
+        (
+            f"`python bench/bench_ingest.py` on this machine ({cpu} CPUs, Python "
+            f"{platform.python_version()}, DuckDB {_duckdb_version()}), "
+            f"{time.strftime('%Y-%m-%d')}. Each step runs in a fresh process; "
+            "RSS is that process's peak."
+        ),
         "",
         "Input: fnlens invocation records, one JSON object per line (~760 bytes each),",
         "generated deterministically by DuckDB. Baseline: `CREATE TABLE t AS SELECT * FROM",
@@ -280,8 +282,10 @@ def markdown(results: list[dict]) -> str:
         "to read. `memory_limit` is DuckDB's (`--memory-limit` of `fnlens ingest`); beyond it",
         "DuckDB spills to disk, which is what bounds memory for inputs larger than RAM.",
         "",
-        "| records | memory_limit | file | read_json (s) | ingest (s) | ratio | re-ingest (s) "
-        "| RSS read_json | RSS ingest | RSS re-ingest |",
+        (
+            "| records | memory_limit | file | read_json (s) | ingest (s) | ratio | re-ingest (s) "
+            "| RSS read_json | RSS ingest | RSS re-ingest |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -304,8 +308,10 @@ def markdown(results: list[dict]) -> str:
             "line per invocation. Baseline: `CREATE TABLE t AS SELECT * FROM read_csv(file)` with",
             "one VARCHAR column (DuckDB scanning the same file); target ratio <= 2x.",
             "",
-            "| invocations | shape | memory_limit | lines | file | read_csv (s) | ingest (s) "
-            "| ratio | CPU ratio | reader | lines/s | RSS read_csv | RSS ingest |",
+            (
+                "| invocations | shape | memory_limit | lines | file | read_csv (s) | ingest (s) "
+                "| ratio | CPU ratio | reader | lines/s | RSS read_csv | RSS ingest |"
+            ),
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
         ]
         for r in texts:
@@ -341,7 +347,7 @@ def _duckdb_version() -> str:
 
 def write_docs(section: str) -> None:
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Ingest\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^## Ingest\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text)
     else:

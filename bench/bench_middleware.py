@@ -85,9 +85,8 @@ class _HideFromBundle:
     """A meta-path finder that makes the packages above unimportable."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.split(".")[0] in NOT_IN_A_LAMBDA_BUNDLE:
+        if name.split(".", maxsplit=1)[0] in NOT_IN_A_LAMBDA_BUNDLE:
             raise ModuleNotFoundError(f"No module named {name!r} (not in a Lambda bundle)")
-        return None
 
 
 def _like_lambda() -> None:
@@ -828,10 +827,12 @@ def render(
     lines = [
         "## Middleware",
         "",
-        f"Command: `{command}` ({args.n} timed invocations per variant and mode, in "
-        f"{args.rounds} rounds that interleave the variants, each round a fresh process "
-        f"with {args.warmup} warm-up invocations; statistics over the pooled samples; "
-        f"import + decorate = median of {args.cold_runs} fresh processes).",
+        (
+            f"Command: `{command}` ({args.n} timed invocations per variant and mode, in "
+            f"{args.rounds} rounds that interleave the variants, each round a fresh process "
+            f"with {args.warmup} warm-up invocations; statistics over the pooled samples; "
+            f"import + decorate = median of {args.cold_runs} fresh processes)."
+        ),
         "",
         f"Machine: {machine()}.",
     ]
@@ -844,8 +845,8 @@ def render(
         )
         lines += ["", f"Median handler call of each round (µs), for the spread: {spread}."]
         ratios = Ratios(rows)
-        lines += ["", "Overhead over the bare handler, as a ratio to Powertools stacked "
-                  "(and to OpenTelemetry's instrumentation):", ""]  # fmt: skip
+        lines += ["", ("Overhead over the bare handler, as a ratio to Powertools stacked "
+                  "(and to OpenTelemetry's instrumentation):"), ""]  # fmt: skip
         keys = [("handler call", "us")]
         if mode == "loop":
             keys = [("response latency", "latency_us"), ("billed", "billed_us"), *keys]
@@ -892,8 +893,10 @@ def _targets(results: dict, cold: dict) -> list[str]:
         waited = waits[1] is not None and waits[1] > 0
         checks.append(
             (
-                "direct call, never frozen, <= 0.3x with caller wait 0 "
-                f"(p99 wait {_fmt(waits[1], 3)} ms)",
+                (
+                    "direct call, never frozen, <= 0.3x with caller wait 0 "
+                    f"(p99 wait {_fmt(waits[1], 3)} ms)"
+                ),
                 _verdict(server.ratio(full, "powertools", "us"), 0.3, extra=not waited),
             )
         )
@@ -1002,21 +1005,27 @@ def render_migration(results: dict, cold: dict, first: dict, args: Any, command:
     lines = [
         MIGRATION_HEADING,
         "",
-        f"Command: `{command}` ({args.n} timed invocations per variant in {args.rounds} "
-        f"rounds, each a fresh process in the awslambdaric runtime loop with {args.warmup} "
-        f"warm-up invocations; cold start = median of {args.cold_runs} fresh processes). "
-        f"Load average (1 / 5 / 15 min) at the end of the run: {_load_average()} on "
-        f"{os.cpu_count()} CPUs shared with other work, so compare the rows, not the runs.",
+        (
+            f"Command: `{command}` ({args.n} timed invocations per variant in {args.rounds} "
+            f"rounds, each a fresh process in the awslambdaric runtime loop with {args.warmup} "
+            f"warm-up invocations; cold start = median of {args.cold_runs} fresh processes). "
+            f"Load average (1 / 5 / 15 min) at the end of the run: {_load_average()} on "
+            f"{os.cpu_count()} CPUs shared with other work, so compare the rows, not the runs."
+        ),
         "",
-        "The Powertools row is the bench handler (`bench/handlers/app.py`) under Logger, "
-        "Tracer and Metrics with one `add_metric` and the cold-start metric; the fnlens rows "
-        'are the same handler under `@fnlens.instrument(log_fields="powertools")` with the '
-        "same metric through `fnlens.metrics.add_metric`, with `FNLENS_EXPORTERS=emf,xray` "
-        "(spans to the same UDP socket as Tracer's segments) and with `emf` alone. Columns "
-        "as in the tables above; *first invocation* is the handler call of the first event.",
+        (
+            "The Powertools row is the bench handler (`bench/handlers/app.py`) under Logger, "
+            "Tracer and Metrics with one `add_metric` and the cold-start metric; the fnlens rows "
+            'are the same handler under `@fnlens.instrument(log_fields="powertools")` with the '
+            "same metric through `fnlens.metrics.add_metric`, with `FNLENS_EXPORTERS=emf,xray` "
+            "(spans to the same UDP socket as Tracer's segments) and with `emf` alone. Columns "
+            "as in the tables above; *first invocation* is the handler call of the first event."
+        ),
         "",
-        "| variant | import + decorate ms | first invocation ms | handler call median / p99 µs "
-        "| response latency median / p99 µs | billed median / p99 µs | CPU per invocation µs |",
+        (
+            "| variant | import + decorate ms | first invocation ms | handler call median / p99 µs "
+            "| response latency median / p99 µs | billed median / p99 µs | CPU per invocation µs |"
+        ),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for variant, row in rows.items():

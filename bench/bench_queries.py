@@ -179,17 +179,21 @@ def markdown(
     lines = [
         HEADING,
         "",
-        f"`bench/bench_queries.py --rows {rows}`: {rows:,} invocation rows generated in DuckDB "
-        f"({f'{build_s:.1f} s to generate, ' if build_s else ''}{db_mb:.0f} MB file), "
-        "3 functions, about 10 versions each, "
-        "7 days. Each query runs through the catalog on a read-only connection, as "
-        "`fnlens query` does; one warm-up run, then the median and max of the timed runs. "
-        f"Target: under {TARGET_S:g} s each.",
+        (
+            f"`bench/bench_queries.py --rows {rows}`: {rows:,} invocation rows generated in DuckDB "
+            f"({f'{build_s:.1f} s to generate, ' if build_s else ''}{db_mb:.0f} MB file), "
+            "3 functions, about 10 versions each, "
+            "7 days. Each query runs through the catalog on a read-only connection, as "
+            "`fnlens query` does; one warm-up run, then the median and max of the timed runs. "
+            f"Target: under {TARGET_S:g} s each."
+        ),
         "",
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; 1-minute load average "
-        f"{LOAD['start']:.1f} at the start and {LOAD['end']:.1f} at the end of the timed runs "
-        "(other work on the machine inflates the times).",
+        (
+            f"Machine: {platform.platform()}, Python {platform.python_version()}, "
+            f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; 1-minute load average "
+            f"{LOAD['start']:.1f} at the start and {LOAD['end']:.1f} at the end of the timed runs "
+            "(other work on the machine inflates the times)."
+        ),
         "",
         "| query | parameters | first run (s) | median (s) | max (s) | result rows | target |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
@@ -208,9 +212,11 @@ def markdown(
         + ", ".join(f"{name} {secs:.2f} s" for name, secs in cli.items())
         + ".",
         "",
-        "Caveats: the generated rows are in time order (as ingest of time-ordered logs "
-        "writes them), which helps the `since`/`until` filters through DuckDB's zone maps; "
-        "the file is in the OS page cache after generation.",
+        (
+            "Caveats: the generated rows are in time order (as ingest of time-ordered logs "
+            "writes them), which helps the `since`/`until` filters through DuckDB's zone maps; "
+            "the file is in the OS page cache after generation."
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -194,20 +194,26 @@ def ingest_markdown(r: dict[str, Any]) -> str:
     d, s = r["duckdb"], r["spark"]
     return "\n".join(
         [
-            f"Bulk ingest of one {r['rows']:,}-record fnlens JSONL file ({r['mb']:.0f} MB, "
-            "bench_ingest.py's deterministic generator), "
-            f"`bench/bench_spark.py --ingest-only --ingest-rows {r['rows']}`: each engine in "
-            "its own process, one after the other; peak RSS of the process tree (the JVM "
-            f"included); Spark `local[2]`, `spark.driver.memory={r['memory']}`. 1-minute load "
-            f"average {r['load'][0]:.1f} before, {r['load'][1]:.1f} between and "
-            f"{r['load'][2]:.1f} after (the machine was shared).",
+            (
+                f"Bulk ingest of one {r['rows']:,}-record fnlens JSONL file ({r['mb']:.0f} MB, "
+                "bench_ingest.py's deterministic generator), "
+                f"`bench/bench_spark.py --ingest-only --ingest-rows {r['rows']}`: each engine in "
+                "its own process, one after the other; peak RSS of the process tree (the JVM "
+                f"included); Spark `local[2]`, `spark.driver.memory={r['memory']}`. 1-minute load "
+                f"average {r['load'][0]:.1f} before, {r['load'][1]:.1f} between and "
+                f"{r['load'][2]:.1f} after (the machine was shared)."
+            ),
             "",
             "| engine | wall (s) | records/s | peak RSS | invocations written |",
             "| --- | ---: | ---: | ---: | ---: |",
-            f"| `fnlens ingest` (DuckDB) | {d['seconds']:.1f} | {r['rows'] / d['seconds']:,.0f} "
-            f"| {d['rss_mb']:,.0f} MB | {d['rows']:,} |",
-            f"| Spark bulk ingest | {s['seconds']:.1f} (ingest {s['ingest_s']:.1f}) "
-            f"| {r['rows'] / s['ingest_s']:,.0f} | {s['rss_mb']:,.0f} MB | {s['rows']:,} |",
+            (
+                f"| `fnlens ingest` (DuckDB) | {d['seconds']:.1f} | {r['rows'] / d['seconds']:,.0f} "
+                f"| {d['rss_mb']:,.0f} MB | {d['rows']:,} |"
+            ),
+            (
+                f"| Spark bulk ingest | {s['seconds']:.1f} (ingest {s['ingest_s']:.1f}) "
+                f"| {r['rows'] / s['ingest_s']:,.0f} | {s['rss_mb']:,.0f} MB | {s['rows']:,} |"
+            ),
             "",
         ]
     )
@@ -219,20 +225,26 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         HEADING,
         "",
-        f"`bench/bench_spark.py --rows {r['rows']}`: the rows of `bench_queries.py`, exported "
-        f"to the Parquet layout of [spark.md](spark.md) ({r['export_s']:.1f} s, "
-        f"{r['parquet_mb']:.0f} MB zstd); every canned query with its defaults, on DuckDB "
-        "over the Parquet and on Spark `local[2]` over the same files (the session already "
-        "started; starting it took "
-        f"{r['spark_start_s']:.1f} s). First run and median of the timed runs.",
+        (
+            f"`bench/bench_spark.py --rows {r['rows']}`: the rows of `bench_queries.py`, exported "
+            f"to the Parquet layout of [spark.md](spark.md) ({r['export_s']:.1f} s, "
+            f"{r['parquet_mb']:.0f} MB zstd); every canned query with its defaults, on DuckDB "
+            "over the Parquet and on Spark `local[2]` over the same files (the session already "
+            "started; starting it took "
+            f"{r['spark_start_s']:.1f} s). First run and median of the timed runs."
+        ),
         "",
-        f"Machine: {platform.platform()}, Python {platform.python_version()}, DuckDB "
-        f"{duckdb.__version__}, pyspark {pyspark.__version__}, {os.cpu_count()} CPUs; "
-        f"1-minute load average {r['load'][0]:.1f} at the start and {r['load'][-1]:.1f} at "
-        "the end (the machine was shared; other work inflates both engines' times).",
+        (
+            f"Machine: {platform.platform()}, Python {platform.python_version()}, DuckDB "
+            f"{duckdb.__version__}, pyspark {pyspark.__version__}, {os.cpu_count()} CPUs; "
+            f"1-minute load average {r['load'][0]:.1f} at the start and {r['load'][-1]:.1f} at "
+            "the end (the machine was shared; other work inflates both engines' times)."
+        ),
         "",
-        "| query | DuckDB first (s) | DuckDB median (s) | Spark first (s) | Spark median (s) "
-        "| Spark / DuckDB | rows |",
+        (
+            "| query | DuckDB first (s) | DuckDB median (s) | Spark first (s) | Spark median (s) "
+            "| Spark / DuckDB | rows |"
+        ),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, d in r["duckdb"].items():
@@ -246,17 +258,21 @@ def markdown(r: dict[str, Any]) -> str:
         i = r["ingest"]
         lines += [
             "",
-            f"Spark bulk ingest (`fnlens ingest --engine spark`) of {i['rows']:,} fnlens JSONL "
-            f"records ({i['mb']:.0f} MB, bench_ingest.py's generator) into a new layout: "
-            f"{i['seconds']:.1f} s ({i['rows'] / i['seconds']:,.0f} records/s), "
-            f"{i['invocations']:,} invocations written.",
+            (
+                f"Spark bulk ingest (`fnlens ingest --engine spark`) of {i['rows']:,} fnlens JSONL "
+                f"records ({i['mb']:.0f} MB, bench_ingest.py's generator) into a new layout: "
+                f"{i['seconds']:.1f} s ({i['rows'] / i['seconds']:,.0f} records/s), "
+                f"{i['invocations']:,} invocations written."
+            ),
         ]
     lines += [
         "",
-        "Reading: on one 2-core machine Spark's per-query cost is planning, task scheduling "
-        "and the JVM, seconds where DuckDB needs a fraction of one; Spark pays off when the "
-        "data no longer fits one machine or already lives in a cluster's storage, where its "
-        "work spreads over executors.",
+        (
+            "Reading: on one 2-core machine Spark's per-query cost is planning, task scheduling "
+            "and the JVM, seconds where DuckDB needs a fraction of one; Spark pays off when the "
+            "data no longer fits one machine or already lives in a cluster's storage, where its "
+            "work spreads over executors."
+        ),
         "",
     ]
     return "\n".join(lines)

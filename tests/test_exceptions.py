@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import fnlens.exceptions as exceptions
+from fnlens import exceptions
 from fnlens.exceptions import FnlensError
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "fnlens"
@@ -105,7 +105,7 @@ def test_the_tree_has_the_documented_branches() -> None:
     ],
 )
 def test_old_catalog_names_import_with_a_deprecation_warning(old: str, new: str) -> None:
-    import fnlens.analysis.catalog as catalog
+    from fnlens.analysis import catalog
 
     with pytest.warns(DeprecationWarning, match=f"catalog.{old} is deprecated.*{new}"):
         alias = getattr(catalog, old)
@@ -117,7 +117,7 @@ def test_old_catalog_names_import_with_a_deprecation_warning(old: str, new: str)
 
 
 def test_an_unknown_catalog_attribute_is_still_an_attribute_error() -> None:
-    import fnlens.analysis.catalog as catalog
+    from fnlens.analysis import catalog
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         catalog.Nope  # noqa: B018

@@ -424,7 +424,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     }
     for f in SETTINGS_FIELDS:
         name, kind = f.metadata["env"], f.metadata["parse"]
-        raw, default = env.get(name), cast(Any, f.default)
+        raw, default = env.get(name), cast("Any", f.default)
         if kind == "bool":
             values[f.name] = parse_bool(name, raw, default)
         elif kind == "number":

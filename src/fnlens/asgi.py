@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fnlens.runtime import _scope as _scope
+from fnlens.runtime import _scope
 from fnlens.runtime._decorator import instrument, set_route
 from fnlens.runtime._triggers import WebRequest
 
@@ -40,8 +40,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def route_template(scope: Scope) -> str | None:
-    """The template of the route the framework matched (Starlette, FastAPI: the
-    ``route`` it put in the scope, or the endpoint's route), else None."""
+    """The template of the route the framework matched, else None.
+
+    Starlette and FastAPI: the ``route`` it put in the scope, or the endpoint's route.
+    """
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if isinstance(path, str) and path:
@@ -73,6 +75,7 @@ class Middleware:
         self._handle = instrument(self._serve, **options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection; HTTP requests are instrumented, the rest pass through."""
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
@@ -91,8 +94,11 @@ class Middleware:
     async def _serve(
         self, event: Any, context: Any, *, scope: Scope, receive: Receive, send: Send
     ) -> dict[str, Any]:
-        """The instrumented "handler": runs the app; its result tells the record the
-        status (what the app sent in ``http.response.start``)."""
+        """The instrumented "handler": runs the app.
+
+        Its result tells the record the status (what the app sent in
+        ``http.response.start``).
+        """
         started = time.perf_counter()
         state: dict[str, Any] = {"status": None, "ttfb_ms": None}
 

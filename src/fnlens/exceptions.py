@@ -58,7 +58,8 @@ class ConfigurationError(FnlensError):
 class SparkUnavailableError(ConfigurationError, RuntimeError):
     """pyspark or Java is missing; the message says what to install.
 
-    Also a ``RuntimeError``, as before."""
+    Also a ``RuntimeError``, as before.
+    """
 
 
 # --- the analysis database ----------------------------------------------------------
@@ -67,7 +68,8 @@ class SparkUnavailableError(ConfigurationError, RuntimeError):
 class DatabaseError(FnlensError, RuntimeError):
     """The database cannot be opened; the message says what to do.
 
-    Also a ``RuntimeError``, as it was before the tree."""
+    Also a ``RuntimeError``, as it was before the tree.
+    """
 
 
 # --- ingest ---------------------------------------------------------------------------
@@ -84,7 +86,8 @@ class UnknownFormatError(IngestError):
 class SparkIngestError(IngestError, ValueError):
     """An input Spark ingest cannot read (its format, a missing path, strict mode).
 
-    Also a ``ValueError``, as before."""
+    Also a ``ValueError``, as before.
+    """
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -93,7 +96,8 @@ class SparkIngestError(IngestError, ValueError):
 class QueryError(FnlensError, ValueError):
     """A problem with a query name, parameter, value or SQL statement.
 
-    Also a ``ValueError`` (it was one before the tree), and so are its subclasses."""
+    Also a ``ValueError`` (it was one before the tree), and so are its subclasses.
+    """
 
 
 class UnknownQueryError(QueryError):
@@ -115,13 +119,15 @@ class SqlRefusedError(QueryError):
 class TranslationError(QueryError, RuntimeError):
     """A query uses DuckDB SQL that fnlens has no exact rule for on the target engine.
 
-    Also a ``RuntimeError``, as before."""
+    Also a ``RuntimeError``, as before.
+    """
 
 
 class QueryCatalogError(QueryError, RuntimeError):
     """A shipped ``.sql`` file is malformed: a bug in fnlens, not in user input.
 
-    Also a ``RuntimeError``, as before."""
+    Also a ``RuntimeError``, as before.
+    """
 
 
 # --- export -------------------------------------------------------------------------------
@@ -134,7 +140,8 @@ class ExportError(FnlensError):
 class LayoutError(ExportError, ValueError):
     """A folder is not an fnlens Parquet layout this version can read or write.
 
-    Also a ``ValueError``, as before."""
+    Also a ``ValueError``, as before.
+    """
 
 
 # --- compare ------------------------------------------------------------------------------
@@ -143,7 +150,8 @@ class LayoutError(ExportError, ValueError):
 class CompareError(FnlensError, ValueError):
     """The comparison cannot be made as asked (e.g. both sides select the same rows).
 
-    Also a ``ValueError``, as before."""
+    Also a ``ValueError``, as before.
+    """
 
 
 class CompareSettingsError(CompareError):
@@ -160,19 +168,22 @@ class DashboardError(FnlensError):
 class RenderError(DashboardError, ValueError):
     """Parameters that cannot make a valid dashboard (the message says which).
 
-    Also a ``ValueError``, as before."""
+    Also a ``ValueError``, as before.
+    """
 
 
 class TemplateError(DashboardError, ValueError):
     """A template names a variable or sequence the renderer did not provide.
 
-    Also a ``ValueError``, as before."""
+    Also a ``ValueError``, as before.
+    """
 
 
 class ApplyError(DashboardError, RuntimeError):
     """CloudWatch refused the dashboard or could not be reached (one-line message).
 
-    Also a ``RuntimeError``, as before."""
+    Also a ``RuntimeError``, as before.
+    """
 
 
 # --- the local Lambda runtime ----------------------------------------------------------------
@@ -196,10 +207,12 @@ class LocalTelemetryError(LocalRuntimeError):
 
 
 class SnapshotFailedError(LocalRuntimeError):
-    """Init or a before-snapshot hook of a SnapStart version failed in the local runtime:
-    no environment can be restored from it."""
+    """Init or a before-snapshot hook of a SnapStart version failed in the local runtime.
 
-    def __init__(self, init_error: tuple[str | None, bytes] | None, exit_code: int | None):
+    No environment can be restored from it.
+    """
+
+    def __init__(self, init_error: tuple[str | None, bytes] | None, exit_code: int | None) -> None:
         super().__init__("the SnapStart snapshot could not be taken")
         self.init_error = init_error
         self.exit_code = exit_code

@@ -64,18 +64,24 @@ def add_metric(
     value: float,
     resolution: MetricResolution | int = 60,
 ) -> None:
-    """Record one value of a metric for the current invocation; several values of one
-    metric in an invocation become an EMF value array (at most 100)."""
+    """Record one value of a metric for the current invocation.
+
+    Several values of one metric in an invocation become an EMF value array (at most 100).
+    """
     _metrics.add_metric(name, unit, value, resolution)
 
 
 def add_dimension(name: str, value: str) -> None:
-    """Add a dimension to the current invocation's custom metrics (with ``service``,
-    at most 30 keys)."""
+    """Add a dimension to the current invocation's custom metrics.
+
+    With ``service``, at most 30 keys.
+    """
     _metrics.add_dimension(name, value)
 
 
 def add_metadata(key: str, value: Any) -> None:
-    """A member of the EMF document that is searchable in Logs Insights but no metric
-    or dimension (a booking id, say)."""
+    """Add a member to the EMF document: searchable in Logs Insights, no metric.
+
+    Neither a metric nor a dimension (a booking id, say).
+    """
     _metrics.add_metadata(key, value)

@@ -63,6 +63,7 @@ class LambdaContext:
         )
 
     def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the context's timeout, counted from its creation."""
         elapsed_ms = (time.monotonic() - self._started) * 1000.0
         return max(0, int(self.timeout_ms - elapsed_ms))
 
@@ -75,13 +76,16 @@ class CapturedTelemetry:
 
     # sink protocol
     def emit(self, event: Mapping[str, Any]) -> None:
+        """Keep a copy of one emitted event (a record or a log line)."""
         self.events.append(dict(event))
 
     def flush(self, timeout_s: float) -> None:
-        return None
+        """Nothing to flush: events are kept as they arrive."""
+        return
 
     def shutdown(self) -> None:
-        return None
+        """Nothing to stop."""
+        return
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -113,8 +117,10 @@ def capture() -> Iterator[CapturedTelemetry]:
 
 
 def reset() -> None:
-    """Put fnlens back as a fresh ``import fnlens`` has it, so one test's configuration
-    cannot leak into the next (call it after each test, e.g. in an autouse fixture).
+    """Put fnlens back as a fresh ``import fnlens`` has it.
+
+    So one test's configuration cannot leak into the next: call it after each test,
+    e.g. in an autouse fixture.
 
     Installed exporters get at most 0.5 s in all to deliver, then are shut down and
     forgotten (their queues stopped, worker threads joined within a bound; one stuck
@@ -126,7 +132,8 @@ def reset() -> None:
     exporter made fnlens set it (OpenTelemetry sets it once per process; it is left with
     no processors and exports nothing), and the exit/SIGTERM hooks (they flush what is
     installed when they run). fnlens never configures structlog globally.
-    Raises ``RuntimeError`` naming each part that could not be reset."""
+    Raises ``RuntimeError`` naming each part that could not be reset.
+    """
     from fnlens._state import reset_all
 
     reset_all()
@@ -162,7 +169,7 @@ class _Events:
             "headers": {"content-type": "application/json", **dict(headers or {})},
             "requestContext": {
                 "accountId": "123456789012",
-                "apiId": domain.split(".")[0],
+                "apiId": domain.split(".", maxsplit=1)[0],
                 "domainName": domain,
                 "http": {
                     "method": method or "GET",

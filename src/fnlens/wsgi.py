@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from fnlens.runtime import _scope as _scope
+from fnlens.runtime import _scope
 from fnlens.runtime._decorator import instrumentation, set_route
 from fnlens.runtime._triggers import WebRequest
 
@@ -61,6 +61,7 @@ class Middleware:
             flask_app.before_request(_flask_route)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve one WSGI request, recorded as an invocation."""
         recorder = self._recorder
         if recorder is None:  # FNLENS_DISABLED
             return self.app(environ, start_response)

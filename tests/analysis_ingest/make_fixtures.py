@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (fixture data: real log lines are long)
 """Regenerate the real-shaped input fixtures (run by hand; the files are committed).
 
 Shapes follow AWS and OpenTelemetry documentation and real output: REPORT lines are

@@ -76,16 +76,20 @@ def _retry_files(tmp_path: Path) -> list[Path]:
         (T0 + timedelta(milliseconds=3003), f"END RequestId: {RID}\n"),
         (
             T0 + timedelta(milliseconds=3003),
-            f"REPORT RequestId: {RID}\tDuration: 3000.00 ms\t"
-            "Billed Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 90 MB\t"
-            "Status: timeout\n",
+            (
+                f"REPORT RequestId: {RID}\tDuration: 3000.00 ms\t"
+                "Billed Duration: 3000 ms\tMemory Size: 256 MB\tMax Memory Used: 90 MB\t"
+                "Status: timeout\n"
+            ),
         ),
         (T1, f"START RequestId: {RID} Version: 7\n"),
         (T1 + timedelta(milliseconds=24), f"END RequestId: {RID}\n"),
         (
             T1 + timedelta(milliseconds=24),
-            f"REPORT RequestId: {RID}\tDuration: 22.10 ms\t"
-            "Billed Duration: 23 ms\tMemory Size: 256 MB\tMax Memory Used: 91 MB\t\n",
+            (
+                f"REPORT RequestId: {RID}\tDuration: 22.10 ms\t"
+                "Billed Duration: 23 ms\tMemory Size: 256 MB\tMax Memory Used: 91 MB\t\n"
+            ),
         ),
     ]
     platform = tmp_path / "platform.json"
@@ -344,7 +348,7 @@ def test_parts_from_before_the_new_columns_are_upgraded(tmp_path: Path) -> None:
     ingest(files, db=fresh, progress=False)
     names = list(INVOCATIONS_COLUMNS)
     newer = [c for c in names[names.index("source") + 1 :] if c != "attempt"]
-    older = [c for c in names[: names.index("source") + 1]]
+    older = list(names[: names.index("source") + 1])
     old = tmp_path / "old.duckdb"
     ingest(files, db=old, progress=False)
     with duckdb.connect(str(old)) as con:  # what an older fnlens left: no newer columns

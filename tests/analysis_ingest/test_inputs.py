@@ -106,7 +106,7 @@ def test_directories_and_globs(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES, tree)
     files = expand_paths([tree])
     assert any(p.name == "000000.gz" for p in files)  # recursive
-    assert len(files) == len(list(p for p in tree.rglob("*") if p.is_file()))
+    assert len(files) == len([p for p in tree.rglob("*") if p.is_file()])
     globbed = expand_paths([str(tree / "*.jsonl")])
     assert sorted(p.name for p in globbed) == [
         "fnlens.jsonl",

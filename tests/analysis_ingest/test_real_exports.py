@@ -595,8 +595,10 @@ def test_logs_insights_csv_with_overlong_and_multiline_messages(db: Path, tmp_pa
         f"[INFO]\t2026-11-30T13:10:00.010Z\t{rid}\t{big}",
         f'[ERROR]\t2026-11-30T13:10:00.020Z\t{rid}\tboom\nTraceback:\n  line "2"\r\n{big}',
         "plain print() output after the long ones",
-        f"REPORT RequestId: {rid}\tDuration: 30.00 ms\tBilled Duration: 30 ms\t"
-        "Memory Size: 512 MB\tMax Memory Used: 99 MB\t",
+        (
+            f"REPORT RequestId: {rid}\tDuration: 30.00 ms\tBilled Duration: 30 ms\t"
+            "Memory Size: 512 MB\tMax Memory Used: 99 MB\t"
+        ),
     ]
     path = tmp_path / "insights_long.csv"
     with path.open("w", newline="") as fh:

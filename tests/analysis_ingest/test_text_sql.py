@@ -41,8 +41,10 @@ AWKWARD = "\n".join(
         '{"level": "info", "message": "json inside text", "requestId": null}',
         "{'k': 1}",
         f"END RequestId: {RID.format(1)}",
-        f"REPORT RequestId: {RID.format(1)}\tDuration: 1.5 ms\tBilled Duration: 2 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 30 MB\t",
+        (
+            f"REPORT RequestId: {RID.format(1)}\tDuration: 1.5 ms\tBilled Duration: 2 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 30 MB\t"
+        ),
         "XRAY TraceId: 1-674b9999-aaaaaaaaaaaaaaaaaaaaaaaa\tSegmentId: 1\tSampled: true",
         f"REPORT RequestId: {RID.format(2)}  Duration: 3 ms  Memory Size: 128 MB",  # unusual
         "REPORT RequestId: broken-1\tBilled Duration: 3 ms",  # malformed: no Duration
@@ -52,8 +54,10 @@ AWKWARD = "\n".join(
         "INIT_REPORT Init Duration: 9.00 ms\tPhase: init\tStatus: error\tError Type: X",
         f"2026-11-30 10:00:02,500 {RID.format(3)} ERROR Cls - comma decimal (Java)",
         "2026-13-30T10:00:00.000Z month 13 is not a time",
-        f"REPORT RequestId: {RID.format(3)}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 31 MB\tStatus: timeout",
+        (
+            f"REPORT RequestId: {RID.format(3)}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 31 MB\tStatus: timeout"
+        ),
         "after everything",
     ]
 )
@@ -126,8 +130,10 @@ _RULES = [
     ("10:00:01.000", f"END RequestId: {_RETRY}"),
     (
         "10:00:01.000",
-        f"REPORT RequestId: {_RETRY}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout",
+        (
+            f"REPORT RequestId: {_RETRY}\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 40 MB\tStatus: timeout"
+        ),
     ),
     ("10:01:10.000", f"START RequestId: {_RETRY} Version: 7"),
     ("10:01:10.010", "[INFO]\t2026-11-30T10:01:10.010Z\t" + _RETRY + "\tsame text"),
@@ -135,19 +141,25 @@ _RULES = [
     ("10:01:10.020", f"END RequestId: {_RETRY}"),
     (
         "10:01:10.020",
-        f"REPORT RequestId: {_RETRY}\tDuration: 20.00 ms\tBilled Duration: 20 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 41 MB",
+        (
+            f"REPORT RequestId: {_RETRY}\tDuration: 20.00 ms\tBilled Duration: 20 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 41 MB"
+        ),
     ),
     ("10:02:00.000", "START RequestId:  Version: 7"),  # blank id: not an invocation
     (
         "10:02:00.100",
-        f"REPORT RequestId: {RID.format(8)}\tDuration: 12.00 ms\tBilled Duration: 12 ms\t"
-        "Memory Size: 99999999999 MB\tMax Memory Used: 41 MB",  # beyond INTEGER
+        (
+            f"REPORT RequestId: {RID.format(8)}\tDuration: 12.00 ms\tBilled Duration: 12 ms\t"
+            "Memory Size: 99999999999 MB\tMax Memory Used: 41 MB"
+        ),  # beyond INTEGER
     ),
     (
         "10:02:00.200",
-        f"REPORT RequestId: {RID.format(9)}\tDuration: 1{'0' * 400}.0 ms\t"
-        "Billed Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB",  # overflows
+        (
+            f"REPORT RequestId: {RID.format(9)}\tDuration: 1{'0' * 400}.0 ms\t"
+            "Billed Duration: 12 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB"
+        ),  # overflows
     ),
 ]
 

@@ -60,8 +60,10 @@ def test_locked_by_a_writer_says_so(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-            "sys.stdin.read()",
+            (
+                "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+                "sys.stdin.read()"
+            ),
             str(path),
         ],
         stdin=subprocess.PIPE,

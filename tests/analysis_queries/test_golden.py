@@ -48,7 +48,7 @@ def test_every_query_has_a_reference() -> None:
     assert set(load_catalog()) == set(reference.REFERENCES)
 
 
-@pytest.mark.parametrize(("name", "params"), CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "params"), CASES, ids=str)
 def test_query_matches_reference(
     con: Any, rows: list[dict[str, Any]], name: str, params: dict[str, str]
 ) -> None:

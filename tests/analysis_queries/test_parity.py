@@ -83,9 +83,11 @@ def _events(seed: int = 11, n: int = 2400) -> list[tuple[datetime, str]]:
         events.append(
             (
                 end,
-                f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: "
-                f"{billed} ms\tMemory Size: {MEMORY_MB} MB\tMax Memory Used: {used} MB\t"
-                f"{init}{status}",
+                (
+                    f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: "
+                    f"{billed} ms\tMemory Size: {MEMORY_MB} MB\tMax Memory Used: {used} MB\t"
+                    f"{init}{status}"
+                ),
             )
         )
     events.sort(key=lambda e: e[0])

@@ -62,13 +62,13 @@ def test_demo_shows_version_2_regression(tmp_path: Path, monkeypatch) -> None:
     # the heavier init: more init time and more memory on v2
     con = duckdb.connect(str(result.db_path), read_only=True)
     try:
-        stats = dict(
-            (v, (init, mem))
+        stats = {
+            v: (init, mem)
             for v, init, mem in con.execute(
                 "SELECT version, min(init_duration_ms), max(max_memory_used_mb) "
                 "FROM invocations GROUP BY version"
             ).fetchall()
-        )
+        }
     finally:
         con.close()
     assert stats["2"][0] > stats["1"][0], stats
@@ -105,7 +105,7 @@ def test_demo_cli_prints_the_comparison(tmp_path: Path) -> None:
     assert "Per version" in out and "KeyError" in out
     version_rows = {
         m.group(1): m.group(2)
-        for m in re.finditer(r"^│ ([12])\s+│\s+[\d,]+ │\s+([\d.]+)% │", out, re.M)
+        for m in re.finditer(r"^│ ([12])\s+│\s+[\d,]+ │\s+([\d.]+)% │", out, re.MULTILINE)
     }
     assert set(version_rows) == {"1", "2"}, out
     assert float(version_rows["1"]) == 0.0

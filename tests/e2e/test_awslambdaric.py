@@ -41,7 +41,7 @@ def report_init_ms(logs: list[str]) -> float | None:
     raise AssertionError(f"no REPORT line in {logs}")
 
 
-@pytest.fixture()
+@pytest.fixture
 def fn(tmp_path: Path):
     with LocalLambda("orders-e2e", out_dir=tmp_path / "logs") as lam:
         lam.update_code(FunctionCode("e2e_app.handler", HANDLERS, timeout_s=10.0))

@@ -206,12 +206,9 @@ def _expected_log(event: dict) -> dict:
 def _decoded_log(data: bytes) -> dict:
     request = ExportLogsServiceRequest.FromString(data)
     (resource_logs,) = request.resource_logs
-    assert (
-        dict((kv.key, kv.value.string_value) for kv in resource_logs.resource.attributes)[
-            "service.name"
-        ]
-        == "orders"
-    )
+    assert {kv.key: kv.value.string_value for kv in resource_logs.resource.attributes}[
+        "service.name"
+    ] == "orders"
     (scope_logs,) = resource_logs.scope_logs
     assert (scope_logs.scope.name, scope_logs.scope.version) == ("fnlens", otlp_wire.__version__)
     (record,) = scope_logs.log_records
@@ -342,10 +339,14 @@ def test_socket_transport_keeps_alive_and_reads_every_framing():
     url, received, thread = _serve(
         [
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"
-            b"2\r\nde\r\n1;ext=1\r\nf\r\n0\r\nTrailer: t\r\n\r\n",
-            b"HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 0\r\n"
-            b"Connection: close\r\n\r\n",
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n"
+                b"2\r\nde\r\n1;ext=1\r\nf\r\n0\r\nTrailer: t\r\n\r\n"
+            ),
+            (
+                b"HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n"
+            ),
         ]
     )
     transport = _otlp_http.socket_transport()

@@ -85,8 +85,10 @@ XRAY_HEADERS = [
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
     "Root=1-5759E988-BD862e3fe1be46a994272793;Parent=53995C3F42cd8ad8;Sampled=0;Lineage=a:1",
     "Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8;Sampled=1",
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;"
-    "Root=1-11111111-bd862e3fe1be46a994272793",
+    (
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;"
+        "Root=1-11111111-bd862e3fe1be46a994272793"
+    ),
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1x",
     "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1;Parent=53995c3f42cd8ad8",
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",

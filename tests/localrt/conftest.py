@@ -13,12 +13,12 @@ from fnlens.localrt import FunctionCode, LocalLambda
 HANDLERS = Path(__file__).parent / "handlers"
 
 
-@pytest.fixture()
+@pytest.fixture
 def out_dir(tmp_path: Path) -> Path:
     return tmp_path / "logs"
 
 
-@pytest.fixture()
+@pytest.fixture
 def make_fn(out_dir: Path):
     """Build LocalLambda functions over the test handlers; all are closed at the end."""
     made: list[LocalLambda] = []

@@ -13,7 +13,7 @@ from fnlens.localrt._api_server import Invocation, RuntimeApi, RuntimeApiServer
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture()
+@pytest.fixture
 def server():
     srv = RuntimeApiServer(RuntimeApi()).start()
     yield srv

@@ -115,7 +115,7 @@ def _respond(srv: RuntimeApiServer, inv: Invocation) -> None:
     assert status == 202
 
 
-@pytest.fixture()
+@pytest.fixture
 def server():
     info = {"functionName": "f", "functionVersion": "$LATEST", "handler": "app.handler"}
     srv = RuntimeApiServer(RuntimeApi(function_info=info)).start()

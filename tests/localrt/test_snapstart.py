@@ -100,7 +100,7 @@ def test_restore_runs_hooks_and_reports_restore_duration(out_dir: Path) -> None:
     # two at once: one reuses the environment, the other restores a new one
     restored = [r for r in results if any(x.startswith("RESTORE_START") for x in r.logs)]
     assert len(restored) == 1
-    assert restored[0].environment_id not in (first.environment_id,)
+    assert restored[0].environment_id != first.environment_id
     assert "Restore Duration" in next(x for x in restored[0].logs if x.startswith("REPORT "))
     assert restored[0].json()["events"][:3] == payload["events"][:3]
 

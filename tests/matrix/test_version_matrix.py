@@ -115,7 +115,7 @@ def cell(request, cells) -> tuple[str, str, dict[str, str]]:
     return cells[request.param]
 
 
-@pytest.fixture()
+@pytest.fixture
 def sink():
     server = OTLPSink().start()
     try:

@@ -85,14 +85,14 @@ def test_attributes_keep_the_powertools_extras(ingested):
 
 def test_fnlens_records_still_give_outcome_and_duration(migration_runs, ingested):
     run = migration_runs["after"]
-    rows = dict(
-        (row[0], row[1:])
+    rows = {
+        row[0]: row[1:]
         for row in ingested["after"]
         .execute(
             "SELECT request_id, outcome, duration_ms, cold_start, memory_size_mb FROM invocations"
         )
         .fetchall()
-    )
+    }
     assert len(rows) == len(EVENTS)
     for invocation in run.invocations:
         (record,) = [x for x in invocation.lines if x.get("event") == "invocation"]

@@ -26,7 +26,6 @@ def test_log_lines_carry_correlation_fields(telemetry):
     @fnlens.instrument(service="orders")
     def handler(event, context):
         log.info("charging card", amount=12)
-        return None
 
     handler({}, LambdaContext(function_name="orders-fn", function_version="3"))
     record = telemetry.invocation()

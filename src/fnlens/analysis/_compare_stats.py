@@ -341,7 +341,7 @@ def adjust_pvalues(p_values: list[float], method: str = "holm") -> list[float]:
         running = 1.0
         for rank in range(m - 1, -1, -1):
             i = order[rank]
-            running = min(running, min(1.0, m * p_values[i] / (rank + 1)))
+            running = min(running, 1.0, m * p_values[i] / (rank + 1))
             adjusted[i] = running
     elif method == "none":
         adjusted = [min(1.0, p) for p in p_values]

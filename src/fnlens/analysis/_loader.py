@@ -30,7 +30,7 @@ _LOG_KEY = "hash(source_file, source_line, coalesce(source_index, 0), ts, messag
 class Loader:
     """Staging tables for one ingest run, and the merge into the real tables."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         con.execute("SET enable_progress_bar = false")
         # row order of staged and merged rows means nothing; not keeping it lets big

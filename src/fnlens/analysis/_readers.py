@@ -44,7 +44,7 @@ _ARRAY_SEPARATORS = re.compile(r"[ \t\r\n,\[\]]*")
 class Input:
     """An open input file, transparently decompressed."""
 
-    def __init__(self, path: Path, max_record: int = DEFAULT_MAX_RECORD):
+    def __init__(self, path: Path, max_record: int = DEFAULT_MAX_RECORD) -> None:
         self.path = path
         self.max_record = max_record
         self.raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed in close()
@@ -102,7 +102,7 @@ class _GunzipRaw(io.RawIOBase):
     memoryview, so no step copies more than one window.
     """
 
-    def __init__(self, raw: IO[bytes]):
+    def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.dec = zlib.decompressobj(wbits=31)
         self.tail = b""  # compressed input not inflated yet
@@ -242,7 +242,7 @@ class _JsonStream:
     and the buffer is only compacted when more text is read, so reading is linear.
     """
 
-    def __init__(self, reader: io.TextIOWrapper, limit: int, array: bool):
+    def __init__(self, reader: io.TextIOWrapper, limit: int, array: bool) -> None:
         self.reader = reader
         self.limit = limit
         self.array = array

@@ -119,13 +119,13 @@ class Sink:
         flush_fn: Callable[[str, pa.Table], None],
         batch_size: int = 50_000,
         batch_bytes: int = 64 << 20,
-    ):
+    ) -> None:
         self._flush_fn = flush_fn
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self._rows: dict[str, list[dict[str, Any]]] = {t: [] for t in STAGE_COLUMNS}
-        self._text: dict[str, int] = {t: 0 for t in STAGE_COLUMNS}  # characters buffered
-        self.counts: dict[str, int] = {t: 0 for t in STAGE_COLUMNS}
+        self._text: dict[str, int] = dict.fromkeys(STAGE_COLUMNS, 0)  # characters buffered
+        self.counts: dict[str, int] = dict.fromkeys(STAGE_COLUMNS, 0)
         self._log_where: tuple[Any, Any] | None = None
         self._log_index = 0
 

@@ -141,7 +141,7 @@ def session_for_command(master: str = DEFAULT_MASTER) -> Iterator[Any]:
 
 def spark_schema(table: str) -> Any:
     """The Spark StructType of one table's data columns, from the layout's schema."""
-    from pyspark.sql import types as T
+    from pyspark.sql import types as T  # noqa: N812 (Spark's documented idiom)
 
     simple = {
         "TIMESTAMP": T.TimestampNTZType(),

@@ -683,4 +683,4 @@ def _hadoop_literal(path: Path) -> str:
 
 
 def _local(uri: str) -> str:
-    return uri[len("file:") :] if uri.startswith("file:") else uri
+    return uri.removeprefix("file:")

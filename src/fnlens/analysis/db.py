@@ -102,10 +102,13 @@ def prepare(
     temp_directory: str | Path | None = None,
     threads: int | None = None,
 ) -> int:
-    """Make a writable connection (one of :func:`connect`'s, or the caller's) ready to load:
-    UTC session time zone, the current schema (:func:`migrate`), the given limits.
+    """Make a writable connection ready to load.
 
-    Returns the schema version the database had before (0 for a new one)."""
+    The connection is one of :func:`connect`'s, or the caller's: UTC session time zone,
+    the current schema (:func:`migrate`), the given limits.
+
+    Returns the schema version the database had before (0 for a new one).
+    """
     con.execute("SET TimeZone = 'UTC'")
     if memory_limit is not None:
         con.execute(f"SET memory_limit = {_literal(memory_limit)}")
@@ -117,8 +120,10 @@ def prepare(
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The fnlens schema version of the connection's database: 0 when it holds no fnlens
-    table, 1 for a database an fnlens before ``fnlens_meta`` wrote."""
+    """The fnlens schema version of the connection's database.
+
+    0 when it holds no fnlens table, 1 for a database an fnlens before ``fnlens_meta`` wrote.
+    """
     tables = _main_tables(con)
     if META_TABLE in tables:
         row = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchone()
@@ -156,8 +161,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _ensure_current(con: duckdb.DuckDBPyConnection) -> None:
-    """Every table at this version's columns (new columns NULL in old rows), and the
-    merge's record table."""
+    """Every table at this version's columns, and the merge's record table.
+
+    New columns are NULL in old rows.
+    """
     for table in TABLES:
         con.execute(create_table_sql(table))
         for statement in upgrade_sql(table, _columns(con, table)):

@@ -13,7 +13,7 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
@@ -134,7 +134,7 @@ def ingest(
     try:
         loader = Loader(con)
         sink = Sink(loader.append, batch_size=batch_size)
-        with _progress(files, progress) as advance:
+        with _Progress(files, progress) as advance:
             for path in files:
                 report.files.append(
                     _ingest_file(path, sink, loader, strict, advance, fast, max_record)
@@ -265,7 +265,9 @@ def _ingest_file(
     return _finish(fr, sink, before, strict, path)
 
 
-def _finish(fr: FileReport, sink: Sink, before: dict[str, int], strict: bool, path: Path):
+def _finish(
+    fr: FileReport, sink: Sink, before: dict[str, int], strict: bool, path: Path
+) -> FileReport:
     fr.records = {t: sink.counts[t] - before[t] for t in TABLES}
     if strict and not any(fr.records.values()):
         raise IngestError(
@@ -282,7 +284,12 @@ _BAD_RECORD = (ValueError, TypeError, KeyError, AttributeError, OverflowError, R
 
 
 def _read_lines(
-    inp: Input, ctx: StreamContext, on_error, advance, skip_invocations: bool, fmt: str = ""
+    inp: Input,
+    ctx: StreamContext,
+    on_error: _OnError,
+    advance: _Advance,
+    skip_invocations: bool,
+    fmt: str = "",
 ) -> None:
     events = iter_lines(inp)
     rule = continuation_rule(fmt)
@@ -303,7 +310,7 @@ def _read_lines(
             on_error(number, _describe(exc))
 
 
-def _read_documents(inp: Input, ctx: StreamContext, on_error, advance) -> None:
+def _read_documents(inp: Input, ctx: StreamContext, on_error: _OnError, advance: _Advance) -> None:
     for number, doc, error in iter_documents(inp):
         advance(inp.path, inp.position())
         if error is not None:
@@ -315,7 +322,7 @@ def _read_documents(inp: Input, ctx: StreamContext, on_error, advance) -> None:
             on_error(number, _describe(exc))
 
 
-def _read_array(inp: Input, ctx: StreamContext, on_error, advance) -> None:
+def _read_array(inp: Input, ctx: StreamContext, on_error: _OnError, advance: _Advance) -> None:
     for index, (number, item, error) in enumerate(iter_array_items(inp), 1):
         advance(inp.path, inp.position())
         if error is not None:
@@ -347,31 +354,35 @@ def max_record_bytes(memory_limit: str | None) -> int:
 
 
 def _bytes(size: str) -> int:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT])(i?)B\s*", size, re.I)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT])(i?)B\s*", size, re.IGNORECASE)
     assert m, size
     power = "KMGT".index(m.group(2).upper()) + 1
     return int(float(m.group(1)) * (1024 if m.group(3) else 1000) ** power)
 
 
 def _size(value: str) -> str:
-    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", value, re.I):
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", value, re.IGNORECASE):
         raise IngestError(f"memory limit {value!r}: expected a size like 512MB or 4GB")
     return value.strip()
+
+
+# how a reader reports a bad record: (line or None, message)
+_OnError = Callable[[int | None, str], None]
 
 
 class _Advance:
     def __call__(self, path: Path, position: int, final: bool = False) -> None: ...
 
 
-class _progress:
+class _Progress:
     """A rich progress bar over bytes when stderr is a terminal (or when asked)."""
 
-    def __init__(self, files: list[Path], enabled: bool | None):
+    def __init__(self, files: list[Path], enabled: bool | None) -> None:
         self.files = files
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.done: dict[Path, int] = {}
 
-    def __enter__(self):
+    def __enter__(self) -> _Advance:
         if not self.enabled:
             return lambda path, position, final=False: None
         from rich.console import Console

@@ -438,7 +438,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             return str(value)
         if value != 0 and abs(value) < 0.01:
             return f"{value:.3g}"

@@ -1,5 +1,8 @@
-"""`fnlens demo`: the example orders API as v1 and v2 behind a canary alias, on the
-local Lambda runtime, with traffic, ingest, canned queries and the report."""
+"""`fnlens demo`: an example orders API, end to end.
+
+Versions 1 and 2 run behind a canary alias on the local Lambda runtime, with
+traffic, ingest, canned queries and the report.
+"""
 
 from __future__ import annotations
 

@@ -64,12 +64,12 @@ class HttpResult:
         return merged
 
 
-class _Incomplete(Exception):
+class _IncompleteError(Exception):
     """The bytes at hand end before the HTTP response does."""
 
 
 def _incomplete() -> bytes:
-    raise _Incomplete
+    raise _IncompleteError
 
 
 def _closed() -> bytes:
@@ -343,10 +343,10 @@ class SocketTransport:
     def _answer(self, more: Any) -> HttpResult:
         """The answer parsed from the buffer (``more()`` for further bytes); the
         connection is kept for the next request unless the answer closes it, or fails.
-        ``_Incomplete`` (from ``more``) passes through with the buffer untouched."""
+        ``_IncompleteError`` (from ``more``) passes through with the buffer untouched."""
         try:
             status, reason, header_map, content, close, rest = parse_response(self._buffer, more)
-        except _Incomplete:
+        except _IncompleteError:
             raise
         except Exception as exc:  # malformed, timed out, or closed before its end
             self.close()
@@ -368,7 +368,7 @@ class SocketTransport:
         while True:
             try:
                 return self._answer(_closed if closed else _incomplete)
-            except _Incomplete:
+            except _IncompleteError:
                 pass
             left = deadline - time.perf_counter()
             if (left <= 0 and self._buffer) or len(self._buffer) > _READY_MAX_BYTES:

@@ -311,7 +311,7 @@ def batch_options(env: Mapping[str, str], prefix: str) -> dict[str, Any]:
 def _default_file_dir(env: Mapping[str, str]) -> str:
     # /var/task is read-only inside Lambda; /tmp is the writable place there.
     if env.get("AWS_LAMBDA_RUNTIME_API") or env.get("LAMBDA_TASK_ROOT"):
-        return "/tmp/fnlens-telemetry"
+        return "/tmp/fnlens-telemetry"  # noqa: S108 (Lambda's one writable directory)
     return os.path.join(os.getcwd(), "fnlens-telemetry")
 
 
@@ -443,7 +443,7 @@ def _before_snapshot() -> None:
 
     run_pending()
     deadline = time.monotonic() + _exit_timeout_s()
-    for installed in list(_INSTALLED):
+    for installed in _INSTALLED:
         for part in (*installed.hooks, *installed.sinks):
             try:
                 part.flush(max(0.0, deadline - time.monotonic()))

@@ -23,7 +23,7 @@ from typing import Any
 class XRayHook:
     """A TELEMETRY hook recording each invocation in X-Ray."""
 
-    def __init__(self, daemon_address: str = "127.0.0.1:2000", service: str | None = None):
+    def __init__(self, daemon_address: str = "127.0.0.1:2000", service: str | None = None) -> None:
         from aws_xray_sdk.core import xray_recorder
 
         self.recorder = xray_recorder

@@ -514,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # silence http.server
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
         pass
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

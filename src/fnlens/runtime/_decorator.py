@@ -169,7 +169,9 @@ def instrumentation(handler: Callable[..., Any], **options: Any) -> _Instrumente
 class _Instrumented:
     """Per-handler state: settings, redactor and cached process identity."""
 
-    def __init__(self, handler: Callable[..., Any], settings: Settings, span_name: str | None):
+    def __init__(
+        self, handler: Callable[..., Any], settings: Settings, span_name: str | None
+    ) -> None:
         self.handler_name = getattr(handler, "__name__", "handler")
         self.settings = settings
         self.span_name = span_name

@@ -69,7 +69,7 @@ def ensure_configured(settings: Settings) -> None:
         TELEMETRY.configured = True
         if not exporters_requested():
             return
-        for configurator in list(_CONFIGURATORS):
+        for configurator in _CONFIGURATORS:
             try:
                 configurator(TELEMETRY, settings)
             except Exception as exc:

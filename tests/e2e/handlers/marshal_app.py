@@ -10,7 +10,7 @@ from fnlens import instrument
 RESULTS = {
     "uuid": lambda: {"id": uuid.UUID(int=7)},
     "set": lambda: {"tags": {"a"}},
-    "object": lambda: object(),
+    "object": object,
     "tuple-key": lambda: {(1, 2): "pair"},
     "decimal": lambda: {"price": decimal.Decimal("9.99")},
     "bytes": lambda: b"\x00\x01raw",

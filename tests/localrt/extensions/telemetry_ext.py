@@ -102,8 +102,7 @@ while True:
                 break
             time.sleep(0.02)
         with LOCK, open(OUT + ".tmp", "w", encoding="utf-8") as fh:
-            for item in RECEIVED:
-                fh.write(json.dumps(item) + "\n")
+            fh.writelines(json.dumps(item) + "\n" for item in RECEIVED)
             fh.write(json.dumps({"type": "shutdown", "record": event}) + "\n")
         with LOCK, open(OUT + ".batches", "w", encoding="utf-8") as fh:
             json.dump(BATCHES, fh)

@@ -24,12 +24,12 @@ from fnlens.analysis._formats.timeparse import parse_ts
 # the patterns as text too: the SQL text path (analysis/_text_sql.py) uses the same ones
 TS_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
 STREAM_PATTERN = r"\d{4}/\d{2}/\d{2}/\[[^\]]*\][0-9a-zA-Z]+"
-PREFIX_TS = re.compile(rf"^({TS_PATTERN})[ \t]+(.*)$", re.S)
-PREFIX_STREAM = re.compile(rf"^({STREAM_PATTERN})[ \t]+(.*)$", re.S)
+PREFIX_TS = re.compile(rf"^({TS_PATTERN})[ \t]+(.*)$", re.DOTALL)
+PREFIX_STREAM = re.compile(rf"^({STREAM_PATTERN})[ \t]+(.*)$", re.DOTALL)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 START = re.compile(r"^START RequestId: (\S+)(?:\s+Version: (\S+))?")
 END = re.compile(r"^END RequestId: (\S+)")
-REPORT = re.compile(r"^REPORT RequestId: (\S+)(.*)$", re.S)
+REPORT = re.compile(r"^REPORT RequestId: (\S+)(.*)$", re.DOTALL)
 XRAY = re.compile(r"^XRAY TraceId: (\S+)(?:\s+SegmentId: (\S+))?(?:\s+Sampled: (\S+))?\s*$")
 _REPORT_FIELD = re.compile(
     r"(?:^|(?<=\s))(Billed Restore Duration|Restore Duration|Billed Duration|Init Duration|"
@@ -41,7 +41,7 @@ _REPORT_FIELD = re.compile(
 TIMEOUT_RANK = 41.9
 TIMEOUT = re.compile(r"^(?:(\S+)\s+)?Task timed out after\s+([\d.]+)\s+seconds")
 CRASH = re.compile(
-    r"^(?:RequestId: (\S+)\s+)?Error: (Runtime exited (?:with error|without).*)$", re.S
+    r"^(?:RequestId: (\S+)\s+)?Error: (Runtime exited (?:with error|without).*)$", re.DOTALL
 )
 PLATFORM = re.compile(
     r"^(INIT_START|INIT_REPORT|INIT_RUNTIME_DONE|RESTORE_START|RESTORE_REPORT|"
@@ -49,21 +49,23 @@ PLATFORM = re.compile(
 )
 PY_APP = re.compile(
     r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\s+(\d{4}-\d\d-\d\dT\S+)\s+(\S+)\s+(.*)$",
-    re.S,
+    re.DOTALL,
 )
-PY_BARE = re.compile(r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\s(.*)$", re.S)
+PY_BARE = re.compile(r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\s(.*)$", re.DOTALL)
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 LEVEL_PATTERN = (
     r"TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|"
     r"trce|dbug|info|warn|fail|crit|trace|debug|error|critical|Information|Warning|Error"
 )
 # Node.js / .NET after the leading timestamp was stripped: `<request id>\t<LEVEL>\t<message>`
-NODE_APP = re.compile(rf"^({UUID_PATTERN}|undefined)[ \t]+({LEVEL_PATTERN})(?:[ \t]+(.*))?$", re.S)
+NODE_APP = re.compile(
+    rf"^({UUID_PATTERN}|undefined)[ \t]+({LEVEL_PATTERN})(?:[ \t]+(.*))?$", re.DOTALL
+)
 # Java (aws-lambda-java-log4j2 default pattern): `2024-01-01 10:00:00 <request id> INFO  Cls - msg`
 JAVA_APP = re.compile(
     rf"^(\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)[ \t]+"
     rf"({UUID_PATTERN})[ \t]+({LEVEL_PATTERN})[ \t]+(.*)$",
-    re.S,
+    re.DOTALL,
 )
 # where a raw text copy continues the event above: indented stack frames, Python's
 # traceback header, the closing brackets of a pretty-printed object, a crash's error type

@@ -87,7 +87,7 @@ def _enum(value: Any, names: tuple[str, ...], prefix: str) -> str:
     s = str(value)
     if s.isdigit():
         return _enum(int(s), names, prefix)
-    return s[len(prefix) :] if s.startswith(prefix) else s
+    return s.removeprefix(prefix)
 
 
 def _nanos(value: Any) -> Any:
