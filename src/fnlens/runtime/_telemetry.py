@@ -88,24 +88,24 @@ class Telemetry:
         self.configured = False
 
     # registration -------------------------------------------------------
-    def add_sink(self, sink: Any) -> None:
+    def add_sink(self, sink: RecordSink) -> None:
         with self._lock:
             if sink not in self.sinks:
                 self.sinks = [*self.sinks, sink]
                 self._derive()
 
-    def remove_sink(self, sink: Any) -> None:
+    def remove_sink(self, sink: RecordSink) -> None:
         with self._lock:
             self.sinks = [s for s in self.sinks if s is not sink]
             self._derive()
 
-    def add_hook(self, hook: Any) -> None:
+    def add_hook(self, hook: InvocationHook) -> None:
         with self._lock:
             if hook not in self.hooks:
                 self.hooks = [*self.hooks, hook]
                 self._derive()
 
-    def remove_hook(self, hook: Any) -> None:
+    def remove_hook(self, hook: InvocationHook) -> None:
         with self._lock:
             self.hooks = [h for h in self.hooks if h is not hook]
             self._derive()
