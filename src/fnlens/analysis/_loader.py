@@ -14,14 +14,17 @@ Everything runs in one transaction, so a failed run leaves the database unchange
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from fnlens.analysis._formats import fnlens_jsonl
-from fnlens.analysis._merge import merge_invocations
+from fnlens.analysis._merge import combine_line_pairs, merge_invocations
 from fnlens.analysis._schema import TABLES
 from fnlens.analysis._sink import STAGE_COLUMNS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _EVENT_ONLY = "{'event': 'VARCHAR'}"
 _LOG_KEY = "hash(source_file, source_line, coalesce(source_index, 0), ts, message)"
@@ -68,7 +71,9 @@ class Loader:
             "  WHERE event = 'invocation')",
             [str(path)],
         ).fetchall()[0][0]
-        # a second, cheap scan (one column) tells whether there are log lines to parse
+        if not gzip and _count_lines(path) == inserted:
+            return int(inserted), 0  # every line was an invocation record: nothing else to read
+        # else a second scan (one column) tells whether there are log lines to parse
         other = self.con.execute(
             f"SELECT count(*) FROM {source.replace(columns, _EVENT_ONLY)} "
             "WHERE event IS DISTINCT FROM 'invocation'",
@@ -89,6 +94,7 @@ class Loader:
         return added
 
     def _merge_invocations(self) -> int:
+        combine_line_pairs(self.con, "_stage_invocations")
         return merge_invocations(self.con, "_stage_invocations")
 
     def _merge_spans(self) -> None:
@@ -120,3 +126,18 @@ class Loader:
     def drop(self) -> None:
         for table in STAGE_COLUMNS:
             self.con.execute(f"DROP TABLE IF EXISTS _stage_{table}")
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a plain file, a last one without a newline included (blank ones too).
+
+    Counting newlines in 16 MiB blocks reads a 1 GB file in well under a second, a
+    fraction of what a second ``read_json`` scan of it costs.
+    """
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as f:
+        while block := f.read(16 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")

@@ -27,9 +27,18 @@ from __future__ import annotations
 import duckdb
 
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS
-from fnlens.analysis._sink import RANK
+from fnlens.analysis._sink import RANK, START_RANK
 
-__all__ = ["ATTEMPT_GAP", "PARTS", "create_parts_sql", "ensure_parts", "merge_invocations"]
+__all__ = [
+    "ATTEMPT_GAP",
+    "PARTS",
+    "combine_line_pairs",
+    "create_parts_sql",
+    "ensure_parts",
+    "merge_invocations",
+    "pair_exprs",
+    "same_attempt_sql",
+]
 
 PARTS = "_invocation_parts"
 ATTEMPT_GAP = "INTERVAL 10 SECOND"  # retries come a minute or more after the last attempt
@@ -106,6 +115,60 @@ def merge_invocations(con: duckdb.DuckDBPyConnection, stage: str) -> int:
         _merge_records(con, stage)
     con.execute("DROP TABLE _merge_ids")
     return int(changed)
+
+
+def same_attempt_sql(start_ts: str, report_ts: str, duration_ms: str) -> str:
+    """True when a START record at ``start_ts`` and a REPORT record (its invocation's
+    start ``report_ts``, ``duration_ms``) are one attempt by the rule of
+    :func:`_number_attempts` (their spans overlap within :data:`ATTEMPT_GAP`), or
+    either has no time."""
+    end = f"{report_ts} + to_microseconds(CAST(greatest({duration_ms}, 0) * 1000 AS BIGINT))"
+    return (
+        f"({start_ts} IS NULL OR {report_ts} IS NULL OR ({report_ts} <= {start_ts} + "
+        f"{ATTEMPT_GAP} AND {start_ts} <= {end} + {ATTEMPT_GAP}))"
+    )
+
+
+def combine_line_pairs(con: duckdb.DuckDBPyConnection, stage: str) -> int:
+    """One staged record for each attempt's START and REPORT lines in one file; how many.
+
+    Among the records one text file (``_file``) gives a request id, in line order
+    (``_line``), a START line's record directly followed by its REPORT line's record of
+    the same attempt (the time spans overlap as the attempt rule reads them) is replaced
+    by the record the merge would make of the two (:func:`_pair_exprs`, START first).
+    The merge then sees one record for the common invocation, stores it as it is and
+    keeps no parts for it; the rows are those of merging the two lines, since no other
+    source ranks between a START and its REPORT (a timeout or crash line of the attempt,
+    which does, sits between them and keeps the two apart).
+    """
+    report = RANK["report"]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _line_pairs AS "
+        "SELECT s_row, r_row FROM ("
+        "  SELECT rowid AS s_row, _rank, ts, lead(rowid) OVER w AS r_row,"
+        "    lead(_rank) OVER w AS r_rank, lead(ts) OVER w AS r_ts,"
+        "    lead(duration_ms) OVER w AS r_duration"
+        f"  FROM {stage} WHERE _line IS NOT NULL AND request_id IS NOT NULL"
+        "  WINDOW w AS (PARTITION BY _file, request_id ORDER BY _line)"
+        f") WHERE _rank = {START_RANK} AND r_rank = {report} AND r_duration IS NOT NULL"
+        f"  AND {same_attempt_sql('ts', 'r_ts', 'r_duration')}"
+    )
+    try:
+        pairs = con.execute("SELECT count(*) FROM _line_pairs").fetchall()[0][0]
+        if pairs:
+            con.execute(
+                f"INSERT INTO {stage} ({_RECORD_LIST}, _rank, _file, _line) "
+                f"SELECT {', '.join(pair_exprs('s', 'r').values())}, s._rank, s._file, s._line "
+                f"FROM _line_pairs p JOIN {stage} s ON s.rowid = p.s_row "
+                f"JOIN {stage} r ON r.rowid = p.r_row"
+            )
+            con.execute(
+                f"DELETE FROM {stage} WHERE rowid IN ("
+                "  SELECT s_row FROM _line_pairs UNION ALL SELECT r_row FROM _line_pairs)"
+            )
+    finally:
+        con.execute("DROP TABLE _line_pairs")
+    return int(pairs)
 
 
 def _insert_without_id(con: duckdb.DuckDBPyConnection, stage: str) -> None:
@@ -226,39 +289,48 @@ def _order_records(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _pair_select() -> str:
-    """Rows of the attempts made of at most two records: what _merged_select gives them.
+def pair_exprs(a: str, b: str) -> dict[str, str]:
+    """Each record column of the merge of two records (its SQL), ``a`` first by precedence.
 
-    ``a`` is the first record by precedence, ``b`` the second (NULLs when there is none):
-    a column's first non-NULL value is ``coalesce(a.col, b.col)``, as ``arg_min`` skips NULLs.
+    A column's first non-NULL value is ``coalesce(a.col, b.col)``, as ``arg_min`` skips
+    NULLs; the sources are united; ``error_type``/``error_message`` come from the record
+    that gave ``outcome``.
     """
-    exprs = []
+    exprs: list[str] = []
     for col in _RECORD:
         if col == "request_id":
-            exprs.append("a.request_id")
+            exprs.append(f"{a}.request_id")
         elif col == "source":
             exprs.append(
                 "array_to_string(list_sort(list_distinct(flatten(list_value("
-                "string_split(a.source, '+'), string_split(b.source, '+'))))), '+')"
+                f"string_split({a}.source, '+'), string_split({b}.source, '+'))))), '+')"
             )
         elif col == "version":
             exprs.append(
-                "coalesce(nullif(coalesce(a.service_version, b.service_version), ''),"
-                " a.function_version, b.function_version)"
+                f"coalesce(nullif(coalesce({a}.service_version, {b}.service_version), ''),"
+                f" {a}.function_version, {b}.function_version)"
             )
         elif col in ("error_type", "error_message"):  # from the record that gave outcome
             exprs.append(
-                f"CASE WHEN a.outcome IS NOT NULL THEN a.{col} "
-                f"WHEN b.outcome IS NOT NULL THEN b.{col} END"
+                f"CASE WHEN {a}.outcome IS NOT NULL THEN {a}.{col} "
+                f"WHEN {b}.outcome IS NOT NULL THEN {b}.{col} END"
             )
         else:
-            exprs.append(f"coalesce(a.{col}, b.{col})")
+            exprs.append(f"coalesce({a}.{col}, {b}.{col})")
+    return dict(zip(_RECORD, exprs, strict=True))
+
+
+def _pair_select() -> str:
+    """Rows of the attempts made of at most two records: what _merged_select gives them.
+
+    ``a`` is the first record by precedence, ``b`` the second (NULLs when there is none).
+    """
     side = (
         "(SELECT r.*, o.attempt FROM _records r JOIN _ordered o USING (_key) "
         f"WHERE o._size <= {_PAIR_MAX} AND o._ord = {{ord}})"
     )
     return (
-        "SELECT " + ", ".join(exprs) + ", a.attempt"
+        "SELECT " + ", ".join(pair_exprs("a", "b").values()) + ", a.attempt"
         f" FROM {side.format(ord=1)} a LEFT JOIN {side.format(ord=2)} b"
         " ON b.request_id = a.request_id AND b.attempt = a.attempt"
     )

@@ -14,40 +14,55 @@ import json
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
-
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS, LOGS_COLUMNS, SPANS_COLUMNS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Precedence when several sources describe the same invocation: lower wins.
 RANK = {"fnlens": 10, "powertools": 20, "otlp": 30, "platform": 40, "report": 42, "emf": 50}
 # what the platform measured outside the function (request logs): after the records
 RANK.update({"cloud-logging": 45, "app-insights": 45})
+# a START line's record: before its REPORT's, whose values it does not have
+START_RANK = RANK["report"] - 1
 
 _INT_RANGE = {"INTEGER": (-(2**31), 2**31 - 1), "BIGINT": (-(2**63), 2**63 - 1)}
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "TIMESTAMP": pa.timestamp("us"),
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "DOUBLE": pa.float64(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
-}
 
 STAGE_COLUMNS: dict[str, dict[str, str]] = {
-    "invocations": {**INVOCATIONS_COLUMNS, "_rank": "DOUBLE"},
+    # _file / _line: where a text line's record was read (the n-th file of the run, its
+    # line), so that an attempt's START and REPORT lines in one file become one record
+    "invocations": {
+        **INVOCATIONS_COLUMNS,
+        "_rank": "DOUBLE",
+        "_file": "INTEGER",
+        "_line": "BIGINT",
+    },
     "spans": dict(SPANS_COLUMNS),
     "logs": dict(LOGS_COLUMNS),
 }
 
 
+@cache
 def arrow_schema(table: str) -> pa.Schema:
-    """The Arrow schema of a staging table."""
-    return pa.schema([(n, _ARROW_TYPES[t]) for n, t in STAGE_COLUMNS[table].items()])
+    """The Arrow schema of a staging table (pyarrow is imported on first use: the
+    typed fast paths of ingest never need it)."""
+    import pyarrow as pa
+
+    types = {
+        "TIMESTAMP": pa.timestamp("us"),
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "BOOLEAN": pa.bool_(),
+        "DOUBLE": pa.float64(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
+    }
+    return pa.schema([(n, types[t]) for n, t in STAGE_COLUMNS[table].items()])
 
 
 def _coerce(sql_type: str, value: Any) -> Any:
@@ -103,7 +118,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_SCHEMAS = {table: arrow_schema(table) for table in STAGE_COLUMNS}
 _PY_TYPES = {"VARCHAR": str, "DOUBLE": float, "BOOLEAN": bool, "TIMESTAMP": datetime}
 _SPECS = {
     table: {name: (t, _PY_TYPES.get(t, type(None))) for name, t in columns.items()}
@@ -128,6 +142,12 @@ class Sink:
         self.counts: dict[str, int] = dict.fromkeys(STAGE_COLUMNS, 0)
         self._log_where: tuple[Any, Any] | None = None
         self._log_index = 0
+        self.file_number = 0  # the file being read: rows with a ``_line`` get it as ``_file``
+
+    def next_file(self) -> int:
+        """Start the next file; returns its number (``_file`` of its rows)."""
+        self.file_number += 1
+        return self.file_number
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Validate and buffer one row; raises ValueError when a value does not fit."""
@@ -175,6 +195,8 @@ class Sink:
             return
         row["source"] = source
         row.setdefault("_rank", RANK[source])
+        if row.get("_line") is not None:
+            row["_file"] = self.file_number
         if row.get("version") is None:
             row["version"] = row.get("service_version") or row.get("function_version")
         self.add("invocations", row)
@@ -196,7 +218,9 @@ class Sink:
         rows = self._rows[table]
         if not rows:
             return
-        self._flush_fn(table, pa.Table.from_pylist(rows, schema=_SCHEMAS[table]))
+        import pyarrow as pa
+
+        self._flush_fn(table, pa.Table.from_pylist(rows, schema=arrow_schema(table)))
         self._rows[table] = []
         self._text[table] = 0
 

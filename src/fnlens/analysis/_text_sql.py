@@ -20,6 +20,7 @@ stages nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,12 @@ from fnlens.analysis._formats.lambda_text import (
     TS_PATTERN,
     UUID_PATTERN,
 )
-from fnlens.analysis._sink import RANK, STAGE_COLUMNS
+from fnlens.analysis._merge import pair_exprs, same_attempt_sql
+from fnlens.analysis._sink import RANK, STAGE_COLUMNS, START_RANK
 
 __all__ = ["FORMATS", "MAX_LINE", "PythonRows", "stage_text"]
+
+_LOG = logging.getLogger("fnlens")
 
 # rows only the Python parser reads, in line order, with its state at each:
 # (line number, raw event text, log stream, stream version, open request id, last REPORT id)
@@ -60,6 +64,10 @@ _RAW_CONTINUATION = CONTINUATION_PATTERN
 # 256 MiB block per thread, beyond a 512MB memory limit by itself
 MAX_LINE = 16 << 20
 _BUFFERS = 2
+# a line without its trailing CR (a file written on Windows), never NULL
+_CLEAN_LINE = (
+    "coalesce(CASE WHEN ends_with(line, chr(13)) THEN rtrim(line, chr(13)) ELSE line END, '')"
+)
 # at most four prefixes, in the orders the formats write them; only the prefixes are
 # captured (capturing the rest too makes RE2 walk every line with its slow engine)
 _PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
@@ -95,10 +103,19 @@ _PLATFORM = (
     r"RESTORE_RUNTIME_DONE|EXTENSION|TELEMETRY|LOGS)\b"
 )
 _STREAM_VERSION = r"^\d{4}/\d{2}/\d{2}/\[([^\]]*)\]"
+# the request id a line the Python parser reads names (a platform line, a crash, a timeout)
+_ANY_ID = r"^(?:(?:START |END |REPORT )?RequestId: (\S+)|(\S+)\s+Task timed out)"
 _XRAY_ID = r"1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})"
 # kinds whose rows depend on the lines before them (the Python parser's state)
 _STATEFUL = "'text', 'py_bare', 'timeout', 'py_app', 'node_app', 'py'"
 _WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# a line holding a blank other than tab and space (a joined multi-line event)
+_ODD_BLANKS = "(" + " OR ".join(f"contains(msg, chr({c}))" for c in (10, 11, 12, 13)) + ")"
+# what RE2's \s matches (tab, newline, form feed, carriage return, space): a message
+# starting or ending with one is trimmed, as the Python parser's patterns do
+_RE2_BLANKS = "(9, 10, 12, 13, 32)"
+# byte-wise (a character count, as in ``pre_v[-1:]``, walks the whole line)
+_ENDS_BLANK = "(" + " OR ".join(f"ends_with(msg, chr({c}))" for c in (9, 10, 12, 13, 32)) + ")"
 # numbers of at most nine digits (a duration under 11 days, a size within INTEGER): a
 # longer one may not fit its column, and the Python parser reports that line (file:line)
 _NUM = r"\d{1,9}(?:\.\d+)?"
@@ -132,6 +149,7 @@ def stage_text(
     path: Path,
     fmt: str,
     source_file: str,
+    file_number: int,
     stream: str | None,
     gzip: bool,
     handle_python: PythonRows,
@@ -146,11 +164,14 @@ def stage_text(
     if fmt not in FORMATS:
         return None
     try:
-        return _stage(con, path, fmt, source_file, stream, gzip, handle_python, max_line)
-    except duckdb.Error:
+        return _stage(
+            con, path, fmt, source_file, file_number, stream, gzip, handle_python, max_line
+        )
+    except duckdb.Error as exc:
+        _LOG.warning("%s: read by the Python parser (the SQL text path failed: %s)", path, exc)
         return None
     finally:
-        for t in ("_tx_lines", "_tx_events", "_tx_parsed", "_tx_reports"):
+        for t in ("_tx_lines", "_tx_events", "_tx_parsed"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -159,6 +180,7 @@ def _stage(
     path: Path,
     fmt: str,
     source_file: str,
+    file_number: int,
     stream: str | None,
     gzip: bool,
     handle_python: PythonRows,
@@ -175,25 +197,51 @@ def _stage(
         f"buffer_size = {_BUFFERS * max_line}, "
         f"compression = '{'gzip' if gzip else 'none'}')"
     )
+    # the lines as they are (a trailing CR is cut by the parse, which runs in parallel:
+    # after WITH ORDINALITY, which numbers the lines in one thread, it costs seconds)
     con.execute(
-        "CREATE TEMP TABLE _tx_lines AS "
-        f"SELECT n, coalesce(rtrim(line, chr(13)), '') AS line FROM {reader} "
+        f"CREATE TEMP TABLE _tx_lines AS SELECT n, line FROM {reader} "
         "WITH ORDINALITY AS t(line, n)",
         [str(path)],
     )
-    n_cont = con.execute(f"SELECT count(*) FROM _tx_lines WHERE n > 1 AND {cont}").fetchone()[0]
-    if n_cont:
+    # every line is parsed as an event of its own; only a file with continuation lines
+    # (a stack trace, a pretty-printed object) is parsed again, its events joined first
+    parse = _parse_sql(fmt, stream)
+    con.execute(
+        "CREATE TEMP TABLE _tx_parsed AS "
+        + parse.replace("__EVENTS__", "_tx_lines").replace("__CONT__", f"n > 1 AND {cont}")
+    )
+    if con.execute("SELECT count(*) FROM _tx_parsed WHERE cont").fetchone()[0]:
+        con.execute("DROP TABLE _tx_parsed")
         # an event is a line that starts one and the continuation lines after it
         con.execute(
             "CREATE TEMP TABLE _tx_events AS "
             "SELECT min(n) AS n, string_agg(line, chr(10) ORDER BY n) AS line FROM ("
-            f"  SELECT n, line, sum(CASE WHEN n = 1 OR NOT ({cont}) THEN 1 ELSE 0 END) "
-            "    OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS event FROM _tx_lines"
+            f"  SELECT n, line, sum(CASE WHEN n = 1 OR NOT ({cont}) "
+            "    THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS event"
+            f"  FROM (SELECT n, {_CLEAN_LINE} AS line FROM _tx_lines)"
             ") GROUP BY event"
         )
-        events = "_tx_events"
-    else:
-        events = "_tx_lines"
+        con.execute(
+            "CREATE TEMP TABLE _tx_parsed AS "
+            + parse.replace("__EVENTS__", "_tx_events").replace("__CONT__", "false")
+        )
+    if con.execute("SELECT count(*) FROM _tx_parsed WHERE kind = 'other'").fetchone()[0]:
+        return None
+    # lines without a request id between START and END belong to that invocation
+    needs_current = con.execute(
+        f"SELECT count(*) FROM _tx_parsed WHERE kind IN ({_STATEFUL})"
+    ).fetchone()[0]
+    return _insert(con, source_file, file_number, bool(needs_current), handle_python)
+
+
+def _parse_sql(fmt: str, stream: str | None) -> str:
+    """The statement classifying and cutting each event of ``{events}`` (one per row).
+
+    ``__EVENTS__`` stands for the relation of events (``n``, ``line``), ``__CONT__`` for
+    what is true of a line that continues the event before it; the REPORT fields are
+    the struct ``r`` (NULL on other rows).
+    """
     path_stream = _lit(stream)
     path_version = _lit(_version(stream))
     bad_ts = " OR ".join(
@@ -212,27 +260,29 @@ def _stage(
     )
     body = (
         "CASE kind "
-        + " ".join(f"WHEN '{k}' THEN regexp_replace(msg, {_q(h)}, '')" for k, h in _HEADS.items())
+        + " ".join(
+            f"WHEN '{k}' THEN regexp_replace(full_msg, {_q(h)}, '')" for k, h in _HEADS.items()
+        )
         + " END"
     )
-    con.execute(
-        f"""CREATE TEMP TABLE _tx_parsed AS
-        WITH rest AS (
-          SELECT n, line, CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN {rest} ELSE line END
-            AS pre_v
-          FROM {events} WHERE line <> ''
+    return f"""WITH rest AS (
+          SELECT n, line, __CONT__ AS cont,
+            CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN {rest} ELSE line END AS pre_v
+          FROM (SELECT n, {_CLEAN_LINE} AS line FROM __EVENTS__)
         ), pre AS (
-          SELECT n, line, pre_v,
-            CASE WHEN length(pre_v) < length(line) THEN {parts} END AS p FROM rest
+          SELECT n, line, cont, pre_v,
+            CASE WHEN strlen(pre_v) < strlen(line) THEN {parts} END AS p FROM rest
         ), cut AS (
-          SELECT n, line, pre_v,
+          SELECT n, line, cont, pre_v,
             coalesce(p.ts1, '') AS p_ts1, coalesce(p.stream, '') AS p_stream,
             coalesce(p.ts2, '') AS p_ts2, coalesce(p.ts3, '') AS p_ts3
           FROM pre
         ),
         stripped AS (
-          SELECT n, line, pre_v AS rest,
-            CASE WHEN regexp_matches(pre_v, '^\\s|\\s$') THEN trim(pre_v, {_WS}) ELSE pre_v END
+          SELECT n, line, cont, pre_v AS rest,
+            -- blanks cut in front only (the patterns allow them at the end): trimming
+            -- both ends of every line would cost more than the rest of the parse
+            CASE WHEN ascii(pre_v) IN {_RE2_BLANKS} THEN trim(pre_v, {_WS}) ELSE pre_v END
               AS msg,
             coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
             nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3
@@ -263,34 +313,36 @@ def _stage(
             WHEN regexp_matches(msg, {_q(_PY_BARE)}) THEN 'py_bare'
             ELSE 'text' END AS kind
           FROM stripped
+        ), blanked AS (
+          -- a START / END / REPORT line with every blank a space, computed once for all
+          -- its fields (tabs alone, unless the line holds rarer blanks);
+          -- the message kept (a log row's) without blanks at its end
+          SELECT *, CASE WHEN kind NOT IN ('start', 'end', 'report') THEN NULL
+              WHEN {_ODD_BLANKS} THEN {_blanked("msg")} ELSE replace(msg, chr(9), ' ') END AS rb,
+            CASE WHEN kind IN ('start', 'end', 'report', 'empty') THEN NULL
+              WHEN {_ENDS_BLANK} THEN trim(msg, {_WS}) ELSE msg END AS full_msg
+          FROM classified
+        ), split AS (
+          SELECT *, CASE WHEN kind = 'report' THEN string_split(rb, ': ') END AS parts
+          FROM blanked
         )
-        SELECT n, msg, kind, {_ts("ts_text")} AS ts, CASE WHEN kind = 'py' THEN line END AS raw,
+        SELECT n, cont, kind, {_ts("ts_text")} AS ts,
+          -- the message where a row needs it (the rest have their fields cut out below)
+          full_msg AS msg,
+          CASE WHEN kind = 'py' THEN line END AS raw,
           CASE WHEN kind = 'py' AND regexp_matches(msg, '(?:^|\\s)Duration:\\s*\\S') THEN
             nullif(regexp_extract(msg, '^REPORT RequestId: (\\S+)', 1), '') END AS py_report,
           coalesce(line_stream, {path_stream}) AS log_stream,
           coalesce(nullif(regexp_extract(line_stream, {_q(_STREAM_VERSION)}, 1), ''),
             {path_version}) AS stream_version,
           CASE kind WHEN 'start' THEN regexp_extract(msg, '^START RequestId: (\\S+)', 1)
-            WHEN 'end' THEN regexp_extract(msg, '^END RequestId: (\\S+)', 1) END AS marker_id,
+            WHEN 'end' THEN regexp_extract(msg, '^END RequestId: (\\S+)', 1)
+            WHEN 'report' THEN split_part(parts[2], ' ', 1) END AS marker_id,
           CASE WHEN kind = 'start' THEN nullif(regexp_extract(msg,
             '^START RequestId: \\S+\\s+Version: (\\S+)', 1), '') END AS start_version,
-          {body} AS body
-        FROM classified"""
-    )
-    # the REPORT fields in a statement of their own: inside a CASE, DuckDB would compute
-    # the blanked text once per field instead of once per line
-    con.execute(
-        "CREATE TEMP TABLE _tx_reports AS SELECT n, "
-        f"{_report_struct('msg', 'rb')} AS r FROM ("
-        f"  SELECT n, msg, {_blanked('msg')} AS rb FROM _tx_parsed WHERE kind = 'report')"
-    )
-    if con.execute("SELECT count(*) FROM _tx_parsed WHERE kind = 'other'").fetchone()[0]:
-        return None
-    # lines without a request id between START and END belong to that invocation
-    needs_current = con.execute(
-        f"SELECT count(*) FROM _tx_parsed WHERE kind IN ({_STATEFUL})"
-    ).fetchone()[0]
-    return _insert(con, source_file, bool(needs_current), handle_python)
+          {body} AS body,
+          CASE WHEN kind = 'report' THEN {_report_struct("rb", "parts")} END AS r
+        FROM split"""
 
 
 def _blanked(msg: str) -> str:
@@ -300,37 +352,47 @@ def _blanked(msg: str) -> str:
     return msg
 
 
-def _report_struct(msg: str, blank: str) -> str:
+# the optional fields of a REPORT line, in the order _REPORT allows them
+_REPORT_OPTIONAL = {
+    "init": "Init Duration",
+    "restore": "Restore Duration",
+    "billed_restore": "Billed Restore Duration",
+    "status": "Status",
+    "error_type": "Error Type",
+    "xray": "XRAY TraceId",
+}
+
+
+def _report_struct(blank: str, parts: str) -> str:
     """The fields of a canonical REPORT line (checked by _REPORT) with string functions.
 
-    In a canonical line each label appears once and in order, so the text after its
-    first occurrence up to the next blank is its value; that is several times faster
-    than one regular expression with a capture group per field. ``blank`` is the
-    column holding ``msg`` with blanks made spaces (computed once).
+    ``parts`` is the line (``blank``: its blanks made spaces) split at ``": "``: in a
+    canonical line every value follows its label's ``": "`` and runs to the next blank,
+    and the labels come in _REPORT's order, so the n-th part starts with the n-th
+    value: RequestId, Duration, Billed Duration, Memory Size and Max Memory Used are
+    parts 2 to 6, and each optional field present moves the ones after it by one.
+    One split and a few short ones are several times cheaper than a regular expression
+    with a capture group per field, or a search for every label.
     """
 
-    def after(label: str) -> str:
-        return f"split_part(split_part({blank}, '{label}: ', 2), ' ', 1)"
+    def value(index: str) -> str:
+        return f"split_part({parts}[{index}], ' ', 1)"
 
-    fields = {
-        "rid": f"regexp_extract({msg}, '^REPORT RequestId: (\\S+)', 1)",
-        "dur": after("Duration"),
-        "billed": after("Billed Duration"),
-        "mem": after("Memory Size"),
-        "maxmem": after("Max Memory Used"),
-        "init": after("Init Duration"),
-        "restore": after("Restore Duration"),
-        "billed_restore": after("Billed Restore Duration"),
-        "status": after("Status"),
-        "error_type": after("Error Type"),
-        "xray": after("XRAY TraceId"),
-    }
+    fields = {"dur": value("3"), "billed": value("4"), "mem": value("5"), "maxmem": value("6")}
+    index = "7"
+    for name, label in _REPORT_OPTIONAL.items():
+        # "Restore Duration: " is also in "Billed Restore Duration: ", which _REPORT
+        # only allows after it: found either way, it is there
+        present = f"contains({blank}, '{label}: ')"
+        fields[name] = f"CASE WHEN {present} THEN {value(index)} ELSE '' END"
+        index += f" + {present}::INTEGER"
     return "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
 
 
 def _insert(
     con: duckdb.DuckDBPyConnection,
     source_file: str,
+    file_number: int,
     needs_current: bool,
     handle_python: PythonRows,
 ) -> tuple[int, int]:
@@ -341,8 +403,9 @@ def _insert(
         con.execute(
             f"""CREATE TEMP TABLE _tx_current AS
             WITH marks AS (
-              SELECT n, kind, marker_id, coalesce(x.r.rid, py_report) AS rid
-              FROM _tx_parsed LEFT JOIN _tx_reports x USING (n)
+              SELECT n, kind, marker_id,
+                coalesce(CASE WHEN kind = 'report' THEN marker_id END, py_report) AS rid
+              FROM _tx_parsed
               WHERE kind IN ('start', 'end', 'report', {_STATEFUL})
             ), opened AS (
               SELECT *, last_value(CASE WHEN kind = 'start' THEN marker_id END IGNORE NULLS)
@@ -369,7 +432,7 @@ def _insert(
         join = ""
         cur = "NULL"
     try:
-        counts = _insert_rows(con, source_file, join, cur)
+        counts = _insert_rows(con, source_file, file_number, join, cur)
         if needs_current:
             cursor = con.execute(
                 "SELECT n, raw, log_stream, stream_version, current_id, last_report "
@@ -383,7 +446,7 @@ def _insert(
 
 
 def _insert_rows(
-    con: duckdb.DuckDBPyConnection, source_file: str, join: str, cur: str
+    con: duckdb.DuckDBPyConnection, source_file: str, file_number: int, join: str, cur: str
 ) -> tuple[int, int]:
     inv_cols = list(STAGE_COLUMNS["invocations"])
     report_rank = RANK["report"]
@@ -407,7 +470,7 @@ def _insert_rows(
         "ts": f"ts - to_microseconds(CAST(round({dur} * 1000) AS BIGINT))",
         "log_stream": "log_stream",
         "function_version": "stream_version",
-        "request_id": "r.rid",
+        "request_id": "marker_id",
         "duration_ms": dur,
         "billed_duration_ms": "CAST(r.billed AS DOUBLE)",
         "memory_size_mb": "CAST(r.mem AS INTEGER)",
@@ -424,6 +487,8 @@ def _insert_rows(
         "version": "stream_version",
         "source": "'report'",
         "_rank": str(report_rank),
+        "_file": str(file_number),
+        "_line": "n",
     }
     start = {
         "ts": "ts",
@@ -432,7 +497,9 @@ def _insert_rows(
         "version": "coalesce(start_version, stream_version)",
         "request_id": "marker_id",
         "source": "'report'",
-        "_rank": "41",
+        "_rank": str(START_RANK),
+        "_file": str(file_number),
+        "_line": "n",
     }
     # the start of a timed-out invocation (its line's time less the timeout), as
     # lambda_text.timeout_start gives it
@@ -449,24 +516,64 @@ def _insert_rows(
         "error_message": timeout_msg,
         "source": "'report'",
         "_rank": str(TIMEOUT_RANK),
+        "_file": str(file_number),
+        "_line": "n",
     }
 
     def select(exprs: dict[str, str]) -> str:
         return ", ".join(f"{exprs.get(c, 'NULL')} AS {c}" for c in inv_cols)
 
+    # an attempt's START and REPORT lines are one record, as combine_line_pairs makes
+    # them: a REPORT directly after its START among the lines naming that id, of the
+    # same attempt (the lines Python parses count among them: a crash line between the
+    # two keeps them apart, as it does on the Python path)
+    ids = (
+        "CASE kind WHEN 'start' THEN marker_id WHEN 'report' THEN marker_id "
+        f"WHEN 'timeout' THEN nullif({timeout_id}, '') "
+        f"WHEN 'py' THEN nullif(regexp_extract(msg, {_q(_ANY_ID)}, 1) || "
+        f"regexp_extract(msg, {_q(_ANY_ID)}, 2), '') END"
+    )
+    con.execute(
+        "CREATE TEMP TABLE _tx_pairs AS SELECT s_n, r_n FROM ("
+        "  SELECT n AS s_n, kind, ts, lead(n) OVER w AS r_n, lead(kind) OVER w AS r_kind,"
+        "    lead(ts) OVER w AS r_line_ts, lead(r.dur) OVER w AS r_dur"
+        f"  FROM (SELECT n, kind, ts, r, {ids} AS rid FROM _tx_parsed"
+        "    WHERE kind IN ('start', 'report', 'timeout', 'py'))"
+        "  WHERE rid IS NOT NULL WINDOW w AS (PARTITION BY rid ORDER BY n)"
+        ") WHERE kind = 'start' AND r_kind = 'report' AND "
+        + same_attempt_sql(
+            "ts",
+            "r_line_ts - to_microseconds(CAST(round(CAST(r_dur AS DOUBLE) * 1000) AS BIGINT))",
+            "CAST(r_dur AS DOUBLE)",
+        )
+    )
+    combined = pair_exprs("s", "r") | {
+        "_rank": str(START_RANK),
+        "_file": str(file_number),
+        "_line": "NULL",
+    }
     sides = {
-        "s": f"SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start'",
+        "s": f"SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start' "
+        "AND n NOT IN (SELECT s_n FROM _tx_pairs)",
         "t": f"SELECT {select(timeout)} FROM _tx_parsed "
         f"WHERE kind = 'timeout' AND {timeout_id} <> ''",
-        "r": f"SELECT {select(report)} FROM _tx_parsed JOIN _tx_reports USING (n) "
-        "WHERE kind = 'report'",
+        "r": f"SELECT {select(report)} FROM _tx_parsed WHERE kind = 'report' "
+        "AND n NOT IN (SELECT r_n FROM _tx_pairs)",
+        # _line NULL: the pair is made, combine_line_pairs leaves it alone
+        "c": f"SELECT {select(combined)} FROM _tx_pairs p "
+        f"JOIN (SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start') s "
+        "ON s._line = p.s_n "
+        f"JOIN (SELECT {select(report)} FROM _tx_parsed WHERE kind = 'report') r "
+        "ON r._line = p.r_n",
     }
-    # START, timeout and REPORT are staged as the records they are (as on the Python
-    # path): the merge makes the invocation and its attempts from them, and keeps them
-    # as the parts of the row, so later files merge with the same records either way
-    n_inv = con.execute(
-        "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
-    ).fetchone()[0]
+    try:
+        n_inv = con.execute(
+            "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
+        ).fetchone()[0]
+        # a file's records are counted as read (a pair is two, as on the Python path)
+        n_inv += con.execute("SELECT count(*) FROM _tx_pairs").fetchone()[0]
+    finally:
+        con.execute("DROP TABLE IF EXISTS _tx_pairs")
     level = _LEVEL_SQL
     # a runtime line's fields from its head (the text before ``body``, its message)
     head = "msg[1:length(msg) - length(body)]"

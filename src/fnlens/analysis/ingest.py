@@ -180,6 +180,7 @@ def _ingest_file(
     fr = FileReport(path=str(path))
     source = str(path.resolve())
     before = dict(sink.counts)
+    file_number = sink.next_file()
 
     def on_error(line: int | None, message: str) -> None:
         item = fr.add_malformed(line, message)
@@ -205,6 +206,7 @@ def _ingest_file(
             advance(path, inp.raw.seek(0, 2), final=True)
             return fr
         fr.format = det.format
+        ctx.line_records = det.format in _text_sql.FORMATS
         if fast and det.format in _text_sql.FORMATS:
 
             def python_rows(batch: list[tuple]) -> None:
@@ -221,6 +223,7 @@ def _ingest_file(
                 path,
                 det.format,
                 source,
+                file_number,
                 stream.group(0) if stream else None,
                 inp.gzip,
                 python_rows,

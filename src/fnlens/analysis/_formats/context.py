@@ -29,6 +29,8 @@ class StreamContext:
     # the invocation between START and END in this stream: lines without an id belong to it
     current_request: str | None = None
     last_report: str | None = None  # the REPORT an `XRAY TraceId:` line right after belongs to
+    # one event per line (the Lambda text formats): platform records carry their line
+    line_records: bool = False
     on_error: Callable[[int | None, str], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # (line, message) for things worth telling that are not errors (kept data, gaps)

@@ -20,6 +20,7 @@ from typing import Any
 
 from fnlens.analysis._formats.context import StreamContext, level_of, minus_ms, xray_to_w3c
 from fnlens.analysis._formats.timeparse import parse_ts
+from fnlens.analysis._sink import START_RANK
 
 # the patterns as text too: the SQL text path (analysis/_text_sql.py) uses the same ones
 TS_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -196,6 +197,8 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
     """Parse one text message (prefixes already stripped); raises ValueError if malformed."""
     sink = ctx.sink
     msg = message.rstrip()
+    # a line-oriented text file: records say their line, so START + REPORT can pair up
+    line_of_record = line if ctx.line_records else None
     base: dict[str, Any] = {
         "function_name": ctx.function_name,
         "log_stream": ctx.log_stream,
@@ -243,6 +246,7 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
             "outcome": outcome,
             "error_type": fields.get("Error Type")
             or ("Sandbox.Timedout" if outcome == "timeout" else None),
+            "_line": line_of_record,
         }
         sink.invocation(row, "report")
         ctx.last_report = m.group(1)
@@ -252,7 +256,14 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
     m = START.match(msg)
     if m:
         version = m.group(2) or ctx.stream_version
-        row = {**base, "request_id": m.group(1), "ts": ts, "function_version": version, "_rank": 41}
+        row = {
+            **base,
+            "request_id": m.group(1),
+            "ts": ts,
+            "function_version": version,
+            "_rank": START_RANK,
+            "_line": line_of_record,
+        }
         sink.invocation(row, "report")
         ctx.current_request = m.group(1)
         ctx.last_report = None
@@ -266,7 +277,15 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
         # the X-Ray line CloudWatch shows after a REPORT (its own line in text copies)
         trace_id = xray_to_w3c(m.group(1))
         if trace_id:
-            sink.invocation({**base, "request_id": ctx.last_report, "trace_id": trace_id}, "report")
+            sink.invocation(
+                {
+                    **base,
+                    "request_id": ctx.last_report,
+                    "trace_id": trace_id,
+                    "_line": line_of_record,
+                },
+                "report",
+            )
             return
     m = TIMEOUT.match(msg)
     if m:
@@ -281,6 +300,7 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
                     "error_type": "Sandbox.Timedout",
                     "error_message": msg[len(request_id) :].strip(),
                     "_rank": TIMEOUT_RANK,
+                    "_line": line_of_record,
                 },
                 "report",
             )
@@ -307,6 +327,7 @@ def handle_text(message: str, ts: datetime | None, line: int | None, ctx: Stream
                     "error_type": error_type,
                     "error_message": detail[0].strip(),
                     "_rank": TIMEOUT_RANK,
+                    "_line": line_of_record,
                 },
                 "report",
             )
