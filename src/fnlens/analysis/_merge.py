@@ -147,10 +147,14 @@ def combine_line_pairs(con: duckdb.DuckDBPyConnection, stage: str) -> int:
         "SELECT s_row, r_row FROM ("
         "  SELECT rowid AS s_row, _rank, ts, lead(rowid) OVER w AS r_row,"
         "    lead(_rank) OVER w AS r_rank, lead(ts) OVER w AS r_ts,"
-        "    lead(duration_ms) OVER w AS r_duration"
+        "    lead(duration_ms) OVER w AS r_duration, request_id, _file,"
+        "    lead(request_id) OVER w AS r_id, lead(_file) OVER w AS r_file"
         f"  FROM {stage} WHERE _line IS NOT NULL AND request_id IS NOT NULL"
-        "  WINDOW w AS (PARTITION BY _file, request_id ORDER BY _line)"
+        # by a hash (cheaper to sort than strings); a collision shares a partition,
+        # and r_id / r_file keep the records apart
+        "  WINDOW w AS (PARTITION BY hash(_file, request_id) ORDER BY _line)"
         f") WHERE _rank = {START_RANK} AND r_rank = {report} AND r_duration IS NOT NULL"
+        "  AND r_id = request_id AND r_file = _file"
         f"  AND {same_attempt_sql('ts', 'r_ts', 'r_duration')}"
     )
     try:

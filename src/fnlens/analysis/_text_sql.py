@@ -36,11 +36,13 @@ from fnlens.analysis._formats.lambda_text import (
     UUID_PATTERN,
 )
 from fnlens.analysis._merge import pair_exprs, same_attempt_sql
+from fnlens.analysis._schema import INVOCATIONS_COLUMNS
 from fnlens.analysis._sink import RANK, STAGE_COLUMNS, START_RANK
 
 __all__ = ["FORMATS", "MAX_LINE", "PythonRows", "stage_text"]
 
 _LOG = logging.getLogger("fnlens")
+_RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
 
 # rows only the Python parser reads, in line order, with its state at each:
 # (line number, raw event text, log stream, stream version, open request id, last REPORT id)
@@ -490,17 +492,23 @@ def _insert_rows(
         "_file": str(file_number),
         "_line": "n",
     }
-    start = {
-        "ts": "ts",
-        "log_stream": "log_stream",
-        "function_version": "coalesce(start_version, stream_version)",
-        "version": "coalesce(start_version, stream_version)",
-        "request_id": "marker_id",
-        "source": "'report'",
-        "_rank": str(START_RANK),
-        "_file": str(file_number),
-        "_line": "n",
-    }
+
+    def start_of(p: str) -> dict[str, str]:
+        """A START line's record, from the columns of its row prefixed ``p``."""
+        version = f"coalesce({p}start_version, {p}stream_version)"
+        return {
+            "ts": f"{p}ts",
+            "log_stream": f"{p}log_stream",
+            "function_version": version,
+            "version": version,
+            "request_id": "marker_id",
+            "source": "'report'",
+            "_rank": str(START_RANK),
+            "_file": str(file_number),
+            "_line": f"{p}n",
+        }
+
+    start = start_of("")
     # the start of a timed-out invocation (its line's time less the timeout), as
     # lambda_text.timeout_start gives it
     secs = f"TRY_CAST(regexp_extract(msg, {_q(_TIMEOUT_SECS)}, 1) AS DOUBLE)"
@@ -526,54 +534,69 @@ def _insert_rows(
     # an attempt's START and REPORT lines are one record, as combine_line_pairs makes
     # them: a REPORT directly after its START among the lines naming that id, of the
     # same attempt (the lines Python parses count among them: a crash line between the
-    # two keeps them apart, as it does on the Python path)
+    # two keeps them apart, as it does on the Python path). One window over those lines
+    # gives each START its next line and each REPORT the START before it.
     ids = (
         "CASE kind WHEN 'start' THEN marker_id WHEN 'report' THEN marker_id "
         f"WHEN 'timeout' THEN nullif({timeout_id}, '') "
         f"WHEN 'py' THEN nullif(regexp_extract(msg, {_q(_ANY_ID)}, 1) || "
         f"regexp_extract(msg, {_q(_ANY_ID)}, 2), '') END"
     )
-    con.execute(
-        "CREATE TEMP TABLE _tx_pairs AS SELECT s_n, r_n FROM ("
-        "  SELECT n AS s_n, kind, ts, lead(n) OVER w AS r_n, lead(kind) OVER w AS r_kind,"
-        "    lead(ts) OVER w AS r_line_ts, lead(r.dur) OVER w AS r_dur"
-        f"  FROM (SELECT n, kind, ts, r, {ids} AS rid FROM _tx_parsed"
-        "    WHERE kind IN ('start', 'report', 'timeout', 'py'))"
-        "  WHERE rid IS NOT NULL WINDOW w AS (PARTITION BY rid ORDER BY n)"
-        ") WHERE kind = 'start' AND r_kind = 'report' AND "
-        + same_attempt_sql(
-            "ts",
-            "r_line_ts - to_microseconds(CAST(round(CAST(r_dur AS DOUBLE) * 1000) AS BIGINT))",
-            "CAST(r_dur AS DOUBLE)",
-        )
+    before = ("kind", "ts", "n", "log_stream", "stream_version", "start_version")
+    window = (
+        "SELECT *, lead(kind) OVER o AS n_kind, lead(rid) OVER o AS n_rid, "
+        "lead(ts) OVER o AS n_ts, lag(rid) OVER o AS p_rid, "
+        f"lead({dur}) OVER o AS n_dur, "
+        + ", ".join(f"lag({c}) OVER o AS p_{c}" for c in before)
+        + " FROM (SELECT n, kind, ts, log_stream, stream_version, start_version, marker_id, "
+        f"r, {ids} AS rid FROM _tx_parsed WHERE kind IN ('start', 'report', 'timeout', 'py'))"
+        # by the id's hash (sorting numbers is cheaper than strings): ids whose hashes
+        # collide share a partition, and n_rid / p_rid keep their lines apart
+        " WHERE rid IS NOT NULL WINDOW o AS (PARTITION BY hash(rid) ORDER BY n)"
     )
-    combined = pair_exprs("s", "r") | {
+    next_report_ts = "n_ts - to_microseconds(CAST(round(n_dur * 1000) AS BIGINT))"
+    start_paired = (
+        "coalesce(n_kind = 'report' AND n_rid = rid AND "
+        f"{same_attempt_sql('ts', next_report_ts, 'n_dur')}, false)"
+    )
+    report_paired = (
+        "coalesce(p_kind = 'start' AND p_rid = rid AND "
+        f"{same_attempt_sql('p_ts', report['ts'], dur)}, false)"
+    )
+    typed = {**INVOCATIONS_COLUMNS, "_rank": "DOUBLE", "_file": "INTEGER", "_line": "BIGINT"}
+
+    def struct(exprs: dict[str, str]) -> str:
+        return (
+            "struct_pack("
+            + ", ".join(f"{c} := CAST({exprs.get(c, 'NULL')} AS {typed[c]})" for c in _RECORD)
+            + ")"
+        )
+
+    # _line NULL: the pair is made, combine_line_pairs leaves it alone
+    combined = pair_exprs("s_rec", "r_rec") | {
+        "source": "'report'",  # both records' (the list union pair_exprs makes costs)
         "_rank": str(START_RANK),
         "_file": str(file_number),
         "_line": "NULL",
     }
     sides = {
-        "s": f"SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start' "
-        "AND n NOT IN (SELECT s_n FROM _tx_pairs)",
+        "s": f"SELECT {select(start)} FROM _tx_marks WHERE kind = 'start' AND NOT {start_paired}",
+        "r": f"SELECT {select(report)} FROM _tx_marks WHERE kind = 'report' "
+        f"AND NOT {report_paired}",
+        "c": f"SELECT {select(combined)} FROM (SELECT {struct(start_of('p_'))} AS s_rec, "
+        f"{struct(report)} AS r_rec FROM _tx_marks WHERE kind = 'report' AND {report_paired})",
         "t": f"SELECT {select(timeout)} FROM _tx_parsed "
         f"WHERE kind = 'timeout' AND {timeout_id} <> ''",
-        "r": f"SELECT {select(report)} FROM _tx_parsed WHERE kind = 'report' "
-        "AND n NOT IN (SELECT r_n FROM _tx_pairs)",
-        # _line NULL: the pair is made, combine_line_pairs leaves it alone
-        "c": f"SELECT {select(combined)} FROM _tx_pairs p "
-        f"JOIN (SELECT {select(start)} FROM _tx_parsed WHERE kind = 'start') s "
-        "ON s._line = p.s_n "
-        f"JOIN (SELECT {select(report)} FROM _tx_parsed WHERE kind = 'report') r "
-        "ON r._line = p.r_n",
     }
-    try:
-        n_inv = con.execute(
-            "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
-        ).fetchone()[0]
-        # a file's records are counted as read (a pair is two, as on the Python path)
-        n_inv += con.execute("SELECT count(*) FROM _tx_pairs").fetchone()[0]
-    finally:
-        con.execute("DROP TABLE IF EXISTS _tx_pairs")
+    n_inv = con.execute(
+        f"INSERT INTO _stage_invocations WITH _tx_marks AS MATERIALIZED ({window}) "
+        + " UNION ALL ".join(sides.values())
+    ).fetchone()[0]
+    # a file's records are counted as read (a pair is two, as on the Python path)
+    n_inv += con.execute(
+        "SELECT count(*) FROM _stage_invocations WHERE _file = $f AND _line IS NULL",
+        {"f": file_number},
+    ).fetchone()[0]
     level = _LEVEL_SQL
     # a runtime line's fields from its head (the text before ``body``, its message)
     head = "msg[1:length(msg) - length(body)]"
