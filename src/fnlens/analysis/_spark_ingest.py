@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,9 @@ def _detect(path: Path) -> str:
     from fnlens.analysis._formats.fnlens_jsonl import is_fnlens_record
     from fnlens.analysis._formats.lambda_text import looks_like_lambda_text
 
-    opener: Any = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with open(path, "rb") as raw:  # the gzip magic: two bytes, not the whole file
+        magic = raw.read(2)
+    opener: Any = gzip.open if magic == b"\x1f\x8b" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
         for line in handle:
             text = line.strip()
@@ -131,10 +133,10 @@ def _timestamp(expr: str) -> str:
     )
 
 
-def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[Any, Any]:
-    """(invocation rows, per-file counts of malformed / log lines) from fnlens JSONL."""
-    lines = spark.read.text(files).selectExpr("value", "input_file_name() AS _file")
-    parsed = lines.where("trim(value) <> ''").selectExpr(
+def _jsonl_invocations(spark: Any, files: list[str]) -> tuple[Any, Callable[[Any], Any]]:
+    """fnlens JSONL: its parsed lines (``_bad_line``, ``_log``) and their invocation rows."""
+    raw = spark.read.text(files).selectExpr("value", "input_file_name() AS _file")
+    parsed = raw.where("trim(value) <> ''").selectExpr(
         "_file",
         "value",
         f"from_json(value, '{_JSONL_SCHEMA}', "
@@ -149,45 +151,52 @@ def _jsonl_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[A
         "NOT _bad AND r.event = 'invocation' AND "
         "(r.request_id IS NOT NULL OR r.outcome IS NOT NULL) AS _invocation",
     )
-    parsed = _keep(parsed, kept)  # counted, checked and turned into rows: parse each line once
-    rows = parsed.where("NOT _malformed AND _invocation").selectExpr(
-        "_ts AS ts",
-        "r.service",
-        "r.function_name",
-        "r.function_version",
-        "r.function_alias",
-        "r.service_version",
-        "coalesce(nullif(r.service_version, ''), r.function_version) AS version",
-        "CASE WHEN trim(r.request_id) <> '' THEN r.request_id END AS request_id",  # blank: no id
-        f"coalesce(nullif(r.trace_id, ''), CASE WHEN r.xray_trace_id RLIKE {_XRAY} THEN "
-        f"lower(concat(regexp_extract(r.xray_trace_id, {_XRAY}, 1), "
-        f"regexp_extract(r.xray_trace_id, {_XRAY}, 2))) END, r.trace_id) AS trace_id",
-        "r.cold_start",
-        "r.init_type",
-        "r.init_duration_ms",
-        "r.duration_ms",
-        "CAST(NULL AS DOUBLE) AS billed_duration_ms",
-        "r.memory_limit_mb AS memory_size_mb",
-        "CAST(NULL AS INT) AS max_memory_used_mb",
-        "r.outcome",
-        "r.error_type",
-        "r.error_message",
-        "r.trigger",
-        "r.http_method",
-        "r.http_route",
-        "r.http_status_code",
-        "r.region",
-        "r.cloud_provider",
-        "CAST(NULL AS STRING) AS log_stream",
-        "'fnlens' AS source",
-        f"CAST({RANK['fnlens']} AS DOUBLE) AS _rank",
-    )
-    counts = parsed.selectExpr(
-        "_file",
+    lines = parsed.selectExpr(
+        "*",
         "CASE WHEN _malformed THEN value END AS _bad_line",
         "NOT _malformed AND NOT _invocation AS _log",
     )
-    return _complete(rows.drop("version")), counts
+
+    def rows(frame: Any) -> Any:
+        return _complete(
+            frame.where("NOT _malformed AND _invocation")
+            .selectExpr(
+                "_ts AS ts",
+                "r.service",
+                "r.function_name",
+                "r.function_version",
+                "r.function_alias",
+                "r.service_version",
+                "coalesce(nullif(r.service_version, ''), r.function_version) AS version",
+                # a blank id is no id
+                "CASE WHEN trim(r.request_id) <> '' THEN r.request_id END AS request_id",
+                f"coalesce(nullif(r.trace_id, ''), CASE WHEN r.xray_trace_id RLIKE {_XRAY} THEN "
+                f"lower(concat(regexp_extract(r.xray_trace_id, {_XRAY}, 1), "
+                f"regexp_extract(r.xray_trace_id, {_XRAY}, 2))) END, r.trace_id) AS trace_id",
+                "r.cold_start",
+                "r.init_type",
+                "r.init_duration_ms",
+                "r.duration_ms",
+                "CAST(NULL AS DOUBLE) AS billed_duration_ms",
+                "r.memory_limit_mb AS memory_size_mb",
+                "CAST(NULL AS INT) AS max_memory_used_mb",
+                "r.outcome",
+                "r.error_type",
+                "r.error_message",
+                "r.trigger",
+                "r.http_method",
+                "r.http_route",
+                "r.http_status_code",
+                "r.region",
+                "r.cloud_provider",
+                "CAST(NULL AS STRING) AS log_stream",
+                "'fnlens' AS source",
+                f"CAST({RANK['fnlens']} AS DOUBLE) AS _rank",
+            )
+            .drop("version")
+        )
+
+    return lines, rows
 
 
 # --- Lambda platform text -------------------------------------------------------------
@@ -226,8 +235,8 @@ def _field(name: str) -> str:
     return f"nullif(regexp_extract(_rest, {pattern}, 1), '')"
 
 
-def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[Any, Any]:
-    """(invocation rows, per-file counts) from Lambda platform text lines."""
+def _text_invocations(spark: Any, files: list[str]) -> tuple[Any, Callable[[Any], Any]]:
+    """Lambda platform text: its parsed lines (``_bad_line``, ``_log``) and their rows."""
     frame = (
         spark.read.text(files)
         .selectExpr("value", "input_file_name() AS _file")
@@ -307,7 +316,11 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
         "*",
         f"_kind = 'report' AND (`_f_Duration` IS NULL OR {numbers_bad}) AS _malformed",
     )
-    frame = _keep(frame, kept)
+    lines = frame.selectExpr(
+        "*",
+        "CASE WHEN _malformed THEN value END AS _bad_line",
+        "_kind IN ('log', 'timeout', 'crash') AS _log",
+    )
     outcome = (
         "CASE lower(coalesce(`_f_Status`, '')) WHEN 'timeout' THEN 'timeout' "
         "WHEN 'error' THEN 'error' WHEN 'failure' THEN 'error' ELSE 'success' END"
@@ -316,43 +329,7 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
     def xray(group: int) -> str:
         return f"regexp_extract(`_f_XRAY TraceId`, {_XRAY}, {group})"
 
-    report = frame.where("_kind = 'report' AND NOT _malformed").selectExpr(
-        "*",
-        f"{outcome} AS _outcome",
-    )
-    report = report.selectExpr(
-        "CAST(timestamp_micros(unix_micros(CAST(_ts AS TIMESTAMP)) - "
-        "CAST(bround(_duration * 1000D) AS BIGINT)) AS TIMESTAMP_NTZ) AS ts",
-        "regexp_extract(_msg, '^REPORT RequestId: (\\\\S+)', 1) AS request_id",
-        "_duration AS duration_ms",
-        "_billed AS billed_duration_ms",
-        "CAST(_memory AS INT) AS memory_size_mb",
-        "CAST(_used AS INT) AS max_memory_used_mb",
-        "_init AS init_duration_ms",
-        "try_cast(`_f_Restore Duration` AS DOUBLE) AS restore_duration_ms",
-        "try_cast(`_f_Billed Restore Duration` AS DOUBLE) AS billed_restore_duration_ms",
-        "_init IS NOT NULL OR `_f_Restore Duration` IS NOT NULL AS cold_start",
-        "CASE WHEN `_f_Restore Duration` IS NOT NULL THEN 'snap-start' END AS init_type",
-        f"CASE WHEN `_f_XRAY TraceId` RLIKE {_XRAY} "
-        f"THEN lower(concat({xray(1)}, {xray(2)})) END AS trace_id",
-        "_outcome AS outcome",
-        "coalesce(`_f_Error Type`, CASE WHEN _outcome = 'timeout' "
-        "THEN 'Sandbox.Timedout' END) AS error_type",
-        "CAST(NULL AS STRING) AS error_message",
-        "_stream AS log_stream",
-        "_stream_version AS function_version",
-        f"CAST({RANK['report']} AS DOUBLE) AS _rank",
-    )
-    start = frame.where("_kind = 'start'").selectExpr(
-        "_ts AS ts",
-        "regexp_extract(_msg, '^START RequestId: (\\\\S+)', 1) AS request_id",
-        "coalesce(nullif(regexp_extract(_msg, '^START RequestId: \\\\S+\\\\s+Version: (\\\\S+)', "
-        "1), ''), _stream_version) AS function_version",
-        "_stream AS log_stream",
-        "CAST(41 AS DOUBLE) AS _rank",
-    )
     timeout_re = "'^(?:(\\\\S+)\\\\s+)?Task timed out after\\\\s+([\\\\d.]+)'"
-    timeout_rid = f"regexp_extract(_msg, {timeout_re}, 1)"
     # when it started: the line's time less the timeout (it places the record's attempt)
     timeout_s = f"try_cast(regexp_extract(_msg, {timeout_re}, 2) AS DOUBLE)"
     timeout_ts = (
@@ -360,54 +337,72 @@ def _text_invocations(spark: Any, files: list[str], kept: list[Any]) -> tuple[An
         f"unix_micros(CAST(_ts AS TIMESTAMP)) - CAST(bround({timeout_s} * 1000D * 1000D) "
         "AS BIGINT)) AS TIMESTAMP_NTZ) END"
     )
-    timeout = (
-        frame.where("_kind = 'timeout'")
-        .selectExpr("*", f"{timeout_rid} AS _rid")
-        .where("_rid <> ''")
-        .selectExpr(
-            "_rid AS request_id",
-            f"{timeout_ts} AS ts",
-            "'timeout' AS outcome",
-            "'Sandbox.Timedout' AS error_type",
-            "trim(substring(_msg, length(_rid) + 1)) AS error_message",
-            "_stream AS log_stream",
-            "_stream_version AS function_version",
-            f"CAST({TIMEOUT_RANK} AS DOUBLE) AS _rank",
-        )
-    )
-    crash_rid = "regexp_extract(_msg, '^RequestId: (\\\\S+)\\\\s+Error: ', 1)"
     crash_detail = "regexp_extract(_msg, '^(?:RequestId: \\\\S+\\\\s+)?Error: ([\\\\s\\\\S]*)$', 1)"
-    crash = (
-        frame.where("_kind = 'crash'")
-        .selectExpr("*", f"{crash_rid} AS _rid", f"split({crash_detail}, '\\\\r?\\\\n') AS _d")
-        .where("_rid <> ''")
-        .selectExpr(
-            "_rid AS request_id",
-            "'error' AS outcome",
-            "CASE WHEN size(_d) > 1 THEN trim(element_at(_d, -1)) "
-            "ELSE 'Runtime.ExitError' END AS error_type",
-            "trim(_d[0]) AS error_message",
-            "_stream AS log_stream",
-            "_stream_version AS function_version",
-            f"CAST({TIMEOUT_RANK} AS DOUBLE) AS _rank",
+    rid = (
+        "CASE _kind WHEN 'report' THEN regexp_extract(_msg, '^REPORT RequestId: (\\\\S+)', 1) "
+        "WHEN 'start' THEN regexp_extract(_msg, '^START RequestId: (\\\\S+)', 1) "
+        f"WHEN 'timeout' THEN regexp_extract(_msg, {timeout_re}, 1) "
+        "WHEN 'crash' THEN regexp_extract(_msg, '^RequestId: (\\\\S+)\\\\s+Error: ', 1) END"
+    )
+    report_only = {
+        "duration_ms": "_duration",
+        "billed_duration_ms": "_billed",
+        "memory_size_mb": "CAST(_memory AS INT)",
+        "max_memory_used_mb": "CAST(_used AS INT)",
+        "init_duration_ms": "_init",
+        "restore_duration_ms": "try_cast(`_f_Restore Duration` AS DOUBLE)",
+        "billed_restore_duration_ms": "try_cast(`_f_Billed Restore Duration` AS DOUBLE)",
+        "cold_start": "_init IS NOT NULL OR `_f_Restore Duration` IS NOT NULL",
+        "init_type": "CASE WHEN `_f_Restore Duration` IS NOT NULL THEN 'snap-start' END",
+        "trace_id": f"CASE WHEN `_f_XRAY TraceId` RLIKE {_XRAY} "
+        f"THEN lower(concat({xray(1)}, {xray(2)})) END",
+    }
+
+    def rows(frame: Any) -> Any:
+        """One record per REPORT, START, timeout and crash line, in one pass over the lines.
+
+        A REPORT gives the platform's figures (its time is the line's less the duration);
+        a START its time and version; a timeout or crash line (with a request id) the
+        outcome, placed at the line's time less the timeout (a crash line has no time).
+        """
+        kept = frame.selectExpr("*", f"{rid} AS _rid").where(
+            "(_kind = 'report' AND NOT _malformed) OR _kind = 'start' "
+            "OR (_kind IN ('timeout', 'crash') AND _rid <> '')"
         )
-    )
-    rows = _complete(report).unionByName(_complete(start))
-    rows = rows.unionByName(_complete(timeout)).unionByName(_complete(crash))
-    counts = frame.selectExpr(
-        "_file",
-        "CASE WHEN _malformed THEN value END AS _bad_line",
-        "_kind IN ('log', 'timeout', 'crash') AS _log",
-    )
-    return rows, counts
+        kept = kept.selectExpr(
+            "*",
+            f"CASE WHEN _kind = 'report' THEN {outcome} END AS _outcome",
+            f"CASE WHEN _kind = 'crash' THEN split({crash_detail}, '\\\\r?\\\\n') END AS _d",
+        )
+        return _complete(
+            kept.selectExpr(
+                "CASE _kind WHEN 'report' THEN CAST(timestamp_micros(unix_micros(CAST(_ts AS "
+                "TIMESTAMP)) - CAST(bround(_duration * 1000D) AS BIGINT)) AS TIMESTAMP_NTZ) "
+                f"WHEN 'start' THEN _ts WHEN 'timeout' THEN {timeout_ts} END AS ts",
+                "_rid AS request_id",
+                *(
+                    f"CASE WHEN _kind = 'report' THEN {e} END AS {c}"
+                    for c, e in report_only.items()
+                ),
+                "CASE _kind WHEN 'report' THEN _outcome WHEN 'timeout' THEN 'timeout' "
+                "WHEN 'crash' THEN 'error' END AS outcome",
+                "CASE _kind WHEN 'report' THEN coalesce(`_f_Error Type`, CASE WHEN "
+                "_outcome = 'timeout' THEN 'Sandbox.Timedout' END) "
+                "WHEN 'timeout' THEN 'Sandbox.Timedout' "
+                "WHEN 'crash' THEN CASE WHEN size(_d) > 1 THEN trim(element_at(_d, -1)) "
+                "ELSE 'Runtime.ExitError' END END AS error_type",
+                "CASE _kind WHEN 'timeout' THEN trim(substring(_msg, length(_rid) + 1)) "
+                "WHEN 'crash' THEN trim(_d[0]) END AS error_message",
+                "_stream AS log_stream",
+                "CASE WHEN _kind = 'start' THEN coalesce(nullif(regexp_extract(_msg, "
+                "'^START RequestId: \\\\S+\\\\s+Version: (\\\\S+)', 1), ''), _stream_version) "
+                "ELSE _stream_version END AS function_version",
+                f"CAST(CASE _kind WHEN 'report' THEN {RANK['report']} WHEN 'start' THEN 41 "
+                f"ELSE {TIMEOUT_RANK} END AS DOUBLE) AS _rank",
+            )
+        )
 
-
-def _keep(frame: Any, kept: list[Any]) -> Any:
-    """Persist a parsed frame (memory, spilling to disk) for the several jobs that read it."""
-    from pyspark import StorageLevel
-
-    kept.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
-    return kept[-1]
+    return lines, rows
 
 
 def _complete(frame: Any) -> Any:
@@ -462,99 +457,113 @@ def merge_invocations(rows: Any) -> Any:
     each column comes from the first record (by rank, then outcome severity) that has a
     value. Rows without a request id are kept one by one; an identical one that is
     already stored (``_origin = 1``) as often is not added again.
+
+    One shuffle: the records are hash-partitioned once by their key (the request id; a
+    row without one by its content hash) and sorted by it within each partition, where a
+    window counts each key's records. A key with one record, nearly every one, is its own
+    row, computed on the row; only keys with several records are sorted by time into
+    attempt windows and grouped. The result keeps ``_rank`` and ``_origin`` (see
+    :func:`_merge_and_write`: every branch reads the same columns of the one exchange).
     """
-    rows.createOrReplaceTempView("_fnlens_rows")
-    spark = rows.sparkSession
-    cols = ", ".join(f"`{c}`" for c in _RECORD)
-    without_id = spark.sql(
-        f"SELECT {cols}, 1 AS attempt FROM ("
-        f"  SELECT {cols}, row_number() OVER (PARTITION BY _origin, {_CONTENT} "
-        "    ORDER BY _rank) AS _copy, _origin FROM _fnlens_rows WHERE request_id IS NULL"
-        f") GROUP BY {cols}, _copy"
-    )
-    # most ids have one record: it is its own row (attempt 1), no attempt windows, no join
-    spark.sql(
-        "SELECT *, count(*) OVER (PARTITION BY request_id) AS _n FROM _fnlens_rows "
-        "WHERE request_id IS NOT NULL"
-    ).createOrReplaceTempView("_fnlens_ided")
-    single = spark.sql(f"SELECT {_single_sql()}, 1 AS attempt FROM _fnlens_ided WHERE _n = 1")
-    spark.sql(_attempts_sql()).createOrReplaceTempView("_fnlens_attempts")
-    merged = spark.sql(_merged_sql())
-    out = merged.select(*INVOCATIONS_COLUMNS).unionByName(single.select(*INVOCATIONS_COLUMNS))
-    return out.unionByName(without_id.select(*INVOCATIONS_COLUMNS))
+    keyed = rows.selectExpr(
+        "*",
+        "coalesce(request_id, '') AS _key",  # a blank id is never stored: '' is no id
+        f"CASE WHEN request_id IS NULL THEN {_CONTENT} ELSE 0 END AS _h",
+    ).repartition("_key", "_h")
+    counted = keyed.selectExpr("*", "count(1) OVER (PARTITION BY _key, _h) AS _n")
+    single = counted.where("_n = 1").selectExpr(*_single_sql(), "1 AS attempt", "_rank", "_origin")
+    merged = _merge_several(counted.where("_n > 1"))
+    kept = [*INVOCATIONS_COLUMNS, "_rank", "_origin"]
+    return single.select(*kept).unionByName(merged.select(*kept))
 
 
-def _single_sql() -> str:
-    """What :func:`_merged_sql` gives for an id's only record, computed on the row."""
+def _single_sql() -> list[str]:
+    """What :func:`_merge_several` gives for a key's only record, computed on the row."""
     exprs = []
     for col in _RECORD:
         if col == "source":
-            exprs.append(
-                "coalesce(array_join(array_sort(array_distinct(split(source, '[+]'))), '+'), '') "
-                "AS source"
-            )
+            expr = "coalesce(array_join(array_sort(array_distinct(split(source, '[+]'))), '+'), '')"
         elif col == "version":
-            exprs.append("coalesce(nullif(service_version, ''), function_version) AS version")
+            expr = "coalesce(nullif(service_version, ''), function_version)"
         elif col in ("error_type", "error_message"):
-            exprs.append(f"CASE WHEN outcome IS NOT NULL THEN {col} END AS {col}")
+            expr = f"CASE WHEN outcome IS NOT NULL THEN {col} END"
         else:
             exprs.append(f"`{col}`")
-    return ", ".join(exprs)
+            continue
+        exprs.append(f"CASE WHEN request_id IS NULL THEN `{col}` ELSE {expr} END AS `{col}`")
+    return exprs
 
 
-def _attempts_sql() -> str:
-    """Every record with an id, its attempt and its precedence within that attempt."""
+def _merge_several(several: Any) -> Any:
+    """Keys with several records: attempts by windows over one sort, then one GROUP BY.
+
+    Per key, ordered by start (records without a time last): a record more than the gap
+    after the farthest end before it starts the next attempt, and one without a time gets
+    the running count, which is its id's latest attempt. Rows without an id (a key of
+    identical records) keep every stored copy and as many new ones as exceed them, each
+    its own group.
+    """
+    from pyspark.sql.functions import expr
+
     end_us = "CAST(bround(coalesce(greatest(duration_ms, 0D), 0D) * 1000D) AS BIGINT)"
-    order = "_start, _end, _hash"  # any total order: the attempts do not depend on ties
-    return (
-        f"WITH records AS (SELECT *, {_CONTENT} AS _hash FROM _fnlens_ided WHERE _n > 1"
-        "), spans AS ("
-        "  SELECT request_id, _hash, unix_micros(CAST(ts AS TIMESTAMP)) AS _start,"
-        f"    unix_micros(CAST(ts AS TIMESTAMP)) + {end_us} AS _end"
-        "  FROM records WHERE ts IS NOT NULL"
-        "), edges AS ("
-        f"  SELECT *, max(_end) OVER (PARTITION BY request_id ORDER BY {order}"
-        "    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _reach FROM spans"
-        "), dated AS ("
-        "  SELECT request_id, _hash, _start, _end, sum(CASE WHEN _reach IS NULL"
-        f"    OR _start > _reach + {_GAP_US} THEN 1 ELSE 0 END) OVER (PARTITION BY request_id"
-        f"    ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS attempt"
-        "  FROM edges"
-        "), latest AS (SELECT request_id, max(attempt) AS _latest FROM dated GROUP BY 1"
-        "), numbered AS ("
-        "  SELECT r.*, coalesce(d.attempt, l._latest, 1) AS _attempt FROM records r"
-        "  LEFT JOIN (SELECT DISTINCT request_id, _hash, attempt FROM dated) d"
-        "    ON d.request_id = r.request_id AND d._hash = r._hash AND r.ts IS NOT NULL"
-        "  LEFT JOIN latest l ON l.request_id = r.request_id AND r.ts IS NULL"
-        ")"
-        " SELECT *, row_number() OVER (PARTITION BY request_id, _attempt"
-        f"   ORDER BY _rank, {_SEVERITY} NULLS LAST, _hash) AS _ord FROM numbered"
+    spans = several.selectExpr(
+        "*",
+        "unix_micros(CAST(ts AS TIMESTAMP)) AS _start",
+        f"unix_micros(CAST(ts AS TIMESTAMP)) + {end_us} AS _end",
     )
-
-
-def _merged_sql() -> str:
+    order = "PARTITION BY _key, _h ORDER BY _start ASC NULLS LAST, _end ASC"
+    edges = spans.selectExpr(
+        "*",
+        f"max(_end) OVER ({order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _reach",
+        "count_if(_origin = 1) OVER (PARTITION BY _key, _h) AS _stored",
+    )
+    new_attempt = (
+        f"CASE WHEN _start IS NULL THEN 0 WHEN _reach IS NULL OR _start > _reach + {_GAP_US} "
+        "THEN 1 ELSE 0 END"
+    )
+    dated = edges.selectExpr(
+        "*",
+        f"sum({new_attempt}) OVER ({order} ROWS UNBOUNDED PRECEDING) AS _run",
+        f"count_if(_origin = 0) OVER ({order} ROWS UNBOUNDED PRECEDING) AS _new_copy",
+        f"row_number() OVER ({order}) AS _copy",
+    )
+    grouped = dated.where("request_id IS NOT NULL OR _origin = 1 OR _new_copy > _stored")
+    grouped = grouped.selectExpr(
+        "*",
+        "CASE WHEN request_id IS NULL THEN _copy ELSE greatest(_run, 1) END AS _group",
+        f"named_struct('rank', _rank, 'severity', coalesce({_SEVERITY}, 3), "
+        f"'hash', {_CONTENT}) AS _ord",
+    )
     aggs = []
     for col in _RECORD:
         if col == "request_id":
-            aggs.append("request_id")
-        elif col == "source":
-            aggs.append(
+            continue
+        if col == "source":
+            agg = (
                 "array_join(array_sort(array_distinct(flatten(collect_list("
-                "split(source, '[+]'))))), '+') AS source"
+                "split(source, '[+]'))))), '+')"
             )
         elif col == "version":
-            aggs.append(
-                "coalesce(nullif(min_by(service_version, CASE WHEN service_version IS NOT NULL "
-                "THEN _ord END), ''), min_by(function_version, CASE WHEN function_version IS "
-                "NOT NULL THEN _ord END)) AS version"
+            agg = (
+                "CASE WHEN _key = '' THEN first(version) ELSE coalesce(nullif(min_by("
+                "service_version, CASE WHEN service_version IS NOT NULL THEN _ord END), ''), "
+                "min_by(function_version, CASE WHEN function_version IS NOT NULL THEN _ord END)) "
+                "END"
             )
         elif col in ("error_type", "error_message"):  # from the record that gave outcome
-            aggs.append(f"min_by({col}, CASE WHEN outcome IS NOT NULL THEN _ord END) AS {col}")
+            agg = (
+                f"CASE WHEN _key = '' THEN first({col}) "
+                f"ELSE min_by({col}, CASE WHEN outcome IS NOT NULL THEN _ord END) END"
+            )
         else:
-            aggs.append(f"min_by({col}, CASE WHEN {col} IS NOT NULL THEN _ord END) AS {col}")
-    return (
-        f"SELECT {', '.join(aggs)}, CAST(_attempt AS INT) AS attempt FROM _fnlens_attempts "
-        "GROUP BY request_id, _attempt"
+            agg = f"min_by({col}, CASE WHEN {col} IS NOT NULL THEN _ord END)"
+        aggs.append(expr(agg).alias(col))
+    aggs += [expr("min(_rank)").alias("_rank"), expr("max(_origin)").alias("_origin")]
+    out = grouped.groupBy("_key", "_h", "_group").agg(*aggs)
+    return out.selectExpr(
+        "*",
+        "nullif(_key, '') AS request_id",
+        "CAST(CASE WHEN _key = '' THEN 1 ELSE _group END AS INT) AS attempt",
     )
 
 
@@ -584,57 +593,50 @@ def spark_ingest(
         if fmt != "empty":
             by_format[fmt].append(_hadoop_literal(path.resolve()))
     existed = check_layout(out_dir, for_writing=True)
-    parts = []
-    counts = []
-    kept: list[Any] = []
-    try:
-        if by_format["fnlens-jsonl"]:
-            rows, c = _jsonl_invocations(spark, by_format["fnlens-jsonl"], kept)
-            parts.append(rows)
-            counts.append(c)
-        if by_format["lambda-text"]:
-            rows, c = _text_invocations(spark, by_format["lambda-text"], kept)
-            parts.append(rows)
-            counts.append(c)
-        if not parts:
-            raise SparkIngestError("no input lines to ingest")
-        return _merge_and_write(spark, parts, counts, report, out_dir, existed, strict, kept)
-    finally:
-        for frame in kept:
-            frame.unpersist()
+    readers = {"fnlens-jsonl": _jsonl_invocations, "lambda-text": _text_invocations}
+    formats = [readers[fmt](spark, names) for fmt, names in by_format.items() if names]
+    if not formats:
+        raise SparkIngestError("no input lines to ingest")
+    return _merge_and_write(spark, formats, report, out_dir, existed, strict)
 
 
 def _merge_and_write(
     spark: Any,
-    parts: list[Any],
-    counts: list[Any],
+    formats: list[tuple[Any, Callable[[Any], Any]]],
     report: SparkIngestReport,
     out_dir: str | os.PathLike[str],
     existed: bool,
     strict: bool,
-    kept: list[Any],
 ) -> SparkIngestReport:
-    from fnlens.analysis._spark import register_views, spark_schema
+    """Parse, tally, merge and write in one Spark job (one read of the input, one shuffle).
 
-    tally = counts[0]
-    for c in counts[1:]:
-        tally = tally.unionByName(c)
-    totals = tally.selectExpr("count(_bad_line) AS bad", "count_if(_log) AS logs").collect()[0]
-    report.malformed = int(totals["bad"])
-    report.log_lines_skipped = int(totals["logs"])
-    if report.malformed:
-        examples = tally.where("_bad_line IS NOT NULL").limit(_EXAMPLES).collect()
-        report.malformed_examples = [
-            f"{Path(_local(r['_file'])).name}: {r['_bad_line'][:120]!r}" for r in examples
-        ]
-        if strict:
-            raise SparkIngestError(f"malformed line: {report.malformed_examples[0]}")
+    The malformed and log-line tallies, the record count and the rows written are
+    observed metrics of that job (``DataFrame.observe``), not jobs of their own; only
+    when a line was malformed does a small job fetch a few examples (``--strict``
+    looks for one before anything is written).
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql.functions import expr
+
+    from fnlens.analysis._spark import register_views
+
+    lines = [frame for frame, _ in formats]
+    if strict and _malformed_examples(lines, report, limit=1):
+        raise SparkIngestError(f"malformed line: {report.malformed_examples[0]}")
+    tallies, parts = [], []
+    for frame, to_rows in formats:
+        tallies.append(Observation())
+        observed = frame.observe(
+            tallies[-1],
+            expr("count(_bad_line)").alias("bad"),
+            expr("count_if(_log)").alias("logs"),
+        )
+        parts.append(to_rows(observed))
     staged = parts[0]
     for p in parts[1:]:
         staged = staged.unionByName(p)
-    # materialized once: the merge then plans over a cached relation, not the parse
-    staged = _keep(staged.selectExpr("*", "0 AS _origin"), kept)
-    report.invocation_records = staged.count()
+    records = Observation()
+    staged = staged.observe(records, expr("count(1)").alias("n")).selectExpr("*", "0 AS _origin")
     out = Path(out_dir)
     target = table_dir(out, "invocations")
     if existed and target.is_dir() and any(target.rglob("*.parquet")):
@@ -644,11 +646,20 @@ def _merge_and_write(
             "1 AS _origin FROM invocations"
         )
         staged = staged.unionByName(stored)
-    merged = merge_invocations(staged)
+    written = Observation()
+    # the merge's branches (one record per key, several) read one shuffle of the records;
+    # Spark reuses it only if both read the same columns of it, so _rank and _origin are
+    # kept to here (observed: the best rank written, whether stored rows took part)
+    merged = merge_invocations(staged).observe(
+        written,
+        expr("count(1)").alias("n"),
+        expr("min(_rank)").alias("rank"),
+        expr("max(_origin)").alias("origin"),
+    )
     tmp = out / f"_tmp-invocations-{uuid.uuid4().hex}"
     (
         merged.selectExpr(
-            "*",
+            *INVOCATIONS_COLUMNS,
             f"coalesce(date_format(ts, 'yyyy-MM-dd'), '{UNKNOWN_PARTITION}') AS date",
             f"coalesce(function_name, '{UNKNOWN_PARTITION}') AS function",
         )
@@ -667,14 +678,25 @@ def _merge_and_write(
         marker.unlink()
     if not (out / LAYOUT_FILE).exists():
         write_manifest(out)
-    report.invocations = (
-        spark.read.schema(spark_schema("invocations"))
-        .option("recursiveFileLookup", "true")
-        .option("pathGlobFilter", "*.parquet")
-        .parquet(str(target))
-        .count()
-    )
+    report.invocation_records = int(records.get["n"])
+    report.invocations = int(written.get["n"])
+    report.malformed = sum(int(t.get["bad"]) for t in tallies)
+    report.log_lines_skipped = sum(int(t.get["logs"]) for t in tallies)
+    if report.malformed:
+        _malformed_examples(lines, report, limit=_EXAMPLES)
     return report
+
+
+def _malformed_examples(lines: list[Any], report: SparkIngestReport, *, limit: int) -> int:
+    """Up to ``limit`` malformed lines, with their file, into the report; how many found."""
+    tally = lines[0]
+    for frame in lines[1:]:
+        tally = tally.unionByName(frame, allowMissingColumns=True)
+    examples = tally.where("_bad_line IS NOT NULL").select("_file", "_bad_line").limit(limit)
+    report.malformed_examples = [
+        f"{Path(_local(r['_file'])).name}: {r['_bad_line'][:120]!r}" for r in examples.collect()
+    ]
+    return len(report.malformed_examples)
 
 
 def _hadoop_literal(path: Path) -> str:
