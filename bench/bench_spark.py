@@ -55,12 +55,14 @@ def _timed(run: Any, repeat: int) -> dict[str, float]:
     return {"first": times[0], "median": statistics.median(times[1:]), "rows": rows}
 
 
-def bench(rows: int, workdir: Path, repeat: int, ingest_rows: int) -> dict[str, Any]:
+def bench(
+    rows: int, workdir: Path, repeat: int, ingest_rows: int, memory: str = "4g"
+) -> dict[str, Any]:
     from fnlens.analysis._spark import register_views, run_query, spark_session
     from fnlens.analysis._spark_ingest import spark_ingest
 
     workdir.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Any] = {"rows": rows, "load": [os.getloadavg()[0]]}
+    out: dict[str, Any] = {"rows": rows, "memory": memory, "load": [os.getloadavg()[0]]}
     db = workdir / f"queries_{rows}.duckdb"
     if not db.exists():
         out["generate_s"] = build(db, rows)
@@ -85,7 +87,7 @@ def bench(rows: int, workdir: Path, repeat: int, ingest_rows: int) -> dict[str, 
     con.close()
 
     start = time.perf_counter()
-    spark = spark_session("local[2]", conf={"spark.driver.memory": "4g"})
+    spark = spark_session("local[2]", conf={"spark.driver.memory": memory})
     out["spark_start_s"] = time.perf_counter() - start
     register_views(spark, layout)
     out["spark"] = {}
@@ -229,7 +231,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"`bench/bench_spark.py --rows {r['rows']}`: the rows of `bench_queries.py`, exported "
             f"to the Parquet layout of [spark.md](spark.md) ({r['export_s']:.1f} s, "
             f"{r['parquet_mb']:.0f} MB zstd); every canned query with its defaults, on DuckDB "
-            "over the Parquet and on Spark `local[2]` over the same files (the session already "
+            f"over the Parquet and on Spark `local[2]` (`spark.driver.memory={r['memory']}`) over "
+            "the same files (the session already "
             "started; starting it took "
             f"{r['spark_start_s']:.1f} s). First run and median of the timed runs."
         ),
@@ -304,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ingest_only:
         print(ingest_markdown(ingest_compare(args.ingest_rows, args.workdir, args.driver_memory)))
         return 0
-    result = bench(args.rows, args.workdir, args.repeat, args.ingest_rows)
+    result = bench(args.rows, args.workdir, args.repeat, args.ingest_rows, args.driver_memory)
     section = markdown(result)
     print(section)
     if args.write:
