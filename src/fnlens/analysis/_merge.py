@@ -32,6 +32,7 @@ from fnlens.analysis._sink import RANK, START_RANK
 __all__ = [
     "ATTEMPT_GAP",
     "PARTS",
+    "RECORD_COLUMNS",
     "combine_line_pairs",
     "create_parts_sql",
     "ensure_parts",
@@ -47,6 +48,7 @@ _PAIR_MAX = 2  # attempts of at most this many records are merged by a join (0 o
 
 # the columns a record is made of (attempt is computed by the merge)
 _RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
+RECORD_COLUMNS = tuple(_RECORD)
 _RECORD_LIST = ", ".join(_RECORD)
 _KEY = f"hash({_RECORD_LIST})"
 # outcome precedence within one source: timeout > error > success

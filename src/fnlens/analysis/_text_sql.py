@@ -35,14 +35,12 @@ from fnlens.analysis._formats.lambda_text import (
     TS_PATTERN,
     UUID_PATTERN,
 )
-from fnlens.analysis._merge import pair_exprs, same_attempt_sql
-from fnlens.analysis._schema import INVOCATIONS_COLUMNS
+from fnlens.analysis._merge import RECORD_COLUMNS, pair_exprs, same_attempt_sql
 from fnlens.analysis._sink import RANK, STAGE_COLUMNS, START_RANK
 
 __all__ = ["FORMATS", "MAX_LINE", "PythonRows", "stage_text"]
 
 _LOG = logging.getLogger("fnlens")
-_RECORD = [c for c in INVOCATIONS_COLUMNS if c != "attempt"]
 
 # rows only the Python parser reads, in line order, with its state at each:
 # (line number, raw event text, log stream, stream version, open request id, last REPORT id)
@@ -563,12 +561,14 @@ def _insert_rows(
         "coalesce(p_kind = 'start' AND p_rid = rid AND "
         f"{same_attempt_sql('p_ts', report['ts'], dur)}, false)"
     )
-    typed = {**INVOCATIONS_COLUMNS, "_rank": "DOUBLE", "_file": "INTEGER", "_line": "BIGINT"}
+    typed = STAGE_COLUMNS["invocations"]
 
     def struct(exprs: dict[str, str]) -> str:
         return (
             "struct_pack("
-            + ", ".join(f"{c} := CAST({exprs.get(c, 'NULL')} AS {typed[c]})" for c in _RECORD)
+            + ", ".join(
+                f"{c} := CAST({exprs.get(c, 'NULL')} AS {typed[c]})" for c in RECORD_COLUMNS
+            )
             + ")"
         )
 
