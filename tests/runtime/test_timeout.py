@@ -16,6 +16,7 @@ def test_timeout_recorded_before_deadline_exactly_once(telemetry):
     bound is needed to prove the order; the lower bound (never before deadline minus
     margin) holds on any machine, load only makes the watchdog later."""
     release = threading.Event()
+    flushed = threading.Event()
     seen_at = {}
 
     class Probe:
@@ -26,6 +27,7 @@ def test_timeout_recorded_before_deadline_exactly_once(telemetry):
 
         def flush(self, timeout_s):
             seen_at["flushed"] = True
+            flushed.set()
 
         def shutdown(self):
             pass
@@ -51,6 +53,9 @@ def test_timeout_recorded_before_deadline_exactly_once(telemetry):
     assert seen_at["released"] is True  # the record came while the handler was stuck
     assert seen_at["t"] <= seen_at["returned"]
     assert seen_at["t"] - start >= 0.15, seen_at["t"] - start  # not before 300 - 100 ms
+    # the watchdog flushes on its own thread right after the record that released the
+    # handler: wait for it (bounded) rather than race the handler's return
+    flushed.wait(10.0)
     assert seen_at.get("flushed") is True
 
 
