@@ -129,3 +129,46 @@ def test_retries_in_one_file_pair_each_attempt(tmp_path: Path) -> None:
         (1, "error", 500.0),
         (2, "success", 100.0),
     ]
+
+
+def test_interleaved_invocations_in_one_stream_pair_by_id(tmp_path: Path) -> None:
+    # several invocations at once in one stream (Lambda Managed Instances run more than
+    # one per execution environment): each id's START and REPORT still pair, and one
+    # id's retry among the others pairs per attempt
+    a, b, c = (RID.format(i) for i in (4, 5, 6))
+    f = _write(
+        tmp_path / "000000",
+        [
+            ("10:00:00.000", f"START RequestId: {a} Version: 7"),
+            ("10:00:00.010", f"START RequestId: {b} Version: 7"),
+            ("10:00:00.020", f"START RequestId: {c} Version: 7"),
+            ("10:00:00.300", f"END RequestId: {b}"),
+            ("10:00:00.301", _report(b, 291.0)),
+            ("10:00:00.400", f"END RequestId: {a}"),
+            ("10:00:00.401", _report(a, 400.0, "error")),
+            ("10:01:30.000", f"START RequestId: {a} Version: 7"),
+            ("10:01:30.050", f"END RequestId: {c}"),
+            ("10:01:30.051", _report(c, 0.5)),  # c's START is 90 s before: another attempt
+            ("10:01:30.100", f"END RequestId: {a}"),
+            ("10:01:30.101", _report(a, 100.0)),
+        ],
+    )
+    fast, _ = _both([f], tmp_path)
+    rows = _read(
+        fast,
+        "SELECT request_id, attempt, outcome, duration_ms, strftime(ts, '%M:%S.%f') "
+        "FROM invocations",
+    )
+    assert rows == [
+        (a, 1, "error", 400.0, "00:00.000000"),
+        (a, 2, "success", 100.0, "01:30.000000"),
+        (b, 1, "success", 291.0, "00:00.010000"),
+        (c, 1, None, None, "00:00.020000"),
+        (c, 2, "success", 0.5, "01:30.050500"),
+    ]
+    # b is one paired record; a (two pairs, one per attempt) and c (START and REPORT
+    # of different attempts) are ids of two records each, kept as parts for later merges
+    assert _read(fast, "SELECT request_id, count(*) FROM _invocation_parts GROUP BY 1") == [
+        (a, 2),
+        (c, 2),
+    ]

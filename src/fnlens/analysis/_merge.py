@@ -24,6 +24,8 @@ The rule (docs/ingest.md, "Merging and idempotency"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
 
 from fnlens.analysis._schema import INVOCATIONS_COLUMNS
@@ -295,35 +297,41 @@ def _order_records(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def pair_exprs(a: str, b: str) -> dict[str, str]:
+def pair_exprs(a: str | Mapping[str, str], b: str | Mapping[str, str]) -> dict[str, str]:
     """Each record column of the merge of two records (its SQL), ``a`` first by precedence.
 
-    A column's first non-NULL value is ``coalesce(a.col, b.col)``, as ``arg_min`` skips
-    NULLs; the sources are united; ``error_type``/``error_message`` come from the record
-    that gave ``outcome``.
+    ``a`` and ``b`` name the two rows (``a.col``), or give each column's SQL. A column's
+    first non-NULL value is ``coalesce(a.col, b.col)``, as ``arg_min`` skips NULLs; the
+    sources are united; ``error_type``/``error_message`` come from the record that gave
+    ``outcome``.
     """
+    x, y = _columns(a), _columns(b)
     exprs: list[str] = []
     for col in _RECORD:
         if col == "request_id":
-            exprs.append(f"{a}.request_id")
+            exprs.append(x["request_id"])
         elif col == "source":
             exprs.append(
                 "array_to_string(list_sort(list_distinct(flatten(list_value("
-                f"string_split({a}.source, '+'), string_split({b}.source, '+'))))), '+')"
+                f"string_split({x['source']}, '+'), string_split({y['source']}, '+'))))), '+')"
             )
         elif col == "version":
             exprs.append(
-                f"coalesce(nullif(coalesce({a}.service_version, {b}.service_version), ''),"
-                f" {a}.function_version, {b}.function_version)"
+                f"coalesce(nullif(coalesce({x['service_version']}, {y['service_version']}), ''),"
+                f" {x['function_version']}, {y['function_version']})"
             )
         elif col in ("error_type", "error_message"):  # from the record that gave outcome
             exprs.append(
-                f"CASE WHEN {a}.outcome IS NOT NULL THEN {a}.{col} "
-                f"WHEN {b}.outcome IS NOT NULL THEN {b}.{col} END"
+                f"CASE WHEN {x['outcome']} IS NOT NULL THEN {x[col]} "
+                f"WHEN {y['outcome']} IS NOT NULL THEN {y[col]} END"
             )
         else:
-            exprs.append(f"coalesce({a}.{col}, {b}.{col})")
+            exprs.append(f"coalesce({x[col]}, {y[col]})")
     return dict(zip(_RECORD, exprs, strict=True))
+
+
+def _columns(row: str | Mapping[str, str]) -> Mapping[str, str]:
+    return {c: f"{row}.{c}" for c in _RECORD} if isinstance(row, str) else row
 
 
 def _pair_select() -> str:

@@ -467,7 +467,7 @@ def _insert_rows(
         f"CASE WHEN {timeout_id} = '' THEN msg ELSE trim(msg[length({timeout_id}) + 1:], {_WS}) END"
     )
     report = {
-        "ts": f"ts - to_microseconds(CAST(round({dur} * 1000) AS BIGINT))",
+        "ts": _began("ts", dur),
         "log_stream": "log_stream",
         "function_version": "stream_version",
         "request_id": "marker_id",
@@ -491,22 +491,18 @@ def _insert_rows(
         "_line": "n",
     }
 
-    def start_of(p: str) -> dict[str, str]:
-        """A START line's record, from the columns of its row prefixed ``p``."""
-        version = f"coalesce({p}start_version, {p}stream_version)"
-        return {
-            "ts": f"{p}ts",
-            "log_stream": f"{p}log_stream",
-            "function_version": version,
-            "version": version,
-            "request_id": "marker_id",
-            "source": "'report'",
-            "_rank": str(START_RANK),
-            "_file": str(file_number),
-            "_line": f"{p}n",
-        }
-
-    start = start_of("")
+    version = "coalesce(start_version, stream_version)"
+    start = {
+        "ts": "ts",
+        "log_stream": "log_stream",
+        "function_version": version,
+        "version": version,
+        "request_id": "marker_id",
+        "source": "'report'",
+        "_rank": str(START_RANK),
+        "_file": str(file_number),
+        "_line": "n",
+    }
     # the start of a timed-out invocation (its line's time less the timeout), as
     # lambda_text.timeout_start gives it
     secs = f"TRY_CAST(regexp_extract(msg, {_q(_TIMEOUT_SECS)}, 1) AS DOUBLE)"
@@ -532,71 +528,83 @@ def _insert_rows(
     # an attempt's START and REPORT lines are one record, as combine_line_pairs makes
     # them: a REPORT directly after its START among the lines naming that id, of the
     # same attempt (the lines Python parses count among them: a crash line between the
-    # two keeps them apart, as it does on the Python path). One window over those lines
-    # gives each START its next line and each REPORT the START before it.
+    # two keeps them apart, as it does on the Python path). An id that two lines name,
+    # START then REPORT, is such a pair as it stands (the common invocation: one
+    # aggregate finds them all); only the lines of ids named more often (retries,
+    # timeouts) are put in order by a window. Pairs are found by line number and their
+    # fields joined after: a window carrying the fields costs several times as much.
     ids = (
         "CASE kind WHEN 'start' THEN marker_id WHEN 'report' THEN marker_id "
         f"WHEN 'timeout' THEN nullif({timeout_id}, '') "
         f"WHEN 'py' THEN nullif(regexp_extract(msg, {_q(_ANY_ID)}, 1) || "
         f"regexp_extract(msg, {_q(_ANY_ID)}, 2), '') END"
     )
-    before = ("kind", "ts", "n", "log_stream", "stream_version", "start_version")
-    window = (
-        "SELECT *, lead(kind) OVER o AS n_kind, lead(rid) OVER o AS n_rid, "
-        "lead(ts) OVER o AS n_ts, lag(rid) OVER o AS p_rid, "
-        f"lead({dur}) OVER o AS n_dur, "
-        + ", ".join(f"lag({c}) OVER o AS p_{c}" for c in before)
-        + " FROM (SELECT n, kind, ts, log_stream, stream_version, start_version, marker_id, "
-        f"r, {ids} AS rid FROM _tx_parsed WHERE kind IN ('start', 'report', 'timeout', 'py'))"
-        # by the id's hash (sorting numbers is cheaper than strings): ids whose hashes
-        # collide share a partition, and n_rid / p_rid keep their lines apart
-        " WHERE rid IS NOT NULL WINDOW o AS (PARTITION BY hash(rid) ORDER BY n)"
-    )
-    next_report_ts = "n_ts - to_microseconds(CAST(round(n_dur * 1000) AS BIGINT))"
-    start_paired = (
-        "coalesce(n_kind = 'report' AND n_rid = rid AND "
-        f"{same_attempt_sql('ts', next_report_ts, 'n_dur')}, false)"
-    )
-    report_paired = (
-        "coalesce(p_kind = 'start' AND p_rid = rid AND "
-        f"{same_attempt_sql('p_ts', report['ts'], dur)}, false)"
+    candidates = (
+        f"WITH named AS MATERIALIZED (SELECT n, kind, {ids} AS rid FROM _tx_parsed"
+        "  WHERE kind IN ('start', 'report', 'timeout', 'py')),"
+        " counted AS MATERIALIZED (SELECT rid, count(*) AS lines, min(n) AS s_n,"
+        "  max(n) AS r_n, arg_min(kind, n) AS first_kind, arg_max(kind, n) AS last_kind"
+        "  FROM named WHERE rid IS NOT NULL GROUP BY rid)"
+        " SELECT s_n, r_n FROM counted"
+        "  WHERE lines = 2 AND first_kind = 'start' AND last_kind = 'report'"
+        " UNION ALL SELECT n, next_n FROM ("
+        "  SELECT n, kind, lead(n) OVER o AS next_n, lead(kind) OVER o AS next_kind"
+        "  FROM named SEMI JOIN (SELECT rid FROM counted WHERE lines > 2) USING (rid)"
+        "  WINDOW o AS (PARTITION BY rid ORDER BY n)"
+        ") WHERE kind = 'start' AND next_kind = 'report'"
     )
     typed = STAGE_COLUMNS["invocations"]
 
-    def struct(exprs: dict[str, str]) -> str:
-        return (
-            "struct_pack("
-            + ", ".join(
-                f"{c} := CAST({exprs.get(c, 'NULL')} AS {typed[c]})" for c in RECORD_COLUMNS
-            )
-            + ")"
-        )
+    def record(exprs: dict[str, str]) -> str:
+        """The record columns ``exprs`` gives (the joins carry no NULL columns)."""
+        return ", ".join(f"{exprs[c]} AS {c}" for c in RECORD_COLUMNS if c in exprs)
 
-    # _line NULL: the pair is made, combine_line_pairs leaves it alone
-    combined = pair_exprs("s_rec", "r_rec") | {
-        "source": "'report'",  # both records' (the list union pair_exprs makes costs)
-        "_rank": str(START_RANK),
+    # what a pair takes from its START line (its request id is the REPORT's)
+    from_start = [c for c in RECORD_COLUMNS if c in start and c not in ("request_id", "source")]
+    rep_dur = "CAST(rep.r.dur AS DOUBLE)"
+    con.execute(
+        "CREATE TEMP TABLE _tx_pairs AS SELECT c.s_n, c.r_n, "
+        + ", ".join(f"s.{c} AS s_{c}" for c in from_start)
+        + " FROM ("
+        + candidates
+        + f") c JOIN (SELECT n, {record(start)} FROM _tx_parsed WHERE kind = 'start') s"
+        " ON s.n = c.s_n JOIN _tx_parsed rep ON rep.n = c.r_n"
+        f" WHERE {same_attempt_sql('s.ts', _began('rep.ts', rep_dur), rep_dur)}"
+    )
+    # each REPORT line's record, or (paired) the merge of its START's and its own;
+    # _line NULL on a pair: it is made, combine_line_pairs leaves it alone
+    first = {c: f"p.s_{c}" for c in from_start} | {"request_id": "r_rec.request_id"}
+    second = {c: f"r_rec.{c}" for c in RECORD_COLUMNS if c in report}
+    merged = pair_exprs(
+        {c: first.get(c, f"NULL::{typed[c]}") for c in RECORD_COLUMNS},
+        {c: second.get(c, f"NULL::{typed[c]}") for c in RECORD_COLUMNS},
+    )
+    merged["source"] = "'report'"  # both records' (the list union pair_exprs makes costs)
+    alone = "p.r_n IS NULL"
+    reports = {
+        c: f"CASE WHEN {alone} THEN {second.get(c, 'NULL')} ELSE {merged[c]} END"
+        for c in RECORD_COLUMNS
+    } | {
+        "_rank": f"CASE WHEN {alone} THEN {report_rank} ELSE {START_RANK} END",
         "_file": str(file_number),
-        "_line": "NULL",
+        "_line": f"CASE WHEN {alone} THEN r_rec._n END",
     }
     sides = {
-        "s": f"SELECT {select(start)} FROM _tx_marks WHERE kind = 'start' AND NOT {start_paired}",
-        "r": f"SELECT {select(report)} FROM _tx_marks WHERE kind = 'report' "
-        f"AND NOT {report_paired}",
-        "c": f"SELECT {select(combined)} FROM (SELECT {struct(start_of('p_'))} AS s_rec, "
-        f"{struct(report)} AS r_rec FROM _tx_marks WHERE kind = 'report' AND {report_paired})",
+        "s": f"SELECT {select(start)} FROM _tx_parsed ANTI JOIN _tx_pairs p"
+        " ON _tx_parsed.n = p.s_n WHERE kind = 'start'",
+        "r": f"SELECT {select(reports)} FROM (SELECT n AS _n, {record(report)} FROM _tx_parsed"
+        " WHERE kind = 'report') r_rec LEFT JOIN _tx_pairs p ON p.r_n = r_rec._n",
         "t": f"SELECT {select(timeout)} FROM _tx_parsed "
         f"WHERE kind = 'timeout' AND {timeout_id} <> ''",
     }
-    n_inv = con.execute(
-        f"INSERT INTO _stage_invocations WITH _tx_marks AS MATERIALIZED ({window}) "
-        + " UNION ALL ".join(sides.values())
-    ).fetchone()[0]
-    # a file's records are counted as read (a pair is two, as on the Python path)
-    n_inv += con.execute(
-        "SELECT count(*) FROM _stage_invocations WHERE _file = $f AND _line IS NULL",
-        {"f": file_number},
-    ).fetchone()[0]
+    try:
+        n_inv = con.execute(
+            "INSERT INTO _stage_invocations " + " UNION ALL ".join(sides.values())
+        ).fetchone()[0]
+        # a file's records are counted as read (a pair is two, as on the Python path)
+        n_inv += con.execute("SELECT count(*) FROM _tx_pairs").fetchone()[0]
+    finally:
+        con.execute("DROP TABLE _tx_pairs")
     level = _LEVEL_SQL
     # a runtime line's fields from its head (the text before ``body``, its message)
     head = "msg[1:length(msg) - length(body)]"
@@ -657,6 +665,11 @@ def _insert_rows(
         f") SELECT {log_cols} FROM f"
     ).fetchone()[0]
     return int(n_inv), int(n_logs)
+
+
+def _began(ts: str, duration_ms: str) -> str:
+    """When an invocation began: its REPORT line's time less its duration."""
+    return f"{ts} - to_microseconds(CAST(round({duration_ms} * 1000) AS BIGINT))"
 
 
 def _version(stream: str | None) -> str | None:
