@@ -398,33 +398,38 @@ def _insert(
 ) -> tuple[int, int]:
     if needs_current:
         # the Python parser's state at each line, from the lines before it: the open
-        # invocation (START not yet closed by END or its REPORT) and the REPORT an
-        # `XRAY TraceId:` line belongs to (no START since)
+        # invocation (START not yet closed by an END or its REPORT) and, for the lines
+        # Python reads, the REPORT an `XRAY TraceId:` line belongs to (none since the last
+        # START). A line's START is found by an ASOF join, the first line closing each
+        # START by one aggregate (three windows over every line cost twice as much).
         con.execute(
             f"""CREATE TEMP TABLE _tx_current AS
             WITH marks AS (
-              SELECT n, kind, marker_id,
+              SELECT n, kind,
                 coalesce(CASE WHEN kind = 'report' THEN marker_id END, py_report) AS rid
-              FROM _tx_parsed
-              WHERE kind IN ('start', 'end', 'report', {_STATEFUL})
-            ), opened AS (
-              SELECT *, last_value(CASE WHEN kind = 'start' THEN marker_id END IGNORE NULLS)
-                  OVER w AS open_id,
-                max(CASE WHEN kind = 'start' THEN n END) OVER w AS open_n,
-                last_value(CASE WHEN rid IS NOT NULL THEN rid END IGNORE NULLS) OVER w
-                  AS report_id,
-                max(CASE WHEN rid IS NOT NULL THEN n END) OVER w AS report_n
-              FROM marks WINDOW w AS (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-            ), closed AS (
-              SELECT *, max(CASE WHEN kind IN ('end', 'start') OR rid = open_id THEN n END)
-                OVER (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS close_n
-              FROM opened
+              FROM _tx_parsed WHERE kind IN ('start', 'end', 'report', {_STATEFUL})
+            ), starts AS (
+              SELECT n AS open_n, marker_id AS open_id FROM _tx_parsed WHERE kind = 'start'
+            ), opened AS MATERIALIZED (
+              SELECT m.*, s.open_n, s.open_id FROM marks m
+              ASOF LEFT JOIN starts s ON m.n >= s.open_n
+            ), closing AS (
+              SELECT open_n, min(n) AS close_n FROM opened
+              WHERE n > open_n AND (kind = 'end' OR rid = open_id) GROUP BY open_n
+            ), state AS (
+              SELECT n, kind, coalesce(open_n, 0) AS segment,
+                CASE WHEN open_n IS NOT NULL AND (close_n IS NULL OR close_n > n)
+                  THEN open_id END AS current_id
+              FROM opened LEFT JOIN closing USING (open_n)
+              WHERE kind NOT IN ('start', 'end', 'report')
+            ), reports AS (
+              SELECT n AS r_n, rid, coalesce(open_n, 0) AS segment FROM opened
+              WHERE rid IS NOT NULL
             )
-            SELECT n,
-              CASE WHEN open_n IS NOT NULL AND (close_n IS NULL OR close_n <= open_n)
-                THEN open_id END AS current_id,
-              CASE WHEN report_n > coalesce(open_n, 0) THEN report_id END AS last_report
-            FROM closed WHERE kind NOT IN ('start', 'end', 'report')"""
+            SELECT n, current_id, NULL::VARCHAR AS last_report FROM state WHERE kind <> 'py'
+            UNION ALL
+            SELECT p.n, p.current_id, r.rid FROM (SELECT * FROM state WHERE kind = 'py') p
+            ASOF LEFT JOIN reports r ON p.segment = r.segment AND p.n > r.r_n"""
         )
         join = "LEFT JOIN _tx_current c USING (n)"
         cur = "c.current_id"
