@@ -232,3 +232,61 @@ def test_sql_path_stays_within_a_small_memory_limit(tmp_path: Path, limit: str) 
     ingest([f], db=tmp_path / "slow.duckdb", progress=False, fast=False)
     assert fast.files[0].reader == "sql"
     assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+
+
+# the prefixes of S3 export lines the fast lane cuts at fixed places (one or two
+# canonical times) and those it leaves to the pattern: the two paths store the same
+_T = "2026-11-30T10:00:00.000Z"
+_S3_PREFIXES = [
+    f"{_T} START RequestId: {RID.format(20)} Version: 3",
+    f"{_T} {_T}\t{RID.format(20)}\tINFO\ta Node.js line (two times)",
+    f"{_T} {_T}\tundefined\tWARN\tno id: the open invocation's",
+    f"{_T} 2026-11-30 a date without a time",
+    f"{_T} 2026/11/30 a date with slashes",
+    f"{_T} 1234-5 digits and a dash, not a time",
+    f"{_T} 12:30 digits and a colon",
+    f"{_T} 20261130 eight digits",
+    f"{_T} 9",
+    f"{_T}\t\ttwo blanks",
+    "2026-11-30T10:00:00.123456Z microseconds",
+    "2026-11-30T10:00:00.1234567Z finer than microseconds",
+    "2026-11-30T11:00:00.000+01:00 an offset",
+    "2026-02-30T10:00:00.000Z the 30th of February",
+    f"{_T} {_T} {_T} three times",
+    f"{_T} {_T}\t",
+    f"{_T} Error: boom",
+    "    at handler (/var/task/index.js:3:9)",
+    f"{_T} END RequestId: {RID.format(20)}",
+    (
+        f"{_T} REPORT RequestId: {RID.format(20)}\tDuration: 2.00 ms\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 40 MB\t"
+    ),
+]
+
+
+@pytest.mark.parametrize("continued", [False, True], ids=["one-line", "with-continuation"])
+def test_s3_prefixes_cut_at_fixed_places_equal_python(tmp_path: Path, continued: bool) -> None:
+    lines = _S3_PREFIXES if continued else [x for x in _S3_PREFIXES if not x.startswith(" ")]
+    f = tmp_path / "000000"
+    f.write_text("\n".join(lines) + "\n")
+    fast, slow = _both(f, tmp_path)
+    assert fast.files[0].reader == "sql"
+    assert fast.files[0].format == "cloudwatch-s3-export"
+    assert [str(m) for m in fast.malformed] == [str(m) for m in slow.malformed]
+    assert fast.files[0].records == slow.files[0].records
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+    # counted from the lines: one log row per event that is not START / END / REPORT
+    # and says something after its times
+    events = [x for x in lines if not x.startswith(" ")]
+    markers = sum(any(f"{_T} {k} " in x for k in ("START", "END", "REPORT")) for x in events)
+    blank = sum(all(w.startswith("2026-11-30T") for w in x.split()) for x in events)
+    con = duckdb.connect(str(tmp_path / "fast.duckdb"), read_only=True)
+    try:
+        logs = con.execute("SELECT count(*) FROM logs").fetchone()[0]
+        assert logs == len(events) - markers - blank
+        node = con.execute(
+            "SELECT request_id, level, message FROM logs WHERE message LIKE 'a Node.js%'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert node == [(RID.format(20), "info", "a Node.js line (two times)")]

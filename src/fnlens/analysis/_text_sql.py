@@ -72,6 +72,14 @@ _CLEAN_LINE = (
 # captured (capturing the rest too makes RE2 walk every line with its slow engine)
 _PREFIXES = rf"^((?:({_TS})[ \t]+)?(?:({_STREAM})[ \t]+)?(?:({_TS})[ \t]+)?(?:({_TS})[ \t]+)?)"
 _MORE_PREFIX = rf"^(?:{_TS}|{_STREAM})[ \t]"
+# one or two canonical times (milliseconds, UTC: what S3 exports and the runtimes write),
+# each and a blank, then text that starts no other prefix (a time or a stream name starts
+# with four digits and a dash or a slash; a request id's digits are followed by others)
+_FAST_TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+_FAST_LEN = 24
+_NO_PREFIX = r"(?:[^ \t0-9]|\d{1,3}[^0-9]|\d{4}[^-/])"
+_FAST_ONE = rf"^{_FAST_TS}[ \t]{_NO_PREFIX}"
+_FAST_TWO = rf"^{_FAST_TS}[ \t]{_FAST_TS}[ \t]{_NO_PREFIX}"
 _TIMEOUT = r"^(?:\S+\s+)?Task timed out after\s+[\d.]+\s+seconds"
 _TIMEOUT_SECS = r"^(?:\S+\s+)?Task timed out after\s+([\d.]+)\s+seconds"
 _TIMEOUT_ID = r"^(?:(\S+)\s+)?Task timed out"
@@ -191,6 +199,13 @@ def _stage(
         if fmt in _EVENT_START
         else f"regexp_matches(line, {_q(_RAW_CONTINUATION)})"
     )
+    # the same, from the prefixes the parse cuts (an event starts with its time, or in
+    # `sam logs` output with its stream name): no second pattern over every line
+    cont_parsed = {
+        "cloudwatch-s3-export": "p_ts1 = ''",
+        "aws-logs-tail": "p_ts1 = ''",
+        "sam-logs": "NOT (p_ts1 = '' AND p_stream <> '')",
+    }.get(fmt, cont)
     reader = (
         "read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(0), quote = '', escape = '', "
         f"header = false, auto_detect = false, max_line_size = {max_line}, "
@@ -209,7 +224,7 @@ def _stage(
     parse = _parse_sql(fmt, stream)
     con.execute(
         "CREATE TEMP TABLE _tx_parsed AS "
-        + parse.replace("__EVENTS__", "_tx_lines").replace("__CONT__", f"n > 1 AND {cont}")
+        + parse.replace("__EVENTS__", "_tx_lines").replace("__CONT__", f"n > 1 AND {cont_parsed}")
     )
     if con.execute("SELECT count(*) FROM _tx_parsed WHERE cont").fetchone()[0]:
         con.execute("DROP TABLE _tx_parsed")
@@ -244,9 +259,14 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     """
     path_stream = _lit(stream)
     path_version = _lit(_version(stream))
+    # a prefix time that is no time, or finer than microseconds, is the Python parser's
+    # (a canonical one, cut by the fast lane, has milliseconds)
     bad_ts = " OR ".join(
-        f"(p_{k} <> '' AND ({_ts('p_' + k)} IS NULL OR regexp_matches(p_{k}, '\\.\\d{{7,}}')))"
+        f"(p_{k} <> '' AND (t_{k} IS NULL OR (lane = 3 AND regexp_matches(p_{k}, '\\.\\d{{7,}}'))))"
         for k in ("ts1", "ts2", "ts3")
+    )
+    casts = ", ".join(
+        f"CASE WHEN p_{k} <> '' THEN {_ts('p_' + k)} END AS t_{k}" for k in ("ts1", "ts2", "ts3")
     )
     own_stream = "true" if fmt in ("aws-logs-tail", "sam-logs") else "false"
     py_ts = _ts(f"regexp_extract(msg, {_q(_PY_HEAD)}, 2)")
@@ -255,7 +275,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     # cheap); their parts are then extracted from the short cut-off head alone
     rest = f"regexp_replace(line, {_q(_PREFIXES)}, '')"
     parts = (
-        f"regexp_extract(line[1:length(line) - length(pre_v)], {_q(_PREFIXES)}, "
+        f"regexp_extract(substring(line, 1, length(line) - length(pre_v)), {_q(_PREFIXES)}, "
         "['whole', 'ts1', 'stream', 'ts2', 'ts3'])"
     )
     body = (
@@ -265,27 +285,43 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
         )
         + " END"
     )
-    return f"""WITH rest AS (
-          SELECT n, line, __CONT__ AS cont,
-            CASE WHEN ascii(line) BETWEEN 48 AND 57 THEN {rest} ELSE line END AS pre_v
+    # lane 1 / 2: one or two canonical times (an S3 export's, a runtime's) and a blank,
+    # then no other prefix: cut at fixed places; lane 3: other prefixes, by the pattern;
+    # lane 0: a line not starting with a digit has none
+    return f"""WITH lanes AS (
+          SELECT n, line, CASE WHEN ascii(line) NOT BETWEEN 48 AND 57 THEN 0
+              WHEN regexp_matches(line, {_q(_FAST_ONE)}) THEN 1
+              WHEN regexp_matches(line, {_q(_FAST_TWO)}) THEN 2
+              ELSE 3 END AS lane
           FROM (SELECT n, {_CLEAN_LINE} AS line FROM __EVENTS__)
+        ), rest AS (
+          SELECT n, line, lane, CASE lane WHEN 0 THEN line
+              WHEN 1 THEN substring(line, {_FAST_LEN + 2})
+              WHEN 2 THEN substring(line, {2 * _FAST_LEN + 3})
+              ELSE {rest} END AS pre_v
+          FROM lanes
         ), pre AS (
-          SELECT n, line, cont, pre_v,
-            CASE WHEN strlen(pre_v) < strlen(line) THEN {parts} END AS p FROM rest
+          SELECT n, line, lane, pre_v,
+            CASE WHEN lane = 3 AND strlen(pre_v) < strlen(line) THEN {parts} END AS p FROM rest
         ), cut AS (
-          SELECT n, line, cont, pre_v,
-            coalesce(p.ts1, '') AS p_ts1, coalesce(p.stream, '') AS p_stream,
-            coalesce(p.ts2, '') AS p_ts2, coalesce(p.ts3, '') AS p_ts3
+          SELECT n, line, lane, pre_v,
+            CASE WHEN lane IN (1, 2) THEN substring(line, 1, {_FAST_LEN})
+              ELSE coalesce(p.ts1, '') END
+              AS p_ts1,
+            coalesce(p.stream, '') AS p_stream,
+            CASE WHEN lane = 2 THEN substring(line, {_FAST_LEN + 2}, {_FAST_LEN})
+              ELSE coalesce(p.ts2, '') END AS p_ts2,
+            coalesce(p.ts3, '') AS p_ts3
           FROM pre
         ),
         stripped AS (
-          SELECT n, line, cont, pre_v AS rest,
+          SELECT n, line, lane, __CONT__ AS cont, pre_v AS rest,
             -- blanks cut in front only (the patterns allow them at the end): trimming
             -- both ends of every line would cost more than the rest of the parse
             CASE WHEN ascii(pre_v) IN {_RE2_BLANKS} THEN trim(pre_v, {_WS}) ELSE pre_v END
               AS msg,
             coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
-            nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3
+            nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3, {casts}
           FROM cut
         ), classified AS (
           SELECT *, CASE
@@ -326,7 +362,8 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           SELECT *, CASE WHEN kind = 'report' THEN string_split(rb, ': ') END AS parts
           FROM blanked
         )
-        SELECT n, cont, kind, {_ts("ts_text")} AS ts,
+        SELECT n, cont, kind,
+          CASE WHEN p_ts3 <> '' THEN t_ts3 WHEN p_ts2 <> '' THEN t_ts2 ELSE t_ts1 END AS ts,
           -- the message where a row needs it (the rest have their fields cut out below)
           full_msg AS msg,
           CASE WHEN kind = 'py' THEN line END AS raw,
@@ -468,9 +505,7 @@ def _insert_rows(
         f"regexp_extract(r.xray, {_q(_XRAY_ID)}, 2)), '')"
     )
     timeout_id = f"regexp_extract(msg, {_q(_TIMEOUT_ID)}, 1)"
-    timeout_msg = (
-        f"CASE WHEN {timeout_id} = '' THEN msg ELSE trim(msg[length({timeout_id}) + 1:], {_WS}) END"
-    )
+    timeout_msg = f"CASE WHEN {timeout_id} = '' THEN msg ELSE trim(substring(msg, length({timeout_id}) + 1), {_WS}) END"
     report = {
         "ts": _began("ts", dur),
         "log_stream": "log_stream",
@@ -612,7 +647,7 @@ def _insert_rows(
         con.execute("DROP TABLE _tx_pairs")
     level = _LEVEL_SQL
     # a runtime line's fields from its head (the text before ``body``, its message)
-    head = "msg[1:length(msg) - length(body)]"
+    head = "substring(msg, 1, length(msg) - length(body))"
     py_app = f"regexp_extract({head}, {_q(_PY_HEAD)}, "
     node = f"regexp_extract({head}, {_q(_NODE_HEAD)}, "
     java = f"regexp_extract({head}, {_q(_JAVA_HEAD)}, "
