@@ -505,7 +505,10 @@ def _insert_rows(
         f"regexp_extract(r.xray, {_q(_XRAY_ID)}, 2)), '')"
     )
     timeout_id = f"regexp_extract(msg, {_q(_TIMEOUT_ID)}, 1)"
-    timeout_msg = f"CASE WHEN {timeout_id} = '' THEN msg ELSE trim(substring(msg, length({timeout_id}) + 1), {_WS}) END"
+    timeout_msg = (
+        f"CASE WHEN {timeout_id} = '' THEN msg "
+        f"ELSE trim(substring(msg, length({timeout_id}) + 1), {_WS}) END"
+    )
     report = {
         "ts": _began("ts", dur),
         "log_stream": "log_stream",
