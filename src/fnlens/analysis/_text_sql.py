@@ -350,16 +350,19 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             ELSE 'text' END AS kind
           FROM stripped
         ), blanked AS (
-          -- a START / END / REPORT line with every blank a space, computed once for all
-          -- its fields (tabs alone, unless the line holds rarer blanks);
+          -- a REPORT line with every blank a space, computed once for all its fields
+          -- (tabs alone, unless the line holds rarer blanks);
           -- the message kept (a log row's) without blanks at its end
-          SELECT *, CASE WHEN kind NOT IN ('start', 'end', 'report') THEN NULL
+          SELECT *, CASE WHEN kind <> 'report' THEN NULL
               WHEN {_ODD_BLANKS} THEN {_blanked("msg")} ELSE replace(msg, chr(9), ' ') END AS rb,
             CASE WHEN kind IN ('start', 'end', 'report', 'empty') THEN NULL
               WHEN {_ENDS_BLANK} THEN trim(msg, {_WS}) ELSE msg END AS full_msg
           FROM classified
         ), split AS (
-          SELECT *, CASE WHEN kind = 'report' THEN string_split(rb, ': ') END AS parts
+          SELECT *, CASE WHEN kind = 'report' THEN string_split(rb, ': ') END AS parts,
+            CASE WHEN kind = 'start' THEN regexp_extract(msg,
+              '^START RequestId: (\\S+)(?:\\s+Version: (\\S+))?', ['id', 'version'])
+              END AS start_fields
           FROM blanked
         )
         SELECT n, cont, kind,
@@ -372,11 +375,10 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           coalesce(line_stream, {path_stream}) AS log_stream,
           coalesce(nullif(regexp_extract(line_stream, {_q(_STREAM_VERSION)}, 1), ''),
             {path_version}) AS stream_version,
-          CASE kind WHEN 'start' THEN regexp_extract(msg, '^START RequestId: (\\S+)', 1)
-            WHEN 'end' THEN regexp_extract(msg, '^END RequestId: (\\S+)', 1)
+          -- (an END line's id is never read: any END closes the open invocation)
+          CASE kind WHEN 'start' THEN start_fields.id
             WHEN 'report' THEN split_part(parts[2], ' ', 1) END AS marker_id,
-          CASE WHEN kind = 'start' THEN nullif(regexp_extract(msg,
-            '^START RequestId: \\S+\\s+Version: (\\S+)', 1), '') END AS start_version,
+          nullif(start_fields.version, '') AS start_version,
           {body} AS body,
           CASE WHEN kind = 'report' THEN {_report_struct("rb", "parts")} END AS r
         FROM split"""
