@@ -117,10 +117,19 @@ class Loader:
 
     def _merge_logs(self) -> None:
         cols = ", ".join(STAGE_COLUMNS["logs"])
+        # the same row staged twice (a file given twice) is stored once; looking for
+        # such rows costs a count, removing them a hash of every row's columns
+        repeated = self.con.execute(
+            f"SELECT count(*) - count(DISTINCT {_LOG_KEY}) FROM _stage_logs"
+        ).fetchall()[0][0]
+        rows = (
+            f"SELECT DISTINCT ON (_k) *, {_LOG_KEY} AS _k FROM _stage_logs"
+            if repeated
+            else f"SELECT *, {_LOG_KEY} AS _k FROM _stage_logs"
+        )
         self.con.execute(
-            f"INSERT INTO logs ({cols}) SELECT {cols} FROM ("
-            f"  SELECT DISTINCT ON (_k) *, {_LOG_KEY} AS _k FROM _stage_logs"
-            f") s WHERE _k NOT IN (SELECT {_LOG_KEY} FROM logs)"
+            f"INSERT INTO logs ({cols}) SELECT {cols} FROM ({rows}) s "
+            f"WHERE _k NOT IN (SELECT {_LOG_KEY} FROM logs)"
         )
 
     def drop(self) -> None:

@@ -114,8 +114,14 @@ _STREAM_VERSION = r"^\d{4}/\d{2}/\d{2}/\[([^\]]*)\]"
 # the request id a line the Python parser reads names (a platform line, a crash, a timeout)
 _ANY_ID = r"^(?:(?:START |END |REPORT )?RequestId: (\S+)|(\S+)\s+Task timed out)"
 _XRAY_ID = r"1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})"
-# kinds whose rows depend on the lines before them (the Python parser's state)
-_STATEFUL = "'text', 'py_bare', 'timeout', 'py_app', 'node_app', 'py'"
+# rows that may take the open invocation's id (the Python parser's state): lines without
+# one of their own, a runtime line whose id is "undefined" (one naming it somewhere is
+# taken too: harmless), the lines Python parses
+_STATEFUL = (
+    "(kind IN ('text', 'py_bare', 'timeout', 'py') "
+    "OR (kind = 'node_app' AND starts_with(msg, 'undefined')) "
+    "OR (kind = 'py_app' AND contains(msg, 'undefined')))"
+)
 _WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 # a line holding a blank other than tab and space (a joined multi-line event)
 _ODD_BLANKS = "(" + " OR ".join(f"contains(msg, chr({c}))" for c in (10, 11, 12, 13)) + ")"
@@ -244,9 +250,7 @@ def _stage(
     if con.execute("SELECT count(*) FROM _tx_parsed WHERE kind = 'other'").fetchone()[0]:
         return None
     # lines without a request id between START and END belong to that invocation
-    needs_current = con.execute(
-        f"SELECT count(*) FROM _tx_parsed WHERE kind IN ({_STATEFUL})"
-    ).fetchone()[0]
+    needs_current = con.execute(f"SELECT count(*) FROM _tx_parsed WHERE {_STATEFUL}").fetchone()[0]
     return _insert(con, source_file, file_number, bool(needs_current), handle_python)
 
 
@@ -446,7 +450,7 @@ def _insert(
             WITH marks AS (
               SELECT n, kind,
                 coalesce(CASE WHEN kind = 'report' THEN marker_id END, py_report) AS rid
-              FROM _tx_parsed WHERE kind IN ('start', 'end', 'report', {_STATEFUL})
+              FROM _tx_parsed WHERE kind IN ('start', 'end', 'report') OR {_STATEFUL}
             ), starts AS (
               SELECT n AS open_n, marker_id AS open_id FROM _tx_parsed WHERE kind = 'start'
             ), opened AS MATERIALIZED (
