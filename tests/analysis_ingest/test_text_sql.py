@@ -255,6 +255,12 @@ _S3_PREFIXES = [
     f"{_T} {_T} {_T} three times",
     f"{_T} {_T}\t",
     f"{_T} Error: boom",
+    # runtime lines whose fields are cut without a pattern: blanks of every kind and count
+    f"{_T} [ERROR]  2026-11-30T10:00:00.001Z \t{RID.format(20)}   spaced out",
+    f"{_T} [INFO]\t2026-11-30T10:00:00.002Z\f{RID.format(20)}\fform feeds",
+    f"{_T} {RID.format(20)} WARNING\t\tnode warning",
+    f"{_T} {RID.format(20)}\tINFO",
+    f"{_T} undefined\tERROR  node error without an id",
     "    at handler (/var/task/index.js:3:9)",
     f"{_T} END RequestId: {RID.format(20)}",
     (

@@ -343,14 +343,20 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             WHEN starts_with(msg, '{{') THEN
               CASE WHEN contains(msg, '"platform.') THEN 'other' ELSE 'py' END
             WHEN starts_with(msg, 'XRAY TraceId:') THEN 'py'
-            WHEN regexp_matches(msg, {_q(_TIMEOUT)}) THEN 'timeout'
-            WHEN regexp_matches(msg, {_q(_CRASH)}) THEN 'py'
-            WHEN regexp_matches(msg, {_q(_PY_APP)}) THEN
+            -- each pattern behind a cheap test the lines it matches pass, and the
+            -- runtime lines matched by their heads (the same lines: what follows a
+            -- head is any text, which the DFA would otherwise read to its end)
+            WHEN contains(msg, 'Task timed out after')
+              AND regexp_matches(msg, {_q(_TIMEOUT)}) THEN 'timeout'
+            WHEN contains(msg, 'Error: Runtime exited')
+              AND regexp_matches(msg, {_q(_CRASH)}) THEN 'py'
+            WHEN starts_with(msg, '[') AND regexp_matches(msg, {_q(_PY_HEAD)}) THEN
               CASE WHEN {py_ts} IS NULL THEN 'py' ELSE 'py_app' END
-            WHEN regexp_matches(msg, {_q(_NODE_APP)}) THEN 'node_app'
-            WHEN regexp_matches(msg, {_q(_JAVA_APP)}) THEN
+            WHEN regexp_matches(msg, {_q(_NODE_HEAD)}) THEN 'node_app'
+            WHEN ascii(msg) BETWEEN 48 AND 57 AND regexp_matches(msg, {_q(_JAVA_HEAD)}) THEN
               CASE WHEN {java_ts} IS NULL THEN 'py' ELSE 'java_app' END
-            WHEN regexp_matches(msg, {_q(_PY_BARE)}) THEN 'py_bare'
+            WHEN starts_with(msg, '[') AND regexp_matches(msg, {_q(_PY_BARE_HEAD)})
+              THEN 'py_bare'
             ELSE 'text' END AS kind
           FROM stripped
         ), blanked AS (
@@ -388,9 +394,9 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
         FROM split"""
 
 
-def _blanked(msg: str) -> str:
-    """``msg`` with every blank (tab, newline, …) a space."""
-    for code in (9, 10, 11, 12, 13):
+def _blanked(msg: str, codes: tuple[int, ...] = (9, 10, 11, 12, 13)) -> str:
+    """``msg`` with every blank (tab, newline, …; those of ``codes``) a space."""
+    for code in codes:
         msg = f"replace({msg}, chr({code}), ' ')"
     return msg
 
@@ -655,12 +661,23 @@ def _insert_rows(
     finally:
         con.execute("DROP TABLE _tx_pairs")
     level = _LEVEL_SQL
-    # a runtime line's fields from its head (the text before ``body``, its message)
+    # a runtime line's fields from its head (the text before ``body``, its message), cut
+    # with string functions where the head's shape allows (a Node.js line: an id of fixed
+    # length or "undefined", blanks, a level; a Python line: [level], blanks between
+    # the time and the id): several times cheaper than a pattern's capture groups
     head = "substring(msg, 1, length(msg) - length(body))"
-    py_app = f"regexp_extract({head}, {_q(_PY_HEAD)}, "
-    node = f"regexp_extract({head}, {_q(_NODE_HEAD)}, "
-    java = f"regexp_extract({head}, {_q(_JAVA_HEAD)}, "
-    py_bare = f"regexp_extract({head}, {_q(_PY_BARE_HEAD)}, "
+    java = f"regexp_extract(head, {_q(_JAVA_HEAD)}, "
+    bracketed = "substring(head, 2, strpos(head, ']') - 2)"
+    node_id = (
+        "CASE WHEN starts_with(head, 'undefined') THEN 'undefined' ELSE substring(head, 1, 36) END"
+    )
+    node_level = (
+        "trim(substring(head, CASE WHEN starts_with(head, 'undefined') THEN 10 ELSE 37 END), "
+        "' ' || chr(9))"
+    )
+    py_after = "ltrim(" + _blanked("substring(head, strpos(head, ']') + 1)", (9, 10, 12, 13)) + ")"
+    py_ts = "split_part(py_after, ' ', 1)"
+    py_id = f"split_part(ltrim(substring(py_after, length({py_ts}) + 1)), ' ', 1)"
     msg_expr = (
         "CASE kind"
         f" WHEN 'py_app' THEN body WHEN 'node_app' THEN body"
@@ -671,11 +688,11 @@ def _insert_rows(
     # each field of a runtime line is extracted once, in a materialized step: an
     # expression used twice (CASE lower(x) WHEN ..., nullif(x, ...)) would be computed twice
     raw = {
-        "f_level": {"py_app": py_app + "1)", "node_app": node + "2)", "java_app": java + "3)"}
-        | {"py_bare": py_bare + "1)"},
-        "f_rid": {"py_app": py_app + "3)", "node_app": node + "1)", "java_app": java + "2)"}
+        "f_level": {"py_app": bracketed, "node_app": node_level, "java_app": java + "3)"}
+        | {"py_bare": bracketed},
+        "f_rid": {"py_app": py_id, "node_app": node_id, "java_app": java + "2)"}
         | {"timeout": timeout_id},
-        "f_ts": {"py_app": py_app + "2)", "java_app": java + "1)"},
+        "f_ts": {"py_app": py_ts, "java_app": java + "1)"},
     }
     fields = ", ".join(
         "CASE kind " + " ".join(f"WHEN '{k}' THEN {e}" for k, e in by_kind.items()) + f" END AS {f}"
@@ -708,9 +725,12 @@ def _insert_rows(
     }
     log_cols = ", ".join(f"{log_exprs.get(c, 'NULL')} AS {c}" for c in STAGE_COLUMNS["logs"])
     n_logs = con.execute(
-        f"INSERT INTO _stage_logs WITH f AS MATERIALIZED ("
-        f"  SELECT n, kind, msg, body, ts, {cur} AS cur_id, {fields} FROM _tx_parsed {join} "
-        "  WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
+        f"INSERT INTO _stage_logs WITH h AS ("
+        f"  SELECT n, kind, msg, body, ts, {cur} AS cur_id,"
+        f"    CASE WHEN kind IN ({', '.join(repr(k) for k in _HEADS)}) THEN {head} END AS head"
+        f"  FROM _tx_parsed {join} WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
+        f"), a AS (SELECT *, CASE WHEN kind = 'py_app' THEN {py_after} END AS py_after FROM h"
+        f"), f AS MATERIALIZED (SELECT n, kind, msg, body, ts, cur_id, {fields} FROM a"
         f") SELECT {log_cols} FROM f"
     ).fetchone()[0]
     return int(n_inv), int(n_logs)
