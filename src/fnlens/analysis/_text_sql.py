@@ -403,12 +403,12 @@ def _blanked(msg: str, codes: tuple[int, ...] = (9, 10, 11, 12, 13)) -> str:
 
 # the optional fields of a REPORT line, in the order _REPORT allows them
 _REPORT_OPTIONAL = {
-    "init": "Init Duration",
-    "restore": "Restore Duration",
-    "billed_restore": "Billed Restore Duration",
-    "status": "Status",
-    "error_type": "Error Type",
-    "xray": "XRAY TraceId",
+    "init": ("Init Duration", "DOUBLE"),
+    "restore": ("Restore Duration", "DOUBLE"),
+    "billed_restore": ("Billed Restore Duration", "DOUBLE"),
+    "status": ("Status", "VARCHAR"),
+    "error_type": ("Error Type", "VARCHAR"),
+    "xray": ("XRAY TraceId", "VARCHAR"),
 }
 
 
@@ -424,18 +424,32 @@ def _report_struct(blank: str, parts: str) -> str:
     with a capture group per field, or a search for every label.
     """
 
-    def value(index: str) -> str:
-        return f"split_part({parts}[{index}], ' ', 1)"
+    def value(index: str, kind: str = "VARCHAR") -> str:
+        text = f"split_part({parts}[{index}], ' ', 1)"
+        return text if kind == "VARCHAR" else f"CAST({text} AS {kind})"
 
-    fields = {"dur": value("3"), "billed": value("4"), "mem": value("5"), "maxmem": value("6")}
+    fields = {
+        "dur": value("3", "DOUBLE"),
+        "billed": value("4", "DOUBLE"),
+        "mem": value("5", "INTEGER"),
+        "maxmem": value("6", "INTEGER"),
+    }
+    absent = {}
     index = "7"
-    for name, label in _REPORT_OPTIONAL.items():
+    for name, (label, kind) in _REPORT_OPTIONAL.items():
         # "Restore Duration: " is also in "Billed Restore Duration: ", which _REPORT
         # only allows after it: found either way, it is there
         present = f"contains({blank}, '{label}: ')"
-        fields[name] = f"CASE WHEN {present} THEN {value(index)} ELSE '' END"
+        none = "''" if kind == "VARCHAR" else f"NULL::{kind}"
+        fields[name] = f"CASE WHEN {present} THEN {value(index, kind)} ELSE {none} END"
+        absent[name] = none
         index += f" + {present}::INTEGER"
-    return "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
+    full = "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
+    # the five parts of a line without optional fields: none to look for
+    plain = (
+        "struct_pack(" + ", ".join(f"{k} := {absent.get(k, v)}" for k, v in fields.items()) + ")"
+    )
+    return f"CASE WHEN len({parts}) = 6 THEN {plain} ELSE {full} END"
 
 
 def _insert(
@@ -504,9 +518,9 @@ def _insert_rows(
 ) -> tuple[int, int]:
     inv_cols = list(STAGE_COLUMNS["invocations"])
     report_rank = RANK["report"]
-    dur = "CAST(r.dur AS DOUBLE)"
-    restore = "CAST(nullif(r.restore, '') AS DOUBLE)"
-    init = "CAST(nullif(r.init, '') AS DOUBLE)"
+    dur = "r.dur"
+    restore = "r.restore"
+    init = "r.init"
     status = "lower(r.status)"
     outcome = (
         f"CASE {status} WHEN 'timeout' THEN 'timeout' WHEN 'error' THEN 'error' "
@@ -527,12 +541,12 @@ def _insert_rows(
         "function_version": "stream_version",
         "request_id": "marker_id",
         "duration_ms": dur,
-        "billed_duration_ms": "CAST(r.billed AS DOUBLE)",
-        "memory_size_mb": "CAST(r.mem AS INTEGER)",
-        "max_memory_used_mb": "CAST(r.maxmem AS INTEGER)",
+        "billed_duration_ms": "r.billed",
+        "memory_size_mb": "r.mem",
+        "max_memory_used_mb": "r.maxmem",
         "init_duration_ms": init,
         "restore_duration_ms": restore,
-        "billed_restore_duration_ms": "CAST(nullif(r.billed_restore, '') AS DOUBLE)",
+        "billed_restore_duration_ms": "r.billed_restore",
         "cold_start": f"({init} IS NOT NULL OR {restore} IS NOT NULL)",
         "init_type": f"CASE WHEN {restore} IS NOT NULL THEN 'snap-start' END",
         "trace_id": xray,
@@ -616,7 +630,7 @@ def _insert_rows(
 
     # what a pair takes from its START line (its request id is the REPORT's)
     from_start = [c for c in RECORD_COLUMNS if c in start and c not in ("request_id", "source")]
-    rep_dur = "CAST(rep.r.dur AS DOUBLE)"
+    rep_dur = "rep.r.dur"
     con.execute(
         "CREATE TEMP TABLE _tx_pairs AS SELECT c.s_n, c.r_n, "
         + ", ".join(f"s.{c} AS s_{c}" for c in from_start)
