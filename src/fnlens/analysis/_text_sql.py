@@ -341,10 +341,11 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             WHEN ts_text IS NOT NULL AND ({bad_ts}) THEN 'py'
             WHEN starts_with(msg, 'REPORT RequestId:') THEN
               CASE WHEN regexp_matches(msg, {_q(_REPORT)}) THEN 'report' ELSE 'py' END
+            -- the id's first character no blank (ascii of nothing is 0)
             WHEN starts_with(msg, 'START RequestId: ')
-              AND regexp_matches(msg, '^START RequestId: \\S') THEN 'start'
+              AND ascii(substring(msg, 18, 1)) NOT IN (0, 9, 10, 12, 13, 32) THEN 'start'
             WHEN starts_with(msg, 'END RequestId: ')
-              AND regexp_matches(msg, '^END RequestId: \\S') THEN 'end'
+              AND ascii(substring(msg, 16, 1)) NOT IN (0, 9, 10, 12, 13, 32) THEN 'end'
             WHEN starts_with(msg, '{{') THEN
               CASE WHEN contains(msg, '"platform.') THEN 'other' ELSE 'py' END
             WHEN starts_with(msg, 'XRAY TraceId:') THEN 'py'
