@@ -617,11 +617,13 @@ def _insert_rows(
     candidates = (
         f"WITH named AS MATERIALIZED (SELECT n, kind, {ids} AS rid FROM _tx_parsed"
         "  WHERE kind IN ('start', 'report', 'timeout', 'py')),"
+        # (numbers only: the first line a START, the last a REPORT)
         " counted AS MATERIALIZED (SELECT rid, count(*) AS lines, min(n) AS s_n,"
-        "  max(n) AS r_n, arg_min(kind, n) AS first_kind, arg_max(kind, n) AS last_kind"
+        "  max(n) AS r_n, min(CASE WHEN kind = 'start' THEN n END) AS first_start,"
+        "  max(CASE WHEN kind = 'report' THEN n END) AS last_report"
         "  FROM named WHERE rid IS NOT NULL GROUP BY rid)"
         " SELECT s_n, r_n FROM counted"
-        "  WHERE lines = 2 AND first_kind = 'start' AND last_kind = 'report'"
+        "  WHERE lines = 2 AND first_start = s_n AND last_report = r_n"
         " UNION ALL SELECT n, next_n FROM ("
         "  SELECT n, kind, lead(n) OVER o AS next_n, lead(kind) OVER o AS next_kind"
         "  FROM named SEMI JOIN (SELECT rid FROM counted WHERE lines > 2) USING (rid)"
