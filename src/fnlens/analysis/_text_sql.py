@@ -614,21 +614,26 @@ def _insert_rows(
         f"WHEN 'py' THEN nullif(regexp_extract(msg, {_q(_ANY_ID)}, 1) || "
         f"regexp_extract(msg, {_q(_ANY_ID)}, 2), '') END"
     )
+    # by the id's hash (numbers are cheaper to group, sort and keep than strings): ids
+    # whose hashes collide look like one; the join below compares the ids and drops a
+    # pair of two, and a pair missed so stays two records, which the merge makes the
+    # same row (pairing only saves it the work)
     candidates = (
-        f"WITH named AS MATERIALIZED (SELECT n, kind, {ids} AS rid FROM _tx_parsed"
-        "  WHERE kind IN ('start', 'report', 'timeout', 'py')),"
-        # (numbers only: the first line a START, the last a REPORT)
-        " counted AS MATERIALIZED (SELECT rid, count(*) AS lines, min(n) AS s_n,"
-        "  max(n) AS r_n, min(CASE WHEN kind = 'start' THEN n END) AS first_start,"
-        "  max(CASE WHEN kind = 'report' THEN n END) AS last_report"
-        "  FROM named WHERE rid IS NOT NULL GROUP BY rid)"
+        f"WITH named AS MATERIALIZED (SELECT n, kind = 'start' AS is_start,"
+        f"  kind = 'report' AS is_report, hash(rid) AS h FROM (SELECT n, kind, {ids} AS rid"
+        "  FROM _tx_parsed WHERE kind IN ('start', 'report', 'timeout', 'py'))"
+        "  WHERE rid IS NOT NULL),"
+        # (the first line a START, the last a REPORT)
+        " counted AS MATERIALIZED (SELECT h, count(*) AS lines, min(n) AS s_n,"
+        "  max(n) AS r_n, min(CASE WHEN is_start THEN n END) AS first_start,"
+        "  max(CASE WHEN is_report THEN n END) AS last_report FROM named GROUP BY h)"
         " SELECT s_n, r_n FROM counted"
         "  WHERE lines = 2 AND first_start = s_n AND last_report = r_n"
         " UNION ALL SELECT n, next_n FROM ("
-        "  SELECT n, kind, lead(n) OVER o AS next_n, lead(kind) OVER o AS next_kind"
-        "  FROM named SEMI JOIN (SELECT rid FROM counted WHERE lines > 2) USING (rid)"
-        "  WINDOW o AS (PARTITION BY rid ORDER BY n)"
-        ") WHERE kind = 'start' AND next_kind = 'report'"
+        "  SELECT n, is_start, lead(n) OVER o AS next_n, lead(is_report) OVER o AS next_report"
+        "  FROM named SEMI JOIN (SELECT h FROM counted WHERE lines > 2) USING (h)"
+        "  WINDOW o AS (PARTITION BY h ORDER BY n)"
+        ") WHERE is_start AND next_report"
     )
     typed = STAGE_COLUMNS["invocations"]
 
@@ -646,7 +651,8 @@ def _insert_rows(
         + candidates
         + f") c JOIN (SELECT n, {record(start)} FROM _tx_parsed WHERE kind = 'start') s"
         " ON s.n = c.s_n JOIN _tx_parsed rep ON rep.n = c.r_n"
-        f" WHERE {same_attempt_sql('s.ts', _began('rep.ts', rep_dur), rep_dur)}"
+        f" WHERE s.request_id = rep.marker_id"
+        f" AND {same_attempt_sql('s.ts', _began('rep.ts', rep_dur), rep_dur)}"
     )
     # each REPORT line's record, or (paired) the merge of its START's and its own;
     # _line NULL on a pair: it is made, combine_line_pairs leaves it alone
