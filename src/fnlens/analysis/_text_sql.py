@@ -243,14 +243,21 @@ def _stage(
             f"  FROM (SELECT n, {_CLEAN_LINE} AS line FROM _tx_lines)"
             ") GROUP BY event"
         )
+        con.execute("DROP TABLE _tx_lines")
         con.execute(
             "CREATE TEMP TABLE _tx_parsed AS "
             + parse.replace("__EVENTS__", "_tx_events").replace("__CONT__", "false")
         )
-    if con.execute("SELECT count(*) FROM _tx_parsed WHERE kind = 'other'").fetchone()[0]:
+        con.execute("DROP TABLE _tx_events")
+    else:
+        # the file's text is not needed again: its memory (or spill) goes before the rest
+        con.execute("DROP TABLE _tx_lines")
+    other, needs_current = con.execute(
+        f"SELECT count_if(kind = 'other'), count_if({_STATEFUL}) FROM _tx_parsed"
+    ).fetchone()
+    if other:
         return None
     # lines without a request id between START and END belong to that invocation
-    needs_current = con.execute(f"SELECT count(*) FROM _tx_parsed WHERE {_STATEFUL}").fetchone()[0]
     return _insert(con, source_file, file_number, bool(needs_current), handle_python)
 
 
