@@ -670,11 +670,10 @@ def _insert_rows(
         {c: second.get(c, f"NULL::{typed[c]}") for c in RECORD_COLUMNS},
     )
     merged["source"] = "'report'"  # both records' (the list union pair_exprs makes costs)
+    # a REPORT without its START meets NULLs for them: the merge of an empty record
+    # and another is that other, so the same expressions give the REPORT's own record
     alone = "p.r_n IS NULL"
-    reports = {
-        c: f"CASE WHEN {alone} THEN {second.get(c, 'NULL')} ELSE {merged[c]} END"
-        for c in RECORD_COLUMNS
-    } | {
+    reports = merged | {
         "_rank": f"CASE WHEN {alone} THEN {report_rank} ELSE {START_RANK} END",
         "_file": str(file_number),
         "_line": f"CASE WHEN {alone} THEN r_rec._n END",
