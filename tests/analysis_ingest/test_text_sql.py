@@ -296,3 +296,26 @@ def test_s3_prefixes_cut_at_fixed_places_equal_python(tmp_path: Path, continued:
     finally:
         con.close()
     assert node == [(RID.format(20), "info", "a Node.js line (two times)")]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_line_numbers_hold_in_a_file_read_in_parallel(tmp_path: Path, compressed: bool) -> None:
+    # large enough to be read as several buffers and stored as several row groups: each
+    # line names its own number, which must be the source_line of its log row
+    lines = 450_000
+    pad = "x" * 60
+    text = "".join(f"{_T} line {i} {pad}\n" for i in range(1, lines + 1))
+    f = tmp_path / ("000000.gz" if compressed else "000000")
+    f.write_bytes(gzip.compress(text.encode(), 1) if compressed else text.encode())
+    assert f.stat().st_size > (1 << 20 if compressed else 32 << 20)  # > one read buffer
+    report = ingest([f], db=tmp_path / "big.duckdb", progress=False)
+    assert report.files[0].reader == "sql"
+    con = duckdb.connect(str(tmp_path / "big.duckdb"), read_only=True)
+    try:
+        total, wrong = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE split_part(message, ' ', 2) "
+            "<> source_line::VARCHAR) FROM logs"
+        ).fetchone()
+    finally:
+        con.close()
+    assert (total, wrong) == (lines, 0)

@@ -1,12 +1,12 @@
 """The text path in DuckDB: Lambda platform and runtime lines parsed with SQL, not Python.
 
 For files detected as ``lambda-text``, ``cloudwatch-s3-export``, ``aws-logs-tail`` or
-``sam-logs``: DuckDB reads the file with ``read_csv`` (one column, line numbers from
-``WITH ORDINALITY``), joins continuation lines to their event with a window sum,
-cuts the timestamp / log stream prefixes with ``regexp_replace`` (their parts come
-from the short head alone), classifies each event with ``starts_with`` /
-``regexp_matches``, then appends the same rows the Python parsers
-(:mod:`fnlens.analysis._formats.lambda_text`) would to the staging tables.
+``sam-logs``: DuckDB reads the file with ``read_csv`` (one column; a line's number is its
+rowid, the file's order kept), joins continuation lines to their event with a window
+sum, cuts the timestamp / log stream prefixes (canonical times at fixed places, the
+rest with ``regexp_replace``, their parts from the short head alone), classifies each
+event with ``starts_with`` / ``regexp_matches``, then appends the same rows the Python
+parsers (:mod:`fnlens.analysis._formats.lambda_text`) would to the staging tables.
 
 SQL parses the common shapes exactly like the Python path: canonical REPORT lines,
 START / END, timeouts, the runtimes' application lines, INIT_* lines and plain text.
@@ -218,19 +218,23 @@ def _stage(
         f"buffer_size = {_BUFFERS * max_line}, "
         f"compression = '{'gzip' if gzip else 'none'}')"
     )
-    # the lines as they are (a trailing CR is cut by the parse, which runs in parallel:
-    # after WITH ORDINALITY, which numbers the lines in one thread, it costs seconds)
-    con.execute(
-        f"CREATE TEMP TABLE _tx_lines AS SELECT n, line FROM {reader} "
-        "WITH ORDINALITY AS t(line, n)",
-        [str(path)],
-    )
+    # the lines as they are, in the file's order, so that a line's rowid is its place
+    # (as DuckDB documents for a table written with insertion order preserved, which
+    # the loader otherwise turns off to save memory): read in parallel, where WITH
+    # ORDINALITY numbers them in one thread. A trailing CR is cut by the parse.
+    preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(f"CREATE TEMP TABLE _tx_lines AS SELECT line FROM {reader}", [str(path)])
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if preserve else 'false'}")
+    numbered = "(SELECT rowid + 1 AS n, line FROM _tx_lines)"
     # every line is parsed as an event of its own; only a file with continuation lines
     # (a stack trace, a pretty-printed object) is parsed again, its events joined first
     parse = _parse_sql(fmt, stream)
     con.execute(
         "CREATE TEMP TABLE _tx_parsed AS "
-        + parse.replace("__EVENTS__", "_tx_lines").replace("__CONT__", f"n > 1 AND {cont_parsed}")
+        + parse.replace("__EVENTS__", numbered).replace("__CONT__", f"n > 1 AND {cont_parsed}")
     )
     if con.execute("SELECT count(*) FROM _tx_parsed WHERE cont").fetchone()[0]:
         con.execute("DROP TABLE _tx_parsed")
@@ -240,7 +244,7 @@ def _stage(
             "SELECT min(n) AS n, string_agg(line, chr(10) ORDER BY n) AS line FROM ("
             f"  SELECT n, line, sum(CASE WHEN n = 1 OR NOT ({cont}) "
             "    THEN 1 ELSE 0 END) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS event"
-            f"  FROM (SELECT n, {_CLEAN_LINE} AS line FROM _tx_lines)"
+            f"  FROM (SELECT n, {_CLEAN_LINE} AS line FROM {numbered})"
             ") GROUP BY event"
         )
         con.execute("DROP TABLE _tx_lines")
