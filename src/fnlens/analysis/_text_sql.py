@@ -203,7 +203,9 @@ def _stage(
     cont = (
         f"NOT regexp_matches(line, {_q(_EVENT_START[fmt])})"
         if fmt in _EVENT_START
-        else f"regexp_matches(line, {_q(_RAW_CONTINUATION)})"
+        # (behind the first characters a continuation line can start with)
+        else f"(ascii(line) IN (9, 32, 67, 84, 93, 125) OR starts_with(line, 'Runtime.')) "
+        f"AND regexp_matches(line, {_q(_RAW_CONTINUATION)})"
     )
     # the same, from the prefixes the parse cuts (an event starts with its time, or in
     # `sam logs` output with its stream name): no second pattern over every line
@@ -310,8 +312,9 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     # lane 0: a line not starting with a digit has none
     return f"""WITH lanes AS (
           SELECT n, line, CASE WHEN ascii(line) NOT BETWEEN 48 AND 57 THEN 0
+              WHEN substring(line, {_FAST_LEN + 6}, 1) = '-'
+                AND regexp_matches(line, {_q(_FAST_TWO)}) THEN 2
               WHEN regexp_matches(line, {_q(_FAST_ONE)}) THEN 1
-              WHEN regexp_matches(line, {_q(_FAST_TWO)}) THEN 2
               ELSE 3 END AS lane
           FROM (SELECT n, {_CLEAN_LINE} AS line FROM __EVENTS__)
         ), rest AS (
