@@ -547,8 +547,8 @@ def _insert_rows(
         "WHEN 'failure' THEN 'error' ELSE 'success' END"
     )
     xray = (
-        f"nullif(lower(regexp_extract(r.xray, {_q(_XRAY_ID)}, 1) || "
-        f"regexp_extract(r.xray, {_q(_XRAY_ID)}, 2)), '')"
+        f"CASE WHEN r.xray <> '' THEN nullif(lower(regexp_extract(r.xray, {_q(_XRAY_ID)}, 1) || "
+        f"regexp_extract(r.xray, {_q(_XRAY_ID)}, 2)), '') END"
     )
     timeout_id = f"regexp_extract(msg, {_q(_TIMEOUT_ID)}, 1)"
     timeout_msg = (
