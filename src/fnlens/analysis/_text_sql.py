@@ -126,8 +126,9 @@ _WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 # a line holding a blank other than tab and space (a joined multi-line event)
 _ODD_BLANKS = "(" + " OR ".join(f"contains(msg, chr({c}))" for c in (10, 11, 12, 13)) + ")"
 # what RE2's \s matches (tab, newline, form feed, carriage return, space): a message
-# starting or ending with one is trimmed, as the Python parser's patterns do
-_RE2_BLANKS = "(9, 10, 12, 13, 32)"
+# starting or ending with one is trimmed, as the Python parser's patterns do (a list:
+# with `IN (...)` of five values DuckDB plans a join)
+_RE2_BLANKS = "[9, 10, 12, 13, 32]"
 # byte-wise (a character count, as in ``pre_v[-1:]``, walks the whole line)
 _ENDS_BLANK = "(" + " OR ".join(f"ends_with(msg, chr({c}))" for c in (9, 10, 12, 13, 32)) + ")"
 # numbers of at most nine digits (a duration under 11 days, a size within INTEGER): a
@@ -204,7 +205,8 @@ def _stage(
         f"NOT regexp_matches(line, {_q(_EVENT_START[fmt])})"
         if fmt in _EVENT_START
         # (behind the first characters a continuation line can start with)
-        else f"(ascii(line) IN (9, 32, 67, 84, 93, 125) OR starts_with(line, 'Runtime.')) "
+        else f"(list_contains([9, 32, 67, 84, 93, 125], ascii(line)) "
+        "OR starts_with(line, 'Runtime.')) "
         f"AND regexp_matches(line, {_q(_RAW_CONTINUATION)})"
     )
     # the same, from the prefixes the parse cuts (an event starts with its time, or in
@@ -341,8 +343,8 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           SELECT n, line, lane, __CONT__ AS cont, pre_v AS rest,
             -- blanks cut in front only (the patterns allow them at the end): trimming
             -- both ends of every line would cost more than the rest of the parse
-            CASE WHEN ascii(pre_v) IN {_RE2_BLANKS} THEN trim(pre_v, {_WS}) ELSE pre_v END
-              AS msg,
+            CASE WHEN list_contains({_RE2_BLANKS}, ascii(pre_v)) THEN trim(pre_v, {_WS})
+              ELSE pre_v END AS msg,
             coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
             nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3, {casts}
           FROM cut
@@ -350,16 +352,19 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           SELECT *, CASE
             WHEN msg = '' THEN 'empty'
             WHEN line_stream IS NOT NULL AND NOT {own_stream} THEN 'other'
-            WHEN ascii(rest) BETWEEN 48 AND 57
+            -- a fifth prefix (the fast lanes rule it out)
+            WHEN lane = 3 AND ascii(rest) BETWEEN 48 AND 57
               AND regexp_matches(rest, {_q(_MORE_PREFIX)}) THEN 'py'
             WHEN ts_text IS NOT NULL AND ({bad_ts}) THEN 'py'
             WHEN starts_with(msg, 'REPORT RequestId:') THEN
               CASE WHEN regexp_matches(msg, {_q(_REPORT)}) THEN 'report' ELSE 'py' END
             -- the id's first character no blank (ascii of nothing is 0)
             WHEN starts_with(msg, 'START RequestId: ')
-              AND ascii(substring(msg, 18, 1)) NOT IN (0, 9, 10, 12, 13, 32) THEN 'start'
+              AND NOT list_contains([0, 9, 10, 12, 13, 32], ascii(substring(msg, 18, 1)))
+              THEN 'start'
             WHEN starts_with(msg, 'END RequestId: ')
-              AND ascii(substring(msg, 16, 1)) NOT IN (0, 9, 10, 12, 13, 32) THEN 'end'
+              AND NOT list_contains([0, 9, 10, 12, 13, 32], ascii(substring(msg, 16, 1)))
+              THEN 'end'
             WHEN starts_with(msg, '{{') THEN
               CASE WHEN contains(msg, '"platform.') THEN 'other' ELSE 'py' END
             WHEN starts_with(msg, 'XRAY TraceId:') THEN 'py'
