@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fnlens.analysis._text_sql import SPACE_CODES
 from fnlens.analysis.ingest import ingest
 
 from .conftest import FIXTURES
@@ -319,3 +320,49 @@ def test_line_numbers_hold_in_a_file_read_in_parallel(tmp_path: Path, compressed
     finally:
         con.close()
     assert (total, wrong) == (lines, 0)
+
+
+def test_the_blanks_python_strips_are_the_ones_sql_trims() -> None:
+    assert tuple(c for c in range(0x110000) if chr(c).isspace()) == SPACE_CODES
+
+
+# messages with blanks beyond ASCII's at either end (a no-break space, an ideographic
+# space, the information separators, a vertical tab): Python's str.strip() removes them,
+# and so must the SQL path; text beyond ASCII inside a message is kept as it is
+_WIDE = [
+    f"{_T} START RequestId: {RID.format(31)} Version: 3",
+    f"{_T} plain text ending in a no-break space\xa0",
+    f"{_T} \xa0starts with a no-break space",
+    f"{_T} \u3000\u2003",
+    f"{_T} [INFO]\t{_T}\t{RID.format(31)}\tPython message\xa0",
+    f"{_T} [INFO]\t{_T}\t{RID.format(31)}\t\u2009thin space first",
+    f"{_T} {_T}\t{RID.format(31)}\tINFO\tnode message\u3000",
+    f"{_T} unit separator\x1f",
+    f"{_T} vertical tab\x0b",
+    f"{_T} café crème, ünïcode ✓ inside",
+    f"{_T} {RID.format(31)} Task timed out after 3.00 seconds\xa0",
+    f"{_T} END RequestId: {RID.format(31)}",
+    (
+        f"{_T} REPORT RequestId: {RID.format(31)}\tDuration: 2.00 ms\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 40 MB\t\xa0"
+    ),
+]
+
+
+def test_blanks_beyond_ascii_are_trimmed_like_python(tmp_path: Path) -> None:
+    f = tmp_path / "000000"
+    f.write_text("\n".join(_WIDE) + "\n", "utf-8")
+    fast, slow = _both(f, tmp_path)
+    assert fast.files[0].reader == "sql"
+    assert fast.files[0].records == slow.files[0].records
+    assert _tables(tmp_path / "fast.duckdb") == _tables(tmp_path / "slow.duckdb")
+    con = duckdb.connect(str(tmp_path / "fast.duckdb"), read_only=True)
+    try:
+        messages = {m for (m,) in con.execute("SELECT message FROM logs").fetchall()}
+    finally:
+        con.close()
+    assert "plain text ending in a no-break space" in messages
+    assert "starts with a no-break space" in messages
+    assert "thin space first" in messages
+    assert "café crème, ünïcode ✓ inside" in messages
+    assert all(m == m.strip() for m in messages)

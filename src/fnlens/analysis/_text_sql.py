@@ -38,7 +38,7 @@ from fnlens.analysis._formats.lambda_text import (
 from fnlens.analysis._merge import RECORD_COLUMNS, pair_exprs, same_attempt_sql
 from fnlens.analysis._sink import RANK, STAGE_COLUMNS, START_RANK
 
-__all__ = ["FORMATS", "MAX_LINE", "PythonRows", "stage_text"]
+__all__ = ["FORMATS", "MAX_LINE", "SPACE_CODES", "PythonRows", "stage_text"]
 
 _LOG = logging.getLogger("fnlens")
 
@@ -122,15 +122,26 @@ _STATEFUL = (
     "OR (kind = 'node_app' AND starts_with(msg, 'undefined')) "
     "OR (kind = 'py_app' AND contains(msg, 'undefined')))"
 )
-_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+# what Python's str.strip() removes (its whitespace: ASCII blanks, the information
+# separators, Unicode's spaces): the Python parser strips each message of them
+SPACE_CODES = (
+    *(9, 10, 11, 12, 13, 28, 29, 30, 31, 32),
+    *(133, 160, 5760, *range(8192, 8203), 8232, 8233, 8239, 8287, 12288),
+)
+_WS = " || ".join(f"chr({c})" for c in SPACE_CODES)
 # a line holding a blank other than tab and space (a joined multi-line event)
 _ODD_BLANKS = "(" + " OR ".join(f"contains(msg, chr({c}))" for c in (10, 11, 12, 13)) + ")"
-# what RE2's \s matches (tab, newline, form feed, carriage return, space): a message
-# starting or ending with one is trimmed, as the Python parser's patterns do (a list:
-# with `IN (...)` of five values DuckDB plans a join)
-_RE2_BLANKS = "[9, 10, 12, 13, 32]"
-# byte-wise (a character count, as in ``pre_v[-1:]``, walks the whole line)
-_ENDS_BLANK = "(" + " OR ".join(f"ends_with(msg, chr({c}))" for c in (9, 10, 12, 13, 32)) + ")"
+# a message starting with one is trimmed (a list: `IN (...)` of five values or more is
+# planned as a join)
+_BLANK_CODES = "[" + ", ".join(map(str, SPACE_CODES)) + "]"
+# one ending with one: byte-wise for the ASCII ones (a character count, as in
+# ``msg[-1:]``, walks the whole line), by a pattern only on text beyond ASCII
+_WIDE_SPACE = "".join(f"\\x{{{c:x}}}" for c in SPACE_CODES if c > 127)
+_ENDS_BLANK = (
+    "("
+    + " OR ".join(f"ends_with(msg, chr({c}))" for c in SPACE_CODES if c < 128)
+    + f" OR (strlen(msg) <> length(msg) AND regexp_matches(msg, '[{_WIDE_SPACE}]$')))"
+)
 # numbers of at most nine digits (a duration under 11 days, a size within INTEGER): a
 # longer one may not fit its column, and the Python parser reports that line (file:line)
 _NUM = r"\d{1,9}(?:\.\d+)?"
@@ -302,13 +313,14 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
         f"regexp_extract(substring(line, 1, length(line) - length(pre_v)), {_q(_PREFIXES)}, "
         "['whole', 'ts1', 'stream', 'ts2', 'ts3'])"
     )
-    body = (
-        "CASE kind "
-        + " ".join(
-            f"WHEN '{k}' THEN regexp_replace(full_msg, {_q(h)}, '')" for k, h in _HEADS.items()
-        )
-        + " END"
+    # a Python runtime line's message after the head's blanks, all of them: Python's \\s
+    # also takes the Unicode spaces RE2's leaves (the other heads end in [ \\t] or one blank)
+    cut_head = {k: f"regexp_replace(full_msg, {_q(h)}, '')" for k, h in _HEADS.items()}
+    cut_head["py_app"] = (
+        f"CASE WHEN list_contains({_BLANK_CODES}, ascii({cut_head['py_app']})) "
+        f"THEN ltrim({cut_head['py_app']}, {_WS}) ELSE {cut_head['py_app']} END"
     )
+    body = "CASE kind " + " ".join(f"WHEN '{k}' THEN {e}" for k, e in cut_head.items()) + " END"
     # lane 1 / 2: one or two canonical times (an S3 export's, a runtime's) and a blank,
     # then no other prefix: cut at fixed places; lane 3: other prefixes, by the pattern;
     # lane 0: a line not starting with a digit has none
@@ -343,7 +355,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           SELECT n, line, lane, __CONT__ AS cont, pre_v AS rest,
             -- blanks cut in front only (the patterns allow them at the end): trimming
             -- both ends of every line would cost more than the rest of the parse
-            CASE WHEN list_contains({_RE2_BLANKS}, ascii(pre_v)) THEN trim(pre_v, {_WS})
+            CASE WHEN list_contains({_BLANK_CODES}, ascii(pre_v)) THEN trim(pre_v, {_WS})
               ELSE pre_v END AS msg,
             coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
             nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3, {casts}
