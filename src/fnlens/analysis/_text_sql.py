@@ -134,6 +134,15 @@ _ODD_BLANKS = "(" + " OR ".join(f"contains(msg, chr({c}))" for c in (10, 11, 12,
 # a message starting with one is trimmed (a list: `IN (...)` of five values or more is
 # planned as a join)
 _BLANK_CODES = "[" + ", ".join(map(str, SPACE_CODES)) + "]"
+
+
+def _starts_blank(text: str) -> str:
+    """True when ``text`` starts with a blank (the list is only searched for a first
+    character that could be one: a control character, a space, or beyond ASCII)."""
+    first = f"ascii({text})"
+    return f"(({first} <= 32 OR {first} > 127) AND list_contains({_BLANK_CODES}, {first}))"
+
+
 # one ending with one: byte-wise for the ASCII ones (a character count, as in
 # ``msg[-1:]``, walks the whole line), by a pattern only on text beyond ASCII
 _WIDE_SPACE = "".join(f"\\x{{{c:x}}}" for c in SPACE_CODES if c > 127)
@@ -317,7 +326,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     # also takes the Unicode spaces RE2's leaves (the other heads end in [ \\t] or one blank)
     cut_head = {k: f"regexp_replace(full_msg, {_q(h)}, '')" for k, h in _HEADS.items()}
     cut_head["py_app"] = (
-        f"CASE WHEN list_contains({_BLANK_CODES}, ascii({cut_head['py_app']})) "
+        f"CASE WHEN {_starts_blank(cut_head['py_app'])} "
         f"THEN ltrim({cut_head['py_app']}, {_WS}) ELSE {cut_head['py_app']} END"
     )
     body = "CASE kind " + " ".join(f"WHEN '{k}' THEN {e}" for k, e in cut_head.items()) + " END"
@@ -355,7 +364,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           SELECT n, line, lane, __CONT__ AS cont, pre_v AS rest,
             -- blanks cut in front only (the patterns allow them at the end): trimming
             -- both ends of every line would cost more than the rest of the parse
-            CASE WHEN list_contains({_BLANK_CODES}, ascii(pre_v)) THEN trim(pre_v, {_WS})
+            CASE WHEN {_starts_blank("pre_v")} THEN trim(pre_v, {_WS})
               ELSE pre_v END AS msg,
             coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
             nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3, {casts}
