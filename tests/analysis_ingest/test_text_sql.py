@@ -299,14 +299,42 @@ def test_s3_prefixes_cut_at_fixed_places_equal_python(tmp_path: Path, continued:
     assert node == [(RID.format(20), "info", "a Node.js line (two times)")]
 
 
-@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
-def test_line_numbers_hold_in_a_file_read_in_parallel(tmp_path: Path, compressed: bool) -> None:
-    # large enough to be read as several buffers and stored as several row groups: each
-    # line names its own number, which must be the source_line of its log row
-    lines = 450_000
+def _numbered_lines(shape: str, lines: int) -> str:
+    """Lines that each name their own number: S3 export lines, or a raw stream copy of
+    invocations (START, a plain line, END, REPORT) whose plain lines do."""
     pad = "x" * 60
-    text = "".join(f"{_T} line {i} {pad}\n" for i in range(1, lines + 1))
-    f = tmp_path / ("000000.gz" if compressed else "000000")
+    if shape == "s3":
+        return "".join(f"{_T} line {i} {pad}\n" for i in range(1, lines + 1))
+    out = []
+    for k in range(lines // 4):
+        rid = f"0badcafe-0000-4000-8000-{k:012d}"
+        first = 4 * k + 1
+        out += [
+            f"START RequestId: {rid} Version: 3\n",
+            f"line {first + 1} {pad}\n",
+            f"END RequestId: {rid}\n",
+            (
+                f"REPORT RequestId: {rid}\tDuration: 1.00 ms\tBilled Duration: 1 ms\t"
+                "Memory Size: 128 MB\tMax Memory Used: 40 MB\t\n"
+            ),
+        ]
+    return "".join(out)
+
+
+@pytest.mark.parametrize(
+    ("shape", "compressed"),
+    [("s3", False), ("s3", True), ("raw", False)],
+    ids=["s3-plain", "s3-gzip", "raw-plain"],
+)
+def test_line_numbers_hold_in_a_file_read_in_parallel(
+    tmp_path: Path, shape: str, compressed: bool
+) -> None:
+    # large enough to be read as several buffers and stored as several row groups: each
+    # plain line names its own number, which must be the source_line of its log row,
+    # and in a raw stream every START still pairs with its REPORT
+    lines = 450_000 if shape == "s3" else 560_000
+    text = _numbered_lines(shape, lines)
+    f = tmp_path / ("000000.gz" if compressed else ("000000" if shape == "s3" else "raw.log"))
     f.write_bytes(gzip.compress(text.encode(), 1) if compressed else text.encode())
     assert f.stat().st_size > (1 << 20 if compressed else 32 << 20)  # > one read buffer
     report = ingest([f], db=tmp_path / "big.duckdb", progress=False)
@@ -317,9 +345,13 @@ def test_line_numbers_hold_in_a_file_read_in_parallel(tmp_path: Path, compressed
             "SELECT count(*), count(*) FILTER (WHERE split_part(message, ' ', 2) "
             "<> source_line::VARCHAR) FROM logs"
         ).fetchone()
+        parts = con.execute("SELECT count(*) FROM _invocation_parts").fetchone()[0]
+        invocations = con.execute("SELECT count(*) FROM invocations").fetchone()[0]
     finally:
         con.close()
-    assert (total, wrong) == (lines, 0)
+    plain = lines if shape == "s3" else lines // 4
+    assert (total, wrong) == (plain, 0)
+    assert (invocations, parts) == ((0, 0) if shape == "s3" else (lines // 4, 0))
 
 
 def test_the_blanks_python_strips_are_the_ones_sql_trims() -> None:
