@@ -85,20 +85,18 @@ _TIMEOUT_SECS = r"^(?:\S+\s+)?Task timed out after\s+([\d.]+)\s+seconds"
 _TIMEOUT_ID = r"^(?:(\S+)\s+)?Task timed out"
 _CRASH = r"^(?:RequestId: \S+\s+)?Error: Runtime exited"
 _PY_LEVELS = r"DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL"
-_PY_APP = rf"(?s)^\[({_PY_LEVELS})\]\s+(\d{{4}}-\d\d-\d\dT\S+)\s+(\S+)\s+(.*)$"
-_PY_BARE = rf"(?s)^\[({_PY_LEVELS})\]\s(.*)$"
-# the same lines up to their message (the groups before it, the blanks after them):
-# extracting from that short head, and taking the message as what follows it, is several
-# times cheaper than capturing the message itself (RE2's capturing engine walks all of it)
+# a runtime line (Python's, Python's without a request id, Node.js', Java's) up to its
+# message: the groups before it and the blanks after it. The lines they match are those
+# the Python parser's whole-line patterns match (what follows a head is any text); taking
+# the message as what follows the head is several times cheaper than capturing it (RE2's
+# capturing engine walks all of it), and the DFA need not read a line to its end
 _PY_HEAD = rf"^\[({_PY_LEVELS})\]\s+(\d{{4}}-\d\d-\d\dT\S+)\s+(\S+)\s+"
 _PY_BARE_HEAD = rf"^\[({_PY_LEVELS})\]\s"
-_NODE_APP = rf"(?s)^({_UUID}|undefined)[ \t]+({_LEVEL})(?:[ \t]+(.*))?$"
 _NODE_HEAD = rf"^({_UUID}|undefined)[ \t]+({_LEVEL})(?:[ \t]+|$)"
-_JAVA_APP = (
-    r"(?s)^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)[ \t]+"
-    rf"({_UUID})[ \t]+({_LEVEL})[ \t]+(.*)$"
+_JAVA_HEAD = (
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)[ \t]+"
+    rf"({_UUID})[ \t]+({_LEVEL})[ \t]+"
 )
-_JAVA_HEAD = _JAVA_APP.removeprefix("(?s)").removesuffix("(.*)$")
 # the head pattern of each runtime line kind
 _HEADS = {
     "py_app": _PY_HEAD,
