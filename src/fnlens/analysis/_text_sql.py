@@ -291,8 +291,8 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     """The statement classifying and cutting each event of ``{events}`` (one per row).
 
     ``__EVENTS__`` stands for the relation of events (``n``, ``line``), ``__CONT__`` for
-    what is true of a line that continues the event before it; the REPORT fields are
-    the struct ``r`` (NULL on other rows).
+    what is true of a line that continues the event before it; a REPORT line, its blanks
+    made spaces, is ``rb`` (NULL on other rows; :func:`_report_struct` cuts its fields).
     """
     path_stream = _lit(stream)
     path_version = _lit(_version(stream))
@@ -413,7 +413,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
               WHEN {_ENDS_BLANK} THEN trim(msg, {_WS}) ELSE msg END AS full_msg
           FROM classified
         ), split AS (
-          SELECT *, CASE WHEN kind = 'report' THEN string_split(rb, ': ') END AS parts,
+          SELECT *,
             CASE WHEN kind = 'start' THEN regexp_extract(msg,
               '^START RequestId: (\\S+)(?:\\s+Version: (\\S+))?', ['id', 'version'])
               END AS start_fields
@@ -431,10 +431,12 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             {path_version}) AS stream_version,
           -- (an END line's id is never read: any END closes the open invocation)
           CASE kind WHEN 'start' THEN start_fields.id
-            WHEN 'report' THEN split_part(parts[2], ' ', 1) END AS marker_id,
+            WHEN 'report' THEN split_part(split_part(rb, ': ', 2), ' ', 1) END AS marker_id,
           nullif(start_fields.version, '') AS start_version,
           {body} AS body,
-          CASE WHEN kind = 'report' THEN {_report_struct("rb", "parts")} END AS r
+          -- a REPORT line's fields are cut where they are read (a struct of ten fields
+          -- on every row would be most of the table's memory)
+          rb
         FROM split"""
 
 
@@ -681,14 +683,16 @@ def _insert_rows(
 
     # what a pair takes from its START line (its request id is the REPORT's)
     from_start = [c for c in RECORD_COLUMNS if c in start and c not in ("request_id", "source")]
-    rep_dur = "rep.r.dur"
+    rep_dur = "rep.dur"
     con.execute(
         "CREATE TEMP TABLE _tx_pairs AS SELECT c.s_n, c.r_n, "
         + ", ".join(f"s.{c} AS s_{c}" for c in from_start)
         + " FROM ("
         + candidates
         + f") c JOIN (SELECT n, {record(start)} FROM _tx_parsed WHERE kind = 'start') s"
-        " ON s.n = c.s_n JOIN _tx_parsed rep ON rep.n = c.r_n"
+        " ON s.n = c.s_n JOIN (SELECT n, ts, marker_id, "
+        "CAST(split_part(split_part(rb, ': ', 3), ' ', 1) AS DOUBLE) AS dur "
+        "FROM _tx_parsed WHERE kind = 'report') rep ON rep.n = c.r_n"
         f" WHERE s.request_id = rep.marker_id"
         f" AND {same_attempt_sql('s.ts', _began('rep.ts', rep_dur), rep_dur)}"
     )
@@ -712,8 +716,10 @@ def _insert_rows(
     sides = {
         "s": f"SELECT {select(start)} FROM _tx_parsed ANTI JOIN _tx_pairs p"
         " ON _tx_parsed.n = p.s_n WHERE kind = 'start'",
-        "r": f"SELECT {select(reports)} FROM (SELECT n AS _n, {record(report)} FROM _tx_parsed"
-        " WHERE kind = 'report') r_rec LEFT JOIN _tx_pairs p ON p.r_n = r_rec._n",
+        "r": f"SELECT {select(reports)} FROM (SELECT n AS _n, {record(report)} FROM ("
+        f"  SELECT *, {_report_struct('rb', 'parts')} AS r FROM ("
+        "   SELECT *, string_split(rb, ': ') AS parts FROM _tx_parsed WHERE kind = 'report'))"
+        ") r_rec LEFT JOIN _tx_pairs p ON p.r_n = r_rec._n",
         "t": f"SELECT {select(timeout)} FROM _tx_parsed "
         f"WHERE kind = 'timeout' AND {timeout_id} <> ''",
     }
