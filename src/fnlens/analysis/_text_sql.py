@@ -364,7 +364,6 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             -- both ends of every line would cost more than the rest of the parse
             CASE WHEN {_starts_blank("pre_v")} THEN trim(pre_v, {_WS})
               ELSE pre_v END AS msg,
-            coalesce(nullif(p_ts3, ''), nullif(p_ts2, ''), nullif(p_ts1, '')) AS ts_text,
             nullif(p_stream, '') AS line_stream, p_ts1, p_ts2, p_ts3, {casts}
           FROM cut
         ), classified AS (
@@ -374,7 +373,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             -- a fifth prefix (the fast lanes rule it out)
             WHEN lane = 3 AND ascii(rest) BETWEEN 48 AND 57
               AND regexp_matches(rest, {_q(_MORE_PREFIX)}) THEN 'py'
-            WHEN ts_text IS NOT NULL AND ({bad_ts}) THEN 'py'
+            WHEN {bad_ts} THEN 'py'
             WHEN starts_with(msg, 'REPORT RequestId:') THEN
               CASE WHEN regexp_matches(msg, {_q(_REPORT)}) THEN 'report' ELSE 'py' END
             -- the id's first character no blank (ascii of nothing is 0)
