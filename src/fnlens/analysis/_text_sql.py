@@ -177,6 +177,15 @@ def _ts(expr: str) -> str:
     return f"TRY_CAST({expr} AS TIMESTAMPTZ)::TIMESTAMP"
 
 
+def _word(text: str) -> str:
+    """``text`` up to its first space (all of it without one): ``split_part(text, ' ',
+    1)``, which costs about three times as much."""
+    return (
+        f"CASE WHEN strpos({text}, ' ') > 0 "
+        f"THEN substring({text}, 1, strpos({text}, ' ') - 1) ELSE {text} END"
+    )
+
+
 def stage_text(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -291,8 +300,10 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     """The statement classifying and cutting each event of ``{events}`` (one per row).
 
     ``__EVENTS__`` stands for the relation of events (``n``, ``line``), ``__CONT__`` for
-    what is true of a line that continues the event before it; a REPORT line, its blanks
-    made spaces, is ``rb`` (NULL on other rows; :func:`_report_struct` cuts its fields).
+    what is true of a line that continues the event before it. A REPORT line's id and
+    its five fields every line has are typed columns (``marker_id``, ``r_dur``, ...);
+    a line with optional fields too is kept as ``rb``, its blanks made spaces, for
+    :func:`_report_struct` to cut them (NULL on every other row: most lines have none).
     """
     path_stream = _lit(stream)
     path_version = _lit(_version(stream))
@@ -328,6 +339,10 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
         f"THEN ltrim({cut_head['py_app']}, {_WS}) ELSE {cut_head['py_app']} END"
     )
     body = "CASE kind " + " ".join(f"WHEN '{k}' THEN {e}" for k, e in cut_head.items()) + " END"
+    report_fields = ", ".join(
+        f"CAST({_word(f'parts[{i}]')} AS {kind}) AS r_{name}"
+        for i, (name, kind) in enumerate(_REPORT_FIELDS.items(), start=3)
+    )
     # lane 1 / 2: one or two canonical times (an S3 export's, a runtime's) and a blank,
     # then no other prefix: cut at fixed places; lane 3: other prefixes, by the pattern;
     # lane 0: a line not starting with a digit has none
@@ -415,7 +430,9 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
           SELECT *,
             CASE WHEN kind = 'start' THEN regexp_extract(msg,
               '^START RequestId: (\\S+)(?:\\s+Version: (\\S+))?', ['id', 'version'])
-              END AS start_fields
+              END AS start_fields,
+            -- (see _report_struct)
+            CASE WHEN kind = 'report' THEN string_split(rb, ': ') END AS parts
           FROM blanked
         )
         SELECT n, cont, kind,
@@ -430,12 +447,13 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
             {path_version}) AS stream_version,
           -- (an END line's id is never read: any END closes the open invocation)
           CASE kind WHEN 'start' THEN start_fields.id
-            WHEN 'report' THEN split_part(split_part(rb, ': ', 2), ' ', 1) END AS marker_id,
+            WHEN 'report' THEN {_word("parts[2]")} END AS marker_id,
           nullif(start_fields.version, '') AS start_version,
           {body} AS body,
-          -- a REPORT line's fields are cut where they are read (a struct of ten fields
-          -- on every row would be most of the table's memory)
-          rb
+          {report_fields},
+          -- the optional fields are cut where they are read (ten columns on every row
+          -- would be most of the table's memory)
+          CASE WHEN len(parts) > 6 THEN rb END AS rb
         FROM split"""
 
 
@@ -446,6 +464,8 @@ def _blanked(msg: str, codes: tuple[int, ...] = (9, 10, 11, 12, 13)) -> str:
     return msg
 
 
+# the fields every REPORT line has after its id, in _REPORT's order
+_REPORT_FIELDS = {"dur": "DOUBLE", "billed": "DOUBLE", "mem": "INTEGER", "maxmem": "INTEGER"}
 # the optional fields of a REPORT line, in the order _REPORT allows them
 _REPORT_OPTIONAL = {
     "init": ("Init Duration", "DOUBLE"),
@@ -458,29 +478,25 @@ _REPORT_OPTIONAL = {
 
 
 def _report_struct(blank: str, parts: str) -> str:
-    """The fields of a canonical REPORT line (checked by _REPORT) with string functions.
+    """The optional fields of a canonical REPORT line (checked by _REPORT) with string
+    functions; their columns' empty values on a line without any (``blank`` NULL).
 
     ``parts`` is the line (``blank``: its blanks made spaces) split at ``": "``: in a
     canonical line every value follows its label's ``": "`` and runs to the next blank,
     and the labels come in _REPORT's order, so the n-th part starts with the n-th
     value: RequestId, Duration, Billed Duration, Memory Size and Max Memory Used are
-    parts 2 to 6, and each optional field present moves the ones after it by one.
-    One split and a few short ones are several times cheaper than a regular expression
-    with a capture group per field, or a search for every label.
+    parts 2 to 6 (typed by the parse), and each optional field present moves the ones
+    after it by one. One split and a few short ones are several times cheaper than a
+    regular expression with a capture group per field, or a search for every label.
     """
 
     def value(index: str, kind: str = "VARCHAR") -> str:
-        text = f"split_part({parts}[{index}], ' ', 1)"
+        text = _word(f"{parts}[{index}]")
         return text if kind == "VARCHAR" else f"CAST({text} AS {kind})"
 
-    fields = {
-        "dur": value("3", "DOUBLE"),
-        "billed": value("4", "DOUBLE"),
-        "mem": value("5", "INTEGER"),
-        "maxmem": value("6", "INTEGER"),
-    }
+    fields = {}
     absent = {}
-    index = "7"
+    index = str(len(_REPORT_FIELDS) + 3)
     for name, (label, kind) in _REPORT_OPTIONAL.items():
         # "Restore Duration: " is also in "Billed Restore Duration: ", which _REPORT
         # only allows after it: found either way, it is there
@@ -490,11 +506,8 @@ def _report_struct(blank: str, parts: str) -> str:
         absent[name] = none
         index += f" + {present}::INTEGER"
     full = "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
-    # the five parts of a line without optional fields: none to look for
-    plain = (
-        "struct_pack(" + ", ".join(f"{k} := {absent.get(k, v)}" for k, v in fields.items()) + ")"
-    )
-    return f"CASE WHEN len({parts}) = 6 THEN {plain} ELSE {full} END"
+    plain = "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in absent.items()) + ")"
+    return f"CASE WHEN {blank} IS NULL THEN {plain} ELSE {full} END"
 
 
 def _insert(
@@ -563,7 +576,7 @@ def _insert_rows(
 ) -> tuple[int, int]:
     inv_cols = list(STAGE_COLUMNS["invocations"])
     report_rank = RANK["report"]
-    dur = "r.dur"
+    dur = "r_dur"
     restore = "r.restore"
     init = "r.init"
     status = "lower(r.status)"
@@ -586,9 +599,9 @@ def _insert_rows(
         "function_version": "stream_version",
         "request_id": "marker_id",
         "duration_ms": dur,
-        "billed_duration_ms": "r.billed",
-        "memory_size_mb": "r.mem",
-        "max_memory_used_mb": "r.maxmem",
+        "billed_duration_ms": "r_billed",
+        "memory_size_mb": "r_mem",
+        "max_memory_used_mb": "r_maxmem",
         "init_duration_ms": init,
         "restore_duration_ms": restore,
         "billed_restore_duration_ms": "r.billed_restore",
@@ -682,15 +695,14 @@ def _insert_rows(
 
     # what a pair takes from its START line (its request id is the REPORT's)
     from_start = [c for c in RECORD_COLUMNS if c in start and c not in ("request_id", "source")]
-    rep_dur = "rep.dur"
+    rep_dur = "rep.r_dur"
     con.execute(
         "CREATE TEMP TABLE _tx_pairs AS SELECT c.s_n, c.r_n, "
         + ", ".join(f"s.{c} AS s_{c}" for c in from_start)
         + " FROM ("
         + candidates
         + f") c JOIN (SELECT n, {record(start)} FROM _tx_parsed WHERE kind = 'start') s"
-        " ON s.n = c.s_n JOIN (SELECT n, ts, marker_id, "
-        "CAST(split_part(split_part(rb, ': ', 3), ' ', 1) AS DOUBLE) AS dur "
+        " ON s.n = c.s_n JOIN (SELECT n, ts, marker_id, r_dur "
         "FROM _tx_parsed WHERE kind = 'report') rep ON rep.n = c.r_n"
         f" WHERE s.request_id = rep.marker_id"
         f" AND {same_attempt_sql('s.ts', _began('rep.ts', rep_dur), rep_dur)}"
@@ -746,8 +758,8 @@ def _insert_rows(
         "' ' || chr(9))"
     )
     py_after = "ltrim(" + _blanked("substring(head, strpos(head, ']') + 1)", (9, 10, 12, 13)) + ")"
-    py_ts = "split_part(py_after, ' ', 1)"
-    py_id = f"split_part(ltrim(substring(py_after, length({py_ts}) + 1)), ' ', 1)"
+    py_ts = _word("py_after")
+    py_id = _word(f"ltrim(substring(py_after, length({py_ts}) + 1))")
     msg_expr = (
         "CASE kind"
         f" WHEN 'py_app' THEN body WHEN 'node_app' THEN body"
