@@ -341,7 +341,7 @@ def _parse_sql(fmt: str, stream: str | None) -> str:
     body = "CASE kind " + " ".join(f"WHEN '{k}' THEN {e}" for k, e in cut_head.items()) + " END"
     report_fields = ", ".join(
         f"CAST({_word(f'parts[{i}]')} AS {kind}) AS r_{name}"
-        for i, (name, kind) in enumerate(_REPORT_FIELDS.items(), start=3)
+        for i, (name, kind) in enumerate(_REPORT_FIELDS.items(), start=_FIRST_FIELD_PART)
     )
     # lane 1 / 2: one or two canonical times (an S3 export's, a runtime's) and a blank,
     # then no other prefix: cut at fixed places; lane 3: other prefixes, by the pattern;
@@ -464,8 +464,10 @@ def _blanked(msg: str, codes: tuple[int, ...] = (9, 10, 11, 12, 13)) -> str:
     return msg
 
 
-# the fields every REPORT line has after its id, in _REPORT's order
+# the fields every REPORT line has after its id, in _REPORT's order, from the line's
+# third part (split at ": "; see _report_struct)
 _REPORT_FIELDS = {"dur": "DOUBLE", "billed": "DOUBLE", "mem": "INTEGER", "maxmem": "INTEGER"}
+_FIRST_FIELD_PART = 3
 # the optional fields of a REPORT line, in the order _REPORT allows them
 _REPORT_OPTIONAL = {
     "init": ("Init Duration", "DOUBLE"),
@@ -496,7 +498,7 @@ def _report_struct(blank: str, parts: str) -> str:
 
     fields = {}
     absent = {}
-    index = str(len(_REPORT_FIELDS) + 3)
+    index = str(_FIRST_FIELD_PART + len(_REPORT_FIELDS))
     for name, (label, kind) in _REPORT_OPTIONAL.items():
         # "Restore Duration: " is also in "Billed Restore Duration: ", which _REPORT
         # only allows after it: found either way, it is there
@@ -758,8 +760,8 @@ def _insert_rows(
         "' ' || chr(9))"
     )
     py_after = "ltrim(" + _blanked("substring(head, strpos(head, ']') + 1)", (9, 10, 12, 13)) + ")"
-    py_ts = _word("py_after")
-    py_id = _word(f"ltrim(substring(py_after, length({py_ts}) + 1))")
+    py_ts = "py_ts"  # (a column of its own: the id is cut after it)
+    py_id = _word("ltrim(substring(py_after, length(py_ts) + 1))")
     msg_expr = (
         "CASE kind"
         f" WHEN 'py_app' THEN body WHEN 'node_app' THEN body"
@@ -812,7 +814,8 @@ def _insert_rows(
         f"    CASE WHEN kind IN ({', '.join(repr(k) for k in _HEADS)}) THEN {head} END AS head"
         f"  FROM _tx_parsed {join} WHERE kind NOT IN ('report', 'start', 'end', 'empty', 'py')"
         f"), a AS (SELECT *, CASE WHEN kind = 'py_app' THEN {py_after} END AS py_after FROM h"
-        f"), f AS MATERIALIZED (SELECT n, kind, msg, body, ts, cur_id, {fields} FROM a"
+        f"), t AS (SELECT *, {_word('py_after')} AS py_ts FROM a"
+        f"), f AS MATERIALIZED (SELECT n, kind, msg, body, ts, cur_id, {fields} FROM t"
         f") SELECT {log_cols} FROM f"
     ).fetchone()[0]
     return int(n_inv), int(n_logs)
